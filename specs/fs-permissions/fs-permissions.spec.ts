@@ -1,0 +1,4 @@
+// Every fs-permissions check from the catalogue (src/checks/fs-permissions.ts).
+import { registerSuite } from "../../src/spec/register.ts";
+
+registerSuite("fs-permissions");

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import type { ProbeContext } from "../probes/context.ts";
+
+export const SUITES = ["service", "http", "database", "fs-permissions", "security", "performance"] as const;
+export const CheckId = z.string().regex(/^(SVC|HTTP|DB|FS|SEC|PERF)-\d{3}$/, "must look like SVC-001");
+
+// The static, reviewable part of a check: what an auditor reads in the catalogue and in reports.
+export const CheckMetaSchema = z
+  .object({
+    id: CheckId,
+    title: z.string().min(5),
+    suite: z.enum(SUITES),
+    severity: z.enum(["critical", "high", "medium", "low"]),
+    smoke: z.boolean().default(false),
+    expects: z.string().min(5),
+    recommendation: z.string().min(5),
+    // ID of the remediation that automates the recommendation, when one exists.
+    fixId: z.string().optional(),
+    // Checks whose failure makes this one meaningless: it is skipped as "blocked by <ID>".
+    dependsOn: z.array(CheckId).default([]),
+  })
+  .strict();
+
+export type CheckMeta = z.infer<typeof CheckMetaSchema>;
+
+// What a check saw. `observed` must say what was actually found, in words an operator understands.
+export type Verdict = { pass: boolean; observed: string; details?: unknown };
+
+export type Check = CheckMeta & {
+  // Gathers facts through probes and judges them. Throwing means "could not look": reported as an error.
+  run(ctx: ProbeContext): Promise<Verdict>;
+  // Optional reason to skip on this host (e.g. no nginx configured); undefined means run.
+  skipIf?(ctx: ProbeContext): string | undefined;
+};
+
+// Validates the static metadata at import time, so a malformed check fails fast in every test run.
+export function defineCheck(meta: z.input<typeof CheckMetaSchema>, impl: Pick<Check, "run" | "skipIf">): Check {
+  return { ...CheckMetaSchema.parse(meta), ...impl };
+}
+
+export const pass = (observed: string, details?: unknown): Verdict => ({ pass: true, observed, details });
+export const fail = (observed: string, details?: unknown): Verdict => ({ pass: false, observed, details });

@@ -1,0 +1,29 @@
+import type { Check } from "./define.ts";
+import { serviceChecks } from "./service.ts";
+
+// Every check, in report order. Add a check to its suite's file; it shows up here and in the specs.
+export const catalogue: readonly Check[] = [...serviceChecks];
+
+const byId = new Map(catalogue.map((c) => [c.id, c]));
+
+// The check with this ID; throws for an unknown ID (a typo in dependsOn or a report from another tool).
+export function checkById(id: string): Check {
+  const c = byId.get(id);
+  if (!c) throw new Error(`unknown check ID ${JSON.stringify(id)}`);
+  return c;
+}
+
+// Catalogue invariants, enforced at import: unique IDs, known dependencies, no cycles.
+function assertCatalogue() {
+  if (byId.size !== catalogue.length) throw new Error("duplicate check ID in the catalogue");
+  for (const c of catalogue) for (const d of c.dependsOn) if (!byId.has(d)) throw new Error(`${c.id} depends on unknown ${d}`);
+  const visiting = new Set<string>();
+  const visit = (id: string, path: string[]) => {
+    if (path.includes(id)) throw new Error(`dependency cycle: ${[...path, id].join(" -> ")}`);
+    if (visiting.has(id)) return;
+    visiting.add(id);
+    for (const d of checkById(id).dependsOn) visit(d, [...path, id]);
+  };
+  for (const c of catalogue) visit(c.id, []);
+}
+assertCatalogue();

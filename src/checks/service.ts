@@ -1,0 +1,305 @@
+import { accountFor, access, userDb } from "../probes/files.ts";
+import { listenersOn, unitPids } from "../probes/process.ts";
+import { currentJournal, execOption, serviceUnit, showUnits, verifyUnit, type Unit } from "../probes/systemd.ts";
+import type { ProbeContext } from "../probes/context.ts";
+import { defineCheck, fail, pass } from "./define.ts";
+
+const CONFIG_ROOTS = ["SVC-004", "SVC-005", "SVC-006", "SVC-007"];
+
+async function unitAccount(ctx: ProbeContext, unit: Unit) {
+  const who = accountFor(await userDb(ctx), unit.user, unit.group);
+  if (!who) throw new Error(`unit User=${unit.user} does not exist in /etc/passwd`);
+  return who;
+}
+
+async function dependencyActive(ctx: ProbeContext, name: string) {
+  const u = (await showUnits(ctx)).get(name);
+  if (!u || u.loadState !== "loaded") return fail(`${name}.service is not installed (LoadState=${u?.loadState || "none"})`);
+  return u.activeState === "active" ? pass(`${name}: ${u.activeState} (${u.subState})`) : fail(`${name}: ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result}`);
+}
+
+export const serviceChecks = [
+  defineCheck(
+    {
+      id: "SVC-001",
+      title: "The Django service is active and running",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: "ActiveState=active and SubState=running",
+      recommendation: "Read `journalctl -u <service> -b` for the cause, fix it, then `systemctl restart <service>`",
+      fixId: "restart-service",
+      dependsOn: ["SVC-003", ...CONFIG_ROOTS],
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        if (u.loadState !== "loaded") return fail(`${ctx.config.service}.service is not installed (LoadState=${u.loadState})`);
+        const s = `ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus} MainPID=${u.mainPid}`;
+        return u.activeState === "active" && u.subState === "running" ? pass(s) : fail(s);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-002",
+      title: "The Django service starts at boot",
+      suite: "service",
+      severity: "high",
+      expects: "UnitFileState=enabled",
+      recommendation: "systemctl enable <service>",
+      fixId: "enable-service",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        return u.unitFileState === "enabled" ? pass("enabled") : fail(`UnitFileState=${u.unitFileState || "unknown"}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-003",
+      title: "The Django service is not crash-looping",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: "NRestarts within the threshold and not in the auto-restart state",
+      recommendation: "The app dies after start: read `journalctl -u <service> -n 50` and /var/log/<service>/error.log for the traceback",
+      dependsOn: CONFIG_ROOTS,
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        const s = `NRestarts=${u.nRestarts} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus}`;
+        // Checked even when SuccessExitStatus lists 1: restarts climbing means the app cannot stay up.
+        return u.nRestarts <= ctx.config.thresholds.maxRestarts && u.subState !== "auto-restart" ? pass(s) : fail(s);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-004",
+      title: "The unit's WorkingDirectory exists and its user can enter it",
+      suite: "service",
+      severity: "critical",
+      expects: "WorkingDirectory set, a directory, readable and enterable by the unit's User/Group",
+      recommendation: "Create the directory or fix its owner/mode: chown <user>:<group> DIR && chmod 755 DIR",
+      fixId: "fix-permissions",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        if (!u.workingDirectory) return fail("WorkingDirectory= is not set: the app would start in /");
+        const who = await unitAccount(ctx, u);
+        const [x, r] = await Promise.all([access(ctx, u.workingDirectory, who, "x"), access(ctx, u.workingDirectory, who, "r")]);
+        if (!x.ok) return fail(x.reason);
+        if (!r.ok) return fail(r.reason);
+        return x.stat.isDirectory ? pass(`${u.workingDirectory} usable by ${who.name}`) : fail(`${u.workingDirectory} is not a directory`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-005",
+      title: "Every EnvironmentFile the unit requires exists",
+      suite: "service",
+      severity: "critical",
+      expects: "each non-optional EnvironmentFile= is a regular file",
+      recommendation: "Restore the env file (from your secrets store or backup) at the path the unit names, mode 640",
+      fixId: "restore-env-file",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        if (!u.environmentFiles.length) return fail("the unit names no EnvironmentFile=: SECRET_KEY and DATABASE_URL have no source");
+        const missing: string[] = [];
+        for (const f of u.environmentFiles) {
+          const st = await ctx.transport.stat(f.path);
+          if (!f.optional && !st?.isFile) missing.push(f.path);
+        }
+        return missing.length ? fail(`missing: ${missing.join(", ")}`) : pass(u.environmentFiles.map((f) => f.path + (f.optional ? " (optional)" : "")).join(", "));
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-006",
+      title: "The ExecStart binary exists and the unit's user can execute it",
+      suite: "service",
+      severity: "critical",
+      expects: "ExecStart path is an executable file reachable by the unit's User",
+      recommendation: "Recreate the venv and reinstall gunicorn into it, or fix ExecStart to the real binary",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        if (!u.execStart) return fail("the unit has no ExecStart=");
+        const who = await unitAccount(ctx, u);
+        const x = await access(ctx, u.execStart.path, who, "x");
+        return x.ok ? pass(`${u.execStart.path} executable by ${who.name}`) : fail(x.reason);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-007",
+      title: "Every PYTHONPATH entry of the unit exists",
+      suite: "service",
+      severity: "high",
+      expects: "PYTHONPATH set in the unit, each entry an existing directory",
+      recommendation: "Set Environment=PYTHONPATH=<backend dir> in the unit (or a drop-in) to the directory holding the Django project, then daemon-reload",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        const pp = u.environment.PYTHONPATH;
+        if (!pp) return pass("PYTHONPATH not set; Python uses WorkingDirectory");
+        const bad: string[] = [];
+        for (const dir of pp.split(":").filter(Boolean)) if (!(await ctx.transport.stat(dir))?.isDirectory) bad.push(dir);
+        return bad.length ? fail(`PYTHONPATH=${pp}: ${bad.join(", ")} does not exist`) : pass(`PYTHONPATH=${pp}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-008",
+      title: "Gunicorn worker and graceful timeouts are set",
+      suite: "service",
+      severity: "medium",
+      expects: "ExecStart passes --timeout and --graceful-timeout",
+      recommendation: "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        const t = execOption(u, "--timeout") ?? execOption(u, "-t");
+        const g = execOption(u, "--graceful-timeout");
+        const s = `--timeout=${t ?? "unset"} --graceful-timeout=${g ?? "unset"}`;
+        return t && g ? pass(s) : fail(s);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-009",
+      title: "The unit restarts the service when it fails",
+      suite: "service",
+      severity: "high",
+      expects: "Restart=on-failure or Restart=always",
+      recommendation: "Set Restart=on-failure and RestartSec=5 in the [Service] section, then daemon-reload",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        return ["on-failure", "always", "on-abnormal"].includes(u.restart) ? pass(`Restart=${u.restart}`) : fail(`Restart=${u.restart}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-010",
+      title: "systemd-analyze verify finds nothing wrong with the unit",
+      suite: "service",
+      severity: "medium",
+      expects: "no findings from `systemd-analyze verify <service>.service`",
+      recommendation: "Fix each directive systemd-analyze names (typos, unknown keys, missing binaries), then daemon-reload",
+    },
+    {
+      async run(ctx) {
+        const v = await verifyUnit(ctx);
+        return v.exitCode === 0 && v.findings.length === 0 ? pass("clean") : fail(`exit ${v.exitCode}: ${v.findings.slice(0, 3).join(" | ")}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-011",
+      title: "No Python traceback in the service's journal since its current start",
+      suite: "service",
+      severity: "high",
+      expects: "no 'Traceback (most recent call last)' in the current invocation's journal",
+      recommendation: "Read the traceback with `journalctl -u <service> -b` and fix the code or configuration it points at",
+      dependsOn: ["SVC-001"],
+    },
+    {
+      async run(ctx) {
+        const lines = await currentJournal(ctx);
+        const i = lines.findIndex((l) => l.includes("Traceback (most recent call last)"));
+        if (i === -1) return pass(`${lines.length} journal lines, no traceback`);
+        const last = lines.slice(i).find((l) => /^\w+(\.\w+)*(Error|Exception)\b/.test(l.trim())) ?? lines[i + 1] ?? "";
+        return fail(`traceback in the journal: ${last.trim().slice(0, 200)}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-012",
+      title: "PostgreSQL is active",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: "the PostgreSQL unit is active",
+      recommendation: "systemctl start postgresql && systemctl enable postgresql; if it will not start, read journalctl -u postgresql@*",
+      fixId: "start-postgresql",
+    },
+    { run: (ctx) => dependencyActive(ctx, ctx.config.dependencies.postgresql) },
+  ),
+  defineCheck(
+    {
+      id: "SVC-013",
+      title: "nginx is active",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: "the nginx unit is active",
+      recommendation: "nginx -t, then systemctl start nginx",
+      fixId: "start-nginx",
+    },
+    {
+      skipIf: (ctx) => (ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host"),
+      run: (ctx) => dependencyActive(ctx, ctx.config.dependencies.nginx as string),
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-014",
+      title: "The nginx configuration passes nginx -t",
+      suite: "service",
+      severity: "high",
+      expects: "`nginx -t` exits 0",
+      recommendation: "Fix the file and line `nginx -t` names, then `systemctl reload nginx`; a broken config stops the next reload or reboot",
+    },
+    {
+      skipIf: (ctx) => (ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host"),
+      async run(ctx) {
+        const r = await ctx.transport.run(["nginx", "-t"]);
+        const msg = r.stderr.trim().split("\n").filter((l) => /emerg|error|failed/.test(l)).slice(0, 2).join(" | ");
+        return r.exitCode === 0 ? pass("syntax is ok") : fail(msg || `exit ${r.exitCode}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-015",
+      title: "The process listening on the Gunicorn address belongs to the unit",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: "the listener on the configured Gunicorn port is the unit's MainPID or one of its workers",
+      recommendation: "Stop the stray process holding the port (see the PID), then systemctl restart <service>",
+      dependsOn: ["SVC-001"],
+    },
+    {
+      async run(ctx) {
+        const port = Number(new URL(ctx.config.gunicornUrl).port || 80);
+        const [u, ls] = await Promise.all([serviceUnit(ctx), listenersOn(ctx, port)]);
+        if (!ls.length) return fail(`nothing listens on port ${port}`);
+        const pids = new Set((await unitPids(ctx)).concat(u.mainPid));
+        const stranger = ls.find((l) => l.pid !== undefined && !pids.has(l.pid));
+        const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`).join(", ");
+        return stranger ? fail(`${desc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(desc);
+      },
+    },
+  ),
+];

@@ -1,0 +1,40 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { ConfigSchema, type Config } from "./schema.ts";
+
+// A config that cannot be used: the message names the file and each bad field.
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+// Environment variables that override the common fields (handy for one-off runs and CI).
+const ENV_OVERRIDES: Record<string, (v: string) => Record<string, unknown>> = {
+  DEPLOY_SERVICE: (v) => ({ service: v }),
+  DEPLOY_GUNICORN_URL: (v) => ({ gunicornUrl: v }),
+  DEPLOY_NGINX_URL: (v) => ({ nginxUrl: v === "none" ? null : v }),
+  DEPLOY_HOST_HEADER: (v) => ({ hostHeader: v }),
+  DEPLOY_PROJECT_DIR: (v) => ({ projectDir: v }),
+};
+
+// Loads deploy.config.json from cwd (or $DEPLOY_CONFIG), applies env overrides, validates with zod.
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const explicit = env.DEPLOY_CONFIG;
+  const file = path.resolve(cwd, explicit ?? "deploy.config.json");
+  let raw: unknown = {};
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" && !explicit) raw = {};
+    else if (code === "ENOENT") throw new ConfigError(`config file ${file} (from DEPLOY_CONFIG) does not exist`);
+    else if (err instanceof SyntaxError) throw new ConfigError(`config file ${file} is not valid JSON: ${err.message}`);
+    else throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
+  const merged = { ...raw } as Record<string, unknown>;
+  for (const [key, apply] of Object.entries(ENV_OVERRIDES)) if (env[key] !== undefined) Object.assign(merged, apply(env[key] as string));
+  const parsed = ConfigSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid configuration in ${file}:\n${z.prettifyError(parsed.error)}`);
+  return parsed.data;
+}

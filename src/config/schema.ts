@@ -1,0 +1,56 @@
+import { z } from "zod";
+
+const absolute = z.string().startsWith("/", "must be an absolute path");
+const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://127.0.0.1:8000" });
+
+// One deployment target. Defaults describe a ProjectMeats server, so zero configuration works there.
+// User, group, working directory, env files and bind are read from the unit itself at run time.
+export const ConfigSchema = z
+  .object({
+    service: z.string().regex(/^[\w@.-]+$/, "must be a systemd unit name without spaces").default("projectmeats"),
+    projectDir: absolute.default("/opt/projectmeats"),
+    venvDir: absolute.default("/opt/projectmeats/venv"),
+    settingsModule: z.string().default("apps.settings.production"),
+    // Used only when the unit names no EnvironmentFile and the service is not running.
+    envFiles: z.array(absolute).default(["/etc/projectmeats/projectmeats.env"]),
+    gunicornUrl: httpUrl.default("http://127.0.0.1:8000"),
+    // null: this host has no nginx in front of Gunicorn; nginx checks are skipped with that reason.
+    nginxUrl: httpUrl.nullable().default("http://127.0.0.1"),
+    hostHeader: z.string().min(1).default("localhost"),
+    healthPaths: z.array(z.string().startsWith("/")).min(1).default(["/health", "/health/", "/api/health"]),
+    adminLoginPath: z.string().startsWith("/").default("/admin/login/"),
+    apiPath: z.string().startsWith("/").default("/api/v1/suppliers/"),
+    staticPath: z.string().startsWith("/").default("/django_static/admin/css/base.css"),
+    // A static file Django's collectstatic always writes, relative to STATIC_ROOT.
+    staticProbeFile: z.string().default("admin/css/base.css"),
+    staticRoot: absolute.default("/opt/projectmeats/backend/staticfiles"),
+    logDir: absolute.default("/var/log/projectmeats"),
+    dependencies: z
+      .object({ postgresql: z.string().default("postgresql"), nginx: z.string().nullable().default("nginx") })
+      .prefault({}),
+    timeouts: z
+      .object({
+        commandMs: z.number().int().positive().default(10_000),
+        httpMs: z.number().int().positive().default(3_000),
+        dbMs: z.number().int().positive().default(3_000),
+      })
+      .prefault({}),
+    thresholds: z
+      .object({
+        maxRestarts: z.number().int().nonnegative().default(0),
+        securityExposure: z.number().min(0).max(10).default(5.0),
+        checkDeployFailLevel: z.enum(["ERROR", "WARNING"]).default("ERROR"),
+        checkDeployIgnore: z.array(z.string()).default([]),
+        minConnectionHeadroom: z.number().int().nonnegative().default(5),
+        loadRequests: z.number().int().positive().default(200),
+        loadConcurrency: z.number().int().positive().default(8),
+        p95Ms: z.number().positive().default(250),
+        p99Ms: z.number().positive().default(600),
+        maxErrorRate: z.number().min(0).max(1).default(0),
+        maxRssMb: z.number().positive().default(500),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof ConfigSchema>;

@@ -1,0 +1,31 @@
+import type { Config } from "../config/schema.ts";
+import type { Transport } from "../transport/types.ts";
+
+// Everything a probe needs, plus the per-run memo that lets one probe call serve many checks.
+export class ProbeContext {
+  private readonly memo = new Map<string, Promise<unknown>>();
+  private readonly closers: Array<() => Promise<void>> = [];
+  constructor(
+    readonly config: Config,
+    readonly transport: Transport,
+  ) {}
+
+  // Runs `fn` once per key for the whole run; later callers share its promise (and its rejection).
+  once<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    let p = this.memo.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = fn();
+      this.memo.set(key, p);
+    }
+    return p;
+  }
+
+  // Registers cleanup (pooled connections) for close().
+  onClose(fn: () => Promise<void>) {
+    this.closers.push(fn);
+  }
+
+  async close() {
+    await Promise.allSettled(this.closers.splice(0).map((f) => f()));
+  }
+}

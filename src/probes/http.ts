@@ -1,0 +1,56 @@
+import { Agent, request } from "undici";
+import type { ProbeContext } from "./context.ts";
+
+export type HttpResponse = { url: string; status: number; headers: Record<string, string>; body: string; ms: number };
+export type HttpResult = HttpResponse | { url: string; error: string; ms: number };
+
+const MAX_BODY = 64 * 1024;
+
+// One keep-alive agent per run; redirects are never followed (a 302 is an observation).
+export function httpAgent(ctx: ProbeContext): Agent {
+  const key = Symbol.for("ddv.agent");
+  const holder = ctx as unknown as Record<symbol, Agent | undefined>;
+  if (!holder[key]) {
+    const agent = new Agent({ connect: { timeout: ctx.config.timeouts.httpMs }, keepAliveTimeout: 4_000, connections: 16 });
+    holder[key] = agent;
+    ctx.onClose(() => agent.close());
+  }
+  return holder[key] as Agent;
+}
+
+// Sends one request with an explicit Host header; network failures come back as { error }, never thrown.
+export async function fetchOnce(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string } = {}): Promise<HttpResult> {
+  const url = new URL(path, base).toString();
+  const started = performance.now();
+  try {
+    const res = await request(url, {
+      method: opts.method ?? "GET",
+      headers: { host: opts.host ?? ctx.config.hostHeader, "user-agent": "django-deploy-validator" },
+      dispatcher: httpAgent(ctx),
+      signal: AbortSignal.timeout(ctx.config.timeouts.httpMs),
+    });
+    let body = "";
+    for await (const chunk of res.body) {
+      if (body.length < MAX_BODY) body += String(chunk);
+    }
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(res.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v ?? "");
+    return { url, status: res.statusCode, headers, body: body.slice(0, MAX_BODY), ms: performance.now() - started };
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    const why = e.name === "TimeoutError" ? `no answer within ${ctx.config.timeouts.httpMs} ms` : (e.code ?? e.message);
+    return { url, error: why, ms: performance.now() - started };
+  }
+}
+
+// Memoised GET/HEAD so several checks reading the same URL cost one request.
+export function fetchCached(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string } = {}): Promise<HttpResult> {
+  return ctx.once(`http:${opts.method ?? "GET"}:${opts.host ?? ""}:${base}${path}`, () => fetchOnce(ctx, base, path, opts));
+}
+
+// Short human description of a response for failure messages.
+export function summarize(r: HttpResult): string {
+  if ("error" in r) return `${r.url}: ${r.error}`;
+  const body = r.body.replace(/\s+/g, " ").trim().slice(0, 120);
+  return `${r.url}: HTTP ${r.status}${body ? ` ${JSON.stringify(body)}` : ""}`;
+}

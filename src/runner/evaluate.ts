@@ -1,0 +1,46 @@
+import { catalogue, checkById } from "../checks/index.ts";
+import type { Check } from "../checks/define.ts";
+import type { ProbeContext } from "../probes/context.ts";
+
+export type Status = "pass" | "fail" | "error" | "skip";
+export type Outcome = { id: string; status: Status; observed: string; blockedBy?: string; durationMs: number };
+
+// Evaluates checks once per run, dependencies first, so a failing root check turns its dependants into skips.
+export class Evaluator {
+  private readonly results = new Map<string, Promise<Outcome>>();
+  constructor(readonly ctx: ProbeContext) {}
+
+  evaluate(id: string): Promise<Outcome> {
+    let p = this.results.get(id);
+    if (!p) {
+      p = this.compute(checkById(id));
+      this.results.set(id, p);
+    }
+    return p;
+  }
+
+  // Evaluates everything (used by the benchmark and by remediation re-checks).
+  all(ids = catalogue.map((c) => c.id)): Promise<Outcome[]> {
+    return Promise.all(ids.map((id) => this.evaluate(id)));
+  }
+
+  private async compute(check: Check): Promise<Outcome> {
+    const started = performance.now();
+    const done = (o: Omit<Outcome, "id" | "durationMs">): Outcome => ({ id: check.id, durationMs: performance.now() - started, ...o });
+    const deps = await Promise.all(check.dependsOn.map((d) => this.evaluate(d)));
+    const blocker = deps.find((d) => d.status !== "pass");
+    if (blocker) {
+      const root = blocker.status === "skip" && blocker.blockedBy ? blocker.blockedBy : blocker.id;
+      return done({ status: "skip", blockedBy: root, observed: `blocked by ${root} (${blocker.status === "skip" ? "failed" : blocker.status === "error" ? "could not be checked" : "failed"})` });
+    }
+    const skipReason = check.skipIf?.(this.ctx);
+    if (skipReason) return done({ status: "skip", observed: skipReason });
+    try {
+      const v = await check.run(this.ctx);
+      return done({ status: v.pass ? "pass" : "fail", observed: v.observed });
+    } catch (err) {
+      const e = err as Error;
+      return done({ status: "error", observed: `could not check: ${e.message}` });
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import { rmSync } from "node:fs";
+import { ConfigError, loadConfig } from "../config/load.ts";
+
+// Runs once before any spec: a bad config stops the run with one message, and old allure results are cleared.
+export default function setup() {
+  try {
+    loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`\n${err.message}\n\nNo checks were run. Fix the configuration and try again.\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  // allure-results accumulates across runs otherwise; each run's report stands alone.
+  rmSync("reports/allure-results", { recursive: true, force: true });
+}

@@ -1,0 +1,32 @@
+// Result of one command on the target; a non-zero exit is data, not an exception.
+export type CommandResult = { exitCode: number; stdout: string; stderr: string; durationMs: number };
+
+export type RunOptions = { timeoutMs?: number; cwd?: string; env?: Record<string, string>; input?: string };
+
+export type FileStat = { mode: number; uid: number; gid: number; isDirectory: boolean; isFile: boolean; size: number };
+
+// How the validator reaches a host. `local` runs on this machine; an `ssh` transport implements the same calls.
+export interface Transport {
+  readonly name: string;
+  // Runs argv (never a shell string); throws TransportError on timeout or when the command cannot be started.
+  run(argv: string[], opts?: RunOptions): Promise<CommandResult>;
+  // Reads a file; throws TransportError with the errno code (ENOENT, EACCES) when it cannot.
+  readFile(path: string): Promise<string>;
+  // Stats a path (following symlinks); resolves undefined when it does not exist.
+  stat(path: string): Promise<FileStat | undefined>;
+  // Lists a directory's entry names; throws TransportError when it cannot.
+  readDir(path: string): Promise<string[]>;
+  // Target of a symlink (e.g. /proc/<pid>/fd/<n>), or undefined when it cannot be read.
+  readLink(path: string): Promise<string | undefined>;
+}
+
+// We could not look: timeout, missing binary, permission, lost connection. Checks report it as an error, never a pass.
+export class TransportError extends Error {
+  override name = "TransportError";
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}

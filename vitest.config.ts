@@ -1,0 +1,31 @@
+import { createRequire } from "node:module";
+import { defineConfig } from "vitest/config";
+
+const require = createRequire(import.meta.url);
+
+// specs/smoke repeats the smoke checks of every suite; run it only when asked for by path,
+// so a full `npx vitest run` reports each check once.
+const args = process.argv.slice(2);
+const wantsSmoke = args.some((a) => /(^|\/)specs\/smoke\b/.test(a));
+
+export default defineConfig({
+  test: {
+    include: ["specs/**/*.spec.ts"],
+    exclude: wantsSmoke ? [] : ["specs/smoke/**"],
+    tags: [{ name: "smoke", description: "post-deploy gate: fast, read-only, cross-suite" }],
+    globalSetup: ["src/spec/global-setup.ts"],
+    setupFiles: ["allure-vitest/setup"],
+    // One worker, shared modules: one probe context, keep-alive agent and DB connection serve every file.
+    pool: "threads",
+    isolate: false,
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 30_000,
+    includeTaskLocation: true,
+    reporters: [
+      "default",
+      ["json", { outputFile: "reports/vitest-report.json", filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
+      [require.resolve("allure-vitest/reporter"), { resultsDir: "reports/allure-results", reportMatchers: false }] as [string, Record<string, unknown>],
+    ],
+  },
+});
