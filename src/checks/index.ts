@@ -1,8 +1,13 @@
 import type { Check } from "./define.ts";
+import { databaseChecks } from "./database.ts";
+import { fsChecks } from "./fs-permissions.ts";
+import { httpChecks } from "./http.ts";
+import { performanceChecks } from "./performance.ts";
+import { securityChecks } from "./security.ts";
 import { serviceChecks } from "./service.ts";
 
 // Every check, in report order. Add a check to its suite's file; it shows up here and in the specs.
-export const catalogue: readonly Check[] = [...serviceChecks];
+export const catalogue: readonly Check[] = [...serviceChecks, ...httpChecks, ...databaseChecks, ...fsChecks, ...securityChecks, ...performanceChecks];
 
 const byId = new Map(catalogue.map((c) => [c.id, c]));
 

@@ -40,13 +40,17 @@ export function listenersOn(ctx: ProbeContext, port: number): Promise<Listener[]
   });
 }
 
-// PIDs in the unit's cgroup (main process and workers).
+// PIDs in the unit's cgroup (main process and workers), on unified or hybrid cgroup layouts.
 export function unitPids(ctx: ProbeContext): Promise<number[]> {
   return ctx.once("proc:unitpids", async () => {
     const unit = await serviceUnit(ctx);
-    if (!unit.controlGroup) return unit.mainPid ? [unit.mainPid] : [];
-    const text = await ctx.transport.readFile(`/sys/fs/cgroup${unit.controlGroup}/cgroup.procs`).catch(() => "");
-    return text.split("\n").filter(Boolean).map(Number);
+    if (unit.controlGroup) {
+      for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
+        const text = await ctx.transport.readFile(`${root}${unit.controlGroup}/cgroup.procs`).catch(() => undefined);
+        if (text !== undefined) return text.split("\n").filter(Boolean).map(Number);
+      }
+    }
+    return unit.mainPid ? [unit.mainPid] : [];
   });
 }
 
@@ -54,6 +58,7 @@ export function unitPids(ctx: ProbeContext): Promise<number[]> {
 export function unitRssMb(ctx: ProbeContext): Promise<{ totalMb: number; processes: number }> {
   return ctx.once("proc:rss", async () => {
     const pids = await unitPids(ctx);
+    if (!pids.length) throw new Error("the unit has no processes to measure");
     let kb = 0;
     for (const pid of pids) {
       const status = await ctx.transport.readFile(`/proc/${pid}/status`).catch(() => "");

@@ -42,7 +42,10 @@ function registerCheck(check: Check) {
     }
     if (o.status === "skip") return ctx.skip(observed);
     const text = redact(formatOutcome(check, o), secrets);
-    throw o.status === "error" ? new CheckError(text) : new CheckFailure(text);
+    const err = o.status === "error" ? new CheckError(text) : new CheckFailure(text);
+    // The message is the whole story; a code frame pointing into this helper would only distract.
+    err.stack = `${err.name}: ${text}`;
+    throw err;
   });
 }
 

@@ -1,0 +1,152 @@
+import type { ProbeContext } from "../probes/context.ts";
+import { fetchCached, summarize, type HttpResult } from "../probes/http.ts";
+import { defineCheck, fail, pass } from "./define.ts";
+
+const noNginx = (ctx: ProbeContext) => (ctx.config.nginxUrl && ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host");
+
+// A health answer is HTTP 200 with a JSON body whose status is "healthy" (a 200 HTML page is not health).
+function healthProblem(r: HttpResult): string | undefined {
+  if ("error" in r) return summarize(r);
+  if (r.status !== 200) return summarize(r);
+  try {
+    const body = JSON.parse(r.body) as { status?: unknown };
+    return body.status === "healthy" ? undefined : summarize(r);
+  } catch {
+    return `${summarize(r)} is not JSON (content-type ${r.headers["content-type"] ?? "none"})`;
+  }
+}
+
+// GET every health path and HEAD the first one, against one base URL.
+async function healthThrough(ctx: ProbeContext, base: string) {
+  const paths = ctx.config.healthPaths;
+  const gets = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
+  const problems = gets.map(healthProblem).filter(Boolean);
+  const head = await fetchCached(ctx, base, paths[0] as string, { method: "HEAD" });
+  if ("error" in head || head.status !== 200) problems.push(`HEAD ${summarize(head)}`);
+  return problems.length ? fail(problems.join("; ")) : pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200`);
+}
+
+export const httpChecks = [
+  defineCheck(
+    {
+      id: "HTTP-001",
+      title: "Health endpoints answer healthy JSON through Gunicorn",
+      suite: "http",
+      severity: "critical",
+      smoke: true,
+      expects: 'GET on every health path: 200 with JSON {"status":"healthy"}; HEAD: 200',
+      recommendation: "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
+      fixId: "fix-allowed-hosts",
+      dependsOn: ["SVC-015"],
+    },
+    { run: (ctx) => healthThrough(ctx, ctx.config.gunicornUrl) },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-002",
+      title: "Health endpoints answer healthy JSON through nginx",
+      suite: "http",
+      severity: "critical",
+      smoke: true,
+      expects: "the same health answers through nginx as from Gunicorn (not the SPA's index.html)",
+      recommendation: "Proxy every health path (/health, /health/, /api/health) to Gunicorn in the nginx site, then nginx -t && systemctl reload nginx",
+      dependsOn: ["HTTP-001", "HTTP-007"],
+    },
+    { skipIf: noNginx, run: (ctx) => healthThrough(ctx, ctx.config.nginxUrl as string) },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-003",
+      title: "The Django admin login page renders",
+      suite: "http",
+      severity: "high",
+      expects: "GET /admin/login/: 200 with 'Django administration' in the page",
+      recommendation: "Check that django.contrib.admin is installed and routed in urls.py; a 500 is in the journal",
+      dependsOn: ["HTTP-001"],
+    },
+    {
+      async run(ctx) {
+        const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.adminLoginPath);
+        return !("error" in r) && r.status === 200 && r.body.includes("Django administration") ? pass(`${r.url}: 200, admin login form`) : fail(summarize(r));
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-004",
+      title: "The API refuses anonymous requests",
+      suite: "http",
+      severity: "critical",
+      expects: "GET on the API path without credentials: 401 or 403",
+      recommendation: "Set REST_FRAMEWORK DEFAULT_PERMISSION_CLASSES to IsAuthenticated in the production settings",
+      dependsOn: ["HTTP-001"],
+    },
+    {
+      async run(ctx) {
+        const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.apiPath);
+        return !("error" in r) && (r.status === 401 || r.status === 403) ? pass(`${r.url}: ${r.status}`) : fail(summarize(r));
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-005",
+      title: "A request with a Host that is not allowed is rejected",
+      suite: "http",
+      severity: "high",
+      expects: "GET health with Host: ddv-not-allowed.invalid: 400 (DisallowedHost)",
+      recommendation: "List only your real hostnames in ALLOWED_HOSTS (never '*'), then restart the service",
+      fixId: "fix-allowed-hosts",
+      dependsOn: ["HTTP-001"],
+    },
+    {
+      async run(ctx) {
+        const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.healthPaths[0] as string, { host: "ddv-not-allowed.invalid" });
+        return !("error" in r) && r.status === 400 ? pass(`${r.url} with a foreign Host: 400`) : fail(`${summarize(r)} for Host ddv-not-allowed.invalid`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-006",
+      title: "nginx serves static files with caching headers",
+      suite: "http",
+      severity: "medium",
+      expects: "GET the static probe file through nginx: 200 with Cache-Control max-age or Expires",
+      recommendation: "In the nginx site: `location /django_static/ { alias <STATIC_ROOT>/; expires 30d; }`, then reload nginx",
+      dependsOn: ["SVC-013", "FS-004"],
+    },
+    {
+      skipIf: noNginx,
+      async run(ctx) {
+        const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
+        if ("error" in r || r.status !== 200) return fail(summarize(r));
+        const cc = r.headers["cache-control"] ?? "";
+        const cached = /max-age=\d*[1-9]/.test(cc) || Boolean(r.headers.expires);
+        return cached ? pass(`${r.url}: 200, Cache-Control "${cc}"`) : fail(`${r.url}: 200 but no Cache-Control max-age and no Expires`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-007",
+      title: "nginx reaches Gunicorn (no 502/504)",
+      suite: "http",
+      severity: "critical",
+      smoke: true,
+      expects: "health, admin and API paths through nginx answer without 502, 503 or 504",
+      recommendation: "nginx cannot reach the upstream: make its proxy_pass/upstream match Gunicorn's --bind, then reload nginx",
+      dependsOn: ["SVC-013", "HTTP-001"],
+    },
+    {
+      skipIf: noNginx,
+      async run(ctx) {
+        const base = ctx.config.nginxUrl as string;
+        const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ctx.config.apiPath];
+        const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
+        const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
+        return bad.length ? fail(bad.map(summarize).join("; ")) : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
+      },
+    },
+  ),
+];

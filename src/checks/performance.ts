@@ -1,0 +1,67 @@
+import { measureLoad } from "../probes/load.ts";
+import { cpuCount, unitRssMb } from "../probes/process.ts";
+import { execOption, serviceUnit } from "../probes/systemd.ts";
+import { defineCheck, fail, pass } from "./define.ts";
+
+export const performanceChecks = [
+  defineCheck(
+    {
+      id: "PERF-001",
+      title: "Health and API latency and error rate under a short load",
+      suite: "performance",
+      severity: "medium",
+      expects: "p95 and p99 under the thresholds and no more errors (5xx, timeouts) than allowed, for the health and API paths",
+      recommendation: "Find the slow path (journal, access log times); add Gunicorn workers/threads if CPU allows, or fix the slow code",
+      dependsOn: ["HTTP-001"],
+    },
+    {
+      async run(ctx) {
+        const t = ctx.config.thresholds;
+        const paths = [ctx.config.healthPaths[0] as string, ctx.config.apiPath];
+        const stats = [];
+        for (const p of paths) stats.push(await measureLoad(ctx, ctx.config.gunicornUrl, p, t.loadRequests, t.loadConcurrency));
+        const text = stats.map((s) => `${s.path}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, errors ${(s.errorRate * 100).toFixed(1)}% of ${s.requests}`).join("; ");
+        const bad = stats.some((s) => s.p95 > t.p95Ms || s.p99 > t.p99Ms || s.errorRate > t.maxErrorRate);
+        return bad ? fail(`${text} (limits p95 ${t.p95Ms} ms, p99 ${t.p99Ms} ms, errors ${t.maxErrorRate * 100}%)`) : pass(text);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "PERF-002",
+      title: "Gunicorn memory stays under the limit",
+      suite: "performance",
+      severity: "medium",
+      expects: "total resident memory of the unit's processes under thresholds.maxRssMb",
+      recommendation: "Lower workers, set --max-requests to recycle leaking workers, or find what the app loads at import",
+      dependsOn: ["SVC-001"],
+    },
+    {
+      async run(ctx) {
+        const m = await unitRssMb(ctx);
+        const s = `${m.totalMb} MiB across ${m.processes} processes (limit ${ctx.config.thresholds.maxRssMb} MiB)`;
+        return m.totalMb <= ctx.config.thresholds.maxRssMb ? pass(s) : fail(s);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "PERF-003",
+      title: "Gunicorn worker count fits the CPUs",
+      suite: "performance",
+      severity: "low",
+      expects: "2 <= --workers <= 2 x CPUs + 1",
+      recommendation: "Set --workers to 2 x CPUs + 1 at most (use --threads for more concurrency)",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        const workers = Number(execOption(u, "--workers") ?? execOption(u, "-w") ?? 1);
+        const cpus = await cpuCount(ctx);
+        const max = 2 * cpus + 1;
+        const s = `--workers ${workers} on ${cpus} CPUs (allowed 2..${max})`;
+        return workers >= 2 && workers <= max ? pass(s) : fail(s);
+      },
+    },
+  ),
+];
