@@ -42,7 +42,7 @@ export const databaseChecks = [
       expects: "`manage.py showmigrations --plan` lists no [ ] entry",
       recommendation: "Run migrations as the service user: `manage.py migrate` with the service's environment, then restart the service",
       fixId: "migrate",
-      dependsOn: ["DB-001"],
+      dependsOn: ["DB-001", "SVC-003", "FS-001"],
     },
     {
       async run(ctx) {

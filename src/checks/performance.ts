@@ -19,7 +19,7 @@ export const performanceChecks = [
         const t = ctx.config.thresholds;
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.apiPath];
         const stats = [];
-        for (const p of paths) stats.push(await measureLoad(ctx, ctx.config.gunicornUrl, p, t.loadRequests, t.loadConcurrency));
+        for (const p of paths) stats.push(await measureLoad(ctx, ctx.config.gunicornUrl, p, t.loadRequests, t.loadConcurrency, t.loadMaxSeconds));
         const text = stats.map((s) => `${s.path}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, errors ${(s.errorRate * 100).toFixed(1)}% of ${s.requests}`).join("; ");
         const bad = stats.some((s) => s.p95 > t.p95Ms || s.p99 > t.p99Ms || s.errorRate > t.maxErrorRate);
         return bad ? fail(`${text} (limits p95 ${t.p95Ms} ms, p99 ${t.p99Ms} ms, errors ${t.maxErrorRate * 100}%)`) : pass(text);

@@ -103,7 +103,7 @@ export const securityChecks = [
       severity: "low",
       expects: "no version number in the Server header through nginx or Gunicorn",
       recommendation: "server_tokens off; in nginx's http or server block, then reload",
-      dependsOn: ["HTTP-001"],
+      dependsOn: ["HTTP-001", "SVC-013"],
     },
     {
       async run(ctx) {
@@ -196,7 +196,7 @@ export const securityChecks = [
       severity: "high",
       expects: "no check --deploy issue at or above the configured level, except those ignored in the config",
       recommendation: "Fix each issue Django names (see its ID in the Django docs), or list it in thresholds.checkDeployIgnore with a reason",
-      dependsOn: ["SEC-001", "SEC-002", "SEC-003"],
+      dependsOn: ["SEC-001", "SEC-002", "SEC-003", "SVC-003", "FS-001"],
     },
     {
       async run(ctx) {

@@ -44,6 +44,7 @@ export const ConfigSchema = z
         minConnectionHeadroom: z.number().int().nonnegative().default(5),
         loadRequests: z.number().int().positive().default(200),
         loadConcurrency: z.number().int().positive().default(8),
+        loadMaxSeconds: z.number().positive().default(4),
         p95Ms: z.number().positive().default(250),
         p99Ms: z.number().positive().default(600),
         maxErrorRate: z.number().min(0).max(1).default(0),

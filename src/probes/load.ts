@@ -8,14 +8,16 @@ function percentile(sorted: number[], p: number): number {
   return Math.round(sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number);
 }
 
-// Sends `total` GETs with `concurrency` in flight over one undici Pool; 5xx, timeouts and resets count as errors.
-export async function measureLoad(ctx: ProbeContext, base: string, path: string, total: number, concurrency: number): Promise<LoadStats> {
+// Sends up to `total` GETs (for at most `maxSeconds`) with `concurrency` in flight over one undici Pool; 5xx, timeouts and resets count as errors.
+export async function measureLoad(ctx: ProbeContext, base: string, path: string, total: number, concurrency: number, maxSeconds: number): Promise<LoadStats> {
   const pool = new Pool(base, { connections: concurrency, connect: { timeout: ctx.config.timeouts.httpMs } });
   const times: number[] = [];
   let errors = 0;
   let next = 0;
+  // Bounded in time too, so a slow host costs seconds, not minutes.
+  const deadline = performance.now() + maxSeconds * 1000;
   const worker = async () => {
-    while (next < total) {
+    while (next < total && performance.now() < deadline) {
       next++;
       const t0 = performance.now();
       try {

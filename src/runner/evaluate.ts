@@ -28,7 +28,8 @@ export class Evaluator {
     const started = performance.now();
     const done = (o: Omit<Outcome, "id" | "durationMs">): Outcome => ({ id: check.id, durationMs: performance.now() - started, ...o });
     const deps = await Promise.all(check.dependsOn.map((d) => this.evaluate(d)));
-    const blocker = deps.find((d) => d.status !== "pass");
+    // A dependency skipped as not applicable here (no nginx, say) does not block; a failed or blocked one does.
+    const blocker = deps.find((d) => d.status === "fail" || d.status === "error" || (d.status === "skip" && d.blockedBy));
     if (blocker) {
       const root = blocker.status === "skip" && blocker.blockedBy ? blocker.blockedBy : blocker.id;
       return done({ status: "skip", blockedBy: root, observed: `blocked by ${root} (${blocker.status === "skip" ? "failed" : blocker.status === "error" ? "could not be checked" : "failed"})` });
