@@ -7,6 +7,8 @@ const require = createRequire(import.meta.url);
 // so a full `npx vitest run` reports each check once.
 const args = process.argv.slice(2);
 const wantsSmoke = args.some((a) => /(^|\/)specs\/smoke\b/.test(a));
+// Where the JSON report and allure-results go (the e2e tests give each host run its own folder).
+const reports = process.env.DDV_REPORTS_DIR ?? "reports";
 
 export default defineConfig({
   test: {
@@ -24,8 +26,8 @@ export default defineConfig({
     includeTaskLocation: true,
     reporters: [
       "default",
-      ["json", { outputFile: "reports/vitest-report.json", filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
-      [require.resolve("allure-vitest/reporter"), { resultsDir: "reports/allure-results", reportMatchers: false }] as [string, Record<string, unknown>],
+      ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
+      [require.resolve("allure-vitest/reporter"), { resultsDir: `${reports}/allure-results`, reportMatchers: false }] as [string, Record<string, unknown>],
     ],
   },
 });

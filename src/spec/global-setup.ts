@@ -13,5 +13,5 @@ export default function setup() {
     throw err;
   }
   // allure-results accumulates across runs otherwise; each run's report stands alone.
-  rmSync("reports/allure-results", { recursive: true, force: true });
+  rmSync(`${process.env.DDV_REPORTS_DIR ?? "reports"}/allure-results`, { recursive: true, force: true });
 }
