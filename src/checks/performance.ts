@@ -12,7 +12,8 @@ export const performanceChecks = [
       severity: "medium",
       expects: "p95 and p99 under the thresholds and no more errors (5xx, timeouts) than allowed, for the health and API paths",
       recommendation: "Find the slow path (journal, access log times); add Gunicorn workers/threads if CPU allows, or fix the slow code",
-      dependsOn: ["HTTP-001"],
+      // The load goes to the API's refusal path; if anonymous requests reach the database, we do not load it.
+      dependsOn: ["HTTP-001", "HTTP-004"],
     },
     {
       async run(ctx) {

@@ -23,7 +23,8 @@ export function manage(ctx: ProbeContext, args: string[]): Promise<CommandResult
 
 // Migrations not yet applied, from `showmigrations --plan` ("[ ]  app.0002_x").
 export async function unappliedMigrations(ctx: ProbeContext): Promise<{ ok: true; pending: string[] } | { ok: false; output: string }> {
-  const r = await manage(ctx, ["showmigrations", "--plan"]);
+  // --skip-checks: a system-check error elsewhere (SEC-010's business) must not hide the migration state.
+  const r = await manage(ctx, ["showmigrations", "--plan", "--skip-checks"]);
   if (r.exitCode !== 0) return { ok: false, output: (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ") };
   return { ok: true, pending: r.stdout.split("\n").filter((l) => l.startsWith("[ ]")).map((l) => l.slice(3).trim()) };
 }

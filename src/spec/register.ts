@@ -1,5 +1,5 @@
 import * as allure from "allure-js-commons";
-import { afterAll, describe, test } from "vitest";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { catalogue } from "../checks/index.ts";
 import type { Check } from "../checks/define.ts";
 import { redact } from "../probes/environment.ts";
@@ -49,20 +49,31 @@ function registerCheck(check: Check) {
   });
 }
 
-// Registers every check of a suite (smoke ones included) as tests of this spec file.
-export function registerSuite(suite: Check["suite"]) {
-  describe(suite, () => {
-    for (const c of catalogue.filter((c) => c.suite === suite)) registerCheck(c);
+// Registers checks as tests. Before the first test, every selected check starts evaluating at once, so
+// probes overlap instead of queueing; load tests are left to run alone, when their own test comes.
+function registerAll(name: string, checks: Check[]) {
+  describe(name, () => {
+    // Vitest passes fixtures first (must be destructured) and the suite second.
+    // biome-ignore lint/correctness/noEmptyPattern: vitest requires the destructuring pattern
+    beforeAll(({}, suite) => {
+      const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
+      const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
+      const ev = session().evaluator;
+      for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
+    });
+    for (const c of checks) registerCheck(c);
   });
   afterAll(endSession);
 }
 
-// Registers the smoke checks of every suite: the post-deploy gate.
+// Every check of a suite (smoke ones included): one spec file per suite.
+export function registerSuite(suite: Check["suite"]) {
+  registerAll(suite, catalogue.filter((c) => c.suite === suite));
+}
+
+// The smoke checks of every suite: the post-deploy gate.
 export function registerSmoke() {
-  describe("smoke", () => {
-    for (const c of catalogue.filter((c) => c.smoke)) registerCheck(c);
-  });
-  afterAll(endSession);
+  registerAll("smoke", catalogue.filter((c) => c.smoke));
 }
 
 // What each test carries into the JSON report, for remediation and audits.

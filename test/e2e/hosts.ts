@@ -8,15 +8,21 @@ export function hostCli(args: string[], opts: { env?: Record<string, string>; ti
   return execa("npx", ["tsx", "fixtures/host", ...args], { cwd: REPO_ROOT, reject: false, timeout: opts.timeoutMs ?? 180_000, env: opts.env, stdin: "ignore" });
 }
 
-export type CheckResult = { id: string; status: string; observed: string; vitestStatus: string };
+export type CheckResult = { id: string; status: string; observed: string; vitestStatus: string; message: string };
 
 // Reads a vitest JSON report into one row per check.
 export function readReport(file: string): CheckResult[] {
   const report = JSON.parse(readFileSync(file, "utf8")) as {
-    testResults: Array<{ assertionResults: Array<{ status: string; meta?: { checkId?: string; status?: string; observed?: string } }> }>;
+    testResults: Array<{ assertionResults: Array<{ status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; observed?: string } }> }>;
   };
   return report.testResults.flatMap((f) =>
-    f.assertionResults.map((a) => ({ id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", observed: a.meta?.observed ?? "", vitestStatus: a.status })),
+    f.assertionResults.map((a) => ({
+      id: a.meta?.checkId ?? "?",
+      status: a.meta?.status ?? "not-run",
+      observed: a.meta?.observed ?? "",
+      vitestStatus: a.status,
+      message: (a.failureMessages ?? []).join("\n"),
+    })),
   );
 }
 
