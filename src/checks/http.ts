@@ -114,7 +114,8 @@ export const httpChecks = [
       severity: "medium",
       expects: "GET the static probe file through nginx: 200 with Cache-Control max-age or Expires",
       recommendation: "In the nginx site: `location /django_static/ { alias <STATIC_ROOT>/; expires 30d; }`, then reload nginx",
-      dependsOn: ["SVC-013", "FS-004"],
+      // STATIC_ROOT usually lives under the WorkingDirectory: if nobody can enter that, SVC-004 says so.
+      dependsOn: ["SVC-013", "FS-004", "SVC-004"],
     },
     {
       skipIf: noNginx,

@@ -204,6 +204,8 @@ export const serviceChecks = [
       severity: "medium",
       expects: "no findings from `systemd-analyze verify <service>.service`",
       recommendation: "Fix each directive systemd-analyze names (typos, unknown keys, missing binaries), then daemon-reload",
+      // verify also reports a missing ExecStart binary; SVC-006 names that root cause precisely.
+      dependsOn: ["SVC-006"],
     },
     {
       async run(ctx) {

@@ -62,7 +62,8 @@ export async function access(ctx: ProbeContext, path: string, who: Account, want
   }
   const st = stats[stats.length - 1];
   if (!st) return { ok: false, reason: `${path} does not exist` };
-  if (!allowed(st, who, want)) return { ok: false, reason: `${who.name} cannot ${{ r: "read", w: "write", x: "execute" }[want]} ${path} (${describe(st, db)})` };
+  const verb = { r: "read", w: "write", x: st.isDirectory ? "enter" : "execute" }[want];
+  if (!allowed(st, who, want)) return { ok: false, reason: `${who.name} cannot ${verb} ${path} (${describe(st, db)})` };
   return { ok: true, stat: st };
 }
 
