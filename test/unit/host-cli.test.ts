@@ -3,7 +3,7 @@ import { hostCli } from "../e2e/hosts.ts";
 
 // Bad input to the host CLI: one line, a distinct exit code, never a stack trace.
 describe("host CLI bad input", () => {
-  test.each([
+  test.concurrent.each([
     [["frobnicate"], 64, /unknown command "frobnicate"/],
     [["up", "--scenario", "no-such-fault"], 64, /unknown scenario "no-such-fault"; known: /],
     [["up", "--name", "Bad_Name"], 64, /invalid host name/],
