@@ -24,7 +24,10 @@ export function listenersOn(ctx: ProbeContext, port: number): Promise<Listener[]
     }
     if (!found.length) return found;
     const want = new Map(found.map((l) => [`socket:[${l.inode}]`, l]));
-    for (const pid of (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d))) {
+    // The unit's own processes first: on a healthy host that answers without scanning every process.
+    const own = (await unitPids(ctx).catch(() => [] as number[])).map(String);
+    const all = (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d) && !own.includes(d));
+    for (const pid of [...own, ...all]) {
       const fds = await t.readDir(`/proc/${pid}/fd`).catch(() => [] as string[]);
       for (const fd of fds) {
         const link = await t.readLink(`/proc/${pid}/fd/${fd}`);

@@ -1,61 +1,80 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
-import { execa } from "execa";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
+
+const MAX_OUTPUT = 16 * 1024 * 1024;
+
+// Runs argv in its own process group with a hard timeout; the whole group is killed, so no grandchild can hold us.
+function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number): Promise<CommandResult> {
+  const [file, ...args] = argv;
+  if (!file) return Promise.reject(new TransportError("run() needs a command, received an empty argv"));
+  const timeout = opts.timeoutMs ?? defaultTimeoutMs;
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let size = 0;
+    let timedOut = false;
+    const collect = (into: Buffer[]) => (b: Buffer) => {
+      size += b.length;
+      if (size <= MAX_OUTPUT) into.push(b);
+    };
+    child.stdout?.on("data", collect(out));
+    child.stderr?.on("data", collect(err));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-(child.pid as number), "SIGKILL");
+      } catch {}
+    }, timeout);
+    child.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new TransportError(`${file} could not run: ${e.code ?? e.message}`, e.code ?? "ESPAWN"));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (timedOut) return reject(new TransportError(`${file} timed out after ${timeout} ms`, "ETIMEDOUT"));
+      if (code === null) return reject(new TransportError(`${file} was killed by ${signal}`, "ESIGNAL"));
+      resolve({ exitCode: code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), durationMs: performance.now() - started });
+    });
+    if (opts.input !== undefined) child.stdin?.end(opts.input);
+  });
+}
+
+function fsError(verb: string, path: string, err: unknown): TransportError {
+  const e = err as NodeJS.ErrnoException;
+  return new TransportError(`cannot ${verb} ${path}: ${e.code ?? e.message}`, e.code);
+}
 
 // Runs commands and file reads on this machine, with a hard timeout on every command.
 export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
   return {
     name: "local",
-    async run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
-      const [file, ...args] = argv;
-      if (!file) throw new TransportError("run() needs a command, received an empty argv");
-      const timeout = opts.timeoutMs ?? defaultTimeoutMs;
-      const started = performance.now();
-      // Own process group, killed whole on timeout, so a grandchild cannot keep us waiting.
-      const r = await execa(file, args, {
-        reject: false,
-        timeout,
-        cwd: opts.cwd,
-        env: opts.env,
-        extendEnv: opts.env === undefined,
-        input: opts.input,
-        stdin: opts.input === undefined ? "ignore" : undefined,
-        forceKillAfterDelay: 500,
-        cleanup: true,
-      });
-      const durationMs = performance.now() - started;
-      if (r.timedOut) throw new TransportError(`${file} timed out after ${timeout} ms`, "ETIMEDOUT");
-      const code = (r as { code?: string }).code;
-      if (r.exitCode === undefined) throw new TransportError(`${file} could not run: ${code ?? r.signal ?? r.shortMessage}`, code ?? "ESPAWN");
-      return { exitCode: r.exitCode, stdout: String(r.stdout), stderr: String(r.stderr), durationMs };
-    },
-    async readFile(path: string) {
+    run: (argv, opts = {}) => runCommand(argv, opts, defaultTimeoutMs),
+    async readFile(path) {
       try {
         return await fs.readFile(path, "utf8");
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new TransportError(`cannot read ${path}: ${e.code ?? e.message}`, e.code);
+        throw fsError("read", path, err);
       }
     },
-    async stat(path: string): Promise<FileStat | undefined> {
+    async stat(path): Promise<FileStat | undefined> {
       try {
         const s = await fs.stat(path);
         return { mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, isDirectory: s.isDirectory(), isFile: s.isFile(), size: s.size };
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        if (e.code === "ENOENT" || e.code === "ENOTDIR") return undefined;
-        throw new TransportError(`cannot stat ${path}: ${e.code ?? e.message}`, e.code);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+        throw fsError("stat", path, err);
       }
     },
-    readLink(path: string) {
-      return fs.readlink(path).catch(() => undefined);
-    },
-    async readDir(path: string) {
+    readLink: (path) => fs.readlink(path).catch(() => undefined),
+    async readDir(path) {
       try {
         return await fs.readdir(path);
       } catch (err) {
-        const e = err as NodeJS.ErrnoException;
-        throw new TransportError(`cannot list ${path}: ${e.code ?? e.message}`, e.code);
+        throw fsError("list", path, err);
       }
     },
   };

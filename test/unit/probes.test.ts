@@ -1,0 +1,63 @@
+import { describe, expect, test } from "vitest";
+import { deployCheck } from "../../src/probes/django.ts";
+import { execOption, parseEnvironment, securityExposure, serviceUnit, showUnits } from "../../src/probes/systemd.ts";
+import { Evaluator } from "../../src/runner/evaluate.ts";
+import { TransportError } from "../../src/transport/types.ts";
+import { recorded, replayContext, replayTransport } from "./replay.ts";
+
+const show = recorded("systemctl-show-healthy.txt");
+const deploy = recorded("check-deploy.txt").split("System check identified 4 issues (0 silenced).\n");
+
+describe("systemd probes on recorded output", () => {
+  test("one systemctl show describes the service and its dependencies", async () => {
+    const t = replayTransport({ "systemctl show": { stdout: show } });
+    const ctx = replayContext(t);
+    const u = await serviceUnit(ctx);
+    expect(u).toMatchObject({ id: "projectmeats.service", activeState: "active", subState: "running", user: "projectmeats", group: "www-data", workingDirectory: "/opt/projectmeats/backend", restart: "on-failure", unitFileState: "enabled" });
+    expect(u.environmentFiles).toEqual([{ path: "/etc/projectmeats/projectmeats.env", optional: false }]);
+    expect(u.execStart?.path).toBe("/opt/projectmeats/venv/bin/gunicorn");
+    expect(execOption(u, "--bind")).toBe("127.0.0.1:8000");
+    expect(u.environment.PYTHONPATH).toBe("/opt/projectmeats/backend");
+    expect((await showUnits(ctx)).get("postgresql")?.subState).toBe("exited");
+    await serviceUnit(ctx);
+    expect(t.calls).toHaveLength(1); // memoised: one call serves every check
+  });
+
+  test("parseEnvironment keeps quoted values with spaces", () => {
+    expect(parseEnvironment('A=1 "B=two words" C=')).toEqual({ A: "1", B: "two words", C: "" });
+  });
+
+  test("the exposure score is read from systemd-analyze security", async () => {
+    const ctx = replayContext(replayTransport({ "systemd-analyze security": { stdout: recorded("systemd-analyze-security.txt") } }));
+    expect((await securityExposure(ctx)).score).toBe(3.3);
+  });
+
+  test("check --deploy output is parsed into IDs and levels", async () => {
+    const t = replayTransport(
+      { "systemctl show": { stdout: show }, setpriv: { stdout: "", stderr: deploy[1] ?? "", exitCode: 1 } },
+      { "/proc/71/environ": "DEBUG=False\0" },
+    );
+    const d = await deployCheck(replayContext(t));
+    expect(d.issues.map((i) => `${i.id}:${i.level}`)).toEqual(["corsheaders.E013:ERROR", "security.W004:WARNING", "security.W008:WARNING", "security.W012:WARNING", "security.W016:WARNING"]);
+    const argv = t.calls.find((c) => c[0] === "setpriv") ?? [];
+    expect(argv.slice(0, 4)).toEqual(["setpriv", "--reuid=projectmeats", "--regid=www-data", "--init-groups"]);
+  });
+});
+
+describe("evaluation", () => {
+  test("a stopped PostgreSQL is one red check; the database checks are blocked by it", async () => {
+    const stopped = show.replace(/(Id=postgresql.service[\s\S]*?)ActiveState=active/, "$1ActiveState=inactive").replace(/(Id=postgresql.service[\s\S]*?)SubState=exited/, "$1SubState=dead");
+    const ev = new Evaluator(replayContext(replayTransport({ "systemctl show": { stdout: stopped } })));
+    const [pg, db1, db2] = await ev.all(["SVC-012", "DB-001", "DB-002"]);
+    expect(pg).toMatchObject({ status: "fail", observed: expect.stringContaining("ActiveState=inactive") });
+    expect(db1).toMatchObject({ status: "skip", blockedBy: "SVC-012" });
+    expect(db2).toMatchObject({ status: "skip", blockedBy: "SVC-012" });
+  });
+
+  test("when we cannot look (systemctl missing, a timeout) the check errors, never passes", async () => {
+    const ev = new Evaluator(replayContext(replayTransport({ "systemctl show": new TransportError("systemctl timed out after 10000 ms", "ETIMEDOUT") })));
+    const [svc, http] = await ev.all(["SVC-002", "HTTP-001"]);
+    expect(svc).toMatchObject({ status: "error", observed: expect.stringContaining("timed out") });
+    expect(http?.status).toBe("skip");
+  });
+});
