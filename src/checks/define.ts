@@ -38,5 +38,8 @@ export function defineCheck(meta: z.input<typeof CheckMetaSchema>, impl: Pick<Ch
   return { ...CheckMetaSchema.parse(meta), ...impl };
 }
 
+// skipIf for checks that need nginx in front of Gunicorn.
+export const withoutNginx = (ctx: ProbeContext) => (ctx.config.nginxUrl && ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host");
+
 export const pass = (observed: string, details?: unknown): Verdict => ({ pass: true, observed, details });
 export const fail = (observed: string, details?: unknown): Verdict => ({ pass: false, observed, details });

@@ -1,14 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
-import { accountFor, access, describe, userDb } from "../probes/files.ts";
+import { access, describe, serviceAccount, userDb } from "../probes/files.ts";
 import { serviceUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass } from "./define.ts";
-
-async function unitAccount(ctx: ProbeContext) {
-  const u = await serviceUnit(ctx);
-  const who = accountFor(await userDb(ctx), u.user, u.group);
-  if (!who) throw new Error(`unit User=${u.user} does not exist in /etc/passwd`);
-  return who;
-}
 
 // Walks a tree through the transport (no find(1)), skipping symlinks' targets, up to a file budget.
 async function walk(ctx: ProbeContext, dir: string, visit: (path: string, mode: number, isDir: boolean) => void, budget = { left: 20_000 }) {
@@ -45,7 +38,7 @@ export const fsChecks = [
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        const who = await unitAccount(ctx);
+        const who = await serviceAccount(ctx);
         const base = u.workingDirectory || `${ctx.config.projectDir}/backend`;
         const wsgi = (u.execStart?.argv.at(-1) ?? "").split(":")[0] ?? "";
         const files = [`${base}/manage.py`, ...(wsgi ? [`${base}/${wsgi.replaceAll(".", "/")}.py`] : [])];
@@ -67,7 +60,7 @@ export const fsChecks = [
     },
     {
       async run(ctx) {
-        const who = await unitAccount(ctx);
+        const who = await serviceAccount(ctx);
         const dir = ctx.config.logDir;
         const d = await access(ctx, dir, who, "w");
         if (!d.ok) return fail(d.reason);

@@ -1,8 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { fetchCached, summarize, type HttpResult } from "../probes/http.ts";
-import { defineCheck, fail, pass } from "./define.ts";
+import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
-const noNginx = (ctx: ProbeContext) => (ctx.config.nginxUrl && ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host");
 
 // A health answer is HTTP 200 with a JSON body whose status is "healthy" (a 200 HTML page is not health).
 function healthProblem(r: HttpResult): string | undefined {
@@ -52,7 +51,7 @@ export const httpChecks = [
       recommendation: "Proxy every health path (/health, /health/, /api/health) to Gunicorn in the nginx site, then nginx -t && systemctl reload nginx",
       dependsOn: ["HTTP-001", "HTTP-007"],
     },
-    { skipIf: noNginx, run: (ctx) => healthThrough(ctx, ctx.config.nginxUrl as string) },
+    { skipIf: withoutNginx, run: (ctx) => healthThrough(ctx, ctx.config.nginxUrl as string) },
   ),
   defineCheck(
     {
@@ -118,7 +117,7 @@ export const httpChecks = [
       dependsOn: ["SVC-013", "FS-004", "SVC-004"],
     },
     {
-      skipIf: noNginx,
+      skipIf: withoutNginx,
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
         if ("error" in r || r.status !== 200) return fail(summarize(r));
@@ -140,7 +139,7 @@ export const httpChecks = [
       dependsOn: ["SVC-013", "HTTP-001"],
     },
     {
-      skipIf: noNginx,
+      skipIf: withoutNginx,
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ctx.config.apiPath];

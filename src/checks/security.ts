@@ -1,11 +1,9 @@
 import { deployCheck } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { fetchCached, summarize } from "../probes/http.ts";
-import type { ProbeContext } from "../probes/context.ts";
 import { execOption, securityExposure, serviceUnit } from "../probes/systemd.ts";
-import { defineCheck, fail, pass } from "./define.ts";
+import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
-const noNginx = (ctx: ProbeContext) => (ctx.config.nginxUrl && ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host");
 
 // Placeholders seen in templates and docs; a key starting with one of these is not a secret.
 const PLACEHOLDERS = ["django-insecure-", "your-super-secret", "change-me", "changeme", "secret-key", "your-secret-key", "dev-key"];
@@ -86,7 +84,7 @@ export const securityChecks = [
       dependsOn: ["SVC-013", "FS-004"],
     },
     {
-      skipIf: noNginx,
+      skipIf: withoutNginx,
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
         if ("error" in r) throw new Error(summarize(r));
@@ -107,7 +105,7 @@ export const securityChecks = [
     },
     {
       async run(ctx) {
-        const bases = [ctx.config.gunicornUrl, ...(noNginx(ctx) ? [] : [ctx.config.nginxUrl as string])];
+        const bases = [ctx.config.gunicornUrl, ...(withoutNginx(ctx) ? [] : [ctx.config.nginxUrl as string])];
         const rs = await Promise.all(bases.map((b) => fetchCached(ctx, b, ctx.config.healthPaths[0] as string)));
         const leaks = rs.filter((r) => !("error" in r) && /\d+\.\d+/.test(r.headers.server ?? "")).map((r) => `${r.url}: Server: ${"headers" in r ? r.headers.server : ""}`);
         const seen = rs.map((r) => ("headers" in r ? r.headers.server || "(none)" : r.error)).join(", ");
@@ -126,7 +124,7 @@ export const securityChecks = [
       dependsOn: ["SVC-013"],
     },
     {
-      skipIf: noNginx,
+      skipIf: withoutNginx,
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
         const [env, git] = await Promise.all([fetchCached(ctx, base, "/.env"), fetchCached(ctx, base, "/.git/HEAD")]);

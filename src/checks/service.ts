@@ -1,16 +1,10 @@
-import { accountFor, access, userDb } from "../probes/files.ts";
+import { access, serviceAccount } from "../probes/files.ts";
 import { listenersOn, unitPids } from "../probes/process.ts";
-import { currentJournal, execOption, serviceUnit, showUnits, verifyUnit, type Unit } from "../probes/systemd.ts";
+import { currentJournal, execOption, serviceUnit, showUnits, verifyUnit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
-import { defineCheck, fail, pass } from "./define.ts";
+import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
 const CONFIG_ROOTS = ["SVC-004", "SVC-005", "SVC-006", "SVC-007"];
-
-async function unitAccount(ctx: ProbeContext, unit: Unit) {
-  const who = accountFor(await userDb(ctx), unit.user, unit.group);
-  if (!who) throw new Error(`unit User=${unit.user} does not exist in /etc/passwd`);
-  return who;
-}
 
 async function dependencyActive(ctx: ProbeContext, name: string) {
   const u = (await showUnits(ctx)).get(name);
@@ -91,7 +85,7 @@ export const serviceChecks = [
       async run(ctx) {
         const u = await serviceUnit(ctx);
         if (!u.workingDirectory) return fail("WorkingDirectory= is not set: the app would start in /");
-        const who = await unitAccount(ctx, u);
+        const who = await serviceAccount(ctx);
         const [x, r] = await Promise.all([access(ctx, u.workingDirectory, who, "x"), access(ctx, u.workingDirectory, who, "r")]);
         if (!x.ok) return fail(x.reason);
         if (!r.ok) return fail(r.reason);
@@ -135,7 +129,7 @@ export const serviceChecks = [
       async run(ctx) {
         const u = await serviceUnit(ctx);
         if (!u.execStart) return fail("the unit has no ExecStart=");
-        const who = await unitAccount(ctx, u);
+        const who = await serviceAccount(ctx);
         const x = await access(ctx, u.execStart.path, who, "x");
         return x.ok ? pass(`${u.execStart.path} executable by ${who.name}`) : fail(x.reason);
       },
@@ -259,7 +253,7 @@ export const serviceChecks = [
       fixId: "start-nginx",
     },
     {
-      skipIf: (ctx) => (ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host"),
+      skipIf: withoutNginx,
       run: (ctx) => dependencyActive(ctx, ctx.config.dependencies.nginx as string),
     },
   ),
@@ -273,7 +267,7 @@ export const serviceChecks = [
       recommendation: "Fix the file and line `nginx -t` names, then `systemctl reload nginx`; a broken config stops the next reload or reboot",
     },
     {
-      skipIf: (ctx) => (ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host"),
+      skipIf: withoutNginx,
       async run(ctx) {
         const r = await ctx.transport.run(["nginx", "-t"]);
         const msg = r.stderr.trim().split("\n").filter((l) => /emerg|error|failed/.test(l)).slice(0, 2).join(" | ");

@@ -1,5 +1,6 @@
 import type { FileStat } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
+import { serviceUnit } from "./systemd.ts";
 
 export type Account = { uid: number; gids: number[]; name: string };
 export type UserDb = { users: Map<string, { uid: number; gid: number }>; groups: Map<string, { gid: number; members: string[] }>; uidName: Map<number, string>; gidName: Map<number, string> };
@@ -70,4 +71,12 @@ export async function access(ctx: ProbeContext, path: string, who: Account, want
 // "owner:group 0640" for messages.
 export function describe(st: FileStat, db: UserDb): string {
   return `${db.uidName.get(st.uid) ?? st.uid}:${db.gidName.get(st.gid) ?? st.gid} ${st.mode.toString(8).padStart(4, "0")}`;
+}
+
+// The identity the service's processes run with, from the unit's User= and Group=.
+export async function serviceAccount(ctx: ProbeContext): Promise<Account> {
+  const u = await serviceUnit(ctx);
+  const who = accountFor(await userDb(ctx), u.user, u.group);
+  if (!who) throw new Error(`unit User=${u.user} does not exist in /etc/passwd`);
+  return who;
 }
