@@ -17,7 +17,7 @@ export default defineConfig({
     tags: [{ name: "smoke", description: "post-deploy gate: fast, read-only, cross-suite" }],
     globalSetup: ["src/spec/global-setup.ts"],
     setupFiles: ["allure-vitest/setup"],
-    // One worker, shared modules: one probe context, keep-alive agent and DB connection serve every file.
+    // One worker with shared modules: loaded once; each spec file has one probe context, keep-alive agent and DB connection.
     pool: "threads",
     isolate: false,
     fileParallelism: false,

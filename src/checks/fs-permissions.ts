@@ -3,21 +3,17 @@ import { access, describe, serviceAccount, userDb } from "../probes/files.ts";
 import { serviceUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
-// Walks a tree through the transport (no find(1)), skipping symlinks' targets, up to a file budget.
-async function walk(ctx: ProbeContext, dir: string, visit: (path: string, mode: number, isDir: boolean) => void, budget = { left: 20_000 }) {
-  let names: string[];
-  try {
-    names = await ctx.transport.readDir(dir);
-  } catch {
-    return;
-  }
+// Walks a tree through the transport (no find(1)), not following directory symlinks. Throws when a
+// directory cannot be listed or the tree is larger than `budget` paths: a partial walk proves nothing.
+async function walk(ctx: ProbeContext, dir: string, visit: (path: string, mode: number) => void, budget = { left: 50_000 }): Promise<void> {
+  const names = await ctx.transport.readDir(dir);
   await Promise.all(
     names.map(async (n) => {
-      if (budget.left-- <= 0) return;
+      if (budget.left-- <= 0) throw new Error(`more than 50000 paths under ${ctx.config.projectDir}; not all were looked at`);
       const p = `${dir}/${n}`;
-      const st = await ctx.transport.stat(p).catch(() => undefined);
-      if (!st) return;
-      visit(p, st.mode, st.isDirectory);
+      const st = await ctx.transport.stat(p);
+      if (!st) return; // vanished or a dangling symlink
+      visit(p, st.mode);
       if (st.isDirectory && (await ctx.transport.readLink(p)) === undefined) await walk(ctx, p, visit, budget);
     }),
   );

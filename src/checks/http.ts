@@ -2,16 +2,15 @@ import type { ProbeContext } from "../probes/context.ts";
 import { fetchCached, summarize, type HttpResult } from "../probes/http.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
-
 // A health answer is HTTP 200 with a JSON body whose status is "healthy" (a 200 HTML page is not health).
-function healthProblem(r: HttpResult): string | undefined {
-  if ("error" in r) return summarize(r);
-  if (r.status !== 200) return summarize(r);
+function healthProblem(ctx: ProbeContext, r: HttpResult): string | undefined {
+  if ("error" in r) return summarize(ctx, r);
+  if (r.status !== 200) return summarize(ctx, r);
   try {
     const body = JSON.parse(r.body) as { status?: unknown };
-    return body.status === "healthy" ? undefined : summarize(r);
+    return body.status === "healthy" ? undefined : summarize(ctx, r);
   } catch {
-    return `${summarize(r)} is not JSON (content-type ${r.headers["content-type"] ?? "none"})`;
+    return `${summarize(ctx, r)} is not JSON (content-type ${r.headers["content-type"] ?? "none"})`;
   }
 }
 
@@ -19,9 +18,9 @@ function healthProblem(r: HttpResult): string | undefined {
 async function healthThrough(ctx: ProbeContext, base: string) {
   const paths = ctx.config.healthPaths;
   const gets = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
-  const problems = gets.map(healthProblem).filter(Boolean);
+  const problems = gets.map((r) => healthProblem(ctx, r)).filter(Boolean);
   const head = await fetchCached(ctx, base, paths[0] as string, { method: "HEAD" });
-  if ("error" in head || head.status !== 200) problems.push(`HEAD ${summarize(head)}`);
+  if ("error" in head || head.status !== 200) problems.push(`HEAD ${summarize(ctx, head)}`);
   return problems.length ? fail(problems.join("; ")) : pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200`);
 }
 
@@ -66,7 +65,7 @@ export const httpChecks = [
     {
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.adminLoginPath);
-        return !("error" in r) && r.status === 200 && r.body.includes("Django administration") ? pass(`${r.url}: 200, admin login form`) : fail(summarize(r));
+        return !("error" in r) && r.status === 200 && r.body.includes("Django administration") ? pass(`${r.url}: 200, admin login form`) : fail(summarize(ctx, r));
       },
     },
   ),
@@ -83,7 +82,7 @@ export const httpChecks = [
     {
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.apiPath);
-        return !("error" in r) && (r.status === 401 || r.status === 403) ? pass(`${r.url}: ${r.status}`) : fail(summarize(r));
+        return !("error" in r) && (r.status === 401 || r.status === 403) ? pass(`${r.url}: ${r.status}`) : fail(summarize(ctx, r));
       },
     },
   ),
@@ -101,7 +100,7 @@ export const httpChecks = [
     {
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.healthPaths[0] as string, { host: "ddv-not-allowed.invalid" });
-        return !("error" in r) && r.status === 400 ? pass(`${r.url} with a foreign Host: 400`) : fail(`${summarize(r)} for Host ddv-not-allowed.invalid`);
+        return !("error" in r) && r.status === 400 ? pass(`${r.url} with a foreign Host: 400`) : fail(`${summarize(ctx, r)} for Host ddv-not-allowed.invalid`);
       },
     },
   ),
@@ -120,7 +119,7 @@ export const httpChecks = [
       skipIf: withoutNginx,
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
-        if ("error" in r || r.status !== 200) return fail(summarize(r));
+        if ("error" in r || r.status !== 200) return fail(summarize(ctx, r));
         const cc = r.headers["cache-control"] ?? "";
         const cached = /max-age=\d*[1-9]/.test(cc) || Boolean(r.headers.expires);
         return cached ? pass(`${r.url}: 200, Cache-Control "${cc}"`) : fail(`${r.url}: 200 but no Cache-Control max-age and no Expires`);
@@ -145,7 +144,7 @@ export const httpChecks = [
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ctx.config.apiPath];
         const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
         const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
-        return bad.length ? fail(bad.map(summarize).join("; ")) : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
+        return bad.length ? fail(bad.map((r) => summarize(ctx, r)).join("; ")) : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
       },
     },
   ),

@@ -1,6 +1,7 @@
 import { deployCheck } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { fetchCached, summarize } from "../probes/http.ts";
+import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { execOption, securityExposure, serviceUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
@@ -87,7 +88,7 @@ export const securityChecks = [
       skipIf: withoutNginx,
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
-        if ("error" in r) throw new Error(summarize(r));
+        if ("error" in r) throw new Error(summarize(ctx, r));
         const missing = [["x-content-type-options", /nosniff/i], ["x-frame-options", /deny|sameorigin/i]].filter(([h, re]) => !(re as RegExp).test(r.headers[h as string] ?? "")).map(([h]) => h);
         return missing.length ? fail(`${r.url} lacks ${missing.join(", ")}`) : pass(`${r.url}: nosniff, X-Frame-Options ${r.headers["x-frame-options"]}`);
       },
@@ -107,6 +108,8 @@ export const securityChecks = [
       async run(ctx) {
         const bases = [ctx.config.gunicornUrl, ...(withoutNginx(ctx) ? [] : [ctx.config.nginxUrl as string])];
         const rs = await Promise.all(bases.map((b) => fetchCached(ctx, b, ctx.config.healthPaths[0] as string)));
+        const lost = rs.find((r) => "error" in r);
+        if (lost) throw new Error(summarize(ctx, lost));
         const leaks = rs.filter((r) => !("error" in r) && /\d+\.\d+/.test(r.headers.server ?? "")).map((r) => `${r.url}: Server: ${"headers" in r ? r.headers.server : ""}`);
         const seen = rs.map((r) => ("headers" in r ? r.headers.server || "(none)" : r.error)).join(", ");
         return leaks.length ? fail(leaks.join("; ")) : pass(`Server: ${seen}`);
@@ -128,7 +131,7 @@ export const securityChecks = [
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
         const [env, git] = await Promise.all([fetchCached(ctx, base, "/.env"), fetchCached(ctx, base, "/.git/HEAD")]);
-        if ("error" in env || "error" in git) throw new Error(`${summarize(env)}; ${summarize(git)}`);
+        if ("error" in env || "error" in git) throw new Error(`${summarize(ctx, env)}; ${summarize(ctx, git)}`);
         // A 200 SPA fallback page is harmless; only real env or git content is a leak.
         const leaks = [env.status === 200 && /^[A-Z_][A-Z0-9_]*=/m.test(env.body) ? `${env.url} serves KEY=value lines` : "", git.status === 200 && /^ref: /m.test(git.body) ? `${git.url} serves a git ref` : ""].filter(Boolean);
         return leaks.length ? fail(leaks.join("; ")) : pass(`/.env ${env.status}, /.git/HEAD ${git.status}, no secrets in either`);
@@ -141,13 +144,21 @@ export const securityChecks = [
       title: "Gunicorn is bound to loopback or a unix socket",
       suite: "security",
       severity: "high",
-      expects: "--bind in ExecStart is 127.0.0.1, ::1, localhost or unix:",
+      expects: "--bind in ExecStart, and every address the unit listens on, is loopback (127.0.0.1, ::1, localhost) or a unix socket",
       recommendation: "Use --bind 127.0.0.1:8000 (or unix:/run/<service>.sock) and let nginx face the network",
     },
     {
       async run(ctx) {
-        const b = execOption(await serviceUnit(ctx), "--bind") ?? execOption(await serviceUnit(ctx), "-b") ?? "127.0.0.1:8000 (gunicorn default)";
-        return /^(unix:|127\.|localhost[:]|\[::1\])/.test(b) ? pass(`--bind ${b}`) : fail(`--bind ${b} accepts connections from other hosts`);
+        const u = await serviceUnit(ctx);
+        const bind = execOption(u, "--bind") ?? execOption(u, "-b");
+        const loopback = (a: string) => /^(unix:|127\.|localhost(:|$)|\[::1\]|\[(0:){7}1\]|\[(0:){5}ffff:7f)/.test(a);
+        if (bind && !loopback(bind)) return fail(`--bind ${bind} accepts connections from other hosts`);
+        // Without --bind in ExecStart (config file, GUNICORN_CMD_ARGS, $PORT), judge what really listens.
+        const pids = new Set(await unitPids(ctx));
+        const own = (await listenersOn(ctx, urlPort(ctx.config.gunicornUrl))).filter((l) => l.pid !== undefined && pids.has(l.pid));
+        const open = own.filter((l) => !loopback(l.address));
+        if (open.length) return fail(`the unit listens on ${open.map((l) => `${l.address}:${l.port}`).join(", ")}`);
+        return pass(`--bind ${bind ?? "(not in ExecStart)"}; listening on ${own.map((l) => `${l.address}:${l.port}`).join(", ") || "no TCP port of the Gunicorn URL"}`);
       },
     },
   ),

@@ -1,5 +1,5 @@
 import { access, serviceAccount } from "../probes/files.ts";
-import { listenersOn, unitPids } from "../probes/process.ts";
+import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { currentJournal, execOption, serviceUnit, showUnits, verifyUnit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
@@ -224,7 +224,7 @@ export const serviceChecks = [
         const i = lines.findIndex((l) => l.includes("Traceback (most recent call last)"));
         if (i === -1) return pass(`${lines.length} journal lines, no traceback`);
         const last = lines.slice(i).find((l) => /^\w+(\.\w+)*(Error|Exception)\b/.test(l.trim())) ?? lines[i + 1] ?? "";
-        return fail(`traceback in the journal: ${last.trim().slice(0, 200)}`);
+        return fail(`traceback in the journal: ${ctx.clip(last.trim(), 200)}`);
       },
     },
   ),
@@ -288,11 +288,13 @@ export const serviceChecks = [
     },
     {
       async run(ctx) {
-        const port = Number(new URL(ctx.config.gunicornUrl).port || 80);
+        const port = urlPort(ctx.config.gunicornUrl);
         const [u, ls] = await Promise.all([serviceUnit(ctx), listenersOn(ctx, port)]);
         if (!ls.length) return fail(`nothing listens on port ${port}`);
         const pids = new Set((await unitPids(ctx)).concat(u.mainPid));
-        const stranger = ls.find((l) => l.pid !== undefined && !pids.has(l.pid));
+        const unknown = ls.find((l) => l.pid === undefined);
+        if (unknown) throw new Error(`cannot tell which process holds ${unknown.address}:${port} (no permission to read /proc/<pid>/fd?)`);
+        const stranger = ls.find((l) => !pids.has(l.pid as number));
         const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`).join(", ");
         return stranger ? fail(`${desc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(desc);
       },

@@ -1,10 +1,13 @@
 import type { Config } from "../config/schema.ts";
+import { redact } from "./redact.ts";
 import type { Transport } from "../transport/types.ts";
 
 // Everything a probe needs, plus the per-run memo that lets one probe call serve many checks.
 export class ProbeContext {
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly closers: Array<() => Promise<void>> = [];
+  // Secret values of the service (set before checks run), hidden from every message.
+  secrets: string[] = [];
   constructor(
     readonly config: Config,
     readonly transport: Transport,
@@ -18,6 +21,12 @@ export class ProbeContext {
       this.memo.set(key, p);
     }
     return p;
+  }
+
+  // Redacts, then shortens: cutting first could leave part of a secret in the message.
+  clip(text: string, max: number, from: "start" | "end" = "start"): string {
+    const clean = redact(text, this.secrets);
+    return from === "start" ? clean.slice(0, max) : clean.slice(-max);
   }
 
   // Registers cleanup (pooled connections) for close().

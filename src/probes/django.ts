@@ -16,7 +16,7 @@ export function manage(ctx: ProbeContext, args: string[]): Promise<CommandResult
     // setpriv changes identity without touching the environment (runuser/su would rewrite it).
     const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "manage.py", ...args];
     const r = await ctx.transport.run(argv, { cwd, env: cleanEnv, timeoutMs: ctx.config.timeouts.commandMs * 2 });
-    if (r.exitCode === 127 || r.exitCode === 126) throw new TransportError(`cannot run ${python} manage.py as ${user}: ${r.stderr.trim().slice(-200)}`);
+    if (r.exitCode === 127 || r.exitCode === 126) throw new TransportError(`cannot run ${python} manage.py as ${user}: ${ctx.clip(r.stderr.trim(), 200, "end")}`);
     return r;
   });
 }
@@ -25,7 +25,7 @@ export function manage(ctx: ProbeContext, args: string[]): Promise<CommandResult
 export async function unappliedMigrations(ctx: ProbeContext): Promise<{ ok: true; pending: string[] } | { ok: false; output: string }> {
   // --skip-checks: a system-check error elsewhere (SEC-010's business) must not hide the migration state.
   const r = await manage(ctx, ["showmigrations", "--plan", "--skip-checks"]);
-  if (r.exitCode !== 0) return { ok: false, output: (r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | ") };
+  if (r.exitCode !== 0) return { ok: false, output: ctx.clip((r.stderr || r.stdout).trim().split("\n").slice(-3).join(" | "), 400, "end") };
   return { ok: true, pending: r.stdout.split("\n").filter((l) => l.startsWith("[ ]")).map((l) => l.slice(3).trim()) };
 }
 
@@ -33,10 +33,10 @@ export async function unappliedMigrations(ctx: ProbeContext): Promise<{ ok: true
 export async function deployCheck(ctx: ProbeContext): Promise<{ exitCode: number; issues: Array<{ id: string; level: string; text: string }>; output: string }> {
   const r = await manage(ctx, ["check", "--deploy", "--fail-level", "CRITICAL"]);
   const out = `${r.stdout}\n${r.stderr}`;
-  const issues = [...out.matchAll(/\(([a-z_]+\.([EWCI])\d{3})\) (.*)$/gm)].map((m) => ({
+  const issues = [...out.matchAll(/\(([\w.]+\.([EWCI])\d{3})\) (.*)$/gm)].map((m) => ({
     id: m[1] as string,
     level: { E: "ERROR", W: "WARNING", C: "CRITICAL", I: "INFO" }[m[2] as string] as string,
-    text: (m[3] as string).slice(0, 160),
+    text: ctx.clip(m[3] as string, 160),
   }));
-  return { exitCode: r.exitCode, issues, output: out.trim().split("\n").slice(-3).join(" | ") };
+  return { exitCode: r.exitCode, issues, output: ctx.clip(out.trim().split("\n").slice(-3).join(" | "), 400, "end") };
 }

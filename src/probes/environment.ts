@@ -46,22 +46,4 @@ export function serviceEnv(ctx: ProbeContext): Promise<ServiceEnv> {
   });
 }
 
-const SECRET_NAME = /(SECRET|PASSWORD|PASSWD|TOKEN|API_KEY|PRIVATE)/i;
-
-// Every secret value we know of (SECRET_KEY, passwords, the password inside DATABASE_URL), for redaction.
-export function secretValues(env: Record<string, string>): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(env)) {
-    if (SECRET_NAME.test(k) && v.length >= 4) out.push(v);
-    const m = v.match(/^[a-z][a-z0-9+.-]*:\/\/[^:/@]*:([^@]+)@/i);
-    if (m?.[1] && m[1].length >= 4) out.push(m[1], decodeURIComponent(m[1]));
-  }
-  return [...new Set(out)].sort((a, b) => b.length - a.length);
-}
-
-// Replaces known secret values in text with [REDACTED].
-export function redact(text: string, secrets: string[]): string {
-  let out = text;
-  for (const s of secrets) out = out.split(s).join("[REDACTED]");
-  return out;
-}
+export { redact, secretValues } from "./redact.ts";

@@ -49,8 +49,8 @@ export function fetchCached(ctx: ProbeContext, base: string, path: string, opts:
 }
 
 // Short human description of a response for failure messages.
-export function summarize(r: HttpResult): string {
+export function summarize(ctx: ProbeContext, r: HttpResult): string {
   if ("error" in r) return `${r.url}: ${r.error}`;
-  const body = r.body.replace(/\s+/g, " ").trim().slice(0, 120);
+  const body = ctx.clip(r.body.replace(/\s+/g, " ").trim(), 120);
   return `${r.url}: HTTP ${r.status}${body ? ` ${JSON.stringify(body)}` : ""}`;
 }

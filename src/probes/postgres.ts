@@ -2,6 +2,14 @@ import pg from "pg";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 
+function decode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
 export type DbTarget = { host: string; port: number; user: string; password: string; database: string };
 
 // Parses DATABASE_URL (postgres://user:pass@host:port/db) as the app does; undefined if absent or not PostgreSQL.
@@ -15,11 +23,11 @@ export function parseDatabaseUrl(url: string | undefined): DbTarget | undefined 
   }
   if (!/^postgres(ql)?:$/.test(u.protocol)) return undefined;
   return {
-    host: decodeURIComponent(u.hostname) || "localhost",
+    host: decode(u.hostname) || "localhost",
     port: Number(u.port || 5432),
-    user: decodeURIComponent(u.username),
-    password: decodeURIComponent(u.password),
-    database: decodeURIComponent(u.pathname.slice(1)),
+    user: decode(u.username),
+    password: decode(u.password),
+    database: decode(u.pathname.slice(1)),
   };
 }
 

@@ -1,6 +1,21 @@
 import type { ProbeContext } from "./context.ts";
 import { serviceUnit } from "./systemd.ts";
 
+// The TCP port a base URL points at (80/443 when the URL names none).
+export function urlPort(url: string): number {
+  const u = new URL(url);
+  return Number(u.port || (u.protocol === "https:" ? 443 : 80));
+}
+
+// /proc/net/tcp6 holds four little-endian 32-bit words; shown as eight plain groups, e.g. [0:0:0:0:0:0:0:1].
+function hexToIpv6(hex: string): string {
+  const bytes = (hex.match(/../g) ?? []).map((b) => parseInt(b, 16));
+  const ordered = [0, 4, 8, 12].flatMap((w) => bytes.slice(w, w + 4).reverse());
+  const groups = [];
+  for (let i = 0; i < 16; i += 2) groups.push((((ordered[i] ?? 0) << 8) | (ordered[i + 1] ?? 0)).toString(16));
+  return `[${groups.join(":")}]`;
+}
+
 export type Listener = { address: string; port: number; inode: string; pid?: number; comm?: string };
 
 function hexToIpv4(hex: string): string {
@@ -13,13 +28,17 @@ export function listenersOn(ctx: ProbeContext, port: number): Promise<Listener[]
     const t = ctx.transport;
     const found: Listener[] = [];
     for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-      const text = await t.readFile(file).catch(() => "");
+      // tcp6 may be absent (IPv6 disabled); tcp itself must be readable or we cannot look.
+      const text = await t.readFile(file).catch((err: unknown) => {
+        if (file === "/proc/net/tcp") throw err;
+        return "";
+      });
       for (const line of text.split("\n").slice(1)) {
         const f = line.trim().split(/\s+/);
         if (f[3] !== "0A") continue; // 0A = LISTEN
         const [addr, portHex] = (f[1] ?? "").split(":");
         if (parseInt(portHex ?? "", 16) !== port) continue;
-        found.push({ address: addr?.length === 8 ? hexToIpv4(addr) : `[${addr}]`, port, inode: f[9] ?? "" });
+        found.push({ address: addr?.length === 8 ? hexToIpv4(addr) : hexToIpv6(addr ?? ""), port, inode: f[9] ?? "" });
       }
     }
     if (!found.length) return found;

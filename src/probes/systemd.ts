@@ -135,7 +135,7 @@ export function securityExposure(ctx: ProbeContext): Promise<{ score: number; wo
   return ctx.once("systemd:security", async () => {
     const r = await ctx.transport.run(["systemd-analyze", "security", "--no-pager", `${ctx.config.service.replace(/\.service$/, "")}.service`]);
     const m = r.stdout.match(/Overall exposure level for \S+: ([\d.]+)/);
-    if (!m) throw new TransportError(`systemd-analyze security printed no exposure level (exit ${r.exitCode}): ${r.stderr.trim().slice(0, 200)}`);
+    if (!m) throw new TransportError(`systemd-analyze security printed no exposure level (exit ${r.exitCode}): ${ctx.clip(r.stderr.trim(), 200)}`);
     const worst = r.stdout.split("\n").filter((l) => l.startsWith("✗") && /\d\.\d\s*$/.test(l)).map((l) => l.replace(/\s{2,}/g, " | ").slice(2)).slice(0, 5);
     return { score: Number(m[1]), worst };
   });
@@ -146,7 +146,7 @@ export function currentJournal(ctx: ProbeContext): Promise<string[]> {
   return ctx.once("systemd:journal", async () => {
     const unit = await serviceUnit(ctx);
     if (!unit.invocationId) return [];
-    const r = await ctx.transport.run(["journalctl", "--no-pager", "-o", "json", `_SYSTEMD_INVOCATION_ID=${unit.invocationId}`]);
+    const r = await ctx.transport.run(["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE", `_SYSTEMD_INVOCATION_ID=${unit.invocationId}`]);
     if (r.exitCode !== 0) throw new TransportError(`journalctl failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
     return r.stdout
       .split("\n")

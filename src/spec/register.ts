@@ -55,9 +55,10 @@ function registerAll(name: string, checks: Check[]) {
   describe(name, () => {
     // Vitest passes fixtures first (must be destructured) and the suite second.
     // biome-ignore lint/correctness/noEmptyPattern: vitest requires the destructuring pattern
-    beforeAll(({}, suite) => {
+    beforeAll(async ({}, suite) => {
       const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
       const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
+      await session().secrets;
       const ev = session().evaluator;
       for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
     });

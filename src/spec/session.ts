@@ -1,19 +1,31 @@
 import { loadConfig } from "../config/load.ts";
 import { ProbeContext } from "../probes/context.ts";
-import { secretValues, serviceEnv } from "../probes/environment.ts";
+import { parseEnvFile, secretValues, serviceEnv } from "../probes/environment.ts";
 import { Evaluator } from "../runner/evaluate.ts";
 import { createLocalTransport } from "../transport/local.ts";
 
 type Session = { ctx: ProbeContext; evaluator: Evaluator; secrets: Promise<string[]> };
 let current: Session | undefined;
 
-// The run's one probe context and evaluator, shared by every spec file in the worker (isolate: false).
+// Learns the service's secrets before any check speaks: from the running process, else from the env files
+// we can read, so redaction does not silently turn off when one source is unreadable.
+async function learnSecrets(ctx: ProbeContext): Promise<string[]> {
+  let env: Record<string, string> = {};
+  try {
+    env = (await serviceEnv(ctx)).env;
+  } catch {
+    for (const f of ctx.config.envFiles) Object.assign(env, parseEnvFile(await ctx.transport.readFile(f).catch(() => "")));
+  }
+  ctx.secrets = secretValues(env);
+  return ctx.secrets;
+}
+
+// The probe context and evaluator of one spec file (one suite, or the smoke gate); probes are memoised in it.
 export function session(): Session {
   if (!current) {
     const config = loadConfig();
     const ctx = new ProbeContext(config, createLocalTransport(config.timeouts.commandMs));
-    const secrets = serviceEnv(ctx).then((e) => secretValues(e.env), () => [] as string[]);
-    current = { ctx, evaluator: new Evaluator(ctx), secrets };
+    current = { ctx, evaluator: new Evaluator(ctx), secrets: learnSecrets(ctx) };
   }
   return current;
 }

@@ -18,7 +18,7 @@ describeE2E("a healthy reference host", () => {
     expect(JSON.parse(r.stdout)).toEqual({ name: NAME, pid: expect.any(Number) });
   });
   afterAll(async () => {
-    await hostCli(["down", NAME]);
+    expect((await hostCli(["down", NAME])).exitCode).toBe(0);
     const list = await hostCli(["list"]);
     expect(list.stdout).not.toContain(NAME);
   });

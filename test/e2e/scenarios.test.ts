@@ -22,7 +22,7 @@ describeE2E("fault scenarios", () => {
       // Every failure explains itself: ID, expected, observed, what to do.
       for (const f of failed) expect(f.message).toMatch(new RegExp(`${f.id} FAIL: [\\s\\S]*expected: [\\s\\S]*observed: [\\s\\S]*do: `));
     } finally {
-      await hostCli(["down", host]);
+      expect((await hostCli(["down", host])).exitCode).toBe(0);
     }
   });
 });
