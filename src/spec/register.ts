@@ -28,7 +28,7 @@ function registerCheck(check: Check) {
   const options = { tags: check.smoke ? ["smoke"] : [], meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke } };
   test(`${check.id} ${check.title} @allure.id=${check.id}`, options, async (ctx) => {
     await allure.label("check_id", check.id);
-    await allure.parentSuite(check.suite);
+    await allure.suite(check.suite); // parentSuite comes from the describe: the suite, or "smoke"
     await allure.severity(check.severity === "critical" ? "critical" : check.severity === "high" ? "normal" : "minor");
     if (check.smoke) await allure.tags("smoke");
     const s = session();
