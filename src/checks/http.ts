@@ -18,10 +18,17 @@ function healthProblem(ctx: ProbeContext, r: HttpResult): string | undefined {
 async function healthThrough(ctx: ProbeContext, base: string) {
   const paths = ctx.config.healthPaths;
   const gets = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
-  const problems = gets.map((r) => healthProblem(ctx, r)).filter(Boolean);
   const head = await fetchCached(ctx, base, paths[0] as string, { method: "HEAD" });
+  // Paths that got the same wrong answer are listed once: "/health, /health/: HTTP 400 page "Bad Request (400)"".
+  const byAnswer = new Map<string, string[]>();
+  gets.forEach((r, i) => {
+    const answer = healthProblem(ctx, r)?.replace(`${r.url}: `, "");
+    if (answer) byAnswer.set(answer, [...(byAnswer.get(answer) ?? []), paths[i] as string]);
+  });
+  const problems = [...byAnswer].map(([answer, ps]) => `GET ${ps.join(", ")}: ${answer}`);
   if ("error" in head || head.status !== 200) problems.push(`HEAD ${summarize(ctx, head)}`);
-  return problems.length ? fail(problems.join("; ")) : pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200`);
+  const sent = `(${new URL(base).origin}, Host: ${ctx.config.hostHeader})`;
+  return problems.length ? fail(`${problems.join("; ")} ${sent}`) : pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200 ${sent}`);
 }
 
 export const httpChecks = [

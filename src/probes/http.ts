@@ -51,6 +51,8 @@ export function fetchCached(ctx: ProbeContext, base: string, path: string, opts:
 // Short human description of a response for failure messages.
 export function summarize(ctx: ProbeContext, r: HttpResult): string {
   if ("error" in r) return `${r.url}: ${r.error}`;
-  const body = ctx.clip(r.body.replace(/\s+/g, " ").trim(), 120);
-  return `${r.url}: HTTP ${r.status}${body ? ` ${JSON.stringify(body)}` : ""}`;
+  // An HTML page is named by its <title>; anything else is quoted, shortened.
+  const title = r.body.match(/<title>([^<]*)<\/title>/i)?.[1]?.trim();
+  const body = title ? `page "${ctx.clip(title, 80)}"` : JSON.stringify(ctx.clip(r.body.replace(/\s+/g, " ").trim(), 120));
+  return `${r.url}: HTTP ${r.status}${r.body.trim() ? ` ${body}` : ""}`;
 }
