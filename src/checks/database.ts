@@ -84,7 +84,7 @@ export const databaseChecks = [
       severity: "medium",
       expects: "max_connections - superuser_reserved - connections in use >= workers x threads + the configured margin",
       recommendation: "Raise max_connections in postgresql.conf (and restart PostgreSQL), or lower Gunicorn workers/threads",
-      dependsOn: ["DB-001"],
+      dependsOn: ["SVC-016", "DB-001"],
     },
     {
       async run(ctx) {

@@ -53,6 +53,7 @@ export const fsChecks = [
       expects: "the log directory and every *.log in it writable by the unit's User/Group",
       recommendation: "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log",
       fixId: "fix-permissions",
+      dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {

@@ -53,6 +53,7 @@ export const performanceChecks = [
       severity: "low",
       expects: "2 <= --workers <= 2 x CPUs + 1",
       recommendation: "Set --workers to 2 x CPUs + 1 at most (use --threads for more concurrency)",
+      dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {

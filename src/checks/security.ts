@@ -146,6 +146,7 @@ export const securityChecks = [
       severity: "high",
       expects: "--bind in ExecStart, and every address the unit listens on, is loopback (127.0.0.1, ::1, localhost) or a unix socket",
       recommendation: "Use --bind 127.0.0.1:8000 (or unix:/run/<service>.sock) and let nginx face the network",
+      dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {
@@ -170,6 +171,7 @@ export const securityChecks = [
       severity: "critical",
       expects: "User= set to an unprivileged account",
       recommendation: "Set User=<service user> and Group=www-data in the unit, fix ownership of its paths, daemon-reload, restart",
+      dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {

@@ -5,6 +5,8 @@ import type { ProbeContext } from "../probes/context.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
 const CONFIG_ROOTS = ["SVC-004", "SVC-005", "SVC-006", "SVC-007"];
+// Every check that reads the unit's definition needs the unit to be there; see SVC-016.
+const UNIT = "SVC-016";
 
 async function dependencyActive(ctx: ProbeContext, name: string) {
   const u = (await showUnits(ctx)).get(name);
@@ -43,6 +45,7 @@ export const serviceChecks = [
       expects: "UnitFileState=enabled",
       recommendation: "systemctl enable <service>",
       fixId: "enable-service",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -80,6 +83,7 @@ export const serviceChecks = [
       expects: "WorkingDirectory set, a directory, readable and enterable by the unit's User/Group",
       recommendation: "Create the directory or fix its owner/mode: chown <user>:<group> DIR && chmod 755 DIR",
       fixId: "fix-permissions",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -102,6 +106,7 @@ export const serviceChecks = [
       expects: "each non-optional EnvironmentFile= is a regular file",
       recommendation: "Restore the env file (from your secrets store or backup) at the path the unit names, mode 640",
       fixId: "restore-env-file",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -124,6 +129,7 @@ export const serviceChecks = [
       severity: "critical",
       expects: "ExecStart path is an executable file reachable by the unit's User",
       recommendation: "Recreate the venv and reinstall gunicorn into it, or fix ExecStart to the real binary",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -143,6 +149,7 @@ export const serviceChecks = [
       severity: "high",
       expects: "PYTHONPATH set in the unit, each entry an existing directory",
       recommendation: "Set Environment=PYTHONPATH=<backend dir> in the unit (or a drop-in) to the directory holding the Django project, then daemon-reload",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -163,6 +170,7 @@ export const serviceChecks = [
       severity: "medium",
       expects: "ExecStart passes --timeout and --graceful-timeout",
       recommendation: "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -182,6 +190,7 @@ export const serviceChecks = [
       severity: "high",
       expects: "Restart=on-failure or Restart=always",
       recommendation: "Set Restart=on-failure and RestartSec=5 in the [Service] section, then daemon-reload",
+      dependsOn: [UNIT],
     },
     {
       async run(ctx) {
@@ -199,7 +208,7 @@ export const serviceChecks = [
       expects: "no findings from `systemd-analyze verify <service>.service`",
       recommendation: "Fix each directive systemd-analyze names (typos, unknown keys, missing binaries), then daemon-reload",
       // verify also reports a missing ExecStart binary; SVC-006 names that root cause precisely.
-      dependsOn: ["SVC-006"],
+      dependsOn: [UNIT, "SVC-006"],
     },
     {
       async run(ctx) {
@@ -297,6 +306,24 @@ export const serviceChecks = [
         const stranger = ls.find((l) => !pids.has(l.pid as number));
         const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`).join(", ");
         return stranger ? fail(`${desc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(desc);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-016",
+      title: "The Django service's unit is installed and loaded",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: "systemd knows the unit (LoadState=loaded)",
+      recommendation: "Check the service name in deploy.config.json; reinstall the unit file under /etc/systemd/system and run systemctl daemon-reload",
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        const s = `${ctx.config.service}: LoadState=${u.loadState} ActiveState=${u.activeState} FragmentPath=${u.fragmentPath || "(none)"}`;
+        return u.loadState === "loaded" ? pass(s) : fail(s);
       },
     },
   ),

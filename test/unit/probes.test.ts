@@ -56,8 +56,9 @@ describe("evaluation", () => {
 
   test("when we cannot look (systemctl missing, a timeout) the check errors, never passes", async () => {
     const ev = new Evaluator(replayContext(replayTransport({ "systemctl show": new TransportError("systemctl timed out after 10000 ms", "ETIMEDOUT") })));
-    const [svc, http] = await ev.all(["SVC-002", "HTTP-001"]);
-    expect(svc).toMatchObject({ status: "error", observed: expect.stringContaining("timed out") });
+    const [unit, enabled, http] = await ev.all(["SVC-016", "SVC-002", "HTTP-001"]);
+    expect(unit).toMatchObject({ status: "error", observed: expect.stringContaining("timed out") });
+    expect(enabled).toMatchObject({ status: "skip", blockedBy: "SVC-016" });
     expect(http?.status).toBe("skip");
   });
 });
