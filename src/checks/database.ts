@@ -1,7 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { unappliedMigrations } from "../probes/django.ts";
 import { dbConnection, dbQuery } from "../probes/postgres.ts";
-import { execOption, serviceUnit } from "../probes/systemd.ts";
+import { gunicornConcurrency, serviceUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 // The shared connection, or an exception that marks a dependant as "could not check".
@@ -95,7 +95,8 @@ export const databaseChecks = [
                   (select count(*) from pg_stat_activity where backend_type = 'client backend')::int as used`,
         );
         const u = await serviceUnit(ctx);
-        const need = Number(execOption(u, "--workers") ?? execOption(u, "-w") ?? 1) * Number(execOption(u, "--threads") ?? 1);
+        const { workers, threads } = gunicornConcurrency(u);
+        const need = workers * threads;
         const free = (row?.max ?? 0) - (row?.reserved ?? 0) - (row?.used ?? 0);
         const s = `max_connections=${row?.max}, reserved=${row?.reserved}, in use=${row?.used}, free=${free}; Gunicorn may open ${need}, margin ${ctx.config.thresholds.minConnectionHeadroom}`;
         return free >= need + ctx.config.thresholds.minConnectionHeadroom ? pass(s) : fail(s);

@@ -1,6 +1,6 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { access, describe, serviceAccount, userDb } from "../probes/files.ts";
-import { serviceUnit } from "../probes/systemd.ts";
+import { serviceUnit, wsgiModule } from "../probes/systemd.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 // Walks a tree through the transport (no find(1)), not following directory symlinks. Throws when a
@@ -36,7 +36,7 @@ export const fsChecks = [
         const u = await serviceUnit(ctx);
         const who = await serviceAccount(ctx);
         const base = u.workingDirectory || `${ctx.config.projectDir}/backend`;
-        const wsgi = (u.execStart?.argv.at(-1) ?? "").split(":")[0] ?? "";
+        const wsgi = wsgiModule(u) ?? "";
         const files = [`${base}/manage.py`, ...(wsgi ? [`${base}/${wsgi.replaceAll(".", "/")}.py`] : [])];
         const results = await Promise.all(files.map((f) => access(ctx, f, who, "r")));
         const bad = results.filter((r) => !r.ok).map((r) => (r.ok ? "" : r.reason));

@@ -1,6 +1,6 @@
 import { measureLoad } from "../probes/load.ts";
 import { cpuCount, unitRssMb } from "../probes/process.ts";
-import { execOption, serviceUnit } from "../probes/systemd.ts";
+import { gunicornConcurrency, serviceUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 export const performanceChecks = [
@@ -58,7 +58,7 @@ export const performanceChecks = [
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        const workers = Number(execOption(u, "--workers") ?? execOption(u, "-w") ?? 1);
+        const { workers } = gunicornConcurrency(u);
         const cpus = await cpuCount(ctx);
         const max = 2 * cpus + 1;
         const s = `--workers ${workers} on ${cpus} CPUs (allowed 2..${max})`;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { deployCheck } from "../../src/probes/django.ts";
-import { execOption, parseEnvironment, securityExposure, serviceUnit, showUnits } from "../../src/probes/systemd.ts";
+import { execOption, gunicornConcurrency, parseEnvironment, securityExposure, serviceUnit, showUnits, wsgiModule } from "../../src/probes/systemd.ts";
 import { Evaluator } from "../../src/runner/evaluate.ts";
 import { TransportError } from "../../src/transport/types.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
@@ -21,6 +21,19 @@ describe("systemd probes on recorded output", () => {
     expect((await showUnits(ctx)).get("postgresql")?.subState).toBe("exited");
     await serviceUnit(ctx);
     expect(t.calls).toHaveLength(1); // memoised: one call serves every check
+  });
+
+  test("Gunicorn's concurrency and WSGI module are read from ExecStart however they are written", async () => {
+    const u = await serviceUnit(replayContext(replayTransport({ "systemctl show": { stdout: show } })));
+    expect(gunicornConcurrency(u)).toEqual({ workers: 3, threads: 2 });
+    expect(wsgiModule(u)).toBe("projectmeats.wsgi");
+    const argv = (s: string) => ({ ...u, execStart: { path: "/x/gunicorn", argv: s.split(" ") }, environment: {} });
+    expect(gunicornConcurrency(argv("/x/gunicorn -w4 app.wsgi:application")).workers).toBe(4);
+    expect(gunicornConcurrency(argv("/x/gunicorn --workers=5 --threads=3 app.wsgi:application"))).toEqual({ workers: 5, threads: 3 });
+    expect(gunicornConcurrency({ ...argv("/x/gunicorn app.wsgi:application"), environment: { WEB_CONCURRENCY: "6" } }).workers).toBe(6);
+    expect(gunicornConcurrency(argv("/x/gunicorn app.wsgi:application")).workers).toBe(1);
+    expect(() => gunicornConcurrency(argv("/x/gunicorn --workers auto x:y"))).toThrow(/cannot read the worker count/);
+    expect(wsgiModule(argv("/x/gunicorn x.wsgi:application --bind 127.0.0.1:8000"))).toBe("x.wsgi");
   });
 
   test("parseEnvironment keeps quoted values with spaces", () => {
