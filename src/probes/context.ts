@@ -35,6 +35,7 @@ export class ProbeContext {
   }
 
   async close() {
+    this.transport.close();
     await Promise.allSettled(this.closers.splice(0).map((f) => f()));
   }
 }

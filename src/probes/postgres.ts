@@ -52,7 +52,7 @@ export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
       await client.end().catch(() => {});
       return { ok: false, target, reason: `${target.user}@${target.host}:${target.port}/${target.database}: ${e.code ? `${e.code} ` : ""}${e.message}` };
     }
-    ctx.onClose(() => client.end());
+    ctx.onClose(() => Promise.race([client.end(), new Promise<void>((r) => setTimeout(r, 1_000).unref())]));
     return { ok: true, client, target };
   });
 }

@@ -5,7 +5,7 @@ import { TransportError, type CommandResult, type FileStat, type RunOptions, typ
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
 // Runs argv in its own process group with a hard timeout; the whole group is killed, so no grandchild can hold us.
-function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number): Promise<CommandResult> {
+function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number, live: Set<number>): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new TransportError("run() needs a command, received an empty argv"));
   const timeout = opts.timeoutMs ?? defaultTimeoutMs;
@@ -20,6 +20,7 @@ function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number):
       size += b.length;
       if (size <= MAX_OUTPUT) into.push(b);
     };
+    if (child.pid) live.add(child.pid);
     child.stdout?.on("data", collect(out));
     child.stderr?.on("data", collect(err));
     const timer = setTimeout(() => {
@@ -34,6 +35,7 @@ function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number):
     });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      live.delete(child.pid as number);
       if (timedOut) return reject(new TransportError(`${file} timed out after ${timeout} ms`, "ETIMEDOUT"));
       if (code === null) return reject(new TransportError(`${file} was killed by ${signal}`, "ESIGNAL"));
       resolve({ exitCode: code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), durationMs: performance.now() - started });
@@ -49,9 +51,18 @@ function fsError(verb: string, path: string, err: unknown): TransportError {
 
 // Runs commands and file reads on this machine, with a hard timeout on every command.
 export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
+  const live = new Set<number>(); // process groups still running
   return {
     name: "local",
-    run: (argv, opts = {}) => runCommand(argv, opts, defaultTimeoutMs),
+    run: (argv, opts = {}) => runCommand(argv, opts, defaultTimeoutMs, live),
+    close() {
+      for (const pid of live) {
+        try {
+          process.kill(-pid, "SIGKILL");
+        } catch {}
+      }
+      live.clear();
+    },
     async readFile(path) {
       try {
         return await fs.readFile(path, "utf8");

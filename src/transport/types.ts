@@ -18,6 +18,8 @@ export interface Transport {
   readDir(path: string): Promise<string[]>;
   // Target of a symlink (e.g. /proc/<pid>/fd/<n>), or undefined when it cannot be read.
   readLink(path: string): Promise<string | undefined>;
+  // Stops every command still running (a check whose answer was dropped), at the end of a session.
+  close(): void;
 }
 
 // We could not look: timeout, missing binary, permission, lost connection. Checks report it as an error, never a pass.

@@ -39,6 +39,7 @@ export function replayTransport(commands: Record<string, Reply>, files: Record<s
     async readLink() {
       return undefined;
     },
+    close() {},
   };
 }
 
