@@ -1,14 +1,7 @@
 import pg from "pg";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
-
-function decode(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
+import { decode } from "./redact.ts";
 
 export type DbTarget = { host: string; port: number; user: string; password: string; database: string };
 

@@ -1,6 +1,7 @@
 const SECRET_NAME = /(SECRET|PASS|TOKEN|API_KEY|PRIVATE|CREDENTIAL)/i;
 
-function decode(s: string): string {
+// decodeURIComponent that returns its input when it is not a valid escape.
+export function decode(s: string): string {
   try {
     return decodeURIComponent(s);
   } catch {

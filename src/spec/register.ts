@@ -54,12 +54,12 @@ function registerCheck(check: Check) {
 function registerAll(name: string, checks: Check[]) {
   describe(name, () => {
     // Vitest passes fixtures first (must be destructured) and the suite second.
-    // biome-ignore lint/correctness/noEmptyPattern: vitest requires the destructuring pattern
     beforeAll(async ({}, suite) => {
       const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
       const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
-      await session().secrets;
-      const ev = session().evaluator;
+      const s = session();
+      await s.secrets;
+      const ev = s.evaluator;
       for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
     });
     for (const c of checks) registerCheck(c);
