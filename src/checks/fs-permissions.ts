@@ -26,6 +26,7 @@ export const fsChecks = [
       title: "The unit's user can read the Django code",
       suite: "fs-permissions",
       severity: "critical",
+      smoke: true,
       expects: "manage.py and the WSGI module under WorkingDirectory readable by the unit's User/Group",
       recommendation: "chown -R <user>:<group> <project dir> and make files 644, directories 755",
       fixId: "fix-permissions",

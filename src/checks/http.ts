@@ -82,6 +82,7 @@ export const httpChecks = [
       title: "The API refuses anonymous requests",
       suite: "http",
       severity: "critical",
+      smoke: true,
       expects: "GET on the API path without credentials: 401 or 403",
       recommendation: "Set REST_FRAMEWORK DEFAULT_PERMISSION_CLASSES to IsAuthenticated in the production settings",
       dependsOn: ["HTTP-001"],
