@@ -6,7 +6,9 @@ import { listHosts, teardown } from "../../fixtures/host/machine.ts";
 // host a failed or interrupted test left behind (and says so, because that is a bug to fix).
 export default async function setup() {
   if (process.env.DDV_SKIP_E2E === "1") return;
+  // DDV_NO_SWEEP=1: leave other people's hosts alone (running one e2e file while others develop).
   const sweep = async () => {
+    if (process.env.DDV_NO_SWEEP === "1") return;
     for (const h of await listHosts()) {
       if (!h.name.startsWith("e2e-")) continue;
       process.stderr.write(`[hosts] removing leftover host ${h.name}\n`);
