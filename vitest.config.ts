@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { selectRun } from "./src/spec/run-selection.ts";
 
 const require = createRequire(import.meta.url);
 
@@ -14,6 +16,8 @@ export default defineConfig({
   test: {
     include: ["specs/**/*.spec.ts"],
     exclude: wantsSmoke ? [] : ["specs/smoke/**"],
+    // Which suites this run reports, so a check is only skipped as blocked by a root the run also shows.
+    provide: { ddvRun: selectRun(args, fileURLToPath(new URL(".", import.meta.url))) },
     tags: [{ name: "smoke", description: "post-deploy gate: fast, read-only, cross-suite" }],
     globalSetup: ["src/spec/global-setup.ts"],
     setupFiles: ["allure-vitest/setup"],

@@ -18,9 +18,11 @@ export function checkById(id: string): Check {
   return c;
 }
 
-// Catalogue invariants, enforced at import: unique IDs, known dependencies, no cycles.
+// Catalogue invariants, enforced at import: unique IDs, known dependencies, no cycles, and every critical
+// check in the smoke gate (a critical failure must always turn the gate red).
 function assertCatalogue() {
   if (byId.size !== catalogue.length) throw new Error("duplicate check ID in the catalogue");
+  for (const c of catalogue) if (c.severity === "critical" && !c.smoke) throw new Error(`${c.id} is critical but not in the smoke gate`);
   for (const c of catalogue) for (const d of c.dependsOn) if (!byId.has(d)) throw new Error(`${c.id} depends on unknown ${d}`);
   const visiting = new Set<string>();
   const visit = (id: string, path: string[]) => {

@@ -3,17 +3,24 @@ import type { Check } from "../checks/define.ts";
 import type { ProbeContext } from "../probes/context.ts";
 
 export type Status = "pass" | "fail" | "error" | "skip";
-export type Outcome = { id: string; status: Status; observed: string; blockedBy?: string; durationMs: number };
+// rootCause: a failed dependency outside this run that this check's own failure or error is blamed on.
+export type Outcome = { id: string; status: Status; observed: string; blockedBy?: string; rootCause?: string; durationMs: number };
 
-// Evaluates checks once per run, dependencies first, so a failing root check turns its dependants into skips.
+// Evaluates checks once per run, dependencies first. A failing root check turns its dependants into skips
+// when the root is reported in the same run (scope); otherwise the dependant judges for itself, so a
+// narrower run (one suite, the smoke gate) can never be green because its real cause was left out.
 export class Evaluator {
   private readonly results = new Map<string, Promise<Outcome>>();
-  constructor(readonly ctx: ProbeContext) {}
+  constructor(
+    readonly ctx: ProbeContext,
+    private readonly scope: ReadonlySet<string> = new Set(catalogue.map((c) => c.id)),
+    private readonly lookup: (id: string) => Check = checkById,
+  ) {}
 
   evaluate(id: string): Promise<Outcome> {
     let p = this.results.get(id);
     if (!p) {
-      p = this.compute(checkById(id));
+      p = this.compute(this.lookup(id));
       this.results.set(id, p);
     }
     return p;
@@ -33,11 +40,19 @@ export class Evaluator {
     const deps = await Promise.all(check.dependsOn.map((d) => this.evaluate(d)));
     // A dependency skipped as not applicable here (no nginx, say) does not block; a failed or blocked one does.
     const blocker = deps.find((d) => d.status === "fail" || d.status === "error" || (d.status === "skip" && d.blockedBy));
-    if (blocker) {
-      const root = blocker.status === "skip" && blocker.blockedBy ? blocker.blockedBy : blocker.id;
-      return done({ status: "skip", blockedBy: root, observed: `blocked by ${root} (${blocker.status === "error" ? "could not be checked" : "failed"})` });
-    }
-    return done(await (early ?? this.attempt(check)));
+    if (!blocker) return done(await (early ?? this.attempt(check)));
+    // Skip only behind a red check this run reports: the blocker's own root, or the blocker itself.
+    const shown = [blocker.blockedBy, blocker.status === "skip" ? undefined : blocker.id].find((id) => id && this.scope.has(id));
+    // Otherwise blame the deepest cause: what the blocker was blocked by, blamed its failure on, or itself.
+    const root = shown ?? blocker.blockedBy ?? blocker.rootCause ?? blocker.id;
+    const r = await this.evaluate(root);
+    const how = r.status === "error" ? "could not be checked" : "failed";
+    if (shown) return done({ status: "skip", blockedBy: root, observed: `blocked by ${root} (${how})` });
+    // The root is not in this run: only our own verdict can keep the run honest. A pass stands (the root's
+    // finding belongs to the run that includes it); a failure or error names the root it comes from.
+    const own = await (early ?? this.attempt(check));
+    if (own.status === "pass" || own.status === "skip") return done(own);
+    return done({ ...own, rootCause: root, observed: `${own.observed}; root cause: ${root} (${this.lookup(root).title}) ${how}: ${r.observed}` });
   }
 
   // Runs one check's own judgement; never rejects.

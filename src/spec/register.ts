@@ -1,9 +1,9 @@
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, describe, test } from "vitest";
-import { catalogue } from "../checks/index.ts";
 import type { Check } from "../checks/define.ts";
 import { redact } from "../probes/environment.ts";
 import type { Outcome } from "../runner/evaluate.ts";
+import { checksOf } from "./scope.ts";
 import { endSession, session } from "./session.ts";
 
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
@@ -35,7 +35,7 @@ function registerCheck(check: Check) {
     const o = await s.evaluator.evaluate(check.id);
     const secrets = await s.secrets;
     const observed = redact(o.observed, secrets);
-    Object.assign(ctx.task.meta, { status: o.status, observed, blockedBy: o.blockedBy });
+    Object.assign(ctx.task.meta, { status: o.status, observed, blockedBy: o.blockedBy, rootCause: o.rootCause });
     if (o.status === "pass") {
       await allure.parameter("observed", observed, { excluded: true });
       return;
@@ -69,12 +69,12 @@ function registerAll(name: string, checks: Check[]) {
 
 // Every check of a suite (smoke ones included): one spec file per suite.
 export function registerSuite(suite: Check["suite"]) {
-  registerAll(suite, catalogue.filter((c) => c.suite === suite));
+  registerAll(suite, checksOf(suite));
 }
 
-// The smoke checks of every suite: the post-deploy gate.
+// The smoke checks of every suite (every critical check among them): the post-deploy gate.
 export function registerSmoke() {
-  registerAll("smoke", catalogue.filter((c) => c.smoke));
+  registerAll("smoke", checksOf("smoke"));
 }
 
 // What each test carries into the JSON report, for remediation and audits.
@@ -87,5 +87,6 @@ declare module "@vitest/runner" {
     status?: string;
     observed?: string;
     blockedBy?: string;
+    rootCause?: string;
   }
 }

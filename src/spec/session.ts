@@ -3,6 +3,7 @@ import { ProbeContext } from "../probes/context.ts";
 import { learnSecrets } from "../probes/secrets.ts";
 import { Evaluator } from "../runner/evaluate.ts";
 import { createLocalTransport } from "../transport/local.ts";
+import { runScope } from "./scope.ts";
 
 type Session = { ctx: ProbeContext; evaluator: Evaluator; secrets: Promise<string[]> };
 let current: Session | undefined;
@@ -12,7 +13,7 @@ export function session(): Session {
   if (!current) {
     const config = loadConfig();
     const ctx = new ProbeContext(config, createLocalTransport(config.timeouts.commandMs));
-    current = { ctx, evaluator: new Evaluator(ctx), secrets: learnSecrets(ctx) };
+    current = { ctx, evaluator: new Evaluator(ctx, runScope()), secrets: learnSecrets(ctx) };
   }
   return current;
 }

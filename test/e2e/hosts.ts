@@ -8,18 +8,19 @@ export function hostCli(args: string[], opts: { env?: Record<string, string>; ti
   return execa("npx", ["tsx", "fixtures/host", ...args], { cwd: REPO_ROOT, reject: false, timeout: opts.timeoutMs ?? 180_000, env: opts.env, stdin: "ignore" });
 }
 
-export type CheckResult = { id: string; status: string; observed: string; vitestStatus: string; message: string };
+export type CheckResult = { id: string; status: string; observed: string; blockedBy?: string; vitestStatus: string; message: string };
 
 // Reads a vitest JSON report into one row per check.
 export function readReport(file: string): CheckResult[] {
   const report = JSON.parse(readFileSync(file, "utf8")) as {
-    testResults: Array<{ assertionResults: Array<{ status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; observed?: string } }> }>;
+    testResults: Array<{ assertionResults: Array<{ status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; observed?: string; blockedBy?: string } }> }>;
   };
   return report.testResults.flatMap((f) =>
     f.assertionResults.map((a) => ({
       id: a.meta?.checkId ?? "?",
       status: a.meta?.status ?? "not-run",
       observed: a.meta?.observed ?? "",
+      blockedBy: a.meta?.blockedBy,
       vitestStatus: a.status,
       message: (a.failureMessages ?? []).join("\n"),
     })),
@@ -35,3 +36,19 @@ export async function validateInside(name: string, args: string[] = [], label = 
 
 // IDs with a given status, sorted.
 export const idsWith = (rows: CheckResult[], status: string) => rows.filter((r) => r.status === status).map((r) => r.id).sort();
+
+// Whether the site answers healthy JSON on /health/ through Gunicorn and through nginx, asked with curl inside the host.
+export async function siteHealthy(name: string): Promise<{ healthy: boolean; detail: string }> {
+  const ask = (url: string) => hostCli(["exec", name, "--", "curl", "-s", "--max-time", "5", "-H", "Host: localhost", "-w", "\n%{http_code}", url]);
+  const answers = await Promise.all(["http://127.0.0.1:8000/health/", "http://127.0.0.1/health/"].map(ask));
+  const ok = answers.map((a) => {
+    const body = a.stdout.slice(0, a.stdout.lastIndexOf("\n"));
+    try {
+      return a.stdout.endsWith("\n200") && (JSON.parse(body) as { status?: string }).status === "healthy";
+    } catch {
+      return false;
+    }
+  });
+  const detail = answers.map((a, i) => `site ${i ? "nginx" : "gunicorn"}: ${a.stdout.replace(/\s+/g, " ").slice(-80)}`).join("; ");
+  return { healthy: ok.every(Boolean), detail };
+}

@@ -1,11 +1,14 @@
 import { expect, test } from "vitest";
 import { listScenarios, loadScenario } from "../../fixtures/host/scenarios.ts";
+import { catalogue } from "../../src/checks/index.ts";
 import { describeE2E } from "./e2e.ts";
-import { hostCli, idsWith, validateInside } from "./hosts.ts";
+import { hostCli, idsWith, siteHealthy, validateInside } from "./hosts.ts";
 
 const names = await listScenarios();
+const critical = new Set(catalogue.filter((c) => c.severity === "critical").map((c) => c.id));
 
-// Each scenario on a fresh copy-on-write host: exactly its root-cause IDs fail, nothing errors.
+// Each scenario on a fresh copy-on-write host: exactly its root-cause IDs fail, nothing errors; and the smoke
+// gate is red exactly when a critical check fails or the site does not answer healthy.
 describeE2E("fault scenarios", () => {
   test.concurrent.each(names)("%s", async (name) => {
     const scenario = await loadScenario(name);
@@ -21,6 +24,17 @@ describeE2E("fault scenarios", () => {
       expect(v.exitCode).toBe(1);
       // Every failure explains itself: ID, expected, observed, what to do.
       for (const f of failed) expect(f.message).toMatch(new RegExp(`${f.id} FAIL: [\\s\\S]*expected: [\\s\\S]*observed: [\\s\\S]*do: `));
+
+      const gate = await validateInside(host, ["specs/smoke"], `scenario-${name}-smoke`);
+      const site = await siteHealthy(host);
+      const mustBeRed = failed.some((r) => critical.has(r.id)) || !site.healthy;
+      const gateFailed = gate.results.filter((r) => r.status === "fail" || r.status === "error");
+      const why = `${site.detail}\n${gate.results.map((r) => `${r.id} ${r.status}: ${r.observed}`).join("\n")}`;
+      expect(gate.exitCode, why).toBe(mustBeRed ? 1 : 0);
+      expect(gateFailed.length > 0, why).toBe(mustBeRed);
+      // In the gate, "blocked by X" only when X is red in the same gate.
+      const red = new Set(gateFailed.map((r) => r.id));
+      for (const r of gate.results.filter((r) => r.blockedBy)) expect(red.has(r.blockedBy as string), `${r.id} blocked by ${r.blockedBy}\n${why}`).toBe(true);
     } finally {
       expect((await hostCli(["down", host])).exitCode).toBe(0);
     }
