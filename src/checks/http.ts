@@ -14,21 +14,43 @@ function healthProblem(ctx: ProbeContext, r: HttpResult): string | undefined {
   }
 }
 
+// A same-site redirect (nginx's 301 from /health to /health/) to a path on this base, or undefined.
+function sameSiteRedirect(ctx: ProbeContext, base: string, r: HttpResult): string | undefined {
+  if ("error" in r || ![301, 302, 307, 308].includes(r.status) || !r.headers.location) return undefined;
+  const to = new URL(r.headers.location, r.url);
+  const ours = [new URL(base).hostname, ctx.config.hostHeader.replace(/:\d+$/, "")];
+  return ours.includes(to.hostname) ? to.pathname + to.search : undefined;
+}
+
+// One health path's answer: healthy directly, healthy after one same-site redirect (with advice), or the problem.
+async function healthOf(ctx: ProbeContext, base: string, path: string, method: "GET" | "HEAD") {
+  const r = await fetchCached(ctx, base, path, { method });
+  const problem = method === "GET" ? healthProblem(ctx, r) : "error" in r || r.status !== 200 ? summarize(ctx, r) : undefined;
+  if (!problem) return { r };
+  const target = sameSiteRedirect(ctx, base, r);
+  if (!target || target === path) return { r, problem };
+  const t = await healthOf(ctx, base, target, method).then((x) => (x.advice ? { ...x, problem: "two redirects" } : x));
+  if (t.problem) return { r, problem };
+  // Healthy behind the redirect: not a failure, but a load balancer's probe may not follow redirects.
+  return { r, advice: `${path} redirects (${"status" in r ? r.status : "?"}) to ${target}, which answers healthy; point load-balancer probes at ${target}` };
+}
+
 // GET every health path and HEAD the first one, against one base URL.
 async function healthThrough(ctx: ProbeContext, base: string) {
   const paths = ctx.config.healthPaths;
-  const gets = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
-  const head = await fetchCached(ctx, base, paths[0] as string, { method: "HEAD" });
+  const [gets, head] = await Promise.all([Promise.all(paths.map((p) => healthOf(ctx, base, p, "GET"))), healthOf(ctx, base, paths[0] as string, "HEAD")]);
   // Paths that got the same wrong answer are listed once: "/health, /health/: HTTP 400 page "Bad Request (400)"".
   const byAnswer = new Map<string, string[]>();
-  gets.forEach((r, i) => {
-    const answer = healthProblem(ctx, r)?.replace(`${r.url}: `, "");
+  gets.forEach(({ r, problem }, i) => {
+    const answer = problem?.replace(`${r.url}: `, "");
     if (answer) byAnswer.set(answer, [...(byAnswer.get(answer) ?? []), paths[i] as string]);
   });
   const problems = [...byAnswer].map(([answer, ps]) => `GET ${ps.join(", ")}: ${answer}`);
-  if ("error" in head || head.status !== 200) problems.push(`HEAD ${summarize(ctx, head)}`);
+  if (head.problem) problems.push(`HEAD ${head.problem}`);
+  const advice = [...new Set([...gets, head].flatMap((x) => (x.advice ? [x.advice] : [])))];
   const sent = `(${new URL(base).origin}, Host: ${ctx.config.hostHeader})`;
-  return problems.length ? fail(`${problems.join("; ")} ${sent}`) : pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200 ${sent}`);
+  if (problems.length) return fail(`${problems.join("; ")} ${sent}`);
+  return pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200 ${sent}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
 }
 
 export const httpChecks = [
@@ -39,7 +61,7 @@ export const httpChecks = [
       suite: "http",
       severity: "critical",
       smoke: true,
-      expects: 'GET on every health path: 200 with JSON {"status":"healthy"}; HEAD: 200',
+      expects: 'GET on every health path: 200 with JSON {"status":"healthy"}; HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
       recommendation: "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
       fixId: "fix-allowed-hosts",
       dependsOn: ["SVC-015"],
@@ -53,7 +75,7 @@ export const httpChecks = [
       suite: "http",
       severity: "critical",
       smoke: true,
-      expects: "the same health answers through nginx as from Gunicorn (not the SPA's index.html)",
+      expects: 'through nginx, GET on every health path: 200 with JSON {"status":"healthy"} (not the SPA\'s index.html); HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
       recommendation: "Proxy every health path (/health, /health/, /api/health) to Gunicorn in the nginx site, then nginx -t && systemctl reload nginx",
       dependsOn: ["HTTP-001", "HTTP-007"],
     },
@@ -65,7 +87,7 @@ export const httpChecks = [
       title: "The Django admin login page renders",
       suite: "http",
       severity: "high",
-      expects: "GET /admin/login/: 200 with 'Django administration' in the page",
+      expects: "GET the admin login path (adminLoginPath, /admin/login/ by default) through Gunicorn: 200 with 'Django administration' in the page",
       recommendation: "Check that django.contrib.admin is installed and routed in urls.py; a 500 is in the journal",
       dependsOn: ["HTTP-001"],
     },
