@@ -1,3 +1,4 @@
+import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 import { serviceUnit } from "./systemd.ts";
 
@@ -18,15 +19,20 @@ function hexToIpv6(hex: string): string {
 
 export type Listener = { address: string; port: number; inode: string; pid?: number; comm?: string };
 
+// The listeners, plus how many processes' /proc/<pid>/fd could not be read (EACCES/EPERM) while looking for owners:
+// when a listener has no pid and `unreadable` > 0, its owner may be one of those, so nobody can tell.
+export type Listeners = Listener[] & { unreadable: number };
+
 function hexToIpv4(hex: string): string {
   return [hex.slice(6, 8), hex.slice(4, 6), hex.slice(2, 4), hex.slice(0, 2)].map((b) => parseInt(b, 16)).join(".");
 }
 
 // Listening TCP sockets on `port` from /proc/net/tcp{,6}, each with the PID holding it (in-process, no ss/netstat).
-export function listenersOn(ctx: ProbeContext, port: number): Promise<Listener[]> {
+// A listener whose holder was not found keeps pid undefined; `unreadable` counts fd directories we could not read.
+export function listenersOn(ctx: ProbeContext, port: number): Promise<Listeners> {
   return ctx.once(`proc:listen:${port}`, async () => {
     const t = ctx.transport;
-    const found: Listener[] = [];
+    const found = Object.assign([] as Listener[], { unreadable: 0 });
     for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
       // tcp6 may be absent (IPv6 disabled); tcp itself must be readable or we cannot look.
       const text = await t.readFile(file).catch((err: unknown) => {
@@ -47,7 +53,15 @@ export function listenersOn(ctx: ProbeContext, port: number): Promise<Listener[]
     const own = (await unitPids(ctx).catch(() => [] as number[])).map(String);
     const all = (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d) && !own.includes(d));
     for (const pid of [...own, ...all]) {
-      const fds = await t.readDir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+      const fds = await t.readDir(`/proc/${pid}/fd`).catch((err: unknown) => {
+        const code = err instanceof TransportError ? err.code : undefined;
+        if (code === "ENOENT" || code === "ESRCH") return [] as string[]; // exited meanwhile: not a holder
+        if (code === "EACCES" || code === "EPERM") {
+          found.unreadable++; // could be the holder: we cannot tell
+          return [] as string[];
+        }
+        throw err;
+      });
       for (const fd of fds) {
         const link = await t.readLink(`/proc/${pid}/fd/${fd}`);
         const l = link ? want.get(link) : undefined;
@@ -69,31 +83,125 @@ export function unitPids(ctx: ProbeContext): Promise<number[]> {
     if (unit.controlGroup) {
       for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
         const text = await ctx.transport.readFile(`${root}${unit.controlGroup}/cgroup.procs`).catch(() => undefined);
-        if (text !== undefined) return text.split("\n").filter(Boolean).map(Number);
+        // 0: a process outside our PID namespace, which we cannot read.
+        if (text !== undefined) return text.split("\n").filter(Boolean).map(Number).filter((p) => p > 0);
       }
     }
     return unit.mainPid ? [unit.mainPid] : [];
   });
 }
 
-// Resident memory of every process of the unit, in MiB.
-export function unitRssMb(ctx: ProbeContext): Promise<{ totalMb: number; processes: number }> {
+// Resident memory of every process of the unit, in MiB. A process that exits while measured (ENOENT) is skipped and
+// counted in `vanished`; any other unreadable /proc/<pid>/status is an error, and so is measuring no process at all.
+export function unitRssMb(ctx: ProbeContext): Promise<{ totalMb: number; processes: number; vanished: number }> {
   return ctx.once("proc:rss", async () => {
     const pids = await unitPids(ctx);
     if (!pids.length) throw new Error("the unit has no processes to measure");
     let kb = 0;
+    let vanished = 0;
     for (const pid of pids) {
-      const status = await ctx.transport.readFile(`/proc/${pid}/status`).catch(() => "");
-      kb += Number(status.match(/^VmRSS:\s+(\d+)/m)?.[1] ?? 0);
+      let status: string;
+      try {
+        status = await ctx.transport.readFile(`/proc/${pid}/status`);
+      } catch (err) {
+        if (err instanceof TransportError && (err.code === "ENOENT" || err.code === "ESRCH")) {
+          vanished++;
+          continue;
+        }
+        throw err;
+      }
+      const rss = status.match(/^VmRSS:\s+(\d+) kB/m)?.[1];
+      // A zombie has released its memory and has no VmRSS line; any other process without one is not understood.
+      if (rss === undefined && !/^State:\s+Z/m.test(status)) throw new Error(`/proc/${pid}/status has no VmRSS line`);
+      kb += Number(rss ?? 0);
     }
-    return { totalMb: Math.round(kb / 1024), processes: pids.length };
+    const processes = pids.length - vanished;
+    if (!processes) throw new Error(`all ${pids.length} processes of the unit exited while being measured`);
+    return { totalMb: Math.round(kb / 1024), processes, vanished };
   });
 }
 
-// Number of CPUs online on the host.
-export function cpuCount(ctx: ProbeContext): Promise<number> {
-  return ctx.once("proc:cpus", async () => {
-    const text = await ctx.transport.readFile("/proc/cpuinfo");
-    return text.split("\n").filter((l) => l.startsWith("processor")).length || 1;
+// Counts the CPUs in a list like "0-3,8,10-11" (Cpus_allowed_list, cpuset.cpus).
+export function countCpuList(list: string): number {
+  let n = 0;
+  for (const part of list.trim().split(",").filter(Boolean)) {
+    const m = part.match(/^(\d+)(?:-(\d+))?$/);
+    if (!m) throw new Error(`cannot read the CPU list ${JSON.stringify(list.trim())}`);
+    n += m[2] === undefined ? 1 : Number(m[2]) - Number(m[1]) + 1;
+  }
+  if (!n) throw new Error(`empty CPU list ${JSON.stringify(list.trim())}`);
+  return n;
+}
+
+// CPUs a cgroup v2 cpu.max ("50000 100000", "max 100000") allows; undefined when unlimited.
+export function parseCpuMax(text: string): number | undefined {
+  const [quota, period] = text.trim().split(/\s+/);
+  if (quota === "max") return undefined;
+  const q = Number(quota);
+  const p = Number(period ?? 100000);
+  if (!Number.isFinite(q) || !Number.isFinite(p) || q <= 0 || p <= 0) throw new Error(`cannot read cpu.max ${JSON.stringify(text.trim())}`);
+  return q / p;
+}
+
+async function readOptional(ctx: ProbeContext, path: string): Promise<string | undefined> {
+  try {
+    return await ctx.transport.readFile(path);
+  } catch (err) {
+    if (err instanceof TransportError && err.code === "ENOENT") return undefined;
+    throw err;
+  }
+}
+
+// The tightest CPU quota on the unit's cgroup or any ancestor (v2 cpu.max, or v1 cfs quota), with where it was read.
+async function cgroupQuota(ctx: ProbeContext, controlGroup: string): Promise<{ cpus: number; where: string } | undefined> {
+  let best: { cpus: number; where: string } | undefined;
+  const consider = (cpus: number | undefined, where: string) => {
+    if (cpus !== undefined && (!best || cpus < best.cpus)) best = { cpus, where };
+  };
+  for (let cg = controlGroup; cg && cg !== "/"; cg = cg.slice(0, cg.lastIndexOf("/")) || "/") {
+    for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"]) {
+      const max = await readOptional(ctx, `${root}${cg}/cpu.max`);
+      if (max !== undefined) consider(parseCpuMax(max), `cpu.max of ${cg} (${max.trim()})`);
+    }
+    for (const root of ["/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct"]) {
+      const quota = await readOptional(ctx, `${root}${cg}/cpu.cfs_quota_us`);
+      if (quota === undefined || Number(quota) <= 0) continue; // -1: unlimited
+      const period = Number(await ctx.transport.readFile(`${root}${cg}/cpu.cfs_period_us`));
+      consider(Number(quota) / period, `cpu.cfs_quota_us of ${cg} (${quota.trim()}/${period})`);
+    }
+  }
+  return best;
+}
+
+export type CpuLimit = { cpus: number; source: string };
+
+// CPUs the service can use: its main process's affinity (else, when it is down, PID 1's, which services inherit),
+// capped by the CPU quota of its cgroup and ancestors and by the unit's CPUQuota=. `source` says what was read.
+export function cpuLimit(ctx: ProbeContext): Promise<CpuLimit> {
+  return ctx.once("proc:cpulimit", async () => {
+    const unit = await serviceUnit(ctx);
+    let status = unit.mainPid > 0 ? await readOptional(ctx, `/proc/${unit.mainPid}/status`) : undefined;
+    const running = status !== undefined;
+    const who = running ? `the service's PID ${unit.mainPid}` : "PID 1 (the service is not running)";
+    status ??= await ctx.transport.readFile("/proc/1/status");
+    const list = status.match(/^Cpus_allowed_list:\s*(\S+)/m)?.[1];
+    if (!list) throw new Error(`no Cpus_allowed_list in the status of ${who}`);
+    let cpus = countCpuList(list);
+    const sources = [`affinity of ${who}: ${list}`];
+    const cg = running && unit.controlGroup ? await cgroupQuota(ctx, unit.controlGroup) : undefined;
+    if (cg && cg.cpus < cpus) {
+      cpus = cg.cpus;
+      sources.push(`quota ${cg.where}`);
+    }
+    if (unit.cpuQuota !== undefined && unit.cpuQuota < cpus) {
+      cpus = unit.cpuQuota;
+      sources.push(`the unit's CPUQuota=${Math.round(unit.cpuQuota * 100)}%`);
+    }
+    return { cpus, source: sources.join(", capped by ") };
   });
+}
+
+// Number of CPUs the service can use (see cpuLimit), possibly fractional under a quota (0.5 for CPUQuota=50%).
+export async function cpuCount(ctx: ProbeContext): Promise<number> {
+  return (await cpuLimit(ctx)).cpus;
 }

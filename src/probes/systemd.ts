@@ -5,8 +5,11 @@ import type { ProbeContext } from "./context.ts";
 const PROPS = [
   "Id", "LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "NRestarts", "MainPID",
   "User", "Group", "WorkingDirectory", "Environment", "EnvironmentFiles", "ExecStart", "DropInPaths", "FragmentPath",
-  "UnitFileState", "InvocationID", "Restart", "ControlGroup", "SuccessExitStatus",
+  "UnitFileState", "InvocationID", "Restart", "ControlGroup", "SuccessExitStatus", "CPUQuotaPerSecUSec",
 ];
+
+// One ExecStart= line as systemd holds it: the binary and its argv, already unquoted and unescaped by systemd.
+export type ExecLine = { path: string; argv: string[] };
 
 export type Unit = {
   id: string;
@@ -22,13 +25,18 @@ export type Unit = {
   workingDirectory: string;
   environment: Record<string, string>;
   environmentFiles: Array<{ path: string; optional: boolean }>;
-  execStart: { path: string; argv: string[] } | undefined;
+  // The Gunicorn line (the one whose argv mentions gunicorn), else the last ExecStart= line.
+  execStart: ExecLine | undefined;
+  // Every ExecStart= line, in order (oneshot units may have several).
+  execStarts: ExecLine[];
   dropIns: string[];
   fragmentPath: string;
   unitFileState: string;
   invocationId: string;
   restart: string;
   controlGroup: string;
+  // CPUQuota= as CPUs (0.5 for 50%), undefined when unlimited.
+  cpuQuota: number | undefined;
 };
 
 // Splits `systemctl show` output (blank line between units) into one property map per unit; repeated keys accumulate.
@@ -57,9 +65,44 @@ export function parseEnvironment(value: string): Record<string, string> {
   return out;
 }
 
-function toUnit(m: Map<string, string[]>): Unit {
+// A systemd time span as `systemctl show` prints it ("500ms", "1.500000s", "1min 30s") in seconds; undefined for infinity.
+export function parseTimespan(text: string): number | undefined {
+  const units: Record<string, number> = { us: 1e-6, ms: 1e-3, s: 1, min: 60, h: 3600 };
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(us|ms|s|min|h)\b/g)];
+  if (!parts.length) return undefined;
+  return parts.reduce((sum, p) => sum + Number(p[1]) * (units[p[2] as string] as number), 0);
+}
+
+// Parses `busctl --json=short get-property ... ExecStart` (type a(sasbttttuii)): one entry per ExecStart= line.
+export function parseBusExecStart(text: string): ExecLine[] {
+  const v = JSON.parse(text) as { type?: string; data?: unknown };
+  if (v.type !== "a(sasbttttuii)" || !Array.isArray(v.data)) throw new TransportError(`busctl returned type ${String(v.type)} for ExecStart, expected a(sasbttttuii)`, "EBUSCTL");
+  return (v.data as Array<[string, string[]]>).map(([path, argv]) => ({ path, argv }));
+}
+
+// The Gunicorn line: the one whose argv mentions gunicorn, else the last.
+export function pickExecStart(lines: ExecLine[]): ExecLine | undefined {
+  return lines.find((l) => [l.path, ...l.argv].some((a) => a.includes("gunicorn"))) ?? lines[lines.length - 1];
+}
+
+// A unit name as systemd completes it: `postgresql` and `postgresql.service` both name postgresql.service.
+export function unitName(name: string): string {
+  return /\.(service|socket|target|timer|mount|automount|swap|path|slice|scope|device)$/.test(name) ? name : `${name}.service`;
+}
+
+// The unit's D-Bus object path: bytes outside [A-Za-z0-9] (and a leading digit) become _xx, as sd_bus_path_encode does.
+export function unitBusPath(name: string): string {
+  let out = "";
+  for (const [i, b] of [...Buffer.from(name, "utf8")].entries()) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z]/.test(c) || (i > 0 && /[0-9]/.test(c)) ? c : `_${b.toString(16).padStart(2, "0")}`;
+  }
+  return `/org/freedesktop/systemd1/unit/${out || "_"}`;
+}
+
+function toUnit(m: Map<string, string[]>, execStarts: ExecLine[]): Unit {
   const one = (k: string) => m.get(k)?.[0] ?? "";
-  const exec = one("ExecStart").match(/path=(\S+) ; argv\[\]=(.*?) ; ignore_errors=/);
+  const quota = parseTimespan(one("CPUQuotaPerSecUSec"));
   return {
     id: one("Id"),
     loadState: one("LoadState"),
@@ -77,35 +120,71 @@ function toUnit(m: Map<string, string[]>): Unit {
       const path = v.replace(/ \(ignore_errors=(yes|no)\)$/, "");
       return { path: path.replace(/^-/, ""), optional: / \(ignore_errors=yes\)$/.test(v) || path.startsWith("-") };
     }),
-    execStart: exec ? { path: exec[1] as string, argv: (exec[2] as string).split(" ") } : undefined,
+    execStart: pickExecStart(execStarts),
+    execStarts,
     dropIns: one("DropInPaths").split(" ").filter(Boolean),
     fragmentPath: one("FragmentPath"),
     unitFileState: one("UnitFileState"),
     invocationId: one("InvocationID"),
     restart: one("Restart"),
     controlGroup: one("ControlGroup"),
+    cpuQuota: quota,
   };
 }
 
 function unitNames(ctx: ProbeContext): string[] {
   const { service, dependencies } = ctx.config;
-  return [service, dependencies.postgresql, ...(dependencies.nginx ? [dependencies.nginx] : [])].map((u) => (u.includes(".") ? u : `${u}.service`));
+  return [service, dependencies.postgresql, ...(dependencies.nginx ? [dependencies.nginx] : [])].map(unitName);
 }
 
-// The service and its dependencies (postgresql, nginx), keyed by the names in the config.
-export function showUnits(ctx: ProbeContext): Promise<Map<string, Unit>> {
+// Units keyed by full name; `get("postgresql")` and `get("postgresql.service")` find the same unit.
+export class UnitMap extends Map<string, Unit> {
+  override get(name: string): Unit | undefined {
+    return super.get(unitName(name));
+  }
+  override has(name: string): boolean {
+    return super.has(unitName(name));
+  }
+}
+
+// ExecStart= of one unit from systemd's own argv arrays (no re-splitting of `systemctl show` text).
+async function busExecStart(ctx: ProbeContext, name: string): Promise<ExecLine[] | Error> {
+  const path = unitBusPath(name);
+  try {
+    const r = await ctx.transport.run(["busctl", "--json=short", "get-property", "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Service", "ExecStart"]);
+    if (r.exitCode !== 0) return new TransportError(`busctl get-property ${path} ExecStart failed (exit ${r.exitCode}): ${r.stderr.trim()}`, "EBUSCTL");
+    return parseBusExecStart(r.stdout);
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+// The service and its dependencies (postgresql, nginx), one `systemctl show` and, alongside it, ExecStart over D-Bus.
+export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
   return ctx.once("systemd:show", async () => {
     const names = unitNames(ctx);
-    const r = await ctx.transport.run(["systemctl", "show", "--no-pager", ...names, "-p", PROPS.join(",")]);
+    const [r, ...execs] = await Promise.all([
+      ctx.transport.run(["systemctl", "show", "--no-pager", ...names, "-p", PROPS.join(",")]),
+      ...names.map((n) => busExecStart(ctx, n)),
+    ]);
     if (r.exitCode !== 0) throw new TransportError(`systemctl show failed (exit ${r.exitCode}): ${r.stderr.trim()}`, "ESYSTEMCTL");
-    const units = parseShow(r.stdout).map(toUnit);
-    return new Map(names.map((n, i) => [n.replace(/\.service$/, ""), units[i] as Unit]));
+    const shown = parseShow(r.stdout);
+    const units = new UnitMap();
+    names.forEach((n, i) => {
+      const m = shown[i];
+      const exec = execs[i];
+      if (!m) return; // serviceUnit() says systemctl returned nothing for it
+      // A unit systemd does not know has no ExecStart to read; for a loaded one, not reading it is an error.
+      if (exec instanceof Error && m.get("LoadState")?.[0] === "loaded") throw exec;
+      units.set(n, toUnit(m, exec instanceof Error ? [] : (exec ?? [])));
+    });
+    return units;
   });
 }
 
 // The Django service unit.
 export async function serviceUnit(ctx: ProbeContext): Promise<Unit> {
-  const unit = (await showUnits(ctx)).get(ctx.config.service.replace(/\.service$/, ""));
+  const unit = (await showUnits(ctx)).get(ctx.config.service);
   if (!unit) throw new TransportError(`systemctl show returned nothing for ${ctx.config.service}`);
   return unit;
 }
@@ -145,7 +224,7 @@ export function wsgiModule(unit: Unit): string | undefined {
 // `systemd-analyze verify` findings for the unit (stderr lines), empty when clean.
 export function verifyUnit(ctx: ProbeContext): Promise<{ exitCode: number; findings: string[] }> {
   return ctx.once("systemd:verify", async () => {
-    const r = await ctx.transport.run(["systemd-analyze", "verify", `${ctx.config.service.replace(/\.service$/, "")}.service`]);
+    const r = await ctx.transport.run(["systemd-analyze", "verify", unitName(ctx.config.service)]);
     const findings = r.stderr.split("\n").map((l) => l.trim()).filter(Boolean);
     return { exitCode: r.exitCode, findings };
   });
@@ -154,7 +233,7 @@ export function verifyUnit(ctx: ProbeContext): Promise<{ exitCode: number; findi
 // Overall exposure score from `systemd-analyze security` (0 = locked down, 10 = exposed).
 export function securityExposure(ctx: ProbeContext): Promise<{ score: number; worst: string[] }> {
   return ctx.once("systemd:security", async () => {
-    const r = await ctx.transport.run(["systemd-analyze", "security", "--no-pager", `${ctx.config.service.replace(/\.service$/, "")}.service`]);
+    const r = await ctx.transport.run(["systemd-analyze", "security", "--no-pager", unitName(ctx.config.service)]);
     const m = r.stdout.match(/Overall exposure level for \S+: ([\d.]+)/);
     if (!m) throw new TransportError(`systemd-analyze security printed no exposure level (exit ${r.exitCode}): ${ctx.clip(r.stderr.trim(), 200)}`);
     const worst = r.stdout.split("\n").filter((l) => l.startsWith("✗") && /\d\.\d\s*$/.test(l)).map((l) => l.replace(/\s{2,}/g, " | ").slice(2)).slice(0, 5);
@@ -162,19 +241,50 @@ export function securityExposure(ctx: ProbeContext): Promise<{ score: number; wo
   });
 }
 
-// Journal messages of the service's current invocation (since its current start).
-export function currentJournal(ctx: ProbeContext): Promise<string[]> {
+// The journal is read from its newest end, at most this many entries (a busy service logs millions since its start).
+export const JOURNAL_MAX_ENTRIES = 10_000;
+// And at most this many bytes of journalctl's JSON (about 350 bytes an entry).
+export const JOURNAL_MAX_BYTES = 8 * 1024 * 1024;
+
+// Message lines of the current invocation; `capped` says why (and how) older lines were not read, when they were not.
+export type JournalLines = string[] & { capped?: string };
+
+// Turns `journalctl -o json` output into message lines (multi-line messages split), oldest first. `truncated`: the
+// transport cut the output, so the last line is partial and dropped; more than `maxEntries` entries: the oldest is dropped.
+export function parseJournal(stdout: string, truncated: boolean, maxEntries = JOURNAL_MAX_ENTRIES, maxBytes = JOURNAL_MAX_BYTES): JournalLines {
+  const raw = stdout.split("\n");
+  if (truncated) raw.pop(); // cut mid-entry: the last piece is not a whole JSON line
+  let entries = raw.filter(Boolean);
+  const notes: string[] = [];
+  if (entries.length > maxEntries) {
+    entries = entries.slice(entries.length - maxEntries);
+    notes.push(`only the newest ${maxEntries} entries were read`);
+  }
+  if (truncated) notes.push(`journalctl's output passed ${maxBytes} bytes, so only the oldest ${entries.length} of the newest ${maxEntries} entries were read`);
+  const lines: JournalLines = entries.flatMap((l, i) => {
+    let msg: unknown;
+    try {
+      msg = (JSON.parse(l) as { MESSAGE?: unknown }).MESSAGE;
+    } catch {
+      throw new TransportError(`journalctl printed a line that is not JSON (entry ${i + 1}, ${l.length} bytes)`, "EJOURNAL");
+    }
+    const text = Array.isArray(msg) ? Buffer.from(msg as number[]).toString("utf8") : typeof msg === "string" ? msg : "";
+    return text.split("\n");
+  });
+  if (notes.length) lines.capped = notes.join("; ");
+  return lines;
+}
+
+// Journal message lines of the service's current invocation (since its current start), newest JOURNAL_MAX_ENTRIES
+// entries at most; `capped` is set when older entries were left unread.
+export function currentJournal(ctx: ProbeContext): Promise<JournalLines> {
   return ctx.once("systemd:journal", async () => {
     const unit = await serviceUnit(ctx);
     if (!unit.invocationId) return [];
-    const r = await ctx.transport.run(["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE", `_SYSTEMD_INVOCATION_ID=${unit.invocationId}`]);
+    // One more than the cap: receiving it proves there were more entries than we judge.
+    const argv = ["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE", "-n", String(JOURNAL_MAX_ENTRIES + 1), `_SYSTEMD_INVOCATION_ID=${unit.invocationId}`];
+    const r = await ctx.transport.run(argv, { maxOutputBytes: JOURNAL_MAX_BYTES });
     if (r.exitCode !== 0) throw new TransportError(`journalctl failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
-    return r.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => {
-        const msg = (JSON.parse(l) as { MESSAGE?: string | number[] }).MESSAGE;
-        return Array.isArray(msg) ? Buffer.from(msg).toString("utf8") : (msg ?? "");
-      });
+    return parseJournal(r.stdout, r.truncated === true);
   });
 }

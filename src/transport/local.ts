@@ -4,21 +4,40 @@ import { TransportError, type CommandResult, type FileStat, type RunOptions, typ
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
+// Rejects with ETIMEDOUT when `p` has not settled within `ms`. The underlying syscall (an open() on a hung NFS
+// mount or a FIFO without a writer) cannot be cancelled and keeps one libuv thread until it returns; we stop waiting.
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TransportError(`${what} timed out after ${ms} ms`, "ETIMEDOUT")), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 // Runs argv in its own process group with a hard timeout; the whole group is killed, so no grandchild can hold us.
 function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number, live: Set<number>): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new TransportError("run() needs a command, received an empty argv"));
   const timeout = opts.timeoutMs ?? defaultTimeoutMs;
+  const cap = opts.maxOutputBytes ?? MAX_OUTPUT;
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    let size = 0;
     let timedOut = false;
-    const collect = (into: Buffer[]) => (b: Buffer) => {
-      size += b.length;
-      if (size <= MAX_OUTPUT) into.push(b);
+    let truncated = false;
+    // Each stream keeps its first `cap` bytes; the rest is drained (so the child never blocks) and reported as cut.
+    const collect = (into: Buffer[]) => {
+      let size = 0;
+      return (b: Buffer) => {
+        if (size + b.length > cap) {
+          truncated = true;
+          if (size < cap) into.push(b.subarray(0, cap - size));
+        } else into.push(b);
+        size += b.length;
+      };
     };
     if (child.pid) live.add(child.pid);
     child.stdout?.on("data", collect(out));
@@ -38,18 +57,20 @@ function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number, 
       live.delete(child.pid as number);
       if (timedOut) return reject(new TransportError(`${file} timed out after ${timeout} ms`, "ETIMEDOUT"));
       if (code === null) return reject(new TransportError(`${file} was killed by ${signal}`, "ESIGNAL"));
-      resolve({ exitCode: code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), durationMs: performance.now() - started });
+      const result: CommandResult = { exitCode: code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), durationMs: performance.now() - started };
+      resolve(truncated ? { ...result, truncated } : result);
     });
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
 
 function fsError(verb: string, path: string, err: unknown): TransportError {
+  if (err instanceof TransportError) return err; // our own timeout, already explicit
   const e = err as NodeJS.ErrnoException;
   return new TransportError(`cannot ${verb} ${path}: ${e.code ?? e.message}`, e.code);
 }
 
-// Runs commands and file reads on this machine, with a hard timeout on every command.
+// Runs commands and file reads on this machine, with a hard timeout on every command and every file call.
 export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
   const live = new Set<number>(); // process groups still running
   return {
@@ -65,14 +86,14 @@ export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
     },
     async readFile(path) {
       try {
-        return await fs.readFile(path, "utf8");
+        return await bounded(fs.readFile(path, "utf8"), defaultTimeoutMs, `reading ${path}`);
       } catch (err) {
         throw fsError("read", path, err);
       }
     },
     async stat(path): Promise<FileStat | undefined> {
       try {
-        const s = await fs.stat(path);
+        const s = await bounded(fs.stat(path), defaultTimeoutMs, `stat of ${path}`);
         return { mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, isDirectory: s.isDirectory(), isFile: s.isFile(), size: s.size };
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
@@ -80,10 +101,11 @@ export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
         throw fsError("stat", path, err);
       }
     },
-    readLink: (path) => fs.readlink(path).catch(() => undefined),
+    // Not a link, gone or unreadable: undefined; a hung call still rejects with ETIMEDOUT.
+    readLink: (path) => bounded(fs.readlink(path).catch(() => undefined), defaultTimeoutMs, `readlink of ${path}`),
     async readDir(path) {
       try {
-        return await fs.readdir(path);
+        return await bounded(fs.readdir(path), defaultTimeoutMs, `listing ${path}`);
       } catch (err) {
         throw fsError("list", path, err);
       }

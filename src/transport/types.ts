@@ -1,16 +1,18 @@
 // Result of one command on the target; a non-zero exit is data, not an exception.
-export type CommandResult = { exitCode: number; stdout: string; stderr: string; durationMs: number };
+// `truncated`: the output passed the transport's cap (RunOptions.maxOutputBytes) and what follows it was dropped.
+export type CommandResult = { exitCode: number; stdout: string; stderr: string; durationMs: number; truncated?: boolean };
 
-export type RunOptions = { timeoutMs?: number; cwd?: string; env?: Record<string, string>; input?: string };
+export type RunOptions = { timeoutMs?: number; cwd?: string; env?: Record<string, string>; input?: string; maxOutputBytes?: number };
 
 export type FileStat = { mode: number; uid: number; gid: number; isDirectory: boolean; isFile: boolean; size: number };
 
 // How the validator reaches a host. `local` runs on this machine; an `ssh` transport implements the same calls.
+// Every call has a timeout (the transport's default): a hung command or NFS mount rejects with code ETIMEDOUT.
 export interface Transport {
   readonly name: string;
   // Runs argv (never a shell string); throws TransportError on timeout or when the command cannot be started.
   run(argv: string[], opts?: RunOptions): Promise<CommandResult>;
-  // Reads a file; throws TransportError with the errno code (ENOENT, EACCES) when it cannot.
+  // Reads a file; throws TransportError with the errno code (ENOENT, EACCES, ETIMEDOUT) when it cannot.
   readFile(path: string): Promise<string>;
   // Stats a path (following symlinks); resolves undefined when it does not exist.
   stat(path: string): Promise<FileStat | undefined>;

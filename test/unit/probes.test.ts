@@ -3,14 +3,16 @@ import { deployCheck } from "../../src/probes/django.ts";
 import { execOption, gunicornConcurrency, parseEnvironment, securityExposure, serviceUnit, showUnits, wsgiModule } from "../../src/probes/systemd.ts";
 import { Evaluator } from "../../src/runner/evaluate.ts";
 import { TransportError } from "../../src/transport/types.ts";
+import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 
 const show = recorded("systemctl-show-healthy.txt");
+const healthy = (showText = show) => healthyCommands(showText);
 const deploy = recorded("check-deploy.txt").split("System check identified 4 issues (0 silenced).\n");
 
 describe("systemd probes on recorded output", () => {
   test("one systemctl show describes the service and its dependencies", async () => {
-    const t = replayTransport({ "systemctl show": { stdout: show } });
+    const t = replayTransport(healthy());
     const ctx = replayContext(t);
     const u = await serviceUnit(ctx);
     expect(u).toMatchObject({ id: "projectmeats.service", activeState: "active", subState: "running", user: "projectmeats", group: "www-data", workingDirectory: "/opt/projectmeats/backend", restart: "on-failure", unitFileState: "enabled" });
@@ -20,11 +22,12 @@ describe("systemd probes on recorded output", () => {
     expect(u.environment.PYTHONPATH).toBe("/opt/projectmeats/backend");
     expect((await showUnits(ctx)).get("postgresql")?.subState).toBe("exited");
     await serviceUnit(ctx);
-    expect(t.calls).toHaveLength(1); // memoised: one call serves every check
+    expect(t.calls.filter((c) => c[0] === "systemctl")).toHaveLength(1); // memoised: one call serves every check
+    expect(t.calls).toHaveLength(4); // and one busctl per unit, alongside
   });
 
   test("Gunicorn's concurrency and WSGI module are read from ExecStart however they are written", async () => {
-    const u = await serviceUnit(replayContext(replayTransport({ "systemctl show": { stdout: show } })));
+    const u = await serviceUnit(replayContext(replayTransport(healthy())));
     expect(gunicornConcurrency(u)).toEqual({ workers: 3, threads: 2 });
     expect(wsgiModule(u)).toBe("projectmeats.wsgi");
     const argv = (s: string) => ({ ...u, execStart: { path: "/x/gunicorn", argv: s.split(" ") }, environment: {} });
@@ -47,7 +50,7 @@ describe("systemd probes on recorded output", () => {
 
   test("check --deploy output is parsed into IDs and levels", async () => {
     const t = replayTransport(
-      { "systemctl show": { stdout: show }, setpriv: { stdout: "", stderr: deploy[1] ?? "", exitCode: 1 } },
+      { ...healthy(), setpriv: { stdout: "", stderr: deploy[1] ?? "", exitCode: 1 } },
       { "/proc/71/environ": "DEBUG=False\0" },
     );
     const d = await deployCheck(replayContext(t));
@@ -60,7 +63,7 @@ describe("systemd probes on recorded output", () => {
 describe("evaluation", () => {
   test("a stopped PostgreSQL is one red check; the database checks are blocked by it", async () => {
     const stopped = show.replace(/(Id=postgresql.service[\s\S]*?)ActiveState=active/, "$1ActiveState=inactive").replace(/(Id=postgresql.service[\s\S]*?)SubState=exited/, "$1SubState=dead");
-    const ev = new Evaluator(replayContext(replayTransport({ "systemctl show": { stdout: stopped } })));
+    const ev = new Evaluator(replayContext(replayTransport(healthy(stopped))));
     const [pg, db1, db2] = await ev.all(["SVC-012", "DB-001", "DB-002"]);
     expect(pg).toMatchObject({ status: "fail", observed: expect.stringContaining("ActiveState=inactive") });
     expect(db1).toMatchObject({ status: "skip", blockedBy: "SVC-012" });
