@@ -1,7 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { unappliedMigrations } from "../probes/django.ts";
 import { dbConnection, dbQuery } from "../probes/postgres.ts";
-import { gunicornConcurrency, serviceUnit } from "../probes/systemd.ts";
+import { gunicornSettings } from "../probes/gunicorn.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 // The shared connection, or an exception that marks a dependant as "could not check".
@@ -39,7 +39,7 @@ export const databaseChecks = [
       title: "No unapplied migrations",
       suite: "database",
       severity: "high",
-      expects: "`manage.py showmigrations --plan` lists no [ ] entry",
+      expects: "`showmigrations --plan --skip-checks` (run by Django as the unit's user, with the service's environment) lists no [ ] (unapplied) entry",
       recommendation: "Run migrations as the service user: `manage.py migrate` with the service's environment, then restart the service",
       fixId: "migrate",
       dependsOn: ["DB-001", "SVC-003", "FS-001"],
@@ -82,7 +82,8 @@ export const databaseChecks = [
       title: "PostgreSQL has connection headroom for every Gunicorn thread",
       suite: "database",
       severity: "medium",
-      expects: "max_connections - superuser_reserved - connections in use >= workers x threads + the configured margin",
+      expects:
+        "max_connections - superuser_reserved_connections - client connections in use >= Gunicorn's effective workers x threads (as its config loader resolves them) + thresholds.minConnectionHeadroom",
       recommendation: "Raise max_connections in postgresql.conf (and restart PostgreSQL), or lower Gunicorn workers/threads",
       dependsOn: ["SVC-016", "DB-001"],
     },
@@ -94,11 +95,10 @@ export const databaseChecks = [
           `select current_setting('max_connections')::int as max, current_setting('superuser_reserved_connections')::int as reserved,
                   (select count(*) from pg_stat_activity where backend_type = 'client backend')::int as used`,
         );
-        const u = await serviceUnit(ctx);
-        const { workers, threads } = gunicornConcurrency(u);
+        const { workers, threads, source } = await gunicornSettings(ctx);
         const need = workers * threads;
         const free = (row?.max ?? 0) - (row?.reserved ?? 0) - (row?.used ?? 0);
-        const s = `max_connections=${row?.max}, reserved=${row?.reserved}, in use=${row?.used}, free=${free}; Gunicorn may open ${need}, margin ${ctx.config.thresholds.minConnectionHeadroom}`;
+        const s = `max_connections=${row?.max}, reserved=${row?.reserved}, in use=${row?.used}, free=${free}; Gunicorn may open ${need} (${workers} workers x ${threads} threads, read by ${source}), margin ${ctx.config.thresholds.minConnectionHeadroom}`;
         return free >= need + ctx.config.thresholds.minConnectionHeadroom ? pass(s) : fail(s);
       },
     },

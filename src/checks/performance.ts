@@ -1,6 +1,6 @@
 import { measureLoad } from "../probes/load.ts";
 import { cpuCount, unitRssMb } from "../probes/process.ts";
-import { gunicornConcurrency, serviceUnit } from "../probes/systemd.ts";
+import { gunicornSettings } from "../probes/gunicorn.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 export const performanceChecks = [
@@ -51,17 +51,15 @@ export const performanceChecks = [
       title: "Gunicorn worker count fits the CPUs",
       suite: "performance",
       severity: "low",
-      expects: "2 <= --workers <= 2 x CPUs + 1",
+      expects: "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, config file and WEB_CONCURRENCY) <= 2 x CPUs + 1",
       recommendation: "Set --workers to 2 x CPUs + 1 at most (use --threads for more concurrency)",
       dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {
-        const u = await serviceUnit(ctx);
-        const { workers } = gunicornConcurrency(u);
-        const cpus = await cpuCount(ctx);
+        const [{ workers, source }, cpus] = await Promise.all([gunicornSettings(ctx), cpuCount(ctx)]);
         const max = 2 * cpus + 1;
-        const s = `--workers ${workers} on ${cpus} CPUs (allowed 2..${max})`;
+        const s = `workers=${workers} on ${cpus} CPUs (allowed 2..${max}); read by ${source}`;
         return workers >= 2 && workers <= max ? pass(s) : fail(s);
       },
     },

@@ -1,13 +1,40 @@
-import { deployCheck } from "../probes/django.ts";
+import type { ProbeContext } from "../probes/context.ts";
+import { deployIssues, djangoSettings } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
+import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.ts";
 import { fetchCached, summarize } from "../probes/http.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
-import { execOption, securityExposure, serviceUnit } from "../probes/systemd.ts";
-import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
+import { PLACEHOLDERS } from "../probes/service-facts.ts";
+import { securityExposure, serviceUnit } from "../probes/systemd.ts";
+import { defineCheck, fail, pass, withoutNginx, type Verdict } from "./define.ts";
 
+// What SEC-001/002/003 judge: Django's own answer, or (Django could not start) the environment variable, or an error
+// when the variable is unset: the settings module may default it to anything, and we could not ask it.
+async function settingOrEnv(ctx: ProbeContext, name: string, fromDjango: (s: Awaited<ReturnType<typeof djangoSettings>> & { ok: true }) => Verdict, fromEnv: (v: string, where: string) => Verdict): Promise<Verdict> {
+  const d = await djangoSettings(ctx);
+  if (d.ok) return fromDjango(d);
+  const { env, source } = await serviceEnv(ctx);
+  const v = env[name];
+  if (v === undefined) throw new Error(`could not tell: ${d.why}; and ${name} is not set in ${source}`);
+  return fromEnv(v, `environment variable in ${source}; ${d.why}`);
+}
 
-// Placeholders seen in templates and docs; a key starting with one of these is not a secret.
-const PLACEHOLDERS = ["django-insecure-", "your-super-secret", "change-me", "changeme", "secret-key", "your-secret-key", "dev-key"];
+// SECRET_KEY's properties judged; the key itself never appears.
+function judgeKey(k: { set: boolean; length: number; distinct: number; placeholder: string | null }, where: string): Verdict {
+  if (!k.set) return fail(`SECRET_KEY is empty (${where})`);
+  if (k.placeholder) return fail(`SECRET_KEY contains the placeholder text "${k.placeholder}" (${where})`);
+  const s = `SECRET_KEY: ${k.length} characters, ${k.distinct} distinct (${where})`;
+  return k.length >= 50 && k.distinct >= 5 ? pass(s) : fail(s);
+}
+
+function judgeHosts(hosts: string[], where: string): Verdict {
+  if (!hosts.length) return fail(`ALLOWED_HOSTS is empty (${where}): with DEBUG off Django refuses every request`);
+  const s = `ALLOWED_HOSTS=${hosts.join(",")} (${where})`;
+  return hosts.includes("*") ? fail(s) : pass(s);
+}
+
+// A git HEAD file: a symbolic ref, or the commit id of a detached checkout (SHA-1 or SHA-256 repositories).
+export const GIT_HEAD = /^(ref: \S+|[0-9a-f]{40}|[0-9a-f]{64})\s*$/m;
 
 export const securityChecks = [
   defineCheck(
@@ -17,15 +44,19 @@ export const securityChecks = [
       suite: "security",
       severity: "critical",
       smoke: true,
-      expects: "DEBUG unset or false in the service's environment",
+      expects:
+        "settings.DEBUG is False as Django itself loads the settings (as the unit's user, with the service's environment); if Django cannot start: the DEBUG environment variable is false, 0, no, off or empty (unset: error, we cannot tell)",
       recommendation: "Set DEBUG=False in the env file and restart the service; DEBUG pages leak settings and source",
       fixId: "set-debug-false",
     },
     {
       async run(ctx) {
-        const { env, source } = await serviceEnv(ctx);
-        const v = env.DEBUG;
-        return v === undefined || /^(false|0|no|off|)$/i.test(v.trim()) ? pass(`DEBUG=${v ?? "unset"} in ${source}`) : fail(`DEBUG=${v} in ${source}`);
+        return settingOrEnv(
+          ctx,
+          "DEBUG",
+          (d) => (d.settings.DEBUG ? fail : pass)(`DEBUG=${d.settings.DEBUG ? "True" : "False"} in ${d.source}`),
+          (v, where) => (/^(false|0|no|off|)$/i.test(v.trim()) ? pass : fail)(`DEBUG=${v} (${where})`),
+        );
       },
     },
   ),
@@ -36,22 +67,20 @@ export const securityChecks = [
       suite: "security",
       severity: "critical",
       smoke: true,
-      expects: "SECRET_KEY set, at least 50 characters, at least 5 distinct characters, not a known placeholder",
+      expects:
+        "settings.SECRET_KEY as Django loads it (else, if Django cannot start, the SECRET_KEY environment variable; unset: error) is non-empty, at least 50 characters, at least 5 distinct characters, and contains none of the known placeholder texts",
       recommendation: "Generate a key (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), put it in the env file, restart",
       fixId: "rotate-secret-key",
     },
     {
       async run(ctx) {
-        const { env, source } = await serviceEnv(ctx);
-        const k = env.SECRET_KEY;
         // Never echo the key itself: only its properties.
-        if (!k) return fail(`SECRET_KEY is not set in ${source}: the settings fall back to their built-in placeholder`);
-        const low = k.toLowerCase();
-        const placeholder = PLACEHOLDERS.find((p) => low.includes(p));
-        const distinct = new Set(k).size;
-        if (placeholder) return fail(`SECRET_KEY contains the placeholder text "${placeholder}"`);
-        if (k.length < 50 || distinct < 5) return fail(`SECRET_KEY is ${k.length} characters with ${distinct} distinct`);
-        return pass(`SECRET_KEY: ${k.length} characters, ${distinct} distinct`);
+        return settingOrEnv(
+          ctx,
+          "SECRET_KEY",
+          (d) => judgeKey(d.settings.SECRET_KEY, d.source),
+          (k, where) => judgeKey({ set: k !== "", length: k.length, distinct: new Set(k).size, placeholder: PLACEHOLDERS.find((p) => k.toLowerCase().includes(p)) ?? null }, where),
+        );
       },
     },
   ),
@@ -61,16 +90,19 @@ export const securityChecks = [
       title: "ALLOWED_HOSTS is an explicit list",
       suite: "security",
       severity: "high",
-      expects: "ALLOWED_HOSTS set and without '*'",
+      expects:
+        "settings.ALLOWED_HOSTS as Django loads it (else, if Django cannot start, the comma-separated ALLOWED_HOSTS environment variable; unset: error) is non-empty and contains no '*'",
       recommendation: "Set ALLOWED_HOSTS to your hostnames (and localhost for local probes) in the env file, then restart",
       fixId: "fix-allowed-hosts",
     },
     {
       async run(ctx) {
-        const { env } = await serviceEnv(ctx);
-        const hosts = (env.ALLOWED_HOSTS ?? "").split(",").map((h) => h.trim()).filter(Boolean);
-        if (!hosts.length) return fail("ALLOWED_HOSTS is not set: the settings default applies");
-        return hosts.includes("*") ? fail(`ALLOWED_HOSTS=${hosts.join(",")}`) : pass(`ALLOWED_HOSTS=${hosts.join(",")}`);
+        return settingOrEnv(
+          ctx,
+          "ALLOWED_HOSTS",
+          (d) => judgeHosts(d.settings.ALLOWED_HOSTS, d.source),
+          (v, where) => judgeHosts(v.split(",").map((h) => h.trim()).filter(Boolean), where),
+        );
       },
     },
   ),
@@ -123,7 +155,8 @@ export const securityChecks = [
       suite: "security",
       severity: "critical",
       smoke: true,
-      expects: "no env-file or git content at /.env and /.git/HEAD through nginx",
+      expects:
+        "through nginx, /.env does not answer 200 with a KEY=value line, and /.git/HEAD does not answer 200 with a git HEAD (a `ref: ` line or a bare 40/64-hex commit id of a detached checkout)",
       recommendation: "Add `location ~ /\\. { return 404; }` to the nginx site and remove dotfiles from the web root",
       dependsOn: ["SVC-013"],
     },
@@ -134,7 +167,7 @@ export const securityChecks = [
         const [env, git] = await Promise.all([fetchCached(ctx, base, "/.env"), fetchCached(ctx, base, "/.git/HEAD")]);
         if ("error" in env || "error" in git) throw new Error(`${summarize(ctx, env)}; ${summarize(ctx, git)}`);
         // A 200 SPA fallback page is harmless; only real env or git content is a leak.
-        const leaks = [env.status === 200 && /^[A-Z_][A-Z0-9_]*=/m.test(env.body) ? `${env.url} serves KEY=value lines` : "", git.status === 200 && /^ref: /m.test(git.body) ? `${git.url} serves a git ref` : ""].filter(Boolean);
+        const leaks = [env.status === 200 && /^[A-Z_][A-Z0-9_]*=/m.test(env.body) ? `${env.url} serves KEY=value lines` : "", git.status === 200 && GIT_HEAD.test(git.body) ? `${git.url} serves a git HEAD` : ""].filter(Boolean);
         return leaks.length ? fail(leaks.join("; ")) : pass(`/.env ${env.status}, /.git/HEAD ${git.status}, no secrets in either`);
       },
     },
@@ -145,22 +178,27 @@ export const securityChecks = [
       title: "Gunicorn is bound to loopback or a unix socket",
       suite: "security",
       severity: "high",
-      expects: "--bind in ExecStart, and every address the unit listens on, is loopback (127.0.0.1, ::1, localhost) or a unix socket",
+      expects:
+        "every bind in Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) is loopback (127.0.0.0/8, ::1, localhost) or a unix socket, and every TCP listener of the unit's processes on the Gunicorn URL's port or a bound port is on a loopback address; a listener on those ports whose owning process cannot be read is an error",
       recommendation: "Use --bind 127.0.0.1:8000 (or unix:/run/<service>.sock) and let nginx face the network",
       dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {
-        const u = await serviceUnit(ctx);
-        const bind = execOption(u, "--bind") ?? execOption(u, "-b");
-        const loopback = (a: string) => /^(unix:|127\.|localhost(:|$)|\[::1\]|\[(0:){7}1\]|\[(0:){5}ffff:7f)/.test(a);
-        if (bind && !loopback(bind)) return fail(`--bind ${bind} accepts connections from other hosts`);
-        // Without --bind in ExecStart (config file, GUNICORN_CMD_ARGS, $PORT), judge what really listens.
-        const pids = new Set(await unitPids(ctx));
-        const own = (await listenersOn(ctx, urlPort(ctx.config.gunicornUrl))).filter((l) => l.pid !== undefined && pids.has(l.pid));
-        const open = own.filter((l) => !loopback(l.address));
-        if (open.length) return fail(`the unit listens on ${open.map((l) => `${l.address}:${l.port}`).join(", ")}`);
-        return pass(`--bind ${bind ?? "(not in ExecStart)"}; listening on ${own.map((l) => `${l.address}:${l.port}`).join(", ") || "no TCP port of the Gunicorn URL"}`);
+        const g = await gunicornSettings(ctx);
+        const open = g.bind.filter((b) => !isLocalAddress(b) && !b.startsWith("fd://"));
+        if (open.length) return fail(`Gunicorn binds ${open.join(", ")}: reachable from other hosts (read by ${g.source})`);
+        const ports = [...new Set([urlPort(ctx.config.gunicornUrl), ...g.bind.map(bindPort).filter((p): p is number => p !== undefined)])];
+        const [pids, unit, listeners] = await Promise.all([unitPids(ctx), serviceUnit(ctx), Promise.all(ports.map((p) => listenersOn(ctx, p)))]);
+        const all = listeners.flat();
+        const unknown = all.find((l) => l.pid === undefined);
+        if (unknown) throw new Error(`cannot tell which process holds ${unknown.address}:${unknown.port} (no permission to read /proc/<pid>/fd?)`);
+        const mine = new Set([...pids, unit.mainPid]);
+        const own = all.filter((l) => mine.has(l.pid as number));
+        const exposed = own.filter((l) => !isLocalAddress(l.address));
+        if (exposed.length) return fail(`the unit listens on ${exposed.map((l) => `${l.address}:${l.port}`).join(", ")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
+        const seen = own.map((l) => `${l.address}:${l.port}`).join(", ") || `no TCP port of ${ports.join(", ")}`;
+        return pass(`Gunicorn binds ${g.bind.join(", ")} (read by ${g.source}); the unit listens on ${seen}`);
       },
     },
   ),
@@ -207,19 +245,19 @@ export const securityChecks = [
       title: "manage.py check --deploy is clean at the configured level",
       suite: "security",
       severity: "high",
-      expects: "no check --deploy issue at or above the configured level, except those ignored in the config",
+      expects:
+        "`check --deploy` (run by Django in the one Python start as the unit's user, with the service's environment) reports no unsilenced issue at or above thresholds.checkDeployFailLevel, except IDs in thresholds.checkDeployIgnore",
       recommendation: "Fix each issue Django names (see its ID in the Django docs), or list it in thresholds.checkDeployIgnore with a reason",
       dependsOn: ["SEC-001", "SEC-002", "SEC-003", "SVC-003", "FS-001"],
     },
     {
       async run(ctx) {
-        const d = await deployCheck(ctx);
+        const d = await deployIssues(ctx);
         const { checkDeployFailLevel: level, checkDeployIgnore: ignore } = ctx.config.thresholds;
-        const rank = { INFO: 0, WARNING: 1, ERROR: 2, CRITICAL: 3 } as Record<string, number>;
-        const bad = d.issues.filter((i) => (rank[i.level] ?? 0) >= (rank[level] ?? 2) && !ignore.includes(i.id));
-        if (d.exitCode !== 0 && d.issues.length === 0) throw new Error(`check --deploy could not run: ${d.output}`);
-        const all = d.issues.map((i) => i.id).join(", ") || "none";
-        return bad.length ? fail(bad.map((i) => `${i.id} ${i.text}`).join("; ")) : pass(`issues: ${all}; none at ${level} or above`);
+        const rank = { DEBUG: -1, INFO: 0, WARNING: 1, ERROR: 2, CRITICAL: 3 } as Record<string, number>;
+        const bad = d.issues.filter((i) => (rank[i.level] ?? 0) >= (rank[level] ?? 2) && !ignore.includes(i.id ?? ""));
+        const all = d.issues.map((i) => i.id ?? `(${i.level} without ID)`).join(", ") || "none";
+        return bad.length ? fail(bad.map((i) => `${i.id ?? "(no ID)"} ${i.msg}`).join("; ")) : pass(`issues: ${all}; none at ${level} or above${ignore.length ? ` outside ${ignore.join(", ")}` : ""}`);
       },
     },
   ),

@@ -1,6 +1,7 @@
 import { access, serviceAccount } from "../probes/files.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
-import { currentJournal, execOption, serviceUnit, showUnits, verifyUnit } from "../probes/systemd.ts";
+import { gunicornSettings } from "../probes/gunicorn.ts";
+import { currentJournal, serviceUnit, showUnits, verifyUnit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
@@ -171,17 +172,17 @@ export const serviceChecks = [
       title: "Gunicorn worker and graceful timeouts are set",
       suite: "service",
       severity: "medium",
-      expects: "ExecStart passes --timeout and --graceful-timeout",
-      recommendation: "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart",
+      expects:
+        "Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) sets timeout and graceful_timeout explicitly, whatever the value; left at gunicorn's built-in 30 s defaults they fail",
+      recommendation: "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart, or set timeout/graceful_timeout in the gunicorn config file",
       dependsOn: [UNIT],
     },
     {
       async run(ctx) {
-        const u = await serviceUnit(ctx);
-        const t = execOption(u, "--timeout") ?? execOption(u, "-t");
-        const g = execOption(u, "--graceful-timeout");
-        const s = `--timeout=${t ?? "unset"} --graceful-timeout=${g ?? "unset"}`;
-        return t && g ? pass(s) : fail(s);
+        const g = await gunicornSettings(ctx);
+        const how = (name: string) => (g.explicit.includes(name) ? "set" : "gunicorn's default");
+        const s = `timeout=${g.timeout} (${how("timeout")}), graceful_timeout=${g.gracefulTimeout} (${how("graceful_timeout")}); read by ${g.source}`;
+        return g.explicit.includes("timeout") && g.explicit.includes("graceful_timeout") ? pass(s) : fail(s);
       },
     },
   ),

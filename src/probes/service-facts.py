@@ -1,0 +1,190 @@
+"""One Python start answers every question the validator puts to the app's own tools.
+
+Run as the unit's user, with the service's environment, from its WorkingDirectory, by the venv's python:
+  python - '<options JSON>'   (this program on stdin)
+Gunicorn's effective settings come from Gunicorn's own config loader (command line, GUNICORN_CMD_ARGS,
+-c file or ./gunicorn.conf.py, WEB_CONCURRENCY); then Django's settings as Django sees them, `check --deploy`
+and `showmigrations --plan`. Prints ONE line: the marker, then a JSON document. Never prints SECRET_KEY:
+only its length, its distinct characters and which placeholder it contains.
+"""
+import io
+import json
+import os
+import sys
+import traceback
+from contextlib import redirect_stderr, redirect_stdout
+
+MARKER = "DDV-SERVICE-FACTS "
+LEVELS = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+# Settings about HTTPS and cookies that Django's deploy checks look at, reported verbatim.
+SECURE_EXTRA = ("SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "CSRF_COOKIE_HTTPONLY", "SESSION_COOKIE_HTTPONLY", "X_FRAME_OPTIONS")
+
+
+def last_line(exc, captured=""):
+    """The exception's last line ("RuntimeError: bad deploy"), or what the tool printed before exiting."""
+    if isinstance(exc, SystemExit):
+        lines = [l.strip() for l in captured.splitlines() if l.strip()]
+        return lines[-1] if lines else "exited with status %s" % exc.code
+    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+
+
+def gunicorn_facts(argv):
+    """Gunicorn's config as `gunicorn ARGV` would resolve it; the WSGI app itself is not imported."""
+    if not argv:
+        return {"ok": False, "error": "ExecStart does not run gunicorn"}
+    buf = io.StringIO()
+    explicit = []
+    try:
+        import gunicorn
+        from gunicorn import config
+        from gunicorn.app.base import Application
+        from gunicorn.app.wsgiapp import WSGIApplication
+
+        # Record every setting a source (command line, GUNICORN_CMD_ARGS, config file) sets, and the file read.
+        plain_set, plain_load = config.Config.set, Application.load_config_from_file
+        files = []
+
+        def recording_set(self, name, value):
+            explicit.append(name)
+            return plain_set(self, name, value)
+
+        def recording_load(self, filename):
+            files.append(filename)
+            return plain_load(self, filename)
+
+        config.Config.set, Application.load_config_from_file = recording_set, recording_load
+        sys.argv = list(argv)
+        try:
+            with redirect_stdout(buf), redirect_stderr(buf):
+                app = WSGIApplication("%(prog)s [OPTIONS] [APP_MODULE]")
+        finally:
+            config.Config.set, Application.load_config_from_file = plain_set, plain_load
+        cfg = app.cfg
+        # What gunicorn's master does before loading the app: --env into os.environ, --pythonpath into sys.path.
+        for k, v in cfg.env.items():
+            os.environ[k] = v
+        if cfg.pythonpath:
+            sys.path[0:0] = [p.strip() for p in cfg.pythonpath.split(",") if p.strip()]
+        return {
+            "ok": True,
+            "version": gunicorn.__version__,
+            "bind": list(cfg.bind),
+            "workers": cfg.workers,
+            "threads": cfg.threads,
+            "timeout": cfg.timeout,
+            "gracefulTimeout": cfg.graceful_timeout,
+            "workerClass": cfg.worker_class_str,
+            "configFile": os.path.abspath(files[-1]) if files else None,
+            "explicit": sorted(set(explicit) - {"default_proc_name"}),
+        }
+    except BaseException as e:  # do_load_config turns any config error into SystemExit(1)
+        return {"ok": False, "error": last_line(e, buf.getvalue())}
+
+
+def secret_key_facts(settings, placeholders):
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        key = settings.SECRET_KEY
+    except ImproperlyConfigured as e:
+        return {"set": False, "length": 0, "distinct": 0, "placeholder": None, "error": last_line(e)}
+    key = key if isinstance(key, str) else str(key)
+    low = key.lower()
+    return {"set": bool(key), "length": len(key), "distinct": len(set(key)), "placeholder": next((p for p in placeholders if p in low), None)}
+
+
+def settings_facts(settings, placeholders):
+    db = settings.DATABASES.get("default", {})
+    names = [n for n in dir(settings._wrapped) if n.startswith("SECURE_") or n in SECURE_EXTRA]
+    return {
+        "module": settings.SETTINGS_MODULE,
+        "DEBUG": bool(settings.DEBUG),
+        "ALLOWED_HOSTS": [str(h) for h in settings.ALLOWED_HOSTS],
+        "SECRET_KEY": secret_key_facts(settings, placeholders),
+        "DATABASE": {k: str(db.get(k, "")) for k in ("ENGINE", "NAME", "HOST", "PORT", "USER")},
+        "SECURE": {n: getattr(settings, n) for n in sorted(names)},
+    }
+
+
+def deploy_check(fail_level):
+    """`check --deploy --fail-level LEVEL`: its text, its outcome, and the issues it judged."""
+    from django.core import checks
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    seen = []
+    plain_run = checks.run_checks
+
+    def recording_run(*args, **kwargs):
+        issues = plain_run(*args, **kwargs)
+        seen.extend(issues)
+        return issues
+
+    checks.run_checks = recording_run
+    buf = io.StringIO()
+    try:
+        call_command("check", deploy=True, fail_level=fail_level, stdout=buf, stderr=buf)
+        outcome = "passed"
+    except SystemCheckError as e:
+        outcome = "failed"
+        buf.write(str(e))
+    except BaseException as e:
+        return {"ran": False, "error": last_line(e, buf.getvalue()), "output": buf.getvalue()[-2000:]}
+    finally:
+        checks.run_checks = plain_run
+    issues = [{"id": i.id, "level": LEVELS.get(i.level, str(i.level)), "msg": str(i.msg), "obj": str(i.obj) if i.obj is not None else None} for i in seen if not i.is_silenced()]
+    return {"ran": True, "outcome": outcome, "issues": issues, "output": buf.getvalue()[-4000:]}
+
+
+def migration_plan(connect_timeout):
+    """`showmigrations --plan --skip-checks` output, or why it could not run (the database is down...)."""
+    from django.core.management import call_command
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    if "postgresql" in db.get("ENGINE", ""):
+        # A dead database must not hold this one Python start until its timeout.
+        db.setdefault("OPTIONS", {}).setdefault("connect_timeout", connect_timeout)
+    buf = io.StringIO()
+    try:
+        call_command("showmigrations", "--plan", "--skip-checks", stdout=buf, stderr=buf)
+        return {"ok": True, "output": buf.getvalue()}
+    except BaseException as e:
+        return {"ok": False, "error": last_line(e, buf.getvalue())}
+
+
+def django_facts(opts):
+    buf = io.StringIO()
+    try:
+        with redirect_stdout(buf), redirect_stderr(buf):
+            import django
+
+            django.setup()
+    except BaseException as e:  # a settings module may raise anything, even SystemExit
+        return {"ok": False, "error": last_line(e, buf.getvalue())}
+    from django.conf import settings
+
+    out = {"ok": True, "version": django.get_version()}
+    try:
+        out["settings"] = settings_facts(settings, opts["placeholders"])
+    except BaseException as e:
+        out["settings"] = {"error": last_line(e)}
+    out["check"] = deploy_check(opts["failLevel"]) if opts.get("check", True) else None
+    out["migrations"] = migration_plan(opts.get("connectTimeout", 5)) if opts.get("migrations", True) else None
+    return out
+
+
+def main():
+    opts = json.loads(sys.argv[1])
+    real_stdout = sys.stdout
+    sink = io.StringIO()
+    # Nothing the app prints may land between us and our JSON line.
+    with redirect_stdout(sink), redirect_stderr(sink):
+        facts = {"python": sys.version.split()[0]}
+        facts["gunicorn"] = gunicorn_facts(opts.get("gunicornArgv"))
+        facts["django"] = django_facts(opts)
+    real_stdout.write("\n" + MARKER + json.dumps(facts, default=str) + "\n")
+    real_stdout.flush()
+
+
+main()

@@ -1,0 +1,83 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { TransportError } from "../transport/types.ts";
+import type { ProbeContext } from "./context.ts";
+import { serviceEnv } from "./environment.ts";
+import { serviceUnit } from "./systemd.ts";
+
+// Placeholders seen in templates and docs; a key containing one of these is not a secret.
+export const PLACEHOLDERS = ["django-insecure-", "your-super-secret", "change-me", "changeme", "secret-key", "your-secret-key", "dev-key"];
+
+const MARKER = "DDV-SERVICE-FACTS ";
+
+export type GunicornFacts =
+  | { ok: true; version: string; bind: string[]; workers: number; threads: number; timeout: number; gracefulTimeout: number; workerClass: string; configFile: string | null; explicit: string[] }
+  | { ok: false; error: string };
+
+export type SettingsFacts = {
+  module: string;
+  DEBUG: boolean;
+  ALLOWED_HOSTS: string[];
+  SECRET_KEY: { set: boolean; length: number; distinct: number; placeholder: string | null; error?: string };
+  DATABASE: Record<"ENGINE" | "NAME" | "HOST" | "PORT" | "USER", string>;
+  SECURE: Record<string, unknown>;
+};
+
+export type DeployIssue = { id: string | null; level: string; msg: string; obj: string | null };
+export type CheckFacts = { ran: true; outcome: "passed" | "failed"; issues: DeployIssue[]; output: string } | { ran: false; error: string; output: string };
+export type MigrationFacts = { ok: true; output: string } | { ok: false; error: string };
+
+export type DjangoFacts =
+  | { ok: true; version: string; settings: SettingsFacts | { error: string }; check: CheckFacts | null; migrations: MigrationFacts | null }
+  | { ok: false; error: string };
+
+// What one Python start as the service reported; `as` says whose identity and environment it used.
+export type ServiceFacts = { ran: true; as: string; python: string; gunicorn: GunicornFacts; django: DjangoFacts } | { ran: false; as: string; error: string };
+
+let script: string | undefined;
+// The Python program, read from next to this file at first use.
+function pythonProgram(): string {
+  script ??= readFileSync(path.join(import.meta.dirname, "service-facts.py"), "utf8");
+  return script;
+}
+
+// Gunicorn's own argv from ExecStart (`.../gunicorn ARGS` or `python -m gunicorn ARGS`), or undefined when it runs something else.
+export function gunicornArgv(argv: string[] | undefined): string[] | undefined {
+  if (!argv?.length) return undefined;
+  if (/^gunicorn(-script\.pyw?)?$/.test(path.basename(argv[0] as string))) return argv;
+  const m = argv.findIndex((a, i) => a === "-m" && argv[i + 1] === "gunicorn");
+  return m >= 0 && /python/.test(path.basename(argv[0] as string)) ? ["gunicorn", ...argv.slice(m + 2)] : undefined;
+}
+
+// Reads the JSON line the program printed (after anything the app itself printed).
+export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: true }>, "ran" | "as"> | undefined {
+  const line = stdout.split("\n").reverse().find((l) => l.startsWith(MARKER));
+  return line ? JSON.parse(line.slice(MARKER.length)) : undefined;
+}
+
+// One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's
+// python: Gunicorn's effective config, Django's settings, `check --deploy` and `showmigrations --plan`, all at once.
+export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
+  return ctx.once("python:service-facts", async () => {
+    const [unit, { env, source }] = await Promise.all([serviceUnit(ctx), serviceEnv(ctx)]);
+    const cwd = unit.workingDirectory || `${ctx.config.projectDir}/backend`;
+    const user = unit.user || "root";
+    const group = unit.group || user;
+    const python = `${ctx.config.venvDir}/bin/python`;
+    const as = `as ${user}, environment of ${source}`;
+    const opts = { placeholders: PLACEHOLDERS, failLevel: ctx.config.thresholds.checkDeployFailLevel, gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null, connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)) };
+    const cleanEnv = { ...env, DJANGO_SETTINGS_MODULE: env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, PYTHONDONTWRITEBYTECODE: "1" };
+    // setpriv changes identity without touching the environment (runuser/su would rewrite it).
+    const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "-", JSON.stringify(opts)];
+    try {
+      const r = await ctx.transport.run(argv, { cwd, env: cleanEnv, input: pythonProgram(), timeoutMs: ctx.config.timeouts.commandMs * 2 });
+      const facts = parseFacts(r.stdout);
+      if (facts) return { ran: true, as, ...facts };
+      const why = (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] || "no output";
+      return { ran: false, as, error: `${python} exited ${r.exitCode} without an answer: ${ctx.clip(why, 200, "end")}` };
+    } catch (err) {
+      if (err instanceof TransportError) return { ran: false, as, error: `${python} could not run in ${cwd}: ${err.message}` };
+      throw err;
+    }
+  });
+}
