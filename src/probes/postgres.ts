@@ -28,6 +28,7 @@ export function unquote(s: string): string {
 }
 
 // Python's urlsplit, the parts dj-database-url reads. Throws (without the URL in the message) where Python raises.
+// The port stays text: Python reads it only when asked, after dj-database-url has looked the scheme up.
 function urlsplit(url: string) {
   const m = url.match(/^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s);
   if (!m) throw new Error("it has no scheme");
@@ -62,14 +63,7 @@ function urlsplit(url: string) {
     hostname = c === -1 ? hostport : hostport.slice(0, c);
     portText = c === -1 ? undefined : hostport.slice(c + 1);
   }
-  let port: number | undefined;
-  if (portText) {
-    // Never echo the text: with a "/" in the password, the password's start lands here.
-    if (!/^[0-9]+$/.test(portText)) throw new Error("its port is not a number (a password with '/', '?' or '#' must be percent-encoded)");
-    port = Number(portText);
-    if (port > 65535) throw new Error("its port is out of range 0-65535");
-  }
-  return { scheme, netloc, path, query, username, password, hostname: hostname.toLowerCase(), port };
+  return { scheme, netloc, path, query, username, password, hostname: hostname.toLowerCase(), portText };
 }
 
 // Reads DATABASE_URL exactly as dj-database-url's parse() does (scheme table, percent-encoded socket host, query
@@ -85,6 +79,13 @@ export function readDatabaseUrl(url: string | undefined): DbUrl {
   if (!PG_SCHEMES.includes(u.scheme)) {
     if (OTHER_SCHEMES.includes(u.scheme)) return { kind: "other", scheme: u.scheme };
     return { kind: "unreadable", reason: `dj-database-url has no engine for the scheme ${JSON.stringify(u.scheme)} (PostgreSQL: ${PG_SCHEMES.join(", ")})` };
+  }
+  let port: number | undefined;
+  if (u.portText) {
+    // Never echo the text: with a "/" in the password, the password's start lands here.
+    if (!/^[0-9]+$/.test(u.portText)) return { kind: "unreadable", reason: "its port is not a number (a password with '/', '?' or '#' must be percent-encoded)" };
+    port = Number(u.portText);
+    if (port > 65535) return { kind: "unreadable", reason: "its port is out of range 0-65535" };
   }
   // dj-database-url: a hostname with % is the raw netloc after the last @, unquoted (so :port stays in it).
   let host = u.hostname;
@@ -103,7 +104,7 @@ export function readDatabaseUrl(url: string | undefined): DbUrl {
   const { sslmode, ...rest } = params;
   const target: DbTarget = {
     host: host || DEFAULT_SOCKET_DIR,
-    port: u.port || 5432,
+    port: port || 5432,
     user: unquote(u.username ?? ""),
     password: unquote(u.password ?? ""),
     database: unquote(u.path.slice(1)),
