@@ -7,7 +7,7 @@ import { serviceUnit } from "./systemd.ts";
 // Django's settings as Django itself loads them (one Python start as the service), or why Django could not start.
 export async function djangoSettings(ctx: ProbeContext): Promise<{ ok: true; settings: SettingsFacts; source: string } | { ok: false; why: string }> {
   const f = await serviceFacts(ctx);
-  if (!f.ran) return { ok: false, why: `Django could not start: ${f.error}` };
+  if (!f.ran) return { ok: false, why: `Django could not start: ${ctx.clip(f.error, 300)}` };
   if (!f.django.ok) return { ok: false, why: `Django could not start: ${ctx.clip(f.django.error, 300)}` };
   if ("error" in f.django.settings) return { ok: false, why: `Django started but its settings could not be read: ${ctx.clip(f.django.settings.error, 300)}` };
   return { ok: true, settings: f.django.settings, source: `Django settings ${f.django.settings.module} (${f.as})` };
@@ -21,7 +21,9 @@ export async function deployIssues(ctx: ProbeContext): Promise<{ issues: DeployI
   const c = f.django.check;
   if (!c) throw new Error("check --deploy was not asked for");
   if (!c.ran) throw new Error(`check --deploy could not run: ${ctx.clip(c.error, 300)}`);
-  return { issues: c.issues.map((i) => ({ ...i, msg: ctx.clip(i.msg, 160) })), outcome: c.outcome };
+  // Django runs checks in registry (set) order: sort so reports compare run to run.
+  const issues = c.issues.map((i) => ({ ...i, msg: ctx.clip(i.msg, 160) })).sort((a, b) => (a.id ?? "").localeCompare(b.id ?? ""));
+  return { issues, outcome: c.outcome };
 }
 
 // Migrations not yet applied, from `showmigrations --plan` output ("[ ]  app.0002_x").

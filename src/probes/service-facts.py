@@ -24,8 +24,10 @@ def last_line(exc, captured=""):
     """The exception's last line ("RuntimeError: bad deploy"), or what the tool printed before exiting."""
     if isinstance(exc, SystemExit):
         lines = [l.strip() for l in captured.splitlines() if l.strip()]
-        return lines[-1] if lines else "exited with status %s" % exc.code
-    return traceback.format_exception_only(type(exc), exc)[-1].strip()
+        text = lines[-1] if lines else "exited with status %s" % exc.code
+    else:
+        text = traceback.format_exception_only(type(exc), exc)[-1]
+    return " ".join(text.split())[:500]  # one line, whatever the message spans
 
 
 def gunicorn_facts(argv):
