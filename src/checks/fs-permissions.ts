@@ -1,22 +1,54 @@
 import type { ProbeContext } from "../probes/context.ts";
-import { access, describe, serviceAccount, userDb } from "../probes/files.ts";
+import { access, accessBasis, describe, joinDenials, serviceAccount, serviceIds, userDb } from "../probes/files.ts";
+import { TransportError, type FileStat } from "../transport/types.ts";
 import { serviceUnit, wsgiModule } from "../probes/systemd.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
-// Walks a tree through the transport (no find(1)), not following directory symlinks. Throws when a
-// directory cannot be listed or the tree is larger than `budget` paths: a partial walk proves nothing.
-async function walk(ctx: ProbeContext, dir: string, visit: (path: string, mode: number) => void, budget = { left: 50_000 }): Promise<void> {
-  const names = await ctx.transport.readDir(dir);
-  await Promise.all(
-    names.map(async (n) => {
-      if (budget.left-- <= 0) throw new Error(`more than 50000 paths under ${ctx.config.projectDir}; not all were looked at`);
-      const p = `${dir}/${n}`;
-      const st = await ctx.transport.stat(p);
-      if (!st) return; // vanished or a dangling symlink
-      visit(p, st.mode);
-      if (st.isDirectory && (await ctx.transport.readLink(p)) === undefined) await walk(ctx, p, visit, budget);
-    }),
-  );
+const FIND_TIMEOUT_MS = 20_000;
+const FIND_CAP = 200;
+
+// World-writable paths (sticky directories excepted) under `dir` on its own filesystem, from one bounded
+// find(1): at most cap+1 lines are read (find stops on SIGPIPE after that). Any other failure of find is an error.
+export async function findWorldWritable(ctx: ProbeContext, dir: string, cap = FIND_CAP): Promise<{ hits: string[]; more: boolean }> {
+  const script = 'find -H "$1" -xdev -perm -0002 ! -type l ! \\( -type d -perm -1000 \\) -printf "%m %p\\n"; echo "find-exit $?" >&2';
+  // One line more than the cap tells "exactly cap" from "more" (find may finish before head quits).
+  const r = await ctx.transport.run(["sh", "-c", `{ ${script}; } | head -n "$2"`, "sh", dir, String(cap + 1)], { timeoutMs: FIND_TIMEOUT_MS });
+  return parseFind(r.stdout, r.stderr, dir, cap);
+}
+
+// Reads findWorldWritable's output; find's own exit status comes back on stderr as "find-exit N".
+export function parseFind(stdout: string, stderr: string, dir: string, cap = FIND_CAP): { hits: string[]; more: boolean } {
+  const status = Number(stderr.match(/^find-exit (\d+)$/m)?.[1] ?? Number.NaN);
+  const lines = stdout.split("\n").filter(Boolean);
+  const hits = lines.slice(0, cap);
+  // More than `cap` lines came: there are more hits; find may then have died of SIGPIPE (141) when head quit.
+  if (lines.length > cap && (status === 0 || status === 141)) return { hits, more: true };
+  if (status !== 0) {
+    const why = stderr.split("\n").filter((l) => l && !l.startsWith("find-exit")).slice(0, 2).join(" | ");
+    throw new TransportError(`find under ${dir} ${Number.isNaN(status) ? "did not finish" : `exited ${status}`}: ${why || "no message"}; not every path was looked at`, "EFIND");
+  }
+  return { hits, more: false };
+}
+
+// What is wrong with an env file's owner and mode: the file holds secrets that only systemd (root) needs
+// to read. Empty when it is 400/440/600/640, owned by root or the service's uid, and (when the group may
+// read) grouped root or one of the service's groups.
+export function envFileProblems(st: FileStat, ids: { uid: number; gids: number[] }): string[] {
+  const out: string[] = [];
+  const m = st.mode & 0o7777;
+  if (m & 0o007) out.push("others have access");
+  if (m & 0o020) out.push("the group can write");
+  if (m & 0o111) out.push("execute bits set");
+  if (!out.length && ![0o400, 0o440, 0o600, 0o640].includes(m)) out.push(`mode ${m.toString(8).padStart(4, "0")} is not 400, 440, 600 or 640`);
+  if (st.uid !== 0 && st.uid !== ids.uid) out.push(`owner uid ${st.uid} is neither root nor the service's uid ${ids.uid}`);
+  if (m & 0o040 && st.gid !== 0 && !ids.gids.includes(st.gid)) out.push(`group ${st.gid} may read it and is neither root nor one of the service's groups (${ids.gids.join(",")})`);
+  return out;
+}
+
+// A log directory that does not exist has no logs; access() names the missing directory itself.
+function missingAsEmpty(err: unknown): string[] {
+  if ((err as TransportError).code === "ENOENT" || (err as TransportError).code === "ENOTDIR") return [];
+  throw err;
 }
 
 export const fsChecks = [
@@ -27,7 +59,8 @@ export const fsChecks = [
       suite: "fs-permissions",
       severity: "critical",
       smoke: true,
-      expects: "manage.py and the WSGI module under WorkingDirectory readable by the unit's User/Group",
+      expects:
+        "manage.py and the WSGI module under WorkingDirectory pass access(2) for read (every ancestor enterable) as the running service's uid/gid/groups inside its mount namespace; when the service is down, by mode bits for the unit's User/Group from /etc/passwd",
       recommendation: "chown -R <user>:<group> <project dir> and make files 644, directories 755",
       fixId: "fix-permissions",
       dependsOn: ["SVC-004"],
@@ -40,8 +73,7 @@ export const fsChecks = [
         const wsgi = wsgiModule(u) ?? "";
         const files = [`${base}/manage.py`, ...(wsgi ? [`${base}/${wsgi.replaceAll(".", "/")}.py`] : [])];
         const results = await Promise.all(files.map((f) => access(ctx, f, who, "r")));
-        const bad = results.filter((r) => !r.ok).map((r) => (r.ok ? "" : r.reason));
-        return bad.length ? fail(bad.join("; ")) : pass(`${files.join(", ")} readable by ${who.name}`);
+        return results.some((r) => !r.ok) ? fail(joinDenials(results)) : pass(`${files.join(", ")} readable by ${who.name} (${await accessBasis(ctx)})`);
       },
     },
   ),
@@ -51,49 +83,51 @@ export const fsChecks = [
       title: "The log directory and log files are writable by the unit's user",
       suite: "fs-permissions",
       severity: "high",
-      expects: "the log directory and every *.log in it writable by the unit's User/Group",
-      recommendation: "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log",
+      expects:
+        "the log directory and every *.log in it pass access(2) for write (every ancestor enterable) as the running service's uid/gid/groups inside its mount namespace, so read-only mounts of its sandbox count; when the service is down, by mode bits for the unit's User/Group",
+      recommendation: "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log; with ProtectSystem=strict, list the log dir in the unit's ReadWritePaths= and restart",
       fixId: "fix-permissions",
       dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {
-        const who = await serviceAccount(ctx);
         const dir = ctx.config.logDir;
-        const d = await access(ctx, dir, who, "w");
-        if (!d.ok) return fail(d.reason);
-        const logs = (await ctx.transport.readDir(dir)).filter((n) => n.endsWith(".log"));
-        const results = await Promise.all(logs.map((n) => access(ctx, `${dir}/${n}`, who, "w")));
-        const bad = results.filter((r) => !r.ok).map((r) => (r.ok ? "" : r.reason));
-        return bad.length ? fail(bad.join("; ")) : pass(`${dir} and ${logs.length} log files writable by ${who.name}`);
+        // Listed as root from outside, so the directory and its logs are asked in one batch with the other checks.
+        const [who, names] = await Promise.all([serviceAccount(ctx), ctx.transport.readDir(dir).catch(missingAsEmpty)]);
+        const logs = names.filter((n) => n.endsWith(".log")).map((n) => `${dir}/${n}`);
+        const results = await Promise.all([dir, ...logs].map((p) => access(ctx, p, who, "w")));
+        return results.some((r) => !r.ok) ? fail(joinDenials(results)) : pass(`${dir} and ${logs.length} log files writable by ${who.name} (${await accessBasis(ctx)})`);
       },
     },
   ),
   defineCheck(
     {
       id: "FS-003",
-      title: "Env files are private (600 or 640) and not world-readable",
+      title: "Env files are private: 400, 440, 600 or 640, owned by root or the service",
       suite: "fs-permissions",
       severity: "critical",
       smoke: true,
-      expects: "each EnvironmentFile of the unit: mode 600 or 640 (no access for others)",
-      recommendation: "chmod 640 <env file>; chown root:<group> (or <user>:<group>) <env file>",
+      expects:
+        "each EnvironmentFile of the unit: mode 400, 440, 600 or 640 (no access for others, no group write, no execute bits); owner root or the service's uid; when the group may read, group root or one of the service's groups (the running process's, else the unit's from /etc/passwd)",
+      recommendation: "chown root:root <env file> && chmod 600 <env file> (systemd reads it as root); or chown root:<the unit's Group> and chmod 640 when the app itself must read it",
       fixId: "fix-env-permissions",
       dependsOn: ["SVC-005"],
     },
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        const db = await userDb(ctx);
+        const [db, ids] = await Promise.all([userDb(ctx), serviceIds(ctx)]);
         const files = u.environmentFiles.length ? u.environmentFiles.map((f) => f.path) : ctx.config.envFiles;
         const bad: string[] = [];
         const seen: string[] = [];
         for (const f of files) {
           const st = await ctx.transport.stat(f);
           if (!st) continue;
-          (st.mode === 0o600 || st.mode === 0o640 ? seen : bad).push(`${f} ${describe(st, db)}`);
+          const problems = envFileProblems(st, ids);
+          if (problems.length) bad.push(`${f} ${describe(st, db)}: ${problems.join(", ")}`);
+          else seen.push(`${f} ${describe(st, db)}`);
         }
-        if (bad.length) return fail(bad.join("; "));
+        if (bad.length) return fail(`${bad.join("; ")} (service ids from ${ids.basis})`);
         return seen.length ? pass(seen.join("; ")) : fail(`none of ${files.join(", ")} exists`);
       },
     },
@@ -122,19 +156,18 @@ export const fsChecks = [
       title: "Nothing under the project directory is world-writable",
       suite: "fs-permissions",
       severity: "high",
-      expects: "no file or directory under the project directory with the o+w bit",
+      expects:
+        "`find -H <project dir> -xdev -perm -0002 ! -type l` finds nothing but sticky directories: no file or directory on the project directory's own filesystem with the o+w bit; find failing or timing out is an error",
       recommendation: "chmod o-w on each path listed (directories 755/775, files 644/664)",
       fixId: "fix-permissions",
     },
     {
       async run(ctx) {
-        const hits: string[] = [];
-        let count = 0;
-        await walk(ctx, ctx.config.projectDir, (p, mode) => {
-          count++;
-          if (mode & 0o002 && !(mode & 0o1000)) hits.push(`${p} ${mode.toString(8)}`);
-        });
-        return hits.length ? fail(`${hits.length} world-writable: ${hits.slice(0, 5).join(", ")}`) : pass(`${count} paths, none world-writable`);
+        const dir = ctx.config.projectDir;
+        const { hits, more } = await findWorldWritable(ctx, dir);
+        if (!hits.length) return pass(`nothing world-writable under ${dir} (find -xdev)`);
+        const shown = hits.slice(0, 5).map((h) => h.replace(/^(\d+) (.*)$/, "$2 $1"));
+        return fail(`${more ? `more than ${hits.length}` : hits.length} world-writable: ${shown.join(", ")}${hits.length > 5 ? ", ..." : ""}`);
       },
     },
   ),
