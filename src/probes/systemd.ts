@@ -174,9 +174,14 @@ export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
       const m = shown[i];
       const exec = execs[i];
       if (!m) return; // serviceUnit() says systemctl returned nothing for it
-      // A unit systemd does not know has no ExecStart to read; for a loaded one, not reading it is an error.
-      if (exec instanceof Error && m.get("LoadState")?.[0] === "loaded") throw exec;
-      units.set(n, toUnit(m, exec instanceof Error ? [] : (exec ?? [])));
+      const unit = toUnit(m, exec instanceof Error ? [] : (exec ?? []));
+      // A unit systemd does not know has no ExecStart to read. For a loaded one, not reading it is an error, but only
+      // for the checks that read ExecStart (a host without a system bus still gets every other answer).
+      if (exec instanceof Error && unit.loadState === "loaded") {
+        const unreadable = { enumerable: true, get: (): never => { throw exec; } };
+        Object.defineProperties(unit, { execStart: unreadable, execStarts: unreadable });
+      }
+      units.set(n, unit);
     });
     return units;
   });

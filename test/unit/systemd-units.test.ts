@@ -45,11 +45,15 @@ describe("ExecStart as systemd holds it (busctl, recorded on a reference host)",
     expect(u.execStart?.path).toBe("/opt/projectmeats/venv/bin/gunicorn");
   });
 
-  test("busctl failing for a loaded unit is an error, not an empty ExecStart", async () => {
-    const cmds = { ...healthyCommands(), [`${BUS}projectmeats_2eservice `]: { exitCode: 1, stderr: "Failed to get property ExecStart: Access denied" } };
-    await expect(serviceUnit(replayContext(replayTransport(cmds)))).rejects.toThrow(/busctl get-property .* failed \(exit 1\): Failed to get property ExecStart: Access denied/);
-    const [r] = await new Evaluator(replayContext(replayTransport(cmds))).all(["SVC-006"]);
-    expect(r?.status).not.toBe("pass");
+  test("busctl failing for a loaded unit: reading ExecStart is an error, never an empty ExecStart; other facts stay", async () => {
+    const cmds = { ...healthyCommands(), [`${BUS}projectmeats_2eservice `]: { exitCode: 1, stderr: "Failed to connect to bus: No such file or directory" } };
+    const u = await serviceUnit(replayContext(replayTransport(cmds)));
+    expect(u.activeState).toBe("active");
+    expect(() => u.execStart).toThrow(/busctl get-property .* failed \(exit 1\): Failed to connect to bus/);
+    expect(() => u.execStarts).toThrow(/busctl/);
+    const [exec, unit] = await new Evaluator(replayContext(replayTransport(cmds))).all(["SVC-006", "SVC-016"]);
+    expect(exec).toMatchObject({ status: "error", observed: expect.stringContaining("Failed to connect to bus") });
+    expect(unit?.status).toBe("pass");
   });
 
   test("a unit systemd does not know has no ExecStart (busctl answers an empty array)", async () => {
