@@ -1,0 +1,76 @@
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { describeE2E } from "./e2e.ts";
+import { hostCli, idsWith, siteHealthy, validateInside } from "./hosts.ts";
+
+const NAME = `e2e-shipped-${process.pid}`.slice(0, 31);
+const inside = (cmd: string[]) => hostCli(["exec", NAME, "--", ...cmd]);
+const curl = (url: string, ...extra: string[]) => inside(["curl", "-s", "-H", "Host: localhost", "-w", "\n%{http_code}", ...extra, url]);
+
+// What the full run reports on a healthy host configured as the ProjectMeats repository ships it: real
+// defects of the shipped configuration, each one a fix the operator should make (not a false red).
+const AS_SHIPPED_FINDINGS = [
+  // /django_static/ (and /media/) set their own add_header Cache-Control, so nginx drops the server-level
+  // X-Content-Type-Options and X-Frame-Options there: static files go out without nosniff.
+  "SEC-004",
+  // The site has no `server_tokens off`: every nginx answer says `Server: nginx/1.22.1`.
+  "SEC-005",
+  // The shipped unit sets only 7 sandboxing directives (no CapabilityBoundingSet=, RestrictAddressFamilies=,
+  // ProtectKernelLogs=, ...): `systemd-analyze security` rates it 7.6 EXPOSED.
+  "SEC-009",
+].sort();
+
+// The real deployment's configuration over our stand-in app: healthy, a green gate, and exactly its findings.
+describeE2E("ProjectMeats as shipped (flavour as-shipped)", () => {
+  beforeAll(async () => {
+    const r = await hostCli(["up", "--flavour", "as-shipped", "--name", NAME]);
+    expect(r.exitCode, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ name: NAME, pid: expect.any(Number) });
+  });
+  afterAll(async () => {
+    expect((await hostCli(["down", NAME])).exitCode).toBe(0);
+  });
+
+  test("the host is configured as shipped: the repository's unit, both optional env files, --preload", async () => {
+    const r = await inside(["systemctl", "show", "projectmeats", "-p", "Restart,SuccessExitStatus,EnvironmentFiles,ExecStartPre,ExecStart,ActiveState"]);
+    expect(r.stdout).toContain("Restart=always");
+    expect(r.stdout).toMatch(/^SuccessExitStatus=.*\b1\b.*\b2\b/m);
+    expect(r.stdout).toContain("EnvironmentFiles=/etc/projectmeats/projectmeats.env (ignore_errors=yes)");
+    expect(r.stdout).toContain("EnvironmentFiles=/opt/projectmeats/.env.production (ignore_errors=yes)");
+    expect(r.stdout).toContain("pre_start_service.sh");
+    expect(r.stdout).toContain("--preload");
+    expect(r.stdout).toContain("ActiveState=active");
+  });
+
+  test("the site answers healthy JSON through Gunicorn and nginx", async () => {
+    const site = await siteHealthy(NAME);
+    expect(site.healthy, site.detail).toBe(true);
+  });
+
+  test.each([
+    ["nginx /health is nginx's own 301 to /health/", "http://127.0.0.1/health", "301", "301 Moved Permanently"],
+    ["Gunicorn /api/health", "http://127.0.0.1:8000/api/health", "200", '"status":"healthy"'],
+    ["/admin/login/ through nginx", "http://127.0.0.1/admin/login/", "200", "Django administration"],
+    ["the API refuses anonymous requests through nginx", "http://127.0.0.1/api/v1/suppliers/", "403", "Authentication credentials were not provided"],
+  ])("%s", async (_label, url, status, body) => {
+    const r = await curl(url);
+    const lines = r.stdout.split("\n");
+    expect(lines.at(-1)).toBe(status);
+    expect(lines.slice(0, -1).join("\n")).toContain(body);
+  });
+
+  test("the smoke gate is green", async () => {
+    const v = await validateInside(NAME, ["specs/smoke"], "as-shipped-smoke");
+    expect(idsWith(v.results, "fail"), v.output).toEqual([]);
+    expect(idsWith(v.results, "error"), v.output).toEqual([]);
+    expect(v.exitCode, v.output).toBe(0);
+  });
+
+  test("the full run fails exactly the real findings of the shipped configuration, and nothing errors", async () => {
+    const v = await validateInside(NAME, [], "as-shipped-full");
+    const failed = v.results.filter((r) => r.status === "fail");
+    expect(idsWith(v.results, "error"), v.output).toEqual([]);
+    expect(idsWith(v.results, "not-run"), v.output).toEqual([]);
+    expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual(AS_SHIPPED_FINDINGS);
+    expect(v.exitCode).toBe(AS_SHIPPED_FINDINGS.length ? 1 : 0);
+  });
+});
