@@ -3,6 +3,20 @@ import { z } from "zod";
 const absolute = z.string().startsWith("/", "must be an absolute path");
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://127.0.0.1:8000" });
 
+// Which environment variables hold secrets, to mask their values in every report. A name matches when it equals one
+// of `names` or ends with one of `suffixes` (case-insensitive); the password of any URL-valued variable is always a
+// secret. Setting a list replaces its defaults. Values shorter than `minLength` characters are not masked (masking
+// "abc" would shred ordinary text): they are reported by name instead, for a check to flag.
+export const SecretRulesSchema = z
+  .object({
+    names: z.array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name")).default(["SECRET_KEY", "PASSWORD", "PGPASSWORD"]),
+    suffixes: z.array(z.string().min(2)).default(["_PASSWORD", "_PASSWD", "_PASS", "_SECRET", "_TOKEN", "_KEY"]),
+    minLength: z.number().int().min(1).default(8),
+  })
+  .strict();
+
+export type SecretRules = z.infer<typeof SecretRulesSchema>;
+
 // One deployment target. Defaults describe a ProjectMeats server, so zero configuration works there.
 // User, group, working directory, env files and bind are read from the unit itself at run time.
 export const ConfigSchema = z
@@ -25,6 +39,7 @@ export const ConfigSchema = z
     staticProbeFile: z.string().default("admin/css/base.css"),
     staticRoot: absolute.default("/opt/projectmeats/backend/staticfiles"),
     logDir: absolute.default("/var/log/projectmeats"),
+    secrets: SecretRulesSchema.prefault({}),
     dependencies: z
       .object({ postgresql: z.string().default("postgresql"), nginx: z.string().nullable().default("nginx") })
       .prefault({}),

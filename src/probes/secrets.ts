@@ -1,15 +1,50 @@
 import type { ProbeContext } from "./context.ts";
-import { parseEnvFile, secretValues, serviceEnv } from "./environment.ts";
+import { readEnvFiles, serviceEnv, unitEnv } from "./environment.ts";
+import { learnFromEnv, type LearnedSecrets } from "./redact.ts";
 
-// Learns the service's secrets before any check speaks: from the running process, else from the env files
-// we can read, so redaction does not silently turn off when one source is unreadable.
+// The service's secrets and where they were learned from.
+export type SecretFacts = LearnedSecrets & { sources: string[] };
+
+// Learns the secrets of every environment the service has or will have: the running process's (or serviceEnv's
+// fallback), and the unit's Environment= and env files (what the next restart uses, and what a check may quote);
+// when systemd cannot be asked, config.envFiles. One unreadable source never turns redaction off.
+export function secretFacts(ctx: ProbeContext): Promise<SecretFacts> {
+  return ctx.once("secrets:learned", async () => {
+    const envs: Array<Record<string, string>> = [];
+    const sources: string[] = [];
+    const [running, unit] = await Promise.allSettled([serviceEnv(ctx), unitEnv(ctx)]);
+    if (running.status === "fulfilled") {
+      envs.push(running.value.env);
+      sources.push(running.value.source);
+    }
+    if (unit.status === "fulfilled") {
+      envs.push(unit.value.env);
+      sources.push(`the unit's env files ${unit.value.paths.join(", ")}`);
+    } else {
+      const files = await readEnvFiles(ctx, ctx.config.envFiles);
+      envs.push(files.env);
+      sources.push(`the configured env files ${ctx.config.envFiles.join(", ")}`);
+    }
+    const values = new Set<string>();
+    const tooShort = new Set<string>();
+    for (const env of envs) {
+      const l = learnFromEnv(env, ctx.config.secrets);
+      for (const v of l.values) values.add(v);
+      for (const n of l.tooShort) tooShort.add(n);
+    }
+    return { values: [...values].sort((a, b) => b.length - a.length), tooShort: [...tooShort].sort(), sources };
+  });
+}
+
+// Learns the service's secrets before any check speaks and arms ctx.clip with them; returns the values to mask.
 export async function learnSecrets(ctx: ProbeContext): Promise<string[]> {
-  let env: Record<string, string> = {};
-  try {
-    env = (await serviceEnv(ctx)).env;
-  } catch {
-    for (const f of ctx.config.envFiles) Object.assign(env, parseEnvFile(await ctx.transport.readFile(f).catch(() => "")));
-  }
-  ctx.secrets = secretValues(env);
-  return ctx.secrets;
+  const facts = await secretFacts(ctx);
+  ctx.secrets = facts.values;
+  return facts.values;
+}
+
+// Names (never values) of the variables whose secret is too short to mask safely (under config.secrets.minLength
+// characters): such a secret shows in reports as is, and is weak anyway. A check fails when the list is not empty.
+export async function shortSecrets(ctx: ProbeContext): Promise<string[]> {
+  return (await secretFacts(ctx)).tooShort;
 }

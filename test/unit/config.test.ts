@@ -48,4 +48,14 @@ describe("loadConfig", () => {
   test("a DEPLOY_CONFIG that does not exist is an error, not silently the defaults", () => {
     expect(() => loadConfig({ DEPLOY_CONFIG: "/nonexistent/deploy.json" }, dir)).toThrow(/does not exist/);
   });
+  test("secrets: defaults name SECRET_KEY and *_PASSWORD/_SECRET/_TOKEN/_KEY, 8 characters; a bad name is refused", () => {
+    const c = loadConfig({}, dir);
+    expect(c.secrets.names).toContain("SECRET_KEY");
+    expect(c.secrets.suffixes).toEqual(expect.arrayContaining(["_PASSWORD", "_SECRET", "_TOKEN", "_KEY"]));
+    expect(c.secrets.minLength).toBe(8);
+    const own = write("secrets.json", JSON.stringify({ secrets: { names: ["SHOP_API"], minLength: 12 } }));
+    expect(loadConfig({ DEPLOY_CONFIG: own }, dir).secrets).toMatchObject({ names: ["SHOP_API"], minLength: 12, suffixes: c.secrets.suffixes });
+    const bad = write("secrets-bad.json", JSON.stringify({ secrets: { names: ["NOT A NAME"], minLength: 0 } }));
+    expect(() => loadConfig({ DEPLOY_CONFIG: bad }, dir)).toThrow(/secrets\.names\[0\][\s\S]*must be an environment variable name|must be an environment variable name/);
+  });
 });

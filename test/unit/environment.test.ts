@@ -5,9 +5,9 @@ import { ProbeContext } from "../../src/probes/context.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
 
 describe("env files and secrets", () => {
-  test("parseEnvFile reads KEY=value with quotes, comments and export", () => {
+  test("parseEnvFile reads KEY=value with quotes and comments, and ignores `export X=` as systemd does", () => {
     const env = parseEnvFile("# comment\nDEBUG=False\nSECRET_KEY='a b$c'\nexport X=\"1\"\n\nbroken line\n");
-    expect(env).toEqual({ DEBUG: "False", SECRET_KEY: "a b$c", X: "1" });
+    expect(env).toEqual({ DEBUG: "False", SECRET_KEY: "a b$c" });
   });
 
   test("secretValues finds SECRET_KEY and the password inside DATABASE_URL, and redact hides both", () => {
@@ -28,8 +28,8 @@ describe("env files and secrets", () => {
     expect(secretValues({ DATABASE_URL: url })).toEqual(expect.arrayContaining(expected));
   });
 
-  test("variables named like secrets are secrets (DB_PASS, API_TOKEN)", () => {
-    expect(secretValues({ DB_PASS: "hunter22", API_TOKEN: "tok-123456", DEBUG: "False" }).sort()).toEqual(["hunter22", "tok-123456"]);
+  test("variables named like secrets are secrets (DB_PASS, API_TOKEN); names merely containing PASS are not", () => {
+    expect(secretValues({ DB_PASS: "hunter22", API_TOKEN: "tok-123456", DEBUG: "False", PASSWORD_RESET_TIMEOUT: "3600", BYPASS_CACHE: "yes-please" }).sort()).toEqual(["hunter22", "tok-123456"]);
   });
 
   test("clip redacts before it shortens, so no part of a secret survives the cut", () => {
