@@ -1,6 +1,7 @@
 import { access, serviceAccount } from "../probes/files.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
+import { unixListeners } from "../probes/unix-sockets.ts";
 import { currentJournal, serviceUnit, showUnits, verifyUnit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
@@ -295,7 +296,8 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "the listener on the configured Gunicorn port is the unit's MainPID or one of its workers",
+      expects:
+        "every TCP listener on the configured Gunicorn URL's port is held by one of the unit's processes; when nothing listens there and every bind in Gunicorn's effective config is a unix socket, every listener on those socket paths is held by one of the unit's processes",
       recommendation: "Stop the stray process holding the port (see the PID), then systemctl restart <service>",
       dependsOn: ["SVC-001"],
     },
@@ -303,8 +305,20 @@ export const serviceChecks = [
       async run(ctx) {
         const port = urlPort(ctx.config.gunicornUrl);
         const [u, ls] = await Promise.all([serviceUnit(ctx), listenersOn(ctx, port)]);
-        if (!ls.length) return fail(`nothing listens on port ${port}`);
         const pids = new Set((await unitPids(ctx)).concat(u.mainPid));
+        if (!ls.length) {
+          // A unix-socket Gunicorn has no TCP port: judge who holds its sockets instead.
+          const g = await gunicornSettings(ctx);
+          const socks = g.bind.filter((b) => b.startsWith("unix:")).map((b) => b.slice(5));
+          if (!socks.length || socks.length !== g.bind.length) return fail(`nothing listens on port ${port} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
+          const us = await unixListeners(ctx, socks);
+          const missing = socks.filter((p) => !us.some((l) => l.path === p));
+          if (missing.length) return fail(`nothing listens on unix:${missing.join(", unix:")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
+          const unknownSock = us.find((l) => l.pid === undefined);
+          if (unknownSock) throw new Error(`cannot tell which process holds unix:${unknownSock.path} (no permission to read /proc/<pid>/fd?)`);
+          const udesc = us.map((l) => `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})`).join(", ");
+          return us.some((l) => !pids.has(l.pid as number)) ? fail(`${udesc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(`${udesc}; nothing on TCP port ${port}`);
+        }
         const unknown = ls.find((l) => l.pid === undefined);
         if (unknown) throw new Error(`cannot tell which process holds ${unknown.address}:${port} (no permission to read /proc/<pid>/fd?)`);
         const stranger = ls.find((l) => !pids.has(l.pid as number));

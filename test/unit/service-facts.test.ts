@@ -130,6 +130,19 @@ describe("Gunicorn's effective settings", () => {
   });
 });
 
+describe("SVC-015 with a unix-socket Gunicorn", () => {
+  test("nothing on the TCP port and only unix binds: the socket's holder is judged (recorded /proc/net/unix)", async () => {
+    const facts = HEALTHY.replace('"bind": ["127.0.0.1:8000"]', '"bind": ["unix:/run/projectmeats/gunicorn.sock"]');
+    const t = replayTransport({ ...healthyCommands(), setpriv: { stdout: facts } }, { "/proc/net/tcp": "  sl  local_address\n", "/proc/net/unix": recorded("proc-net-unix-gunicorn.txt"), "/proc/70/comm": "gunicorn\n" });
+    const links: Record<string, string> = { "/proc/70/fd/5": "socket:[176535]" };
+    const ctx = withEnv(replayContext({ ...t, readDir: async (d: string) => (d === "/proc/70/fd" ? ["5"] : []), readLink: async (l: string) => links[l] }), ENVIRON);
+    expect(await check("SVC-015").run(ctx)).toMatchObject({ pass: true, observed: "unix:/run/projectmeats/gunicorn.sock pid 70 (gunicorn); nothing on TCP port 8000" });
+    expect((await check("SEC-007").run(ctx)).pass).toBe(true);
+    const stray = withEnv(replayContext({ ...t, readDir: async (d: string) => (d === "/proc" ? ["70", "4242"] : d === "/proc/4242/fd" ? ["3"] : []), readLink: async (l: string) => (l === "/proc/4242/fd/3" ? "socket:[176535]" : undefined) }), ENVIRON);
+    expect((await check("SVC-015").run(stray)).observed).toMatch(/^unix:\/run\/projectmeats\/gunicorn\.sock pid 4242 .*; the unit's PIDs are /);
+  });
+});
+
 describe("SEC-006", () => {
   test("a git HEAD is a ref or a detached commit id; an HTML fallback page is not", () => {
     expect(GIT_HEAD.test("ref: refs/heads/main\n")).toBe(true);
