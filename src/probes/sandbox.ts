@@ -120,6 +120,12 @@ export function accessCommands(ctx: ProbeContext): number {
   return queueOf(ctx).commands;
 }
 
+// Whether `pid` is gone or a zombie (no namespaces left to enter).
+async function exited(ctx: ProbeContext, pid: number): Promise<boolean> {
+  const text = await ctx.transport.readFile(`/proc/${pid}/status`).catch(() => undefined);
+  return text === undefined || /^State:\s*[ZX]/m.test(text);
+}
+
 // Runs every request queued so far in one command.
 async function flush(ctx: ProbeContext, q: Queue): Promise<void> {
   let batch: Request[] = [];
@@ -134,8 +140,9 @@ async function flush(ctx: ProbeContext, q: Queue): Promise<void> {
     const res = await ctx.transport.run(accessCommand(proc, batch), { timeoutMs: TIMEOUT_MS });
     const verdicts = res.exitCode === 0 ? parseAccessOutput(res.stdout, batch) : undefined;
     if (verdicts) return batch.forEach((r, i) => r.resolve(verdicts[i] as Verdict));
-    // The process may have exited between systemctl show and nsenter: then the model is all we have.
-    if (!(await ctx.transport.stat(`/proc/${proc.pid}`))) {
+    // The process may have exited (or be a zombie, whose namespaces are gone) since systemctl show: then
+    // the model is all we have.
+    if (await exited(ctx, proc.pid)) {
       const down = { down: `the service's process (pid ${proc.pid}) exited while we looked` };
       q.exited = down;
       return batch.forEach((r) => r.resolve(down));

@@ -23,7 +23,6 @@ const files: Record<string, string | FileStat> = {
   "/etc/group": "root:x:0:\nwww-data:x:33:projectmeats\nprojectmeats:x:997:\n",
   "/proc/70/status": status,
   "/proc/70/mountinfo": mountinfo,
-  "/proc/70": dir(0o555, 999, 33),
   "/opt": dir(0o755, 0, 0),
   "/opt/projectmeats": dir(0o755),
   "/opt/projectmeats/backend": dir(0o755),
@@ -132,10 +131,22 @@ describe("access inside the service's sandbox, on recorded output", () => {
   });
 
   test("the process exited between systemctl show and nsenter: modelled from mode bits, said so", async () => {
-    const t = host({ nsenter: noProcess, files: { "/proc/70": undefined } });
+    const t = host({ nsenter: noProcess });
+    let reads = 0; // the first read finds it running, the one after nsenter failed finds it gone
+    const read = t.readFile.bind(t);
+    t.readFile = (p) => (p === "/proc/70/status" && reads++ > 0 ? Promise.reject(new TransportError("cannot read /proc/70/status: ENOENT", "ENOENT")) : read(p));
     const [fs2] = await new Evaluator(replayContext(t)).all(["FS-002"]);
     expect(nsenterCalls(t)).toHaveLength(1);
     expect(fs2).toMatchObject({ status: "pass", observed: expect.stringContaining("modelled from mode bits: the service's process (pid 70) exited while we looked") });
+  });
+
+  test("a zombie main process (its namespaces gone) counts as exited", async () => {
+    const t = host({ nsenter: noProcess });
+    let reads = 0;
+    const read = t.readFile.bind(t);
+    t.readFile = async (p) => (p === "/proc/70/status" && reads++ > 0 ? `Name:\tgunicorn\nState:\tZ (zombie)\n${status}` : read(p));
+    const [fs1] = await new Evaluator(replayContext(t)).all(["FS-001"]);
+    expect(fs1).toMatchObject({ status: "pass", observed: expect.stringContaining("modelled from mode bits: the service's process (pid 70) exited while we looked") });
   });
 
   test("nsenter failing while the process lives is an error, never a pass", async () => {
