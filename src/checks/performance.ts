@@ -10,7 +10,7 @@ export const performanceChecks = [
       title: "Health and API latency and error rate under a short load",
       suite: "performance",
       severity: "medium",
-      expects: "p95 and p99 under the thresholds and no more errors (5xx, timeouts) than allowed, for the health and API paths",
+      expects: "for the first health path and the API path, each loaded through Gunicorn (thresholds.loadRequests GETs, loadConcurrency at once, at most loadMaxSeconds): p95 <= thresholds.p95Ms, p99 <= thresholds.p99Ms, and the share of 5xx, timeouts and resets <= thresholds.maxErrorRate",
       recommendation: "Find the slow path (journal, access log times); add Gunicorn workers/threads if CPU allows, or fix the slow code",
       // The load goes to the API's refusal path; if anonymous requests reach the database, we do not load it.
       dependsOn: ["HTTP-001", "HTTP-004"],
@@ -33,7 +33,7 @@ export const performanceChecks = [
       title: "Gunicorn memory stays under the limit",
       suite: "performance",
       severity: "medium",
-      expects: "total resident memory of the unit's processes under thresholds.maxRssMb",
+      expects: "the summed VmRSS of the unit's processes is at most thresholds.maxRssMb MiB",
       recommendation: "Lower workers, set --max-requests to recycle leaking workers, or find what the app loads at import",
       dependsOn: ["SVC-001"],
     },
