@@ -10,7 +10,8 @@ const critical = new Set(catalogue.filter((c) => c.severity === "critical").map(
 // Each scenario on a fresh copy-on-write host: exactly its root-cause IDs fail, nothing errors; and the smoke
 // gate is red exactly when a critical check fails or the site does not answer healthy.
 describeE2E("fault scenarios", () => {
-  test.concurrent.each(names)("%s", async (name) => {
+  // Two validator runs on a loaded machine: well over the default test timeout.
+  test.concurrent.each(names)("%s", { timeout: 300_000 }, async (name) => {
     const scenario = await loadScenario(name);
     const host = `e2e-${name}`.slice(0, 31).replace(/-+$/, "");
     const up = await hostCli(["up", "--scenario", name, "--name", host]);
