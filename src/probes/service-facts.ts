@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { TransportError } from "../transport/types.ts";
@@ -34,6 +35,15 @@ export type DjangoFacts =
 // What one Python start as the service reported; `as` says whose identity and environment it used.
 export type ServiceFacts = { ran: true; as: string; python: string; gunicorn: GunicornFacts; django: DjangoFacts } | { ran: false; as: string; error: string };
 
+// Answers of completed starts, kept for the whole validator process: every spec file of a run has its own probe
+// context, but the same question (same identity, environment, directory and options) needs one Python start per run.
+const answered = new Map<string, ServiceFacts>();
+
+// Forgets the answers kept across probe contexts (tests replaying different hosts).
+export function forgetServiceFacts() {
+  answered.clear();
+}
+
 let script: string | undefined;
 // The Python program, read from next to this file at first use.
 function pythonProgram(): string {
@@ -69,10 +79,17 @@ export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
     const cleanEnv = { ...env, DJANGO_SETTINGS_MODULE: env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, PYTHONDONTWRITEBYTECODE: "1" };
     // setpriv changes identity without touching the environment (runuser/su would rewrite it).
     const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "-", JSON.stringify(opts)];
+    const key = createHash("sha256").update(JSON.stringify([ctx.transport.name, argv, cwd, cleanEnv, as])).digest("hex");
+    const known = answered.get(key);
+    if (known) return known;
     try {
       const r = await ctx.transport.run(argv, { cwd, env: cleanEnv, input: pythonProgram(), timeoutMs: ctx.config.timeouts.commandMs * 2 });
       const facts = parseFacts(r.stdout);
-      if (facts) return { ran: true, as, ...facts };
+      if (facts) {
+        const f: ServiceFacts = { ran: true, as, ...facts };
+        answered.set(key, f); // only complete answers: a start killed with its session is asked again
+        return f;
+      }
       const why = (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] || "no output";
       return { ran: false, as, error: `${python} exited ${r.exitCode} without an answer: ${ctx.clip(why, 200, "end")}` };
     } catch (err) {

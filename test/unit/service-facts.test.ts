@@ -1,10 +1,10 @@
-import { describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { databaseChecks } from "../../src/checks/database.ts";
 import { GIT_HEAD, securityChecks } from "../../src/checks/security.ts";
 import { serviceChecks } from "../../src/checks/service.ts";
 import { pendingMigrations } from "../../src/probes/django.ts";
 import { argvOptions, bindPort, gunicornSettings, isLocalAddress, settingsFromArgv } from "../../src/probes/gunicorn.ts";
-import { gunicornArgv, parseFacts, serviceFacts } from "../../src/probes/service-facts.ts";
+import { forgetServiceFacts, gunicornArgv, parseFacts, serviceFacts } from "../../src/probes/service-facts.ts";
 import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 
@@ -16,6 +16,8 @@ const BROKEN = recorded("service-facts-broken.txt");
 // GUNICORN_CMD_ARGS=--bind=0.0.0.0:8000 --bind=unix:/run/projectmeats/g.sock; ExecStart adds --threads 4.
 const DB_DOWN = recorded("service-facts-db-down.txt");
 const ENVIRON = recorded("proc-environ-healthy.txt"); // DEBUG=False, MainPID 70 in systemctl-show-healthy.txt
+
+beforeEach(() => forgetServiceFacts());
 
 const checks = [...securityChecks, ...serviceChecks, ...databaseChecks];
 const check = (id: string) => checks.find((c) => c.id === id) as (typeof checks)[number];
@@ -140,6 +142,22 @@ describe("SVC-015 with a unix-socket Gunicorn", () => {
     expect((await check("SEC-007").run(ctx)).pass).toBe(true);
     const stray = withEnv(replayContext({ ...t, readDir: async (d: string) => (d === "/proc" ? ["70", "4242"] : d === "/proc/4242/fd" ? ["3"] : []), readLink: async (l: string) => (l === "/proc/4242/fd/3" ? "socket:[176535]" : undefined) }), ENVIRON);
     expect((await check("SVC-015").run(stray)).observed).toMatch(/^unix:\/run\/projectmeats\/gunicorn\.sock pid 4242 .*; the unit's PIDs are /);
+  });
+});
+
+describe("one start per run", () => {
+  test("a second probe context (the next spec file) reuses a complete answer; a failed start is asked again", async () => {
+    const first = host({ stdout: HEALTHY });
+    await serviceFacts(first.ctx);
+    const second = host({ stdout: BROKEN });
+    expect((await serviceFacts(second.ctx)).ran && "settings" in (await serviceFacts(second.ctx) as { django: object }).django).toBe(true);
+    expect(second.t.calls.filter((c) => c[0] === "setpriv")).toHaveLength(0);
+    forgetServiceFacts();
+    const dead = host({ exitCode: 137, stderr: "" });
+    expect((await serviceFacts(dead.ctx)).ran).toBe(false);
+    const again = host({ stdout: HEALTHY });
+    expect((await serviceFacts(again.ctx)).ran).toBe(true);
+    expect(again.t.calls.filter((c) => c[0] === "setpriv")).toHaveLength(1);
   });
 });
 
