@@ -111,7 +111,8 @@ export const fsChecks = [
         "each EnvironmentFile of the unit: mode 400, 440, 600 or 640 (no access for others, no group write, no execute bits); owner root or the service's uid; when the group may read, group root or one of the service's groups (the running process's, else the unit's from /etc/passwd)",
       recommendation: "chown root:root <env file> && chmod 600 <env file> (systemd reads it as root); or chown root:<the unit's Group> and chmod 640 when the app itself must read it",
       fixId: "fix-env-permissions",
-      dependsOn: ["SVC-005"],
+      // A root service turns "owner root or the service's user" into "root only": SEC-008 is the root cause.
+      dependsOn: ["SVC-005", "SEC-008"],
     },
     {
       async run(ctx) {

@@ -18,11 +18,13 @@ const END = "ddv-access-end";
 
 // Reads the real uid, gid and supplementary groups from a /proc/PID/status text.
 export function parseStatus(text: string): { uid: number; gid: number; groups: number[] } {
-  const field = (k: string) => text.match(new RegExp(`^${k}:\\s*(.*)$`, "m"))?.[1]?.trim();
+  // [ \t]*, not \s*: an empty Groups: line must not swallow the next line.
+  const field = (k: string) => text.match(new RegExp(`^${k}:[ \\t]*(.*)$`, "m"))?.[1]?.trim();
   const uid = Number(field("Uid")?.split(/\s+/)[0]);
   const gid = Number(field("Gid")?.split(/\s+/)[0]);
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) throw new TransportError("cannot read Uid/Gid from /proc/<pid>/status");
   const groups = (field("Groups") ?? "").split(/\s+/).filter(Boolean).map(Number);
+  if (groups.some((g) => !Number.isInteger(g))) throw new TransportError(`cannot read Groups from /proc/<pid>/status: ${field("Groups")}`);
   return { uid, gid, groups };
 }
 

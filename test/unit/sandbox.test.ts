@@ -62,7 +62,8 @@ describe("access inside the service's sandbox, on recorded output", () => {
   test("the real uid, gid and groups come from /proc/PID/status, not /etc/passwd", () => {
     // /etc/passwd gives projectmeats gid 997 with www-data as a supplementary group; the process holds only 33.
     expect(parseStatus(status)).toEqual({ uid: 999, gid: 33, groups: [33] });
-    expect(parseStatus("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nGroups:\t\n")).toEqual({ uid: 0, gid: 0, groups: [] });
+    // Recorded under runs-as-root: an empty Groups: line followed by NStgid:, which must not be read as groups.
+    expect(parseStatus(recorded("sandbox-proc-status-root.txt"))).toEqual({ uid: 0, gid: 0, groups: [] });
   });
 
   test("one command: nsenter into the mount namespace, setpriv to the real ids, then access(2) tests", () => {
