@@ -1,5 +1,5 @@
 import { measureLoad } from "../probes/load.ts";
-import { cpuCount, unitRssMb } from "../probes/process.ts";
+import { cpuLimit, unitRssMb } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
@@ -40,7 +40,7 @@ export const performanceChecks = [
     {
       async run(ctx) {
         const m = await unitRssMb(ctx);
-        const s = `${m.totalMb} MiB across ${m.processes} processes (limit ${ctx.config.thresholds.maxRssMb} MiB)`;
+        const s = `${m.totalMb} MiB across ${m.processes} processes${m.vanished ? ` (${m.vanished} exited while measured)` : ""} (limit ${ctx.config.thresholds.maxRssMb} MiB)`;
         return m.totalMb <= ctx.config.thresholds.maxRssMb ? pass(s) : fail(s);
       },
     },
@@ -51,15 +51,16 @@ export const performanceChecks = [
       title: "Gunicorn worker count fits the CPUs",
       suite: "performance",
       severity: "low",
-      expects: "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, config file and WEB_CONCURRENCY) <= 2 x CPUs + 1",
+      expects: "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, config file and WEB_CONCURRENCY) <= 2 x usable CPUs + 1 (CPUs: the service's affinity and cgroup quota, may be fractional)",
       recommendation: "Set --workers to 2 x CPUs + 1 at most (use --threads for more concurrency)",
       dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {
-        const [{ workers, source }, cpus] = await Promise.all([gunicornSettings(ctx), cpuCount(ctx)]);
+        const [{ workers, source }, cpu] = await Promise.all([gunicornSettings(ctx), cpuLimit(ctx)]);
+        const cpus = cpu.cpus;
         const max = 2 * cpus + 1;
-        const s = `workers=${workers} on ${cpus} CPUs (allowed 2..${max}); read by ${source}`;
+        const s = `workers=${workers} on ${cpus} CPUs (${cpu.source}; allowed 2..${Math.floor(max)}); read by ${source}`;
         return workers >= 2 && workers <= max ? pass(s) : fail(s);
       },
     },

@@ -2,7 +2,7 @@ import { access, serviceAccount } from "../probes/files.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
-import { currentJournal, serviceUnit, showUnits, verifyUnit } from "../probes/systemd.ts";
+import { currentJournal, serviceUnit, showUnits, unitName, verifyUnit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
@@ -12,7 +12,7 @@ const UNIT = "SVC-016";
 
 async function dependencyActive(ctx: ProbeContext, name: string) {
   const u = (await showUnits(ctx)).get(name);
-  if (!u || u.loadState !== "loaded") return fail(`${name}.service is not installed (LoadState=${u?.loadState || "none"})`);
+  if (!u || u.loadState !== "loaded") return fail(`${unitName(name)} is not installed (LoadState=${u?.loadState || "none"})`);
   return u.activeState === "active" ? pass(`${name}: ${u.activeState} (${u.subState})`) : fail(`${name}: ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result}`);
 }
 
@@ -32,7 +32,7 @@ export const serviceChecks = [
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        if (u.loadState !== "loaded") return fail(`${ctx.config.service}.service is not installed (LoadState=${u.loadState})`);
+        if (u.loadState !== "loaded") return fail(`${unitName(ctx.config.service)} is not installed (LoadState=${u.loadState})`);
         const s = `ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus} MainPID=${u.mainPid}`;
         return u.activeState === "active" && u.subState === "running" ? pass(s) : fail(s);
       },
@@ -236,7 +236,7 @@ export const serviceChecks = [
       async run(ctx) {
         const lines = await currentJournal(ctx);
         const i = lines.findIndex((l) => l.includes("Traceback (most recent call last)"));
-        if (i === -1) return pass(`${lines.length} journal lines, no traceback`);
+        if (i === -1) return pass(`${lines.length} journal lines, no traceback${lines.capped ? ` (journal capped: ${lines.capped})` : ""}`);
         const last = lines.slice(i).find((l) => /^\w+(\.\w+)*(Error|Exception)\b/.test(l.trim())) ?? lines[i + 1] ?? "";
         return fail(`traceback in the journal: ${ctx.clip(last.trim(), 200)}`);
       },
@@ -315,12 +315,12 @@ export const serviceChecks = [
           const missing = socks.filter((p) => !us.some((l) => l.path === p));
           if (missing.length) return fail(`nothing listens on unix:${missing.join(", unix:")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
           const unknownSock = us.find((l) => l.pid === undefined);
-          if (unknownSock) throw new Error(`cannot tell which process holds unix:${unknownSock.path} (no permission to read /proc/<pid>/fd?)`);
+          if (unknownSock) throw new Error(`cannot tell which process holds unix:${unknownSock.path}`);
           const udesc = us.map((l) => `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})`).join(", ");
           return us.some((l) => !pids.has(l.pid as number)) ? fail(`${udesc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(`${udesc}; nothing on TCP port ${port}`);
         }
         const unknown = ls.find((l) => l.pid === undefined);
-        if (unknown) throw new Error(`cannot tell which process holds ${unknown.address}:${port} (no permission to read /proc/<pid>/fd?)`);
+        if (unknown) throw new Error(`cannot tell which process holds ${unknown.address}:${port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`);
         const stranger = ls.find((l) => !pids.has(l.pid as number));
         const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`).join(", ");
         return stranger ? fail(`${desc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(desc);

@@ -8,6 +8,8 @@ export class ProbeContext {
   private readonly closers: Array<() => Promise<void>> = [];
   // Secret values of the service (set before checks run), hidden from every message.
   secrets: string[] = [];
+  // IDs of the checks this run reports (undefined: all); lets a probe skip work nobody will read.
+  scope?: ReadonlySet<string>;
   constructor(
     readonly config: Config,
     readonly transport: Transport,

@@ -65,6 +65,12 @@ export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: tr
   return line ? JSON.parse(line.slice(MARKER.length)) : undefined;
 }
 
+// The slower parts of the start, asked for only when a check in this run reads them (the smoke gate reads neither).
+function wanted(ctx: ProbeContext): { check: boolean; migrations: boolean } {
+  const reads = (id: string) => !ctx.scope || ctx.scope.has(id);
+  return { check: reads("SEC-010"), migrations: reads("DB-002") };
+}
+
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's
 // python: Gunicorn's effective config, Django's settings, `check --deploy` and `showmigrations --plan`, all at once.
 export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
@@ -75,7 +81,7 @@ export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
     const group = unit.group || user;
     const python = `${ctx.config.venvDir}/bin/python`;
     const as = `as ${user}, environment of ${source}`;
-    const opts = { placeholders: PLACEHOLDERS, failLevel: ctx.config.thresholds.checkDeployFailLevel, gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null, connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)) };
+    const opts = { placeholders: PLACEHOLDERS, failLevel: ctx.config.thresholds.checkDeployFailLevel, gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null, connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)), ...wanted(ctx) };
     const cleanEnv = { ...env, DJANGO_SETTINGS_MODULE: env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, PYTHONDONTWRITEBYTECODE: "1" };
     // setpriv changes identity without touching the environment (runuser/su would rewrite it).
     const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "-", JSON.stringify(opts)];

@@ -13,7 +13,8 @@ export function session(): Session {
   if (!current) {
     const config = loadConfig();
     const ctx = new ProbeContext(config, createLocalTransport(config.timeouts.commandMs));
-    current = { ctx, evaluator: new Evaluator(ctx, runScope()), secrets: learnSecrets(ctx) };
+    ctx.scope = runScope();
+    current = { ctx, evaluator: new Evaluator(ctx, ctx.scope), secrets: learnSecrets(ctx) };
   }
   return current;
 }
