@@ -4,6 +4,7 @@ import { serviceEnv } from "../probes/environment.ts";
 import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.ts";
 import { fetchCached, summarize } from "../probes/http.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
+import { shortSecrets } from "../probes/secrets.ts";
 import { PLACEHOLDERS } from "../probes/service-facts.ts";
 import { securityExposure, serviceUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass, withoutNginx, type Verdict } from "./define.ts";
@@ -258,6 +259,24 @@ export const securityChecks = [
         const bad = d.issues.filter((i) => (rank[i.level] ?? 0) >= (rank[level] ?? 2) && !ignore.includes(i.id ?? ""));
         const all = d.issues.map((i) => i.id ?? `(${i.level} without ID)`).join(", ") || "none";
         return bad.length ? fail(bad.map((i) => `${i.id ?? "(no ID)"} ${i.msg}`).join("; ")) : pass(`issues: ${all}; none at ${level} or above${ignore.length ? ` outside ${ignore.join(", ")}` : ""}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SEC-011",
+      title: "Every secret is long enough to be masked in reports",
+      suite: "security",
+      severity: "medium",
+      expects: "no variable the config names a secret (config.secrets) has a non-empty value shorter than secrets.minLength characters, in the running environment or the unit's env files",
+      recommendation: "Give each listed variable a long random value (a short password is weak, and reports cannot hide it without shredding other text), then restart the service",
+    },
+    {
+      async run(ctx) {
+        const names = await shortSecrets(ctx);
+        const min = ctx.config.secrets.minLength;
+        // Names only: the value is exactly what cannot be masked.
+        return names.length ? fail(`${names.join(", ")} shorter than ${min} characters: reports cannot mask it`) : pass(`every secret is at least ${min} characters`);
       },
     },
   ),
