@@ -194,33 +194,6 @@ export async function serviceUnit(ctx: ProbeContext): Promise<Unit> {
   return unit;
 }
 
-// The value of a gunicorn option in the unit's ExecStart (`--bind X` or `--bind=X`), or undefined.
-export function execOption(unit: Unit, flag: string): string | undefined {
-  const argv = unit.execStart?.argv ?? [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
-    if (a === flag) return argv[i + 1];
-    if (a.startsWith(`${flag}=`)) return a.slice(flag.length + 1);
-    if (/^-\w$/.test(flag) && a.startsWith(flag) && a.length > 2) return a.slice(2); // -w4
-  }
-  return undefined;
-}
-
-function count(unit: Unit, what: string, value: string | undefined): number {
-  const n = Number(value ?? 1);
-  if (!Number.isInteger(n) || n < 1) throw new Error(`cannot read the ${what} count from ExecStart (${JSON.stringify(value)})`);
-  return n;
-}
-
-// Gunicorn's worker processes and threads per worker, as it would compute them from the unit:
-// the flag, else WEB_CONCURRENCY, else gunicorn's default of 1 (a gunicorn.conf.py is not read).
-export function gunicornConcurrency(unit: Unit): { workers: number; threads: number } {
-  return {
-    workers: count(unit, "worker", execOption(unit, "--workers") ?? execOption(unit, "-w") ?? unit.environment.WEB_CONCURRENCY),
-    threads: count(unit, "thread", execOption(unit, "--threads")),
-  };
-}
-
 // The WSGI target in ExecStart ("projectmeats.wsgi:application"), if any.
 export function wsgiModule(unit: Unit): string | undefined {
   return unit.execStart?.argv.slice(1).find((a) => /^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(.*\))?$/.test(a))?.split(":")[0];
