@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { checkById } from "../../src/checks/index.ts";
 import { listenersOn } from "../../src/probes/process.ts";
 import { TransportError } from "../../src/transport/types.ts";
 import { healthyCommands } from "./healthy-replay.ts";
@@ -50,5 +51,21 @@ describe("listenersOn", () => {
 
   test("any other failure listing an fd directory (a timeout) is an error", async () => {
     await expect(listenersOn(replayContext(procTransport({ "900": "ETIMEDOUT" })), 8000)).rejects.toMatchObject({ code: "ETIMEDOUT" });
+  });
+});
+
+describe("SVC-015 when the holder cannot be seen", () => {
+  const svc015 = checkById("SVC-015");
+  test("an unreadable fd directory makes it an error that says so, never a pass", async () => {
+    const run = svc015.run(replayContext(procTransport({ "900": "EACCES" })));
+    await expect(run).rejects.toThrow("cannot tell which process holds 127.0.0.1:8000: 1 processes' /proc/<pid>/fd could not be read");
+  });
+  test("a holder outside this PID namespace is an error too", async () => {
+    await expect(svc015.run(replayContext(procTransport({ "902": { "0": "/dev/null" } })))).rejects.toThrow("no process in this PID namespace holds it");
+  });
+  test("the unit's own process holding it passes; a stranger fails", async () => {
+    // The recorded healthy unit's MainPID is 70.
+    expect(await svc015.run(replayContext(procTransport({ "70": { "5": "socket:[4242]" } })))).toMatchObject({ pass: true });
+    expect(await svc015.run(replayContext(procTransport({ "900": { "3": "socket:[4242]" } })))).toMatchObject({ pass: false });
   });
 });
