@@ -1,4 +1,4 @@
-import { access, serviceAccount } from "../probes/files.ts";
+import { access, accessBasis, serviceAccount } from "../probes/files.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
@@ -83,7 +83,7 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "WorkingDirectory= is set, is a directory, and the unit's User/Group may enter (x) and read (r) it",
+      expects: "WorkingDirectory= is set, is a directory, and the unit's User/Group may enter (x) and read (r) it: tested as the running service inside its mount namespace, modelled from mode bits when it is down",
       recommendation: "Create the directory or fix its owner/mode: chown <user>:<group> DIR && chmod 755 DIR",
       fixId: "fix-permissions",
       dependsOn: [UNIT],
@@ -96,7 +96,7 @@ export const serviceChecks = [
         const [x, r] = await Promise.all([access(ctx, u.workingDirectory, who, "x"), access(ctx, u.workingDirectory, who, "r")]);
         if (!x.ok) return fail(x.reason);
         if (!r.ok) return fail(r.reason);
-        return x.stat.isDirectory ? pass(`${u.workingDirectory} usable by ${who.name}`) : fail(`${u.workingDirectory} is not a directory`);
+        return x.stat.isDirectory ? pass(`${u.workingDirectory} usable by ${who.name} (${await accessBasis(ctx)})`) : fail(`${u.workingDirectory} is not a directory`);
       },
     },
   ),
@@ -132,7 +132,7 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "the unit has an ExecStart= and the unit's User/Group may execute its program path (x on it, search on every parent directory)",
+      expects: "the unit has an ExecStart= and the unit's User/Group may execute its program path (x on it, search on every parent directory): tested as the running service inside its mount namespace, modelled from mode bits when it is down",
       recommendation: "Recreate the venv and reinstall gunicorn into it, or fix ExecStart to the real binary",
       dependsOn: [UNIT],
     },
@@ -142,7 +142,7 @@ export const serviceChecks = [
         if (!u.execStart) return fail("the unit has no ExecStart=");
         const who = await serviceAccount(ctx);
         const x = await access(ctx, u.execStart.path, who, "x");
-        return x.ok ? pass(`${u.execStart.path} executable by ${who.name}`) : fail(x.reason);
+        return x.ok ? pass(`${u.execStart.path} executable by ${who.name} (${await accessBasis(ctx)})`) : fail(x.reason);
       },
     },
   ),
