@@ -4,29 +4,32 @@ import { catalogue } from "../../src/checks/index.ts";
 import { describeE2E } from "./e2e.ts";
 import { hostCli, idsWith, siteHealthy, validateInside } from "./hosts.ts";
 
-const names = await listScenarios();
+const scenarios = await Promise.all((await listScenarios()).map(loadScenario));
+// Every scenario on the reference host, and on the as-shipped flavour those that say what must fail there.
+const cases = [...scenarios.map((s) => ["reference", s.name] as const), ...scenarios.filter((s) => s.asShipped).map((s) => ["as-shipped", s.name] as const)];
 const critical = new Set(catalogue.filter((c) => c.severity === "critical").map((c) => c.id));
 
 // Each scenario on a fresh copy-on-write host: exactly its root-cause IDs fail, nothing errors; and the smoke
 // gate is red exactly when a critical check fails or the site does not answer healthy.
 describeE2E("fault scenarios", () => {
   // Two validator runs on a loaded machine: well over the default test timeout.
-  test.concurrent.each(names)("%s", { timeout: 300_000 }, async (name) => {
-    const scenario = await loadScenario(name);
-    const host = `e2e-${name}`.slice(0, 31).replace(/-+$/, "");
-    const up = await hostCli(["up", "--scenario", name, "--name", host]);
+  test.concurrent.each(cases)("%s: %s", { timeout: 300_000 }, async (flavour, name) => {
+    const scenario = scenarios.find((s) => s.name === name) as (typeof scenarios)[number];
+    const expectFail = (flavour === "reference" ? scenario.expectFail : scenario.asShipped) ?? [];
+    const host = `e2e-${flavour === "reference" ? "" : "s-"}${name}`.slice(0, 31).replace(/-+$/, "");
+    const up = await hostCli(["up", "--flavour", flavour, "--scenario", name, "--name", host]);
     try {
       expect(up.exitCode, up.stderr).toBe(0);
-      const v = await validateInside(host, [], `scenario-${name}`);
+      const v = await validateInside(host, [], `scenario-${flavour}-${name}`);
       const failed = v.results.filter((r) => r.status === "fail");
       expect(idsWith(v.results, "not-run"), v.output).toEqual([]);
       expect(idsWith(v.results, "error"), v.output).toEqual([]);
-      expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual([...scenario.expectFail].sort());
-      expect(v.exitCode).toBe(scenario.expectFail.length ? 1 : 0);
+      expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual([...expectFail].sort());
+      expect(v.exitCode).toBe(expectFail.length ? 1 : 0);
       // Every failure explains itself: ID, expected, observed, what to do.
       for (const f of failed) expect(f.message).toMatch(new RegExp(`${f.id} FAIL: [\\s\\S]*expected: [\\s\\S]*observed: [\\s\\S]*do: `));
 
-      const gate = await validateInside(host, ["specs/smoke"], `scenario-${name}-smoke`);
+      const gate = await validateInside(host, ["specs/smoke"], `scenario-${flavour}-${name}-smoke`);
       const site = await siteHealthy(host);
       const mustBeRed = failed.some((r) => critical.has(r.id)) || !site.healthy;
       const gateFailed = gate.results.filter((r) => r.status === "fail" || r.status === "error");
