@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
-import { ConfigSchema, type Config } from "./schema.ts";
+import { ConfigSchema, WaiverSchema, type Config, type Waiver } from "./schema.ts";
 
 // A config that cannot be used: the message names the file and each bad field.
 export class ConfigError extends Error {
@@ -36,5 +36,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   for (const [key, apply] of Object.entries(ENV_OVERRIDES)) if (env[key] !== undefined) Object.assign(merged, apply(env[key] as string));
   const parsed = ConfigSchema.safeParse(merged);
   if (!parsed.success) throw new ConfigError(`invalid configuration in ${file}:\n${z.prettifyError(parsed.error)}`);
+  const config = parsed.data;
+  if (config.waiversFile) config.waivers = [...config.waivers, ...loadWaivers(path.resolve(path.dirname(file), config.waiversFile))];
+  return config;
+}
+
+// Reads a waivers file (a JSON array of waivers), or says in one message what is wrong with it.
+function loadWaivers(file: string): Waiver[] {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new ConfigError(`waivers file ${file} (from waiversFile) does not exist`);
+    if (err instanceof SyntaxError) throw new ConfigError(`waivers file ${file} is not valid JSON: ${err.message}`);
+    throw new ConfigError(`cannot read waivers file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = z.array(WaiverSchema).safeParse(raw);
+  if (!parsed.success) throw new ConfigError(`invalid waivers in ${file}:\n${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }

@@ -17,6 +17,21 @@ export const SecretRulesSchema = z
 
 export type SecretRules = z.infer<typeof SecretRulesSchema>;
 
+export const SEVERITIES = ["critical", "high", "medium", "low"] as const;
+
+// An accepted finding, as InSpec waives a control: the failure shows as "waived" (never hidden) until `expires`
+// (a date, inclusive), then fails loudly. `host` limits it to one host name.
+export const WaiverSchema = z
+  .object({
+    id: z.string().regex(/^(SVC|HTTP|DB|FS|SEC|PERF)-\d{3}$/, "must be a check ID such as SEC-005"),
+    reason: z.string().min(10, "say why the finding is accepted (at least 10 characters)"),
+    expires: z.iso.date("must be a date such as 2027-01-31"),
+    host: z.string().min(1).optional(),
+  })
+  .strict();
+
+export type Waiver = z.infer<typeof WaiverSchema>;
+
 // One deployment target. Defaults describe a ProjectMeats server, so zero configuration works there.
 // User, group, working directory, env files and bind are read from the unit itself at run time.
 export const ConfigSchema = z
@@ -40,6 +55,11 @@ export const ConfigSchema = z
     staticRoot: absolute.default("/opt/projectmeats/backend/staticfiles"),
     logDir: absolute.default("/var/log/projectmeats"),
     secrets: SecretRulesSchema.prefault({}),
+    // Failures of checks below this severity are reported but do not turn the run red.
+    failOn: z.enum(SEVERITIES).default("low"),
+    // Accepted findings; `waiversFile` (relative to the config file) adds the waivers it holds (a JSON array).
+    waivers: z.array(WaiverSchema).default([]),
+    waiversFile: z.string().min(1).optional(),
     dependencies: z
       .object({ postgresql: z.string().default("postgresql"), nginx: z.string().nullable().default("nginx") })
       .prefault({}),

@@ -1,9 +1,11 @@
+import { hostname } from "node:os";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, describe, test } from "vitest";
 import type { Check } from "../checks/define.ts";
 import { redact } from "../probes/environment.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import { checksOf } from "./scope.ts";
+import { reportOutcome } from "./verdict.ts";
 import { endSession, session } from "./session.ts";
 
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
@@ -35,13 +37,20 @@ function registerCheck(check: Check) {
     const o = await s.evaluator.evaluate(check.id);
     const secrets = await s.secrets;
     const observed = redact(o.observed, secrets);
-    Object.assign(ctx.task.meta, { status: o.status, observed, blockedBy: o.blockedBy, rootCause: o.rootCause });
+    const r = reportOutcome(check, o, s.ctx.config, hostname(), new Date().toLocaleDateString("sv-SE"));
+    const waiver = r.kind === "waived" ? { reason: r.waiver.reason, expires: r.waiver.expires } : undefined;
+    Object.assign(ctx.task.meta, { status: r.kind === "waived" ? "waived" : o.status, observed, blockedBy: o.blockedBy, rootCause: o.rootCause, waiver, belowFailOn: r.kind === "below" || undefined });
     if (o.status === "pass") {
       await allure.parameter("observed", observed, { excluded: true });
       return;
     }
     if (o.status === "skip") return ctx.skip(observed);
-    const text = redact(formatOutcome(check, o), secrets);
+    // A waived or below-threshold failure is shown, one line, as a skip: visible in every report, not red.
+    if (r.kind === "waived" || r.kind === "below") {
+      await allure.label("outcome", r.kind);
+      return ctx.skip(`${r.note} | ${check.id} FAIL: ${observed}`);
+    }
+    const text = redact(formatOutcome(check, o) + (r.note ? `\n  waiver:   ${r.note}` : ""), secrets);
     const err = o.status === "error" ? new CheckError(text) : new CheckFailure(text);
     // The message is the whole story; a code frame pointing into this helper would only distract.
     err.stack = `${err.name}: ${text}`;
@@ -88,5 +97,7 @@ declare module "@vitest/runner" {
     observed?: string;
     blockedBy?: string;
     rootCause?: string;
+    waiver?: { reason: string; expires: string };
+    belowFailOn?: boolean;
   }
 }

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { describeE2E } from "./e2e.ts";
-import { hostCli, idsWith, siteHealthy, validateInside } from "./hosts.ts";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { REPO_ROOT } from "../../fixtures/host/paths.ts";
+import { hostCli, idsWith, readReport, siteHealthy, validateInside } from "./hosts.ts";
 
 const NAME = `e2e-shipped-${process.pid}`.slice(0, 31);
 const inside = (cmd: string[]) => hostCli(["exec", NAME, "--", ...cmd]);
@@ -72,5 +75,34 @@ describeE2E("ProjectMeats as shipped (flavour as-shipped)", () => {
     expect(idsWith(v.results, "not-run"), v.output).toEqual([]);
     expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual(AS_SHIPPED_FINDINGS);
     expect(v.exitCode).toBe(AS_SHIPPED_FINDINGS.length ? 1 : 0);
+  });
+
+  // The team accepts its findings for now: waivers (one of them expired) and a threshold, end to end.
+  test("waived findings show as waived and the run is red only for the expired waiver; failOn=critical makes it green", async () => {
+    const [expired, ...accepted] = AS_SHIPPED_FINDINGS;
+    const dir = path.join(REPO_ROOT, "reports/e2e");
+    mkdirSync(dir, { recursive: true });
+    const waivers = [
+      ...accepted.map((id) => ({ id, reason: "accepted until the hardening sprint", expires: "2999-12-31" })),
+      { id: expired, reason: "was accepted until last year", expires: "2000-01-01" },
+    ];
+    writeFileSync(path.join(dir, "waivers.json"), JSON.stringify(waivers));
+    writeFileSync(path.join(dir, "waived.config.json"), JSON.stringify({ waiversFile: "waivers.json" }));
+    writeFileSync(path.join(dir, "fail-on.config.json"), JSON.stringify({ failOn: "critical" }));
+    const run = (config: string, label: string) => hostCli(["run", NAME, "--"], { env: { DEPLOY_CONFIG: path.join(dir, config), DDV_REPORTS_DIR: `reports/e2e/${label}`, NO_COLOR: "1" } });
+
+    const w = await run("waived.config.json", "as-shipped-waived");
+    const rows = readReport(path.join(dir, "as-shipped-waived/vitest-report.json"));
+    expect(idsWith(rows, "waived"), w.stdout).toEqual([...accepted].sort());
+    expect(idsWith(rows, "fail")).toEqual([expired]);
+    expect(w.stdout).toContain(`the waiver for ${expired} expired on 2000-01-01`);
+    expect(w.stdout).toMatch(/WAIVED until 2999-12-31: accepted until the hardening sprint/);
+    expect(w.exitCode).toBe(1);
+
+    const t = await run("fail-on.config.json", "as-shipped-fail-on");
+    const below = readReport(path.join(dir, "as-shipped-fail-on/vitest-report.json"));
+    expect(idsWith(below, "fail"), t.stdout).toEqual(AS_SHIPPED_FINDINGS);
+    expect(t.stdout).toMatch(/below failOn=critical: reported, not red/);
+    expect(t.exitCode, t.stdout).toBe(0);
   });
 });
