@@ -2,18 +2,33 @@ import { access, accessBasis, serviceAccount } from "../probes/files.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
-import { currentJournal, serviceUnit, showUnits, unitName, verifyUnit } from "../probes/systemd.ts";
+import { currentJournal, serviceUnit, showUnits, unitName, verifyUnit, type Unit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
+import { crashCause } from "../probes/crash-cause.ts";
+import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
 const CONFIG_ROOTS = ["SVC-004", "SVC-005", "SVC-006", "SVC-007"];
 // Every check that reads the unit's definition needs the unit to be there; see SVC-016.
 const UNIT = "SVC-016";
+// The variables the app cannot run safely without (it falls back to an insecure key and a default database).
+// A constant for now: config/schema.ts is not this file's; a `requiredEnv` config field is proposed for it.
+export const REQUIRED_ENV = ["SECRET_KEY", "DATABASE_URL"];
+// Statuses above 128 mean "killed by signal N-128" (a shell's exit after SIGTERM): listing one is not masking a crash.
+const APP_STATUS_MAX = 127;
 
 async function dependencyActive(ctx: ProbeContext, name: string) {
-  const u = (await showUnits(ctx)).get(name);
+  const units = await showUnits(ctx);
+  const u = units.get(name);
   if (!u || u.loadState !== "loaded") return fail(`${unitName(name)} is not installed (LoadState=${u?.loadState || "none"})`);
-  return u.activeState === "active" ? pass(`${name}: ${u.activeState} (${u.subState})`) : fail(`${name}: ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result}`);
+  const self = `${name}: ${u.activeState} (${u.subState})`;
+  if (u.activeState !== "active") return fail(`${name}: ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result}`);
+  // An umbrella unit (Debian's postgresql.service runs /bin/true) stays active while its parts are down: judge them.
+  const parts = u.consistsOf.map((p) => ({ p, pu: units.get(p) }));
+  const down = parts.filter(({ pu }) => !pu || pu.loadState !== "loaded" || pu.activeState !== "active");
+  const desc = (p: string, pu: Unit | undefined) => (pu ? `${p}: ActiveState=${pu.activeState} SubState=${pu.subState} Result=${pu.result}` : `${p}: not described by systemctl`);
+  if (down.length) return fail(`${self}, but ${down.map(({ p, pu }) => desc(p, pu)).join("; ")}`);
+  return pass(parts.length ? `${self}; ${parts.map(({ p, pu }) => `${p}: ${pu?.activeState} (${pu?.subState})`).join(", ")}` : self);
 }
 
 export const serviceChecks = [
@@ -63,16 +78,24 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "NRestarts <= thresholds.maxRestarts and SubState is not auto-restart",
-      recommendation: "The app dies after start: read `journalctl -u <service> -n 50` and /var/log/<service>/error.log for the traceback",
+      expects: "NRestarts <= thresholds.maxRestarts and SubState is not auto-restart (a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
+      recommendation: "The app dies after start: fix the cause named above (or read `journalctl -u <service> -n 50` and /var/log/<service>/error.log), then systemctl restart <service>",
       dependsOn: CONFIG_ROOTS,
     },
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        const s = `NRestarts=${u.nRestarts} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus}`;
+        const masked = u.execMainStatus !== 0 && u.successExitStatus.statuses.includes(u.execMainStatus) ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})` : "";
+        const s = `NRestarts=${u.nRestarts} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus}${masked}`;
         // Checked even when SuccessExitStatus lists 1: restarts climbing means the app cannot stay up.
-        return u.nRestarts <= ctx.config.thresholds.maxRestarts && u.subState !== "auto-restart" ? pass(s) : fail(s);
+        if (u.nRestarts <= ctx.config.thresholds.maxRestarts && u.subState !== "auto-restart") return pass(s);
+        // The failure says why: the journal of the last failed starts and Gunicorn's error log. Not reading them
+        // does not unmake the crash loop, so that is said, not thrown.
+        const why = await crashCause(ctx).then(
+          (c) => (c ? `last failed start: ${ctx.clip(c.text, 300)}` : "the journal and Gunicorn's error log of the last starts name no cause"),
+          (err: unknown) => `cause not read: ${err instanceof Error ? err.message : String(err)}`,
+        );
+        return fail(`${s}; ${why}`);
       },
     },
   ),
@@ -249,8 +272,8 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "the PostgreSQL unit is loaded and ActiveState=active",
-      recommendation: "systemctl start postgresql && systemctl enable postgresql; if it will not start, read journalctl -u postgresql@*",
+      expects: "the PostgreSQL unit is loaded and ActiveState=active, and so is every unit it consists of (ConsistsOf=: on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true)",
+      recommendation: "systemctl start postgresql@<version>-<cluster> (or postgresql) and enable it; if it will not start, read journalctl -u postgresql@* and pg_lsclusters",
       fixId: "start-postgresql",
     },
     { run: (ctx) => dependencyActive(ctx, ctx.config.dependencies.postgresql) },
@@ -342,6 +365,78 @@ export const serviceChecks = [
         const u = await serviceUnit(ctx);
         const s = `${ctx.config.service}: LoadState=${u.loadState} ActiveState=${u.activeState} FragmentPath=${u.fragmentPath || "(none)"}`;
         return u.loadState === "loaded" ? pass(s) : fail(s);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-017",
+      title: "SuccessExitStatus= does not count the app's crashes as clean exits",
+      suite: "service",
+      severity: "high",
+      expects: `when Restart= is not no, SuccessExitStatus= lists no exit status from 1 to ${APP_STATUS_MAX} (signal names and 128+N statuses are allowed)`,
+      recommendation: "Remove SuccessExitStatus= from the unit (or list only what the app really exits with when stopped), then daemon-reload: with it, systemd reports a crash as 'Deactivated successfully', OnFailure= never runs and `systemctl --failed` stays empty",
+      dependsOn: [UNIT],
+    },
+    {
+      async run(ctx) {
+        const u = await serviceUnit(ctx);
+        const { statuses, signals } = u.successExitStatus;
+        const listed = [...statuses, ...signals].join(" ") || "(empty)";
+        const app = statuses.filter((n) => n >= 1 && n <= APP_STATUS_MAX);
+        if (u.restart === "no" || !app.length) return pass(`SuccessExitStatus=${listed}, Restart=${u.restart}`);
+        return fail(`SuccessExitStatus=${listed} with Restart=${u.restart}: exit status ${app.join(", ")} counted as success, so a crash is restarted as a clean exit (Result=success, no failed state)`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-018",
+      title: "Every variable the app needs comes from a file that exists",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects: `each of ${REQUIRED_ENV.join(", ")} is set by the unit's Environment= or by one of its EnvironmentFile= files that exists (a missing optional "-" file sets nothing)`,
+      recommendation: "Put the missing variables in the env file the unit names (restore a deleted optional file, or make the main one required by dropping its '-'), then restart the service: without them the app starts on its insecure fallbacks",
+      dependsOn: [UNIT, "SVC-005"],
+    },
+    {
+      async run(ctx) {
+        const sources = await unitEnvSources(ctx);
+        const gone = sources.filter((s) => !s.exists).map((s) => `${s.name} (missing${s.optional ? ", optional" : ""})`);
+        const from = (k: string) => sources.filter((s) => s.exists && k in s.env).map((s) => s.name).pop();
+        const unset = REQUIRED_ENV.filter((k) => !from(k));
+        const seen = REQUIRED_ENV.filter((k) => from(k)).map((k) => `${k} from ${from(k)}`);
+        const note = gone.length ? `; ${gone.join(", ")}` : "";
+        return unset.length ? fail(`no source sets ${unset.join(", ")}${seen.length ? ` (${seen.join(", ")})` : ""}${note}`) : pass(`${seen.join(", ")}${note}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-019",
+      title: "No env file shadows the one the operator edits",
+      suite: "service",
+      severity: "high",
+      expects:
+        "no variable set in the operator's env file (the first EnvironmentFile= not marked optional, else the first one the unit names) is overridden by a later EnvironmentFile=; each variable set in more than one source is reported with the source that wins (names only)",
+      recommendation: "Keep one env file: delete the later copy (or merge it into the operator's file) and drop its EnvironmentFile= line, then daemon-reload and restart; edits to the shadowed file have no effect today",
+      dependsOn: [UNIT],
+    },
+    {
+      async run(ctx) {
+        const sources = await unitEnvSources(ctx);
+        const mine = operatorEnvFile(sources);
+        if (!mine) return pass("the unit names no EnvironmentFile=");
+        const shared = shadowedKeys(sources);
+        const lost = shared.filter((s) => s.setBy.includes(mine.name) && s.winner !== mine.name);
+        const byWinner = (list: typeof shared) => {
+          const m = new Map<string, string[]>();
+          for (const s of list) m.set(s.winner, [...(m.get(s.winner) ?? []), s.key]);
+          return [...m].map(([w, ks]) => `${w} wins ${ks.slice(0, 8).join(", ")}${ks.length > 8 ? ` and ${ks.length - 8} more` : ""}`).join("; ");
+        };
+        if (lost.length) return fail(`operator's file ${mine.name}${mine.exists ? "" : " (missing)"}: ${lost.length} of its variables are overridden: ${byWinner(lost)}`);
+        return pass(`operator's file ${mine.name}${shared.length ? `; set in more than one source: ${byWinner(shared)}` : "; no variable is set in more than one source"}`);
       },
     },
   ),

@@ -177,6 +177,43 @@ export function unitEnv(ctx: ProbeContext): Promise<UnitEnv> {
   });
 }
 
+// One place the unit takes variables from, in systemd's order: Environment= first, then each EnvironmentFile=.
+export type EnvSource = { name: string; kind: "Environment=" | "EnvironmentFile="; optional: boolean; exists: boolean; env: Record<string, string> };
+
+// Every source of the unit's environment, separately and in order (a later source overrides an earlier one), for
+// judging where each variable comes from. A missing file is `exists: false` (systemd skips an optional one); a file
+// that exists but cannot be read throws: we could not look.
+export function unitEnvSources(ctx: ProbeContext): Promise<EnvSource[]> {
+  return ctx.once("env:sources", async () => {
+    const unit = await serviceUnit(ctx);
+    const files = await Promise.all(
+      unit.environmentFiles.map(async (f): Promise<EnvSource> => {
+        try {
+          const env = parseEnvFile(await ctx.transport.readFile(f.path));
+          return { name: f.path, kind: "EnvironmentFile=", optional: f.optional, exists: true, env };
+        } catch (err) {
+          if (err instanceof TransportError && (err.code === "ENOENT" || err.code === "ENOTDIR")) return { name: f.path, kind: "EnvironmentFile=", optional: f.optional, exists: false, env: {} };
+          throw new TransportError(`cannot read the unit's env file ${f.path}: ${err instanceof TransportError ? (err.code ?? err.message) : String(err)}`, err instanceof TransportError ? err.code : undefined);
+        }
+      }),
+    );
+    return [{ name: "Environment=", kind: "Environment=", optional: false, exists: true, env: unit.environment }, ...files];
+  });
+}
+
+// For each variable set by more than one source: every source that sets it, in order, and the one that wins (the last).
+export function shadowedKeys(sources: EnvSource[]): Array<{ key: string; setBy: string[]; winner: string }> {
+  const setBy = new Map<string, string[]>();
+  for (const s of sources) for (const k of Object.keys(s.env)) setBy.set(k, [...(setBy.get(k) ?? []), s.name]);
+  return [...setBy].filter(([, by]) => by.length > 1).map(([key, by]) => ({ key, setBy: by, winner: by[by.length - 1] as string }));
+}
+
+// The env file an operator edits: the first EnvironmentFile= not marked optional, else the first one the unit names.
+export function operatorEnvFile(sources: EnvSource[]): EnvSource | undefined {
+  const files = sources.filter((s) => s.kind === "EnvironmentFile=");
+  return files.find((s) => !s.optional) ?? files[0];
+}
+
 // What we saw of the main process: its stat before and after reading its environ, and the environ (or why not).
 export type ProcessLook = { before?: ProcStat; environ?: string; environError?: TransportError; after?: ProcStat };
 

@@ -6,6 +6,7 @@ const PROPS = [
   "Id", "LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "NRestarts", "MainPID",
   "User", "Group", "WorkingDirectory", "Environment", "EnvironmentFiles", "ExecStart", "DropInPaths", "FragmentPath",
   "UnitFileState", "InvocationID", "Restart", "ControlGroup", "SuccessExitStatus", "CPUQuotaPerSecUSec",
+  "ConsistsOf",
 ];
 
 // One ExecStart= line as systemd holds it: the binary and its argv, already unquoted and unescaped by systemd.
@@ -37,7 +38,17 @@ export type Unit = {
   controlGroup: string;
   // CPUQuota= as CPUs (0.5 for 50%), undefined when unlimited.
   cpuQuota: number | undefined;
+  // SuccessExitStatus=: the exit statuses and signal names (without SIG) systemd counts as a clean exit.
+  successExitStatus: { statuses: number[]; signals: string[] };
+  // Units that are PartOf= this one (ConsistsOf=): Debian's postgresql.service consists of postgresql@15-main.service.
+  consistsOf: string[];
 };
+
+// SuccessExitStatus= as `systemctl show` prints it on systemd 252: "0 1 2 USR1" (statuses, then signal names).
+export function parseSuccessExitStatus(value: string): { statuses: number[]; signals: string[] } {
+  const words = value.split(/\s+/).filter(Boolean);
+  return { statuses: words.filter((w) => /^\d+$/.test(w)).map(Number), signals: words.filter((w) => !/^\d+$/.test(w)) };
+}
 
 // Splits `systemctl show` output (blank line between units) into one property map per unit; repeated keys accumulate.
 export function parseShow(text: string): Array<Map<string, string[]>> {
@@ -129,6 +140,8 @@ function toUnit(m: Map<string, string[]>, execStarts: ExecLine[]): Unit {
     restart: one("Restart"),
     controlGroup: one("ControlGroup"),
     cpuQuota: quota,
+    successExitStatus: parseSuccessExitStatus(one("SuccessExitStatus")),
+    consistsOf: one("ConsistsOf").split(/\s+/).filter(Boolean),
   };
 }
 
@@ -159,7 +172,10 @@ async function busExecStart(ctx: ProbeContext, name: string): Promise<ExecLine[]
   }
 }
 
-// The service and its dependencies (postgresql, nginx), one `systemctl show` and, alongside it, ExecStart over D-Bus.
+// The service and its dependencies (postgresql, nginx), one `systemctl show` and, alongside it, ExecStart over D-Bus;
+// then the parts of a dependency that is an umbrella (Debian's postgresql.service is /bin/true and stays active while
+// its cluster unit postgresql@15-main is down), in one more `systemctl show`. A glob cannot fetch the parts in the first
+// call: systemd 252 matches `postgresql@*` against active units only, so a stopped cluster would not be listed.
 export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
   return ctx.once("systemd:show", async () => {
     const names = unitNames(ctx);
@@ -183,6 +199,17 @@ export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
       }
       units.set(n, unit);
     });
+    const service = unitName(ctx.config.service);
+    const parts = [...new Set(names.filter((n) => n !== service).flatMap((n) => units.get(n)?.consistsOf ?? []))].filter((p) => !units.has(p));
+    if (parts.length) {
+      const p = await ctx.transport.run(["systemctl", "show", "--no-pager", ...parts, "-p", PROPS.join(",")]);
+      if (p.exitCode !== 0) throw new TransportError(`systemctl show ${parts.join(" ")} failed (exit ${p.exitCode}): ${p.stderr.trim()}`, "ESYSTEMCTL");
+      // Keyed by Id; a part systemctl did not describe stays absent, and its check says so.
+      for (const m of parseShow(p.stdout)) {
+        const unit = toUnit(m, []);
+        if (parts.includes(unit.id)) units.set(unit.id, unit);
+      }
+    }
     return units;
   });
 }
@@ -208,14 +235,28 @@ export function verifyUnit(ctx: ProbeContext): Promise<{ exitCode: number; findi
   });
 }
 
-// Overall exposure score from `systemd-analyze security` (0 = locked down, 10 = exposed).
+// Parses `systemd-analyze security` text: the overall level and the exposed items, heaviest first (by the EXPOSURE
+// column, each item's weighted share of the score; ties keep the table's order). `--json=short` exists on systemd 252
+// but carries no overall level, so the table (same per-item numbers) is read instead of running the tool twice.
+export function parseSecurity(text: string): { score: number; worst: string[] } | undefined {
+  const m = text.match(/Overall exposure level for \S+: ([\d.]+)/);
+  if (!m) return undefined;
+  const items = text
+    .split("\n")
+    .map((l) => l.match(/^✗ (\S+)\s{2,}(.*?)\s{2,}(\d+(?:\.\d+)?)\s*$/))
+    .filter((r): r is RegExpMatchArray => r !== null)
+    .map((r) => ({ name: r[1] as string, description: r[2] as string, exposure: Number(r[3]) }));
+  const sorted = items.map((it, i) => ({ ...it, i })).sort((a, b) => b.exposure - a.exposure || a.i - b.i);
+  return { score: Number(m[1]), worst: sorted.map((it) => `${it.name} ${it.exposure.toFixed(1)} (${it.description})`) };
+}
+
+// Overall exposure score from `systemd-analyze security` (0 = locked down, 10 = exposed) and its heaviest items.
 export function securityExposure(ctx: ProbeContext): Promise<{ score: number; worst: string[] }> {
   return ctx.once("systemd:security", async () => {
     const r = await ctx.transport.run(["systemd-analyze", "security", "--no-pager", unitName(ctx.config.service)]);
-    const m = r.stdout.match(/Overall exposure level for \S+: ([\d.]+)/);
-    if (!m) throw new TransportError(`systemd-analyze security printed no exposure level (exit ${r.exitCode}): ${ctx.clip(r.stderr.trim(), 200)}`);
-    const worst = r.stdout.split("\n").filter((l) => l.startsWith("✗") && /\d\.\d\s*$/.test(l)).map((l) => l.replace(/\s{2,}/g, " | ").slice(2)).slice(0, 5);
-    return { score: Number(m[1]), worst };
+    const parsed = parseSecurity(r.stdout);
+    if (!parsed) throw new TransportError(`systemd-analyze security printed no exposure level (exit ${r.exitCode}): ${ctx.clip(r.stderr.trim(), 200)}`);
+    return parsed;
   });
 }
 
