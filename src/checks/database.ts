@@ -1,6 +1,8 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { unappliedMigrations } from "../probes/django.ts";
-import { dbConnection, dbQuery } from "../probes/postgres.ts";
+import { dbConnection, dbQuery, readDatabaseUrl } from "../probes/postgres.ts";
+import { judgeHbaRule, judgeListen, judgeRole, ROLE_FACTS_SQL, serverFacts, type RoleFacts } from "../probes/postgres-server.ts";
+import { serviceEnv } from "../probes/environment.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
@@ -100,6 +102,94 @@ export const databaseChecks = [
         const free = (row?.max ?? 0) - (row?.reserved ?? 0) - (row?.used ?? 0);
         const s = `max_connections=${row?.max}, reserved=${row?.reserved}, in use=${row?.used}, free=${free}; Gunicorn may open ${need} (${workers} workers x ${threads} threads, read by ${source}), margin ${ctx.config.thresholds.minConnectionHeadroom}`;
         return free >= need + ctx.config.thresholds.minConnectionHeadroom ? pass(s) : fail(s);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "DB-005",
+      title: "PostgreSQL listens no wider than the app connects",
+      suite: "database",
+      severity: "medium",
+      expects:
+        "when DATABASE_URL's host is a Unix socket directory or a loopback name (localhost, 127.0.0.0/8, ::1), every entry of the cluster's running listen_addresses is loopback too (read as postgres over the local socket)",
+      recommendation: "Set listen_addresses = 'localhost' in postgresql.conf (or ALTER SYSTEM RESET listen_addresses) and restart PostgreSQL",
+      dependsOn: ["SVC-012"],
+    },
+    {
+      async run(ctx) {
+        const [f, { env, source }] = await Promise.all([serverFacts(ctx), serviceEnv(ctx)]);
+        const url = readDatabaseUrl(env.DATABASE_URL);
+        const appHost = url.kind === "postgres" ? url.target.host : undefined;
+        const { wider, appLocal } = judgeListen(f.listen_addresses, appHost);
+        const said = `listen_addresses = '${f.listen_addresses}'`;
+        const app = appHost === undefined ? `DATABASE_URL in ${source} names no PostgreSQL host (libpq's default: the local socket)` : `the app connects to ${appHost}`;
+        if (!appLocal) return pass(`${said}; ${app}, which is not loopback, so listening beyond loopback is needed`);
+        if (wider.length) return fail(`${said}: ${wider.join(", ")} reaches beyond loopback while ${app}`);
+        return pass(`${said}: loopback only; ${app}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "DB-006",
+      title: "pg_hba.conf asks everyone for a credential, never in clear text",
+      suite: "database",
+      severity: "high",
+      expects:
+        "no rule of pg_hba_file_rules (pg_hba.conf as PostgreSQL parses it, read as postgres over the local socket) has an error, method trust, a clear-text method (password, pam, ldap, radius, bsd) on a host/hostnossl line, or ident on a TCP line",
+      recommendation: "In pg_hba.conf use peer for local lines and scram-sha-256 for host lines (hostssl where clients cross a network), then `systemctl reload postgresql`",
+      dependsOn: ["SVC-012"],
+    },
+    {
+      async run(ctx) {
+        const f = await serverFacts(ctx);
+        if (!f.hba.length) throw new Error(`pg_hba_file_rules is empty for ${f.hba_file}: nothing to judge`);
+        const bad = f.hba.map(judgeHbaRule).filter((x): x is string => x !== undefined);
+        const methods = [...new Set(f.hba.map((r) => r.auth_method))].join(", ");
+        return bad.length ? fail(`${f.hba_file}: ${bad.join("; ")}`) : pass(`${f.hba_file}: ${f.hba.length} rules, methods ${methods}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "DB-007",
+      title: "The app's role cannot act beyond its database",
+      suite: "database",
+      severity: "high",
+      expects:
+        "the role of DATABASE_URL (current_user on its own connection) has neither SUPERUSER, CREATEROLE nor REPLICATION, and is not a member of a role that has one, nor of pg_execute_server_program, pg_read_server_files or pg_write_server_files (CREATEDB and BYPASSRLS are reported, not faulted)",
+      recommendation: "As postgres: ALTER ROLE <role> NOSUPERUSER NOCREATEROLE NOREPLICATION, and REVOKE the listed roles FROM <role>; give it ownership of its database and schema instead",
+      dependsOn: ["DB-001"],
+    },
+    {
+      async run(ctx) {
+        const [row] = await dbQuery<RoleFacts>(ctx, await client(ctx), ROLE_FACTS_SQL);
+        if (!row) throw new Error("pg_roles has no row for current_user");
+        const { faults, notes } = judgeRole(row);
+        const also = notes.length ? `; also ${notes.join(", ")} (allowed)` : "";
+        return faults.length ? fail(`role ${row.rolname}: ${faults.join(", ")}${also}`) : pass(`role ${row.rolname}: no SUPERUSER, CREATEROLE, REPLICATION or powerful membership${also}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "DB-008",
+      title: "PostgreSQL stores passwords as SCRAM",
+      suite: "database",
+      severity: "medium",
+      expects: "the cluster's password_encryption is scram-sha-256 and no role's stored password (pg_authid, read as postgres over the local socket) is an MD5 hash",
+      recommendation:
+        "ALTER SYSTEM SET password_encryption = 'scram-sha-256'; SELECT pg_reload_conf(); then set each listed role's password again (ALTER ROLE ... PASSWORD) so it is stored as SCRAM",
+      dependsOn: ["SVC-012"],
+    },
+    {
+      async run(ctx) {
+        const f = await serverFacts(ctx);
+        const faults = [];
+        if (f.password_encryption !== "scram-sha-256") faults.push(`password_encryption = '${f.password_encryption}' (new passwords are stored with it)`);
+        if (f.md5_roles.length) faults.push(`MD5-hashed password stored for ${f.md5_roles.join(", ")}`);
+        return faults.length ? fail(faults.join("; ")) : pass("password_encryption = 'scram-sha-256'; no role has an MD5-hashed password");
       },
     },
   ),

@@ -20,7 +20,7 @@ const PG_SCHEMES = ["postgres", "postgresql", "pgsql", "postgis"];
 const OTHER_SCHEMES = ["mongodb", "mongodb+srv", "mysql", "mysql2", "mysqlgis", "mysql-connector", "mssql", "mssqlms", "spatialite", "sqlite", "oracle", "oraclegis", "redshift", "cockroach", "timescale", "timescalegis"];
 
 // Debian's libpq: an empty host means the Unix socket in this directory.
-const DEFAULT_SOCKET_DIR = "/var/run/postgresql";
+export const DEFAULT_SOCKET_DIR = "/var/run/postgresql";
 
 // Python's urllib.parse.unquote: each run of %XX is decoded as UTF-8 (bad bytes become U+FFFD), anything else is kept.
 export function unquote(s: string): string {
@@ -206,7 +206,14 @@ export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
   });
 }
 
-// Runs one query on the shared connection (memoised by SQL text).
+// The last query queued on each connection: node-postgres runs one query at a time and deprecates queueing itself.
+const tails = new WeakMap<pg.Client, Promise<unknown>>();
+
+// Runs one query on the shared connection (memoised by SQL text), after the queries queued before it.
 export function dbQuery<T extends Record<string, unknown>>(ctx: ProbeContext, client: pg.Client, sql: string): Promise<T[]> {
-  return ctx.once(`db:q:${sql}`, async () => (await client.query<T>(sql)).rows);
+  return ctx.once(`db:q:${sql}`, () => {
+    const run = (tails.get(client) ?? Promise.resolve()).catch(() => {}).then(async () => (await client.query<T>(sql)).rows);
+    tails.set(client, run);
+    return run;
+  });
 }
