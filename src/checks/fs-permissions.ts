@@ -2,6 +2,7 @@ import type { ProbeContext } from "../probes/context.ts";
 import { access, accessBasis, describe, joinDenials, serviceAccount, serviceIds, userDb } from "../probes/files.ts";
 import { TransportError, type FileStat } from "../transport/types.ts";
 import { serviceUnit, wsgiModule } from "../probes/systemd.ts";
+import { READ_CAP_BYTES, findReadableEnvFiles, secretAssignments } from "../probes/secret-files.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 const FIND_TIMEOUT_MS = 20_000;
@@ -169,6 +170,35 @@ export const fsChecks = [
         if (!hits.length) return pass(`nothing world-writable under ${dir} (find -xdev)`);
         const shown = hits.slice(0, 5).map((h) => h.replace(/^(\d+) (.*)$/, "$2 $1"));
         return fail(`${more ? `more than ${hits.length}` : hits.length} world-writable: ${shown.join(", ")}${hits.length > 5 ? ", ..." : ""}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "FS-006",
+      title: "No file under the project directory that others can read assigns a password or key",
+      suite: "fs-permissions",
+      severity: "high",
+      expects:
+        "`find -H <project dir> -xdev` (pruning the venv, node_modules and .git) lists no regular file with the o+r bit named like an env file or template (.env*, *.env, *.env.*, env.*, *.template, *.example, *.sample) that assigns (NAME=value, comments aside) a non-empty value, other than a bare $VAR reference, to a variable named as a secret (config.secrets: SECRET_KEY, *_PASSWORD, *_KEY, *_TOKEN, ...) or a URL with a password; the unit's own EnvironmentFiles are left to FS-003; files over 64 KiB are not read (named; an error when nothing else is found); find failing is an error. Reports path and variable names, never values",
+      recommendation:
+        "Remove committed env templates from the deployed tree (or chmod o-r them, 640 root:<group>), and change every password or key they publish if it is in use anywhere",
+    },
+    {
+      async run(ctx) {
+        const dir = ctx.config.projectDir;
+        const [u, found] = await Promise.all([serviceUnit(ctx), findReadableEnvFiles(ctx, dir, ctx.config.venvDir)]);
+        const own = new Set(u.environmentFiles.map((f) => f.path));
+        const files = found.hits.filter((h) => !own.has(h.path));
+        const big = files.filter((f) => f.size > READ_CAP_BYTES);
+        const read = await Promise.all(files.filter((f) => f.size <= READ_CAP_BYTES).map(async (f) => ({ f, names: secretAssignments(await ctx.transport.readFile(f.path), ctx.config.secrets) })));
+        const leaks = read.filter((x) => x.names.length);
+        const unread = big.length ? `; not read (over 64 KiB): ${big.map((f) => `${f.path} (${f.size} bytes)`).join(", ")}` : "";
+        const more = found.more ? `; more than ${found.hits.length} candidates, only those were read` : "";
+        const mode = (m: number) => m.toString(8).padStart(4, "0");
+        if (leaks.length) return fail(`${leaks.map((x) => `${x.f.path} (${mode(x.f.mode)}) assigns ${x.names.join(", ")}`).join("; ")}${unread}${more}`);
+        if (big.length || found.more) throw new Error(`no readable file assigns a secret among those read, but not every candidate was read${unread}${more}`);
+        return pass(`${files.length} env-style file${files.length === 1 ? "" : "s"} readable by others under ${dir}${files.length ? ` (${files.map((f) => f.path).join(", ")})` : ""}, none assigns a password or key`);
       },
     },
   ),

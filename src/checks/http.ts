@@ -1,5 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { fetchCached, summarize, type HttpResult } from "../probes/http.ts";
+import { urlUnder } from "../probes/media.ts";
+import { staticAnswerProblem, staticSample, staticUrlPrefix } from "../probes/static-files.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
 // A health answer is HTTP 200 with a JSON body whose status is "healthy" (a 200 HTML page is not health).
@@ -175,6 +177,32 @@ export const httpChecks = [
         const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
         const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
         return bad.length ? fail(bad.map((r) => summarize(ctx, r)).join("; ")) : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-008",
+      title: "nginx serves every kind of collected static file",
+      suite: "http",
+      severity: "high",
+      expects:
+        "STATIC_ROOT listed once (find -type f, its own filesystem); for each file extension found, the first non-empty file in path order is fetched through nginx at the static URL prefix (staticPath without staticProbeFile, e.g. /django_static/): 200, a Content-Type that fits the extension (css text/css, js javascript, svg image/svg+xml, png image/png, woff/woff2/ttf/eot font types, ...; never text/html for a non-HTML file), and exactly the file's size in bytes; a listing that fails or has over 100000 files is an error",
+      recommendation:
+        "A regex location (location ~* \\.(png|svg|ico)$ ...) wins over the static prefix location: mark the static one `location ^~ /django_static/ { alias <STATIC_ROOT>/; }` (^~ stops the regex search), then nginx -t && systemctl reload nginx",
+      dependsOn: ["SVC-013", "FS-004", "SVC-004"],
+    },
+    {
+      skipIf: withoutNginx,
+      async run(ctx) {
+        const base = ctx.config.nginxUrl as string;
+        const prefix = staticUrlPrefix(ctx.config);
+        const sample = await staticSample(ctx);
+        if (!sample.length) return fail(`no file with an extension under ${ctx.config.staticRoot}`);
+        const rs = await Promise.all(sample.map((s) => fetchCached(ctx, base, urlUnder(prefix, s.rel))));
+        const problems = sample.flatMap((s, i) => staticAnswerProblem(s, rs[i] as HttpResult) ?? []);
+        if (problems.length) return fail(`${problems.length} of ${sample.length} kinds not served: ${problems.map((p) => ctx.clip(p, 200)).join("; ")}`);
+        return pass(`${sample.length} kinds served by nginx under ${prefix} with a fitting type and the file's size: ${sample.map((s) => s.ext).join(", ")}`);
       },
     },
   ),

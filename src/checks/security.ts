@@ -2,7 +2,8 @@ import type { ProbeContext } from "../probes/context.ts";
 import { deployIssues, djangoSettings } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.ts";
-import { fetchCached, summarize } from "../probes/http.ts";
+import { fetchCached, summarize, type HttpResponse } from "../probes/http.ts";
+import { mediaAnswers } from "../probes/media.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { shortSecrets } from "../probes/secrets.ts";
 import { PLACEHOLDERS } from "../probes/service-facts.ts";
@@ -36,6 +37,12 @@ function judgeHosts(hosts: string[], where: string): Verdict {
 
 // A git HEAD file: a symbolic ref, or the commit id of a detached checkout (SHA-1 or SHA-256 repositories).
 export const GIT_HEAD = /^(ref: \S+|[0-9a-f]{40}|[0-9a-f]{64})\s*$/m;
+
+// The security headers an answer lacks: X-Content-Type-Options nosniff first, then X-Frame-Options DENY/SAMEORIGIN.
+export function missingSecurityHeaders(headers: Record<string, string>): string[] {
+  const want: Array<[string, RegExp]> = [["x-content-type-options", /nosniff/i], ["x-frame-options", /deny|sameorigin/i]];
+  return want.filter(([h, re]) => !re.test(headers[h] ?? "")).map(([h]) => h);
+}
 
 export const securityChecks = [
   defineCheck(
@@ -110,20 +117,28 @@ export const securityChecks = [
   defineCheck(
     {
       id: "SEC-004",
-      title: "Responses carry security headers",
+      title: "Static and uploaded media responses carry security headers",
       suite: "security",
       severity: "medium",
-      expects: "GET of the configured static file (staticPath) through nginx answers with X-Content-Type-Options containing nosniff and X-Frame-Options containing DENY or SAMEORIGIN",
-      recommendation: "add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; in the nginx server block",
+      expects:
+        "through nginx, with X-Content-Type-Options containing nosniff and X-Frame-Options containing DENY or SAMEORIGIN: (1) the GET of the configured static file (staticPath); (2) for user-uploaded media under /media/ (MEDIA_ROOT taken as <WorkingDirectory>/media): the GET of each sampled upload (one per extension, at most 5) that nginx answers 200; when it serves none (no uploads yet), its answer, whatever the status, for the missing upload /media/ddv-no-such-upload (headers set with `always` show there; a location's own add_header drops the server's)",
+      recommendation:
+        "add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; in the nginx server block, and repeat both in every location that has an add_header of its own (/django_static/, /media/): nginx drops the server's add_header lines there",
       dependsOn: ["SVC-013", "FS-004"],
     },
     {
       skipIf: withoutNginx,
       async run(ctx) {
-        const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
+        const base = ctx.config.nginxUrl as string;
+        const [r, media] = await Promise.all([fetchCached(ctx, base, ctx.config.staticPath), mediaAnswers(ctx, base)]);
         if ("error" in r) throw new Error(summarize(ctx, r));
-        const missing = [["x-content-type-options", /nosniff/i], ["x-frame-options", /deny|sameorigin/i]].filter(([h, re]) => !(re as RegExp).test(r.headers[h as string] ?? "")).map(([h]) => h);
-        return missing.length ? fail(`${r.url} lacks ${missing.join(", ")}`) : pass(`${r.url}: nosniff, X-Frame-Options ${r.headers["x-frame-options"]}`);
+        const upload = media.judged.some((m) => m.status === 200);
+        const why = media.sample.files.length ? `no sampled upload answered 200: ${media.unserved.join(", ")}` : `no upload under ${media.sample.root}`;
+        const what = (m: HttpResponse) => (upload ? `upload ${new URL(m.url).pathname}` : `${new URL(m.url).pathname} (HTTP ${m.status}; ${why})`);
+        const answers = [{ label: `static ${new URL(r.url).pathname}`, r }, ...media.judged.map((m) => ({ label: `media ${what(m)}`, r: m }))];
+        const bad = answers.map((a) => ({ ...a, missing: missingSecurityHeaders(a.r.headers) })).filter((a) => a.missing.length);
+        if (bad.length) return fail(bad.map((a) => `${a.label} lacks ${a.missing.join(", ")}`).join("; "));
+        return pass(answers.map((a) => `${a.label}: nosniff, X-Frame-Options ${a.r.headers["x-frame-options"]}`).join("; "));
       },
     },
   ),

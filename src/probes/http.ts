@@ -1,7 +1,8 @@
 import { Agent, request } from "undici";
 import type { ProbeContext } from "./context.ts";
 
-export type HttpResponse = { url: string; status: number; headers: Record<string, string>; body: string; ms: number };
+// bytes: the whole body's length in bytes as received (body itself is capped and decoded as text).
+export type HttpResponse = { url: string; status: number; headers: Record<string, string>; body: string; bytes: number; ms: number };
 export type HttpResult = HttpResponse | { url: string; error: string; ms: number };
 
 const MAX_BODY = 64 * 1024;
@@ -30,12 +31,14 @@ export async function fetchOnce(ctx: ProbeContext, base: string, path: string, o
       signal: AbortSignal.timeout(ctx.config.timeouts.httpMs),
     });
     let body = "";
+    let bytes = 0;
     for await (const chunk of res.body) {
+      bytes += (chunk as Buffer).length;
       if (body.length < MAX_BODY) body += String(chunk);
     }
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(res.headers)) headers[k] = Array.isArray(v) ? v.join(", ") : String(v ?? "");
-    return { url, status: res.statusCode, headers, body: body.slice(0, MAX_BODY), ms: performance.now() - started };
+    return { url, status: res.statusCode, headers, body: body.slice(0, MAX_BODY), bytes, ms: performance.now() - started };
   } catch (err) {
     const e = err as Error & { code?: string };
     const why = e.name === "TimeoutError" ? `no answer within ${ctx.config.timeouts.httpMs} ms` : (e.code ?? e.message);
