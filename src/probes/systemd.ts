@@ -236,14 +236,15 @@ export function verifyUnit(ctx: ProbeContext): Promise<{ exitCode: number; findi
 }
 
 // Parses `systemd-analyze security` text: the overall level and the exposed items, heaviest first (by the EXPOSURE
-// column, each item's weighted share of the score; ties keep the table's order). `--json=short` exists on systemd 252
+// column, each item's weighted share of the score; ties keep the table's order). A long name fills its column and
+// leaves one space before the description, so the row is split on whitespace around the name and the last number. `--json=short` exists on systemd 252
 // but carries no overall level, so the table (same per-item numbers) is read instead of running the tool twice.
 export function parseSecurity(text: string): { score: number; worst: string[] } | undefined {
   const m = text.match(/Overall exposure level for \S+: ([\d.]+)/);
   if (!m) return undefined;
   const items = text
     .split("\n")
-    .map((l) => l.match(/^✗ (\S+)\s{2,}(.*?)\s{2,}(\d+(?:\.\d+)?)\s*$/))
+    .map((l) => l.match(/^✗ (\S+)\s+(.*?)\s+(\d+(?:\.\d+)?)\s*$/))
     .filter((r): r is RegExpMatchArray => r !== null)
     .map((r) => ({ name: r[1] as string, description: r[2] as string, exposure: Number(r[3]) }));
   const sorted = items.map((it, i) => ({ ...it, i })).sort((a, b) => b.exposure - a.exposure || a.i - b.i);
