@@ -79,6 +79,8 @@ export const securityChecks = [
         "settings.SECRET_KEY as Django loads it (else, if Django cannot start, the SECRET_KEY environment variable; unset: error) is non-empty, at least 50 characters, at least 5 distinct characters, and contains none of the known placeholder texts",
       recommendation: "Generate a key (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), put it in the env file, restart",
       fixId: "rotate-secret-key",
+      // With no source for SECRET_KEY the app runs on its built-in fallback: SVC-018 names that root cause.
+      dependsOn: ["SVC-018"],
     },
     {
       async run(ctx) {
