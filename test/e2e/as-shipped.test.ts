@@ -12,14 +12,25 @@ const curl = (url: string, ...extra: string[]) => inside(["curl", "-s", "-H", "H
 // What the full run reports on a healthy host configured as the ProjectMeats repository ships it: real
 // defects of the shipped configuration, each one a fix the operator should make (not a false red).
 const AS_SHIPPED_FINDINGS = [
+  // Committed env templates (.env.meatscentral, .env.production.enhanced, deployment/*.template) left in the
+  // deployed tree with mode 644 assign passwords and keys: anyone on the host reads the published defaults.
+  "FS-006",
+  // The regex location for icons and images (\.(ico|png|svg|...)$) wins over the /django_static/ alias:
+  // the admin's svg/png/ico files answer 404.
+  "HTTP-008",
   // /django_static/ (and /media/) set their own add_header Cache-Control, so nginx drops the server-level
-  // X-Content-Type-Options and X-Frame-Options there: static files go out without nosniff.
+  // X-Content-Type-Options and X-Frame-Options there: static files and uploads go out without nosniff.
   "SEC-004",
   // The site has no `server_tokens off`: every nginx answer says `Server: nginx/1.22.1`.
   "SEC-005",
   // The shipped unit sets only 7 sandboxing directives (no CapabilityBoundingSet=, RestrictAddressFamilies=,
   // ProtectKernelLogs=, ...): `systemd-analyze security` rates it 7.6 EXPOSED.
   "SEC-009",
+  // SuccessExitStatus=0 1 2 with Restart=always: a crash with exit 1 counts as a clean exit, so failures are masked.
+  "SVC-017",
+  // /opt/projectmeats/.env.production, loaded last, overrides every variable of the operator's
+  // /etc/projectmeats/projectmeats.env: edits to the file the docs point at have no effect.
+  "SVC-019",
 ].sort();
 
 // The real deployment's configuration over our stand-in app: healthy, a green gate, and exactly its findings.
