@@ -48,32 +48,39 @@ export function listenersOn(ctx: ProbeContext, port: number): Promise<Listeners>
       }
     }
     if (!found.length) return found;
-    const want = new Map(found.map((l) => [`socket:[${l.inode}]`, l]));
-    // The unit's own processes first: on a healthy host that answers without scanning every process.
-    const own = (await unitPids(ctx).catch(() => [] as number[])).map(String);
-    const all = (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d) && !own.includes(d));
-    for (const pid of [...own, ...all]) {
-      const fds = await t.readDir(`/proc/${pid}/fd`).catch((err: unknown) => {
-        const code = err instanceof TransportError ? err.code : undefined;
-        if (code === "ENOENT" || code === "ESRCH") return [] as string[]; // exited meanwhile: not a holder
-        if (code === "EACCES" || code === "EPERM") {
-          found.unreadable++; // could be the holder: we cannot tell
-          return [] as string[];
-        }
-        throw err;
-      });
-      for (const fd of fds) {
-        const link = await t.readLink(`/proc/${pid}/fd/${fd}`);
-        const l = link ? want.get(link) : undefined;
-        if (l && l.pid === undefined) {
-          l.pid = Number(pid);
-          l.comm = (await t.readFile(`/proc/${pid}/comm`).catch(() => "?")).trim();
-        }
-      }
-      if (found.every((l) => l.pid !== undefined)) break;
-    }
+    await findHolders(ctx, found);
     return found;
   });
+}
+
+// Fills in `pid` and `comm` of each socket from the /proc/<pid>/fd links that point at its inode, the unit's own
+// processes first (on a healthy host that answers without scanning every process). Counts in `unreadable` the fd
+// directories we may not read (one of them could be the holder); a process that exited meanwhile is not a holder.
+export async function findHolders(ctx: ProbeContext, found: Array<{ inode: string; pid?: number; comm?: string }> & { unreadable: number }) {
+  const t = ctx.transport;
+  const want = new Map(found.map((l) => [`socket:[${l.inode}]`, l]));
+  const own = (await unitPids(ctx).catch(() => [] as number[])).map(String);
+  const all = (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d) && !own.includes(d));
+  for (const pid of [...own, ...all]) {
+    const fds = await t.readDir(`/proc/${pid}/fd`).catch((err: unknown) => {
+      const code = err instanceof TransportError ? err.code : undefined;
+      if (code === "ENOENT" || code === "ESRCH") return [] as string[];
+      if (code === "EACCES" || code === "EPERM") {
+        found.unreadable++;
+        return [] as string[];
+      }
+      throw err;
+    });
+    for (const fd of fds) {
+      const link = await t.readLink(`/proc/${pid}/fd/${fd}`);
+      const l = link ? want.get(link) : undefined;
+      if (l && l.pid === undefined) {
+        l.pid = Number(pid);
+        l.comm = (await t.readFile(`/proc/${pid}/comm`).catch(() => "?")).trim();
+      }
+    }
+    if (found.every((l) => l.pid !== undefined)) break;
+  }
 }
 
 // PIDs in the unit's cgroup (main process and workers), on unified or hybrid cgroup layouts.

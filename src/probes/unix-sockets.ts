@@ -1,6 +1,5 @@
-import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
-import { unitPids } from "./process.ts";
+import { findHolders } from "./process.ts";
 
 export type UnixListener = { path: string; inode: string; pid?: number; comm?: string };
 
@@ -16,25 +15,7 @@ export function unixListeners(ctx: ProbeContext, paths: string[]): Promise<UnixL
       if (paths.includes(f[7] as string)) found.push({ path: f[7] as string, inode: f[6] as string });
     }
     if (!found.length) return found;
-    const want = new Map(found.map((l) => [`socket:[${l.inode}]`, l]));
-    const own = (await unitPids(ctx).catch(() => [] as number[])).map(String);
-    const all = (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d) && !own.includes(d));
-    for (const pid of [...own, ...all]) {
-      const fds = await t.readDir(`/proc/${pid}/fd`).catch((err: unknown) => {
-        const code = err instanceof TransportError ? err.code : undefined;
-        if (code === "EACCES" || code === "EPERM") found.unreadable++;
-        else if (code !== "ENOENT" && code !== "ESRCH") throw err;
-        return [] as string[];
-      });
-      for (const fd of fds) {
-        const l = want.get((await t.readLink(`/proc/${pid}/fd/${fd}`)) ?? "");
-        if (l && l.pid === undefined) {
-          l.pid = Number(pid);
-          l.comm = (await t.readFile(`/proc/${pid}/comm`).catch(() => "?")).trim();
-        }
-      }
-      if (found.every((l) => l.pid !== undefined)) break;
-    }
+    await findHolders(ctx, found);
     return found;
   });
 }
