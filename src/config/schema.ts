@@ -86,6 +86,14 @@ export const ConfigSchema = z
         maxRssMb: z.number().positive().default(500),
       })
       .prefault({}),
+    remediation: z
+      .object({
+        // A report older than this is refused (`--force-stale` overrides): the host may have changed since.
+        maxReportAgeMinutes: z.number().positive().default(60),
+        // How long a restart may take to turn the service's smoke checks green.
+        restartWaitSeconds: z.number().positive().default(30),
+      })
+      .prefault({}),
   })
   .strict();
 

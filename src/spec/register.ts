@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, test } from "vitest";
 import type { Check } from "../checks/define.ts";
 import { redact } from "../probes/environment.ts";
 import type { Outcome } from "../runner/evaluate.ts";
+import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
 import { checksOf } from "./scope.ts";
 import { reportOutcome } from "./verdict.ts";
 import { endSession, session } from "./session.ts";
@@ -36,10 +37,20 @@ function registerCheck(check: Check) {
     const s = session();
     const o = await s.evaluator.evaluate(check.id);
     const secrets = await s.secrets;
+    const host = await hostIdentity(s.ctx).catch(() => undefined);
+    // Remediation refuses a report from another host or catalogue: each test carries both.
+    Object.assign(ctx.task.meta, { host, catalogue: catalogueVersion() });
+    if (host) {
+      await allure.label("host", host.hostname);
+      await allure.label("machine_id", host.machineId);
+    }
+    await allure.label("catalogue", catalogueVersion());
     const observed = redact(o.observed, secrets);
-    const r = reportOutcome(check, o, s.ctx.config, hostname(), new Date().toLocaleDateString("sv-SE"));
+    const r = reportOutcome(check, o, s.ctx.config, host?.hostname ?? hostname(), new Date().toLocaleDateString("sv-SE"));
     const waiver = r.kind === "waived" ? { reason: r.waiver.reason, expires: r.waiver.expires } : undefined;
     Object.assign(ctx.task.meta, { status: r.kind === "waived" ? "waived" : o.status, observed, blockedBy: o.blockedBy, rootCause: o.rootCause, waiver, belowFailOn: r.kind === "below" || undefined });
+    if (o.blockedBy) await allure.label("blocked_by", o.blockedBy);
+    if (o.rootCause) await allure.label("root_cause", o.rootCause);
     if (o.status === "pass") {
       await allure.parameter("observed", observed, { excluded: true });
       return;
@@ -102,5 +113,7 @@ declare module "@vitest/runner" {
     rootCause?: string;
     waiver?: { reason: string; expires: string };
     belowFailOn?: boolean;
+    host?: { hostname: string; machineId: string };
+    catalogue?: string;
   }
 }

@@ -1,0 +1,83 @@
+// `npx tsx remediate --from-report <report>`: fix what a validator run found, re-check it, roll back what did not help.
+import { createInterface } from "node:readline/promises";
+import { ConfigError, loadConfig } from "../src/config/load.ts";
+import { EXIT, RemediateError } from "../src/remediation/errors.ts";
+import { remediate } from "../src/remediation/run.ts";
+import { createLocalTransport } from "../src/transport/local.ts";
+import { emergency } from "../src/remediation/emergency.ts";
+
+const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--yes] [--force-stale]
+       npx tsx remediate emergency-restart [--yes]
+       npx tsx remediate emergency-reset [--dry-run] [--yes]
+  <report>       reports/vitest-report.json, a reports folder, or reports/allure-results
+  --dry-run      print the plan with its diffs and SQL; change nothing
+  --yes          apply without asking (required when stdin is not a terminal)
+  --force-stale  accept a report older than remediation.maxReportAgeMinutes (host and catalogue must still match)
+exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps remain, 64 usage, 65 bad report,
+            70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config`;
+
+const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--help", "-h"]);
+
+function parse(argv: string[]) {
+  const o = { report: undefined as string | undefined, dryRun: false, yes: false, forceStale: false, command: undefined as string | undefined };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === "--from-report") {
+      const v = argv[++i];
+      if (!v || v.startsWith("--")) throw new RemediateError(`--from-report needs a report path\n${USAGE}`, EXIT.usage);
+      o.report = v;
+    } else if (a === "--dry-run") o.dryRun = true;
+    else if (a === "--yes" || a === "-y") o.yes = true;
+    else if (a === "--force-stale") o.forceStale = true;
+    else if (a === "--help" || a === "-h") o.command = "help";
+    else if (!a.startsWith("-") && !o.command) o.command = a;
+    else throw new RemediateError(`unknown ${FLAGS.has(a) ? "repeated option" : a.startsWith("-") ? "option" : "argument"} ${JSON.stringify(a)}\n${USAGE}`, EXIT.usage);
+  }
+  return o;
+}
+
+// Asks on the terminal; without one, only --yes may apply (a pipe must never half-answer a prompt).
+async function confirmer(yes: boolean): Promise<boolean> {
+  if (yes) return true;
+  if (!process.stdin.isTTY) throw new RemediateError("stdin is not a terminal: pass --yes to apply the plan (or --dry-run to only see it)", EXIT.usage);
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  const answer = await rl.question("apply this plan? [y/N] ");
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+async function main(argv: string[]): Promise<number> {
+  const o = parse(argv);
+  if (o.command === "help") {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (o.command && o.command !== "emergency-restart" && o.command !== "emergency-reset") throw new RemediateError(`unknown command ${JSON.stringify(o.command)}\n${USAGE}`, EXIT.usage);
+  if (!o.command && !o.report) throw new RemediateError(`say what to fix: --from-report <report>\n${USAGE}`, EXIT.usage);
+  if (o.command && o.report) throw new RemediateError(`${o.command} takes no report\n${USAGE}`, EXIT.usage);
+  if (process.getuid?.() !== 0) throw new RemediateError("remediate changes system files and services: run it as root", EXIT.notRoot);
+  const config = loadConfig();
+  const transport = () => createLocalTransport(config.timeouts.commandMs);
+  const say = (l: string) => void process.stdout.write(`${l}\n`);
+  const confirm = () => confirmer(o.yes);
+  if (o.command) return emergency(o.command, { config, transport, say, confirm, dryRun: o.dryRun });
+  return remediate({ report: o.report as string, config, transport, say, confirm, dryRun: o.dryRun, forceStale: o.forceStale });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof RemediateError) {
+      process.stderr.write(`remediate: ${err.message}\n`);
+      process.exit(err.exitCode);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`remediate: ${err.message}\n`);
+      process.exit(EXIT.config);
+    }
+    const e = err as Error;
+    const where = e.stack?.split("\n")[1]?.trim() ?? "";
+    process.stderr.write(`remediate: internal error: ${e.message} (${where}); nothing more was changed, see the audit log\n`);
+    process.exit(EXIT.internal);
+  },
+);

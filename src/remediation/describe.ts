@@ -1,0 +1,60 @@
+import { createTwoFilesPatch } from "diff";
+import type { SecretRules } from "../config/schema.ts";
+import { isSecretName, redact } from "../probes/redact.ts";
+import type { Transport } from "../transport/types.ts";
+import type { Action } from "./fix.ts";
+
+const ASSIGNMENT = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*)$/;
+
+// Masks the values of secret variables in env-file text; a value that differs from `before` says so, so a
+// rotated key still shows as a change. Every known secret value is then redacted wherever it appears.
+export function maskEnvText(text: string, secrets: string[], rules: SecretRules, before?: string): string {
+  const old = new Map<string, string>();
+  for (const l of (before ?? "").split("\n")) {
+    const m = l.match(ASSIGNMENT);
+    if (m) old.set(m[2] as string, m[4] as string);
+  }
+  const lines = text.split("\n").map((l) => {
+    const m = l.match(ASSIGNMENT);
+    if (!m || !isSecretName(m[2] as string, rules)) return l;
+    const changed = before !== undefined && old.get(m[2] as string) !== m[4];
+    return `${m[1]}${m[2]}${m[3]}<masked${changed ? ", new value" : ""}>`;
+  });
+  return redact(lines.join("\n"), secrets);
+}
+
+// A unified diff of a planned write, secret values masked on both sides.
+export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write" }>, secrets: string[], rules: SecretRules): Promise<string> {
+  const st = await t.stat(a.path);
+  const before = st ? await t.readFile(a.path) : "";
+  const patch = createTwoFilesPatch(st ? a.path : "/dev/null", a.path, maskEnvText(before, secrets, rules), maskEnvText(a.content, secrets, rules, before), "", "", { context: 2 });
+  const body = patch.split("\n").slice(1).join("\n").trimEnd(); // drop the "====" line
+  const meta = st ? `` : ` (new file, mode ${a.mode.toString(8)}, ${a.owner}:${a.group})`;
+  return `write ${a.path}${meta}\n${body.split("\n").map((l) => `      ${l}`).join("\n")}`;
+}
+
+// One line (or a diff) saying exactly what an action will do.
+export async function describeAction(t: Transport, a: Action, secrets: string[], rules: SecretRules): Promise<string> {
+  switch (a.kind) {
+    case "write":
+      return diffWrite(t, a, secrets, rules);
+    case "chmod":
+      return `chmod ${a.mode.toString(8)} ${a.path}`;
+    case "chown":
+      return `chown ${a.owner}:${a.group} ${a.path}`;
+    case "mkdir":
+      return `mkdir -m ${a.mode.toString(8)} ${a.path} (owner ${a.owner}:${a.group})`;
+    case "sql":
+      return `SQL on ${a.database}: ${redact(a.show, secrets)}${a.undoShow ? `   (undo: ${redact(a.undoShow, secrets)})` : ""}`;
+    case "unit":
+      return `systemctl ${a.verb} ${a.unit}`;
+    case "daemon-reload":
+      return "systemctl daemon-reload";
+    case "validate":
+      return `check: ${a.show}${a.asService ? " (as the service)" : ""} (must succeed, or the step stops here)`;
+    case "run":
+      return `run: ${a.show}${a.asService ? " (as the service)" : ""}   (undo by hand: ${a.undo})`;
+    case "restart-until-green":
+      return `systemctl restart ${a.unit}, then wait up to ${a.seconds} s (restarting with backoff) until ${a.ids.join(", ")} pass`;
+  }
+}

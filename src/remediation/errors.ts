@@ -1,0 +1,22 @@
+// Exit codes of `remediate`, documented in the README; each bad input has one clear line and one of these.
+export const EXIT = {
+  ok: 0, // every fix applied and verified (or nothing was left to fix)
+  partial: 1, // a fix was rolled back or failed, or manual steps remain
+  usage: 64, // unknown option, missing argument, or --yes needed without a terminal
+  badReport: 65, // report missing, malformed, from another host, stale, unknown IDs or catalogue version
+  internal: 70, // a bug: the message says where
+  locked: 73, // another remediation holds the host's lock
+  notRoot: 77, // remediation changes system files: run it as root
+  config: 78, // the validator's config is broken (as for the specs)
+} as const;
+
+// A refusal with its exit code; the CLI prints the message as one line, never a stack trace.
+export class RemediateError extends Error {
+  override name = "RemediateError";
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}

@@ -1,0 +1,47 @@
+import { unitName } from "../../probes/systemd.ts";
+import { defineFix, type Action } from "../fix.ts";
+
+// ConsistsOf= and state of a unit, in one systemctl call.
+async function members(t: import("../../transport/types.ts").Transport, unit: string): Promise<Array<{ id: string; active: string }>> {
+  const r = await t.run(["systemctl", "show", "-p", "ConsistsOf", "--value", "--", unit]);
+  const ids = r.stdout.trim().split(/\s+/).filter(Boolean);
+  if (!ids.length) return [];
+  const s = await t.run(["systemctl", "show", "-p", "Id", "-p", "ActiveState", "--", ...ids]);
+  return s.stdout.split("\n\n").map((b) => ({ id: b.match(/^Id=(.*)$/m)?.[1] ?? "", active: b.match(/^ActiveState=(.*)$/m)?.[1] ?? "" })).filter((m) => m.id);
+}
+
+// Starts and enables PostgreSQL, and every cluster unit of Debian's umbrella postgresql.service that is down.
+export const startPostgresql = defineFix({
+  id: "start-postgresql",
+  title: "Start and enable PostgreSQL (with its cluster units)",
+  rank: 10,
+  restartsApp: false,
+  touches: ({ config }) => ({ files: [], units: [unitName(config.dependencies.postgresql), "postgresql@*"] }),
+  async plan({ transport, config }) {
+    const unit = unitName(config.dependencies.postgresql);
+    const actions: Action[] = [{ kind: "unit", unit, verb: "start" }];
+    for (const m of await members(transport, unit)) if (m.active !== "active") actions.push({ kind: "unit", unit: m.id, verb: "start" });
+    actions.push({ kind: "unit", unit, verb: "enable" });
+    return { actions };
+  },
+});
+
+// Starts and enables nginx, after `nginx -t` accepts its configuration (never start a config that does not parse).
+export const startNginx = defineFix({
+  id: "start-nginx",
+  title: "Validate nginx's configuration, then start and enable nginx",
+  rank: 90,
+  restartsApp: false,
+  touches: ({ config }) => ({ files: [], units: config.dependencies.nginx ? [unitName(config.dependencies.nginx)] : [] }),
+  async plan({ config }) {
+    if (!config.dependencies.nginx) return { manual: "no nginx unit is configured (dependencies.nginx)" };
+    const unit = unitName(config.dependencies.nginx);
+    return {
+      actions: [
+        { kind: "validate", argv: ["nginx", "-t", "-q"], show: "nginx -t" },
+        { kind: "unit", unit, verb: "start" },
+        { kind: "unit", unit, verb: "enable" },
+      ],
+    };
+  },
+});

@@ -1,0 +1,89 @@
+import { checkById } from "../checks/index.ts";
+import type { Outcome } from "../runner/evaluate.ts";
+import type { Fix, FixEnv, Action } from "./fix.ts";
+import { fixById } from "./fixes/index.ts";
+import { restartService } from "./fixes/service.ts";
+import type { Report } from "./report.ts";
+import { isRed } from "./recheck.ts";
+
+// One step of a plan: a fix, the IDs it cures, and its actions.
+export type Step = { fix: Fix; ids: string[]; actions: Action[]; notes: string[] };
+// A failing ID no fix can cure here, with what the operator should do.
+export type Manual = { id: string; why: string };
+
+// The IDs a report asks to fix: its failures and the root causes its failures and errors were blamed on.
+// Checks skipped as blocked are never targets (their root is); waived ones are accepted, not fixed.
+export function targetIds(report: Report): { targets: string[]; couldNotCheck: string[] } {
+  const targets = new Set<string>();
+  const couldNotCheck: string[] = [];
+  for (const c of report.checks) {
+    if (c.status === "fail") targets.add(c.id);
+    if (c.status === "error") couldNotCheck.push(c.id);
+    if ((c.status === "fail" || c.status === "error") && c.rootCause) targets.add(c.rootCause);
+  }
+  return { targets: [...targets], couldNotCheck: couldNotCheck.filter((id) => !targets.has(id)) };
+}
+
+// Paths and units an action touches, to hold it to what its fix declared.
+function touched(a: Action): { file?: string; unit?: string } {
+  if ("path" in a) return { file: a.path };
+  if (a.kind === "unit" || a.kind === "restart-until-green") return { unit: a.unit };
+  return {};
+}
+
+const globMatch = (pattern: string, s: string) => new RegExp(`^${pattern.replace(/[.+?^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*")}$`).test(s);
+
+// Groups the red IDs by fix, asks each fix for its plan, and orders the steps (the app restart after what it loads).
+export async function buildPlan(red: string[], baseline: Map<string, Outcome>, env: Omit<FixEnv, "ids">): Promise<{ steps: Step[]; manual: Manual[] }> {
+  const manual: Manual[] = [];
+  const groups = new Map<Fix, string[]>();
+  for (const id of red) {
+    const check = checkById(id);
+    const o = baseline.get(id);
+    if (o?.status === "error") {
+      manual.push({ id, why: `could not be checked (${o.observed}); make it checkable, then run the validator again` });
+      continue;
+    }
+    const fix = check.fixId ? fixById(check.fixId) : undefined;
+    if (!fix) {
+      manual.push({ id, why: check.recommendation });
+      continue;
+    }
+    groups.set(fix, [...(groups.get(fix) ?? []), id]);
+  }
+  const steps: Step[] = [];
+  for (const [fix, ids] of groups) {
+    const step = await planStep(fix, ids, env);
+    if ("why" in step) for (const id of ids) manual.push({ id, why: `${step.why}; ${checkById(id).recommendation}` });
+    else steps.push(step);
+  }
+  if (steps.some((s) => s.fix.restartsApp) && !steps.some((s) => s.fix === restartService)) {
+    const r = await planStep(restartService, [], env);
+    if ("why" in r) for (const s of steps.filter((x) => x.fix.restartsApp)) s.notes.push(`the app cannot be restarted to load this: ${r.why}`);
+    else steps.push(r);
+  }
+  steps.sort((a, b) => a.fix.rank - b.fix.rank);
+  return { steps, manual: manual.sort((a, b) => a.id.localeCompare(b.id)) };
+}
+
+async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Promise<Step | { why: string }> {
+  const fe = { ...env, ids };
+  let p;
+  try {
+    p = await fix.plan(fe);
+  } catch (err) {
+    return { why: `${fix.id} could not plan: ${(err as Error).message}` };
+  }
+  if ("manual" in p) return { why: `${fix.id} cannot act here: ${p.manual}` };
+  if (!p.actions.length) return { why: `${fix.id} finds nothing to change` };
+  const decl = await fix.touches(fe);
+  for (const a of p.actions) {
+    const { file, unit } = touched(a);
+    if (file && !decl.files.some((f) => file === f || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
+    if (unit && !decl.units.some((u) => globMatch(u, unit))) throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
+  }
+  return { fix, ids, actions: p.actions, notes: p.notes ?? [] };
+}
+
+// Whether an outcome map shows any of `ids` red.
+export const redOf = (ids: string[], m: Map<string, Outcome>) => ids.filter((id) => isRed(m.get(id)));

@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import path from "node:path";
+import { z } from "zod";
+import { CheckId } from "../checks/define.ts";
+import { EXIT, RemediateError } from "./errors.ts";
+
+// What remediation needs from a validator report, whichever format it came in.
+export type ReportedCheck = { id: string; status: "pass" | "fail" | "error" | "skip" | "waived"; blockedBy?: string; rootCause?: string };
+export type Report = { file: string; startedAt: number; hostname?: string; machineId?: string; catalogue?: string; checks: ReportedCheck[] };
+
+const Meta = z.object({
+  checkId: CheckId,
+  status: z.enum(["pass", "fail", "error", "skip", "waived"]).optional(),
+  blockedBy: CheckId.optional(),
+  rootCause: CheckId.optional(),
+  host: z.object({ hostname: z.string(), machineId: z.string() }).optional(),
+  catalogue: z.string().optional(),
+});
+const VitestJson = z.object({
+  startTime: z.number(),
+  testResults: z.array(z.object({ assertionResults: z.array(z.object({ meta: z.record(z.string(), z.unknown()).optional() })) })),
+});
+const AllureResult = z.object({ start: z.number().optional(), stop: z.number().optional(), status: z.string().optional(), labels: z.array(z.object({ name: z.string(), value: z.string() })).default([]) });
+
+const bad = (msg: string) => new RemediateError(msg, EXIT.badReport);
+
+// Reads a vitest JSON report, or an allure-results folder (or a reports folder holding vitest-report.json).
+export function readReport(p: string): Report {
+  let st;
+  try {
+    st = statSync(p);
+  } catch {
+    throw bad(`report ${p} does not exist (run the validator first: npx vitest run)`);
+  }
+  if (st.isDirectory()) {
+    const names = readdirSync(p);
+    if (names.includes("vitest-report.json")) return readVitest(path.join(p, "vitest-report.json"));
+    if (names.some((n) => n.endsWith("-result.json"))) return readAllure(p, names);
+    throw bad(`${p} holds neither vitest-report.json nor allure *-result.json files`);
+  }
+  return readVitest(p);
+}
+
+function parseJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (err) {
+    throw bad(`report ${file} is not readable JSON: ${(err as Error).message.split("\n")[0]}`);
+  }
+}
+
+function oneHost(file: string, metas: Array<z.infer<typeof Meta>>): Pick<Report, "hostname" | "machineId" | "catalogue"> {
+  const hosts = new Set(metas.map((m) => m.host?.machineId ?? ""));
+  if (hosts.size > 1) throw bad(`report ${file} mixes results of ${hosts.size} hosts; remediate one host's report at a time`);
+  const m = metas[0];
+  return { hostname: m?.host?.hostname, machineId: m?.host?.machineId, catalogue: m?.catalogue };
+}
+
+function readVitest(file: string): Report {
+  const parsed = VitestJson.safeParse(parseJson(file));
+  if (!parsed.success) throw bad(`report ${file} is not a vitest JSON report (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`);
+  const metas: Array<z.infer<typeof Meta>> = [];
+  for (const t of parsed.data.testResults)
+    for (const a of t.assertionResults) {
+      if (!a.meta || a.meta.checkId === undefined) continue;
+      const m = Meta.safeParse(a.meta);
+      if (!m.success) throw bad(`report ${file} has a malformed check result (${JSON.stringify(a.meta.checkId).slice(0, 40)}: ${m.error.issues[0]?.message})`);
+      metas.push(m.data);
+    }
+  if (!metas.length) throw bad(`report ${file} holds no check results of this validator`);
+  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause }));
+  return { file, startedAt: parsed.data.startTime, ...oneHost(file, metas), checks };
+}
+
+const ALLURE_STATUS: Record<string, ReportedCheck["status"]> = { passed: "pass", failed: "fail", broken: "error", skipped: "skip" };
+
+// allure-results accumulate across runs: per check, the newest result counts.
+function readAllure(dir: string, names: string[]): Report {
+  const newest = new Map<string, { start: number; meta: z.infer<typeof Meta> }>();
+  for (const n of names.filter((x) => x.endsWith("-result.json"))) {
+    const r = AllureResult.safeParse(parseJson(path.join(dir, n)));
+    if (!r.success) throw bad(`${path.join(dir, n)} is not an allure result`);
+    const label = (k: string) => r.data.labels.find((l) => l.name === k)?.value;
+    const id = label("check_id");
+    if (!id) continue;
+    const outcome = label("outcome");
+    const status = outcome === "waived" ? "waived" : outcome === "below" ? "fail" : (ALLURE_STATUS[r.data.status ?? ""] ?? "error");
+    const host = label("machine_id") ? { hostname: label("host") ?? "", machineId: label("machine_id") as string } : undefined;
+    const m = Meta.safeParse({ checkId: id, status, blockedBy: label("blocked_by"), rootCause: label("root_cause"), host, catalogue: label("catalogue") });
+    if (!m.success) throw bad(`${path.join(dir, n)} has a malformed check result (${JSON.stringify(id).slice(0, 40)})`);
+    const start = r.data.start ?? 0;
+    if ((newest.get(id)?.start ?? -1) < start) newest.set(id, { start, meta: m.data });
+  }
+  if (!newest.size) throw bad(`${dir} holds no check results of this validator`);
+  const metas = [...newest.values()].map((v) => v.meta);
+  const startedAt = Math.min(...[...newest.values()].map((v) => v.start));
+  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause }));
+  return { file: dir, startedAt, ...oneHost(dir, metas), checks };
+}

@@ -1,0 +1,187 @@
+import { userInfo } from "node:os";
+import { checkById } from "../checks/index.ts";
+import type { Config } from "../config/schema.ts";
+import { unitEnv } from "../probes/environment.ts";
+import { psqlTarget } from "../probes/postgres-server.ts";
+import { readDatabaseUrl } from "../probes/postgres.ts";
+import { redact } from "../probes/redact.ts";
+import { serviceUnit } from "../probes/systemd.ts";
+import type { Outcome } from "../runner/evaluate.ts";
+import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
+import type { Transport } from "../transport/types.ts";
+import { applyAction, type ApplyEnv, type Undo } from "./actions.ts";
+import { audit } from "./audit.ts";
+import { BackupFolder } from "./backup.ts";
+import { describeAction } from "./describe.ts";
+import { takeLock } from "./lock.ts";
+import { buildPlan, redOf, targetIds, type Step } from "./plan.ts";
+import { SMOKE_IDS, freshContext, isRed, recheck } from "./recheck.ts";
+import { checkReport } from "./freshness.ts";
+import { readReport } from "./report.ts";
+import { EXIT } from "./errors.ts";
+
+export type RemediateOptions = {
+  report: string;
+  config: Config;
+  dryRun: boolean;
+  forceStale: boolean;
+  transport: () => Transport;
+  say: (line: string) => void;
+  // Asked before applying (the CLI prompts on a terminal, or has --yes); false stops with nothing changed.
+  confirm: () => Promise<boolean>;
+};
+
+type Done = { step: Step; undo: Undo[]; error?: string; result?: "verified" | "rolled back" | "failed" };
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+// fix → re-check → roll back: the whole remediation of one host from one report; resolves the exit code.
+export async function remediate(o: RemediateOptions): Promise<number> {
+  const { config, say } = o;
+  const report = readReport(o.report);
+  const t = o.transport();
+  const ctx = await freshContext(config, t);
+  const secrets = () => ctx.secrets;
+  const identity = await hostIdentity(ctx);
+  checkReport(report, identity, catalogueVersion(), config.remediation.maxReportAgeMinutes, o.forceStale);
+  const { targets, couldNotCheck } = targetIds(report);
+  say(`report ${report.file}: ${report.checks.length} checks from ${identity.hostname}, ${targets.length} failing: ${targets.join(", ") || "none"}`);
+  for (const id of couldNotCheck) say(`  ${id} could not be checked in that run: not a fix target (make it checkable, then validate again)`);
+  if (!targets.length) return couldNotCheck.length ? EXIT.partial : EXIT.ok;
+
+  const release = o.dryRun ? async () => {} : await takeLock(t, { pid: process.pid, user: userInfo().username, report: report.file });
+  try {
+    const scope = [...new Set([...targets, ...SMOKE_IDS])];
+    let t0 = performance.now();
+    const baseline = await recheck(config, o.transport, scope);
+    say(`re-checked ${scope.length} checks before acting (${secs(performance.now() - t0)})`);
+    const red = targets.filter((id) => isRed(baseline.get(id)));
+    for (const id of targets.filter((x) => !red.includes(x))) say(`  ${id} passes now: nothing to do`);
+    const { steps, manual } = await buildPlan(red, baseline, { ctx, config, transport: t, addSecret: (v) => ctx.secrets.push(v) });
+
+    say(`\nplan (${steps.length} step${steps.length === 1 ? "" : "s"}${manual.length ? `, ${manual.length} manual` : ""}):`);
+    for (const [i, s] of steps.entries()) {
+      say(`  ${i + 1}. ${s.fix.title} [${s.fix.id}]${s.ids.length ? ` cures ${s.ids.join(", ")}` : ""}`);
+      for (const a of s.actions) say(`     - ${await describeAction(t, a, secrets(), config.secrets)}`);
+      for (const n of s.notes) say(`     note: ${n}`);
+    }
+    for (const m of manual) say(`  manual: ${m.id} ${checkById(m.id).title}: ${m.why}`);
+    if (o.dryRun || !steps.length) {
+      say(o.dryRun ? "\ndry run: nothing was changed" : "\nnothing to apply automatically");
+      return manual.length ? EXIT.partial : EXIT.ok;
+    }
+    if (!(await o.confirm())) {
+      say("not applied: nothing was changed");
+      return EXIT.partial;
+    }
+
+    const backup = await BackupFolder.create(t);
+    say(`\napplying (backups in ${backup.dir}):`);
+    const applyEnv = await makeApplyEnv(config, o.transport, t, backup, ctx);
+    const done: Done[] = [];
+    for (const [i, step] of steps.entries()) {
+      t0 = performance.now();
+      const d: Done = { step, undo: [] };
+      done.push(d);
+      try {
+        for (const a of step.actions) {
+          const u = await applyAction(a, { ...applyEnv, fix: step.fix.id });
+          if (u) d.undo.push(u);
+        }
+        say(`  [${i + 1}/${steps.length}] ${step.fix.id}: applied (${secs(performance.now() - t0)})`);
+      } catch (err) {
+        d.error = redact((err as Error).message, secrets());
+        say(`  [${i + 1}/${steps.length}] ${step.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
+        await undoStep(d, say, secrets());
+      }
+    }
+
+    t0 = performance.now();
+    let after = await recheck(config, o.transport, scope);
+    say(`re-checked ${scope.length} checks (${secs(performance.now() - t0)})`);
+    const regressed = () => scope.filter((id) => !isRed(baseline.get(id)) && isRed(after.get(id)));
+    // A step whose own checks stay red is undone; then, while a check that passed before is red, the newest steps go.
+    for (const d of [...done].reverse()) {
+      if (d.error) continue;
+      const still = redOf(d.step.ids, after);
+      if (!still.length) continue;
+      d.error = `still failing after the fix: ${still.map((id) => `${id} (${redact(after.get(id)?.observed ?? "", secrets()).slice(0, 160)})`).join("; ")}`;
+      await undoStep(d, say, secrets());
+    }
+    if (done.some((d) => d.result === "rolled back")) after = await settle(config, o.transport, t, scope, done, say);
+    for (const d of [...done].reverse()) {
+      const reg = regressed();
+      if (!reg.length) break;
+      if (d.result || !d.undo.length) continue;
+      d.error = `turned ${reg.join(", ")} red`;
+      await undoStep(d, say, secrets());
+      after = await settle(config, o.transport, t, scope, done, say);
+    }
+    for (const d of done) d.result ??= d.error ? "failed" : "verified";
+
+    say("\nresult:");
+    for (const d of done) {
+      say(`  ${d.result === "verified" ? "ok  " : "FAIL"} ${d.step.fix.id}${d.step.ids.length ? ` (${d.step.ids.join(", ")})` : ""}: ${d.result}${d.error ? `: ${d.error}` : ""}`);
+      await audit(t, { time: new Date().toISOString(), user: userInfo().username, host: identity.hostname, report: report.file, ids: d.step.ids, fix: d.step.fix.id, result: d.result as string, reason: d.error, files: backup.entries.filter((e) => e.fix === d.step.fix.id).map((e) => e.path), backup: backup.dir }, secrets());
+    }
+    const stillRed = scope.filter((id) => isRed(after.get(id)));
+    for (const m of manual) say(`  todo ${m.id}: ${m.why}`);
+    say(`  ${stillRed.length ? `still red: ${stillRed.join(", ")}` : "every re-checked check passes"}; backups and manifest in ${backup.dir}`);
+    return done.every((d) => d.result === "verified") && !manual.length && !stillRed.length ? EXIT.ok : EXIT.partial;
+  } finally {
+    await release();
+    await ctx.close();
+  }
+}
+
+async function undoStep(d: Done, say: (l: string) => void, secrets: string[]) {
+  for (const u of [...d.undo].reverse()) {
+    try {
+      await u.run();
+    } catch (err) {
+      say(`     rollback of ${d.step.fix.id} could not ${u.what}: ${redact((err as Error).message, secrets)}`);
+    }
+  }
+  d.result = d.undo.length || !d.error ? "rolled back" : "failed";
+  say(`  ${d.step.fix.id}: ${d.result === "rolled back" ? "ROLLED BACK" : "failed"}: ${d.error}`);
+}
+
+// After a rollback: systemd rereads restored units and the app is restarted (if it runs) on restored files.
+async function settle(config: Config, mk: () => Transport, t: Transport, scope: string[], done: Done[], say: (l: string) => void): Promise<Map<string, Outcome>> {
+  await t.run(["systemctl", "daemon-reload"]);
+  if (done.some((d) => d.result === "rolled back" && d.step.fix.restartsApp)) {
+    const unit = (await serviceUnit(await freshContext(config, t))).id;
+    await t.run(["systemctl", "try-restart", "--", unit], { timeoutMs: config.timeouts.commandMs * 3 });
+  }
+  const after = await recheck(config, mk, scope);
+  say(`  re-checked after rollback: ${redOf(scope, after).join(", ") || "nothing"} red`);
+  return after;
+}
+
+async function makeApplyEnv(config: Config, mk: () => Transport, t: Transport, backup: BackupFolder, ctx: import("../probes/context.ts").ProbeContext): Promise<Omit<ApplyEnv, "fix">> {
+  const env = await unitEnv(ctx).catch(() => ({ env: {} as Record<string, string> }));
+  const url = readDatabaseUrl(env.env.DATABASE_URL);
+  return {
+    t,
+    backup,
+    psql: psqlTarget(url.kind === "postgres" ? url.target : undefined),
+    timeoutMs: config.timeouts.commandMs,
+    async asService(argv) {
+      const now = await freshContext(config, t);
+      const unit = await serviceUnit(now);
+      const { env: vars } = await unitEnv(now);
+      const user = unit.user || "root";
+      const cwd = unit.workingDirectory || `${config.projectDir}/backend`;
+      const base = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
+      return { argv: ["setpriv", `--reuid=${user}`, `--regid=${unit.group || user}`, "--init-groups", "--", ...argv], cwd, env: { ...base, DJANGO_SETTINGS_MODULE: config.settingsModule, ...vars, PYTHONDONTWRITEBYTECODE: "1" } };
+    },
+    async waitGreen(ids, seconds) {
+      const until = Date.now() + seconds * 1000;
+      for (;;) {
+        const red = redOf(ids, await recheck(config, mk, ids));
+        if (!red.length || Date.now() >= until) return red;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    },
+  };
+}
