@@ -11,6 +11,8 @@ export type ManifestEntry = { path: string; existed: boolean; mode?: number; uid
 export class BackupFolder {
   readonly entries: ManifestEntry[] = [];
   readonly sqlUndo: Array<{ fix: string; undo: string }> = [];
+  // What each fix declared it may touch (path prefixes, units): the proof that nothing else was changed.
+  readonly declared: Record<string, { files: string[]; units: string[] }> = {};
   private n = 0;
   private constructor(
     readonly dir: string,
@@ -44,6 +46,12 @@ export class BackupFolder {
     return entry;
   }
 
+  // Records what a fix declared before it acts.
+  async declare(fix: string, touches: { files: string[]; units: string[] }) {
+    this.declared[fix] = touches;
+    await this.writeManifest();
+  }
+
   // Records how to undo a database change (kept even after it is undone: the audit trail).
   async saveSql(fix: string, undo: string) {
     this.sqlUndo.push({ fix, undo });
@@ -64,7 +72,7 @@ export class BackupFolder {
   }
 
   private async writeManifest() {
-    const body = JSON.stringify({ files: this.entries, sqlUndo: this.sqlUndo }, null, 2);
+    const body = JSON.stringify({ declared: this.declared, files: this.entries, sqlUndo: this.sqlUndo }, null, 2);
     await must(this.t, ["dd", `of=${this.dir}/manifest.json`, "status=none"], body);
   }
 }

@@ -7,7 +7,7 @@ import type { Report } from "./report.ts";
 import { isRed } from "./recheck.ts";
 
 // One step of a plan: a fix, the IDs it cures, and its actions.
-export type Step = { fix: Fix; ids: string[]; actions: Action[]; notes: string[] };
+export type Step = { fix: Fix; ids: string[]; actions: Action[]; notes: string[]; touches: { files: string[]; units: string[] } };
 // A failing ID no fix can cure here, with what the operator should do.
 export type Manual = { id: string; why: string };
 
@@ -82,7 +82,7 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
     if (file && !decl.files.some((f) => file === f || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
     if (unit && !decl.units.some((u) => globMatch(u, unit))) throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
   }
-  return { fix, ids, actions: p.actions, notes: p.notes ?? [] };
+  return { fix, ids, actions: p.actions, notes: p.notes ?? [], touches: decl };
 }
 
 // Whether an outcome map shows any of `ids` red.

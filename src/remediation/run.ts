@@ -84,6 +84,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       const d: Done = { step, undo: [] };
       done.push(d);
       try {
+        await backup.declare(step.fix.id, step.touches);
         for (const a of step.actions) {
           const u = await applyAction(a, { ...applyEnv, fix: step.fix.id });
           if (u) d.undo.push(u);
