@@ -1,10 +1,14 @@
 import type { Config } from "../config/schema.ts";
 import type { Transport } from "../transport/types.ts";
 import { EXIT, RemediateError } from "./errors.ts";
+import { emergencyReset } from "./emergency/reset.ts";
+import { emergencyRestart } from "./emergency/restart.ts";
 
 export type EmergencyOptions = { config: Config; transport: () => Transport; say: (l: string) => void; confirm: () => Promise<boolean>; dryRun: boolean };
 
-// The emergency playbooks (emergency-restart, emergency-reset).
-export async function emergency(command: string, _o: EmergencyOptions): Promise<number> {
-  throw new RemediateError(`${command} is not available yet`, EXIT.usage);
+// The emergency playbooks (emergency-restart, emergency-reset); resolves the exit code.
+export async function emergency(command: string, o: EmergencyOptions): Promise<number> {
+  if (command === "emergency-restart") return emergencyRestart(o);
+  if (command === "emergency-reset") return emergencyReset(o);
+  throw new RemediateError(`unknown emergency playbook ${JSON.stringify(command)}`, EXIT.usage);
 }

@@ -1,0 +1,163 @@
+import { serviceUnit, unitName } from "../../probes/systemd.ts";
+import type { Transport } from "../../transport/types.ts";
+import { applyAction, type Undo } from "../actions.ts";
+import { BackupFolder } from "../backup.ts";
+import { describeAction } from "../describe.ts";
+import { EXIT, RemediateError } from "../errors.ts";
+import type { Action } from "../fix.ts";
+import { SERVICE_SMOKE } from "../fixes/service.ts";
+import { SMOKE_IDS, freshContext, isRed, recheck } from "../recheck.ts";
+import type { EmergencyOptions } from "../emergency.ts";
+import { baselineActions } from "./baseline.ts";
+import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
+import { StepLog } from "./steps.ts";
+import { gatherUnitFacts } from "./unit-facts.ts";
+import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
+
+// Drop-ins an operator or a tool put in /etc or /run override the rendered unit: they are emptied (backed up first).
+const OWN_DROPINS = /^\/(etc|run)\/systemd\/system\//;
+
+// A step's short name for the progress lines.
+function stepName(a: Action): string {
+  switch (a.kind) {
+    case "write":
+      return `write ${a.path}`;
+    case "validate":
+      return `check ${a.show}`;
+    case "restart-until-green":
+      return `restart ${a.unit} until ${a.ids.join(", ")} pass`;
+    case "unit":
+      return `systemctl ${a.verb} ${a.unit}`;
+    case "daemon-reload":
+      return "systemctl daemon-reload";
+    case "chmod":
+      return `chmod ${a.mode.toString(8)} ${a.path}`;
+    case "chown":
+      return `chown ${a.owner}:${a.group} ${a.path}`;
+    case "mkdir":
+      return `mkdir ${a.path}`;
+    default:
+      return a.kind;
+  }
+}
+
+// The whole reset as actions: permissions baseline, the unit, emptied drop-ins, reload, verify, enable, pre-flight, restart.
+async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnType<typeof freshContext>>) {
+  const { config } = o;
+  const id = unitName(config.service);
+  const unit = await serviceUnit(ctx);
+  const facts = await gatherUnitFacts(ctx, unit.loadState === "loaded" ? unit : undefined);
+  const path = `/etc/systemd/system/${id}`;
+  const link = await t.readLink(path);
+  if (link) throw new RemediateError(`emergency-reset: ${path} is a symlink to ${link}; it writes a real file there: replace the link by hand first`, EXIT.partial);
+  const owner = await t.stat(config.projectDir);
+  const actions: Action[] = await baselineActions(t, facts, { uid: owner?.uid ?? -1, gid: owner?.gid ?? -1 });
+  const notes: string[] = [];
+  const content = renderUnit(facts);
+  const current = (await t.stat(path)) ? await t.readFile(path) : undefined;
+  if (current !== content) actions.push({ kind: "write", path, content, mode: 0o644, owner: "root", group: "root" });
+  for (const d of unit.dropIns) {
+    if (!OWN_DROPINS.test(d)) {
+      notes.push(`drop-in ${d} belongs to a package: left as it is`);
+      continue;
+    }
+    if ((await t.readFile(d).catch(() => "")) !== NEUTRAL_DROPIN) actions.push({ kind: "write", path: d, content: NEUTRAL_DROPIN, mode: 0o644, owner: "root", group: "root" });
+  }
+  const python = `${config.venvDir}/bin/python`;
+  const wsgi = facts.wsgi.split(":")[0] as string;
+  actions.push(
+    { kind: "daemon-reload" },
+    { kind: "validate", argv: ["systemd-analyze", "verify", id], show: `systemd-analyze verify ${id}` },
+    { kind: "unit", unit: id, verb: "enable" },
+    { kind: "validate", argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi], show: `${python} imports ${wsgi}`, asService: true },
+    { kind: "validate", argv: [python, "manage.py", "check"], show: `${python} manage.py check`, asService: true },
+    { kind: "restart-until-green", unit: id, ids: SERVICE_SMOKE, seconds: config.remediation.restartWaitSeconds },
+  );
+  return { id, unit, actions, notes, changes: actions.some((a) => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir") };
+}
+
+// emergency-reset: render the unit and a permissions baseline from the config, back up what they replace, restart,
+// verify with the smoke checks, and roll everything back when the service does not come up green.
+export async function emergencyReset(o: EmergencyOptions): Promise<number> {
+  const { config, say } = o;
+  const t = o.transport();
+  const ctx = await freshContext(config, t);
+  try {
+    const { id, unit, actions, notes } = await planReset(o, t, ctx);
+    say(`emergency-reset of ${id} (${unit.loadState}, ${unit.activeState}/${unit.subState}): the plan`);
+    for (const [i, a] of actions.entries()) say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
+    for (const n of notes) say(`  note: ${n}`);
+    if (o.dryRun) {
+      say("dry run: nothing was changed");
+      return EXIT.ok;
+    }
+    if (!(await o.confirm())) {
+      say("not applied: nothing was changed");
+      return EXIT.partial;
+    }
+    const release = await lockFor(t, "emergency-reset");
+    const log = new StepLog(say, () => ctx.secrets);
+    let backup: BackupFolder | undefined;
+    let result = "failed";
+    let reason: string | undefined;
+    try {
+      const wasActive = ["active", "activating", "reloading"].includes(unit.activeState);
+      const before = await recheck(config, o.transport, SMOKE_IDS);
+      backup = await BackupFolder.create(t);
+      await backup.declare("emergency-reset", { files: [...new Set(actions.flatMap((a) => ("path" in a ? [a.path] : [])))], units: [id] });
+      say(`applying (backups in ${backup.dir}):`);
+      const env = await playbookApplyEnv(config, o.transport, t, backup, ctx, "emergency-reset");
+      const undo: Undo[] = [];
+      let failed = false;
+      for (const a of actions) {
+        const rec = await log.run(stepName(a), async () => {
+          const u = await applyAction(a, env);
+          if (u) undo.push(u);
+        });
+        if (rec.result === "failed") {
+          failed = true;
+          reason = `${rec.name}: ${rec.detail}`;
+          break;
+        }
+      }
+      if (!failed) {
+        const after = await recheck(config, o.transport, SMOKE_IDS);
+        const regressed = SMOKE_IDS.filter((i) => !isRed(before.get(i)) && isRed(after.get(i)));
+        const stillRed = SMOKE_IDS.filter((i) => isRed(after.get(i)));
+        await log.run("smoke checks after the reset", async () => {
+          if (regressed.length) throw new Error(`turned red: ${regressed.map((i) => `${i} (${after.get(i)?.observed.slice(0, 160)})`).join("; ")}`);
+          return stillRed.length ? `${stillRed.join(", ")} were red before and still are (not the unit's doing)` : `all ${SMOKE_IDS.length} pass`;
+        });
+        if (regressed.length) {
+          failed = true;
+          reason = `the reset turned ${regressed.join(", ")} red`;
+        }
+      }
+      if (failed) {
+        say("rolling back:");
+        await rollBack(t, id, undo, wasActive, log, config.timeouts.commandMs);
+        const now = await recheck(config, o.transport, SERVICE_SMOKE);
+        say(`  after the rollback: ${SERVICE_SMOKE.filter((i) => isRed(now.get(i))).join(", ") || "no service smoke check"} red`);
+        result = "rolled back";
+      } else result = "verified";
+    } finally {
+      await auditPlaybook(ctx, "emergency-reset", SMOKE_IDS, result, log, backup, reason).catch((err: unknown) => say(`  could not write the audit log: ${(err as Error).message}`));
+      await release();
+    }
+    say(result === "verified" ? `🔄 emergency reset: ${id} is green; what it replaced is in ${backup?.dir}` : `emergency reset ROLLED BACK: ${reason}; files restored from ${backup?.dir}`);
+    return result === "verified" ? EXIT.ok : EXIT.partial;
+  } finally {
+    await ctx.close();
+  }
+}
+
+// Restores every file (newest change first), reloads systemd, and puts the service back as it was (running or not).
+async function rollBack(t: Transport, id: string, undo: Undo[], wasActive: boolean, log: StepLog, commandMs: number) {
+  for (const u of [...undo].reverse()) await log.run(u.what, () => u.run());
+  await log.run("systemctl daemon-reload", async () => void (await t.run(["systemctl", "daemon-reload"])));
+  await log.run(wasActive ? `restart ${id} as it was` : `stop ${id} (it was not running)`, async () => {
+    await t.run(["systemctl", "reset-failed", "--", id]);
+    const r = await t.run(["systemctl", wasActive ? "restart" : "stop", "--", id], { timeoutMs: commandMs * 3 });
+    return `exit ${r.exitCode}`;
+  });
+}

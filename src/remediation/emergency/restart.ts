@@ -1,0 +1,150 @@
+import type { Config } from "../../config/schema.ts";
+import { argvOptions, bindPort } from "../../probes/gunicorn.ts";
+import { urlPort } from "../../probes/process.ts";
+import { serviceUnit, unitName, type Unit } from "../../probes/systemd.ts";
+import type { Transport } from "../../transport/types.ts";
+import { BackupFolder, must } from "../backup.ts";
+import { EXIT, RemediateError } from "../errors.ts";
+import { SERVICE_SMOKE } from "../fixes/service.ts";
+import { freshContext } from "../recheck.ts";
+import { cgroupOfUnit, cgroupPids } from "./cgroup.ts";
+import { ensurePostgresql } from "./postgres.ts";
+import { describeHolder, portHolders, stopStale } from "./port-holders.ts";
+import { describeProc, procInfo, projectGunicorns, waitGone } from "./procs.ts";
+import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
+import { StepLog } from "./steps.ts";
+import { waitSmoke } from "./wait.ts";
+import type { EmergencyOptions } from "../emergency.ts";
+
+// The TCP ports the service needs: the configured Gunicorn URL's and every --bind of the unit's ExecStart.
+export function servicePorts(config: Config, unit: Pick<Unit, "execStart">): number[] {
+  const binds = argvOptions(unit.execStart?.argv.slice(1) ?? []).bind ?? [];
+  return [...new Set([urlPort(config.gunicornUrl), ...binds.map(bindPort).filter((p): p is number => p !== undefined)])];
+}
+
+// The pid files the unit or its Gunicorn write: PIDFile= and Gunicorn's --pid/-p.
+export function pidFiles(unit: Pick<Unit, "execStart">, pidFileProp: string): string[] {
+  const argv = unit.execStart?.argv ?? [];
+  const fromArgv = argv.flatMap((a, i) => (a === "--pid" || a === "-p" ? [argv[i + 1] ?? ""] : a.startsWith("--pid=") ? [a.slice(6)] : [])).filter((p) => p.startsWith("/"));
+  return [...new Set([pidFileProp, ...fromArgv].filter(Boolean))];
+}
+
+async function showProp(t: Transport, unit: string, prop: string): Promise<string> {
+  const r = await t.run(["systemctl", "show", "-p", prop, "--value", "--", unit]);
+  return r.stdout.trim();
+}
+
+const STEPS = [
+  "stop the unit",
+  "kill what is left in the unit's own cgroup (nothing outside it)",
+  "remove a stale pid file",
+  "free the service's ports (only a hand-started Gunicorn of this project is stopped; anything else is named, never killed)",
+  "make sure PostgreSQL and its cluster units are up",
+  "systemctl daemon-reload",
+  "start the unit",
+  "wait until the service's smoke checks pass",
+];
+
+// emergency-restart: stop, clean up what only this unit left behind, bring PostgreSQL up, start, and prove it.
+export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
+  const { config, say } = o;
+  const t = o.transport();
+  const ctx = await freshContext(config, t);
+  const id = unitName(config.service);
+  try {
+    const unit = await serviceUnit(ctx);
+    if (unit.loadState !== "loaded") throw new RemediateError(`${id} is ${unit.loadState || "unknown"}: there is nothing to restart (emergency-reset installs the unit)`, EXIT.partial);
+    say(`emergency-restart of ${id} (${unit.activeState}/${unit.subState}, ${unit.nRestarts} restarts)`);
+    if (o.dryRun) {
+      for (const [i, s] of STEPS.entries()) say(`  ${i + 1}. ${s}`);
+      say("dry run: nothing was changed");
+      return EXIT.ok;
+    }
+    const release = await lockFor(t, "emergency-restart");
+    const log = new StepLog(say, () => ctx.secrets);
+    let backup: BackupFolder | undefined;
+    let result = "not green";
+    let reason: string | undefined;
+    try {
+      backup = await BackupFolder.create(t);
+      const applyEnv = await playbookApplyEnv(config, o.transport, t, backup, ctx, "emergency-restart");
+      const cgroup = unit.controlGroup || cgroupOfUnit(await showProp(t, id, "Slice"), id);
+      const pidFileProp = await showProp(t, id, "PIDFile");
+      const ports = servicePorts(config, unit);
+      const mine = new Set(await cgroupPids(t, cgroup));
+
+      await log.run(`stop ${id}`, async () => {
+        await must(t, ["systemctl", "stop", "--", id]);
+        return `${id} is ${await showProp(t, id, "ActiveState")}`;
+      });
+      await log.run(`kill what is left in ${cgroup}`, async () => {
+        const left = await cgroupPids(t, cgroup);
+        if (!left.length) return { result: "skipped", detail: "the unit's cgroup is empty" };
+        const who = (await Promise.all(left.map((p) => procInfo(t, p)))).filter((p) => p !== undefined).map(describeProc);
+        await t.run(["systemctl", "kill", "--kill-who=all", "--signal=SIGKILL", "--", id]);
+        let still = await waitGone(t, left, 5000);
+        // systemctl kill may refuse a unit that is inactive: the cgroup's own list is still ours to kill.
+        const listed = new Set(await cgroupPids(t, cgroup));
+        still = still.filter((p) => listed.has(p));
+        if (still.length) await t.run(["kill", "-KILL", ...still.map(String)]);
+        still = (await waitGone(t, still, 3000)).filter((p) => listed.has(p));
+        if (still.length) throw new Error(`pid ${still.join(", ")} of the unit's cgroup survived SIGKILL`);
+        return `killed ${who.length}: ${who.join(", ")}`;
+      });
+      await log.run("remove a stale pid file", async () => {
+        const files = pidFiles(unit, pidFileProp);
+        const found = [];
+        for (const f of files) {
+          if (!(await t.stat(f))) continue;
+          const pid = Number((await t.readFile(f).catch(() => "")).trim());
+          const p = pid > 0 ? await procInfo(t, pid) : undefined;
+          await (backup as BackupFolder).save(f, "emergency-restart");
+          await must(t, ["rm", "-f", "--", f]);
+          found.push(`${f} (it named ${pid > 0 ? `pid ${pid}, ${p ? `now ${describeProc(p)}` : "which is gone"}` : "no pid"})`);
+        }
+        if (!found.length) return { result: "skipped", detail: files.length ? `none left: ${files.join(", ")}` : "the unit names no pid file" };
+        return `removed ${found.join("; ")}`;
+      });
+      await log.run(`free port ${ports.join(", ")}`, async () => {
+        const holders = await portHolders(config, t, ports);
+        if (!holders.length) return `nothing else listens on port ${ports.join(", ")}`;
+        const said: string[] = [];
+        let refused = false;
+        for (const h of holders) {
+          if (h.kind === "foreign") {
+            refused = true;
+            said.push(`${describeHolder(h)}; not killed: stop it yourself if it should not run`);
+          } else said.push(`${describeHolder(h)}; ${await stopStale(t, h, 10_000)}`);
+        }
+        return { result: refused ? "refused" : "ok", detail: said.join(" | ") };
+      });
+      await log.run("PostgreSQL is up", () => ensurePostgresql(ctx, config, t, applyEnv));
+      await log.run("systemctl daemon-reload", async () => void (await must(t, ["systemctl", "daemon-reload"])));
+      await log.run(`start ${id}`, async () => {
+        await t.run(["systemctl", "reset-failed", "--", id]); // a crash loop may have hit the start limit
+        const r = await t.run(["systemctl", "start", "--", id], { timeoutMs: config.timeouts.commandMs * 3 });
+        if (r.exitCode !== 0) throw new Error(`systemctl start exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
+        return `${id} is ${await showProp(t, id, "ActiveState")}`;
+      });
+      const others = (await projectGunicorns(t, config)).filter((p) => !mine.has(p.pid) && p.unit !== id);
+      const waited = await log.run(`wait for ${SERVICE_SMOKE.join(", ")}`, async () => {
+        const w = await waitSmoke(config, o.transport, SERVICE_SMOKE, config.remediation.restartWaitSeconds);
+        if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
+        const red = w.red.map((r) => `${r.id} ${r.status}: ${r.observed.slice(0, 200)}`).join("; ");
+        throw new Error(`still red after ${w.seconds.toFixed(0)} s (limit ${config.remediation.restartWaitSeconds} s): ${red}${w.why ? `; crash cause: ${w.why}` : ""}`);
+      });
+      const survivors = [];
+      for (const p of others) if (await procInfo(t, p.pid)) survivors.push(p);
+      if (survivors.length) say(`  left alone (not in ${id}'s cgroup, not holding its ports): ${survivors.map(describeProc).join(", ")}`);
+      result = waited.result === "ok" && !log.troubled ? "green" : "not green";
+      reason = log.steps.filter((s) => s.result === "failed" || s.result === "refused").map((s) => `${s.name}: ${s.detail}`).join(" | ") || undefined;
+    } finally {
+      await auditPlaybook(ctx, "emergency-restart", SERVICE_SMOKE, result, log, backup, reason).catch((err: unknown) => say(`  could not write the audit log: ${(err as Error).message}`));
+      await release();
+    }
+    say(result === "green" ? `🚑 emergency restart: ${id} is green (${SERVICE_SMOKE.join(", ")} pass)` : `emergency restart: ${id} is NOT green: ${reason ?? "see above"}`);
+    return result === "green" ? EXIT.ok : EXIT.partial;
+  } finally {
+    await ctx.close();
+  }
+}

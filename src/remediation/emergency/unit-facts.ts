@@ -1,0 +1,57 @@
+import type { ProbeContext } from "../../probes/context.ts";
+import { userDb } from "../../probes/files.ts";
+import { urlPort } from "../../probes/process.ts";
+import { unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
+import { EXIT, RemediateError } from "../errors.ts";
+import type { UnitFacts } from "./unit-file.ts";
+
+const refuse = (why: string) => new RemediateError(`emergency-reset cannot render the unit: ${why}`, EXIT.partial);
+
+// The WSGI target: the one package of the working directory holding wsgi.py, else what the current unit runs.
+async function findWsgi(ctx: ProbeContext, workDir: string, unit: Unit | undefined): Promise<string> {
+  const found: string[] = [];
+  for (const d of await ctx.transport.readDir(workDir).catch(() => [] as string[])) {
+    if (/^[A-Za-z_]\w*$/.test(d) && (await ctx.transport.stat(`${workDir}/${d}/wsgi.py`))?.isFile) found.push(d);
+  }
+  if (found.length === 1) return `${found[0]}.wsgi:application`;
+  const current = unit?.loadState === "loaded" ? wsgiModule(unit) : undefined;
+  const target = current ? unit?.execStart?.argv.find((a) => a.startsWith(`${current}:`)) : undefined;
+  if (target) return target;
+  throw refuse(`${found.length ? `several packages of ${workDir} hold wsgi.py (${found.join(", ")})` : `no package of ${workDir} holds wsgi.py`} and the current unit names no WSGI target`);
+}
+
+// Reads what the rendered unit needs from the config and the host: the service user is the owner of projectDir (a
+// project owned by root has no service user to name: refused), the WorkingDirectory is where manage.py is.
+export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined): Promise<UnitFacts> {
+  const { config, transport: t } = ctx;
+  const st = await t.stat(config.projectDir);
+  if (!st?.isDirectory) throw refuse(`${config.projectDir} (projectDir) is not a directory`);
+  const db = await userDb(ctx);
+  const user = db.uidName.get(st.uid);
+  const group = db.gidName.get(st.gid);
+  if (!user || !group) throw refuse(`the owner of ${config.projectDir} (uid ${st.uid}, gid ${st.gid}) has no name in /etc/passwd or /etc/group`);
+  if (st.uid === 0) throw refuse(`${config.projectDir} is owned by root, so no service user can be named: chown it to the service's user first`);
+  let workDir: string | undefined;
+  for (const d of [`${config.projectDir}/backend`, config.projectDir]) if ((await t.stat(`${d}/manage.py`))?.isFile) workDir ??= d;
+  if (!workDir) throw refuse(`no manage.py in ${config.projectDir}/backend or ${config.projectDir}`);
+  if (!(await t.stat(`${config.venvDir}/bin/gunicorn`))?.isFile) throw refuse(`${config.venvDir}/bin/gunicorn does not exist: reinstall the venv first`);
+  const envFiles: string[] = [];
+  for (const f of config.envFiles) if ((await t.stat(f))?.isFile) envFiles.push(f);
+  if (!envFiles.length) throw refuse(`none of the env files ${config.envFiles.join(", ")} exists: restore it first (it holds the secrets)`);
+  const writable = (await t.stat(`${workDir}/media`))?.isDirectory ? [`${workDir}/media`] : [];
+  return {
+    unit: unitName(config.service),
+    user,
+    group,
+    projectDir: config.projectDir,
+    workDir,
+    venvDir: config.venvDir,
+    envFiles,
+    settingsModule: config.settingsModule,
+    port: urlPort(config.gunicornUrl),
+    wsgi: await findWsgi(ctx, workDir, unit),
+    logDir: config.logDir,
+    writable,
+    postgresql: unitName(config.dependencies.postgresql),
+  };
+}

@@ -1,0 +1,48 @@
+import type { Config } from "../../config/schema.ts";
+import { crashCause } from "../../probes/crash-cause.ts";
+import { serviceUnit } from "../../probes/systemd.ts";
+import type { Outcome } from "../../runner/evaluate.ts";
+import type { Transport } from "../../transport/types.ts";
+import { freshContext, isRed, recheck } from "../recheck.ts";
+
+export type WaitResult = { green: boolean; red: Outcome[]; why?: string; seconds: number };
+
+// Re-checks `ids` with the validator's own checks until all pass or `seconds` run out (or systemd gave up on the
+// unit: failed, not restarting). When not green, says why: the red checks and the last starts' crash cause.
+export async function waitSmoke(config: Config, mk: () => Transport, ids: string[], seconds: number): Promise<WaitResult> {
+  const t0 = Date.now();
+  const until = t0 + seconds * 1000;
+  let red: Outcome[] = [];
+  for (;;) {
+    const out = await recheck(config, mk, ids);
+    red = ids.map((id) => out.get(id)).filter((o): o is Outcome => isRed(o));
+    if (!red.length) return { green: true, red, seconds: (Date.now() - t0) / 1000 };
+    if (Date.now() >= until || (await gaveUp(config, mk))) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const why = await explain(config, mk);
+  return { green: false, red, why, seconds: (Date.now() - t0) / 1000 };
+}
+
+// systemd stopped restarting the unit (failed, or inactive with no restart pending).
+async function gaveUp(config: Config, mk: () => Transport): Promise<boolean> {
+  const t = mk();
+  try {
+    const unit = await serviceUnit(await freshContext(config, t));
+    return unit.activeState === "failed" || (unit.activeState === "inactive" && unit.subState !== "auto-restart");
+  } finally {
+    t.close();
+  }
+}
+
+// The crash cause of the last starts (journal and Gunicorn's error log), or undefined when they name none.
+export async function explain(config: Config, mk: () => Transport): Promise<string | undefined> {
+  const t = mk();
+  try {
+    const ctx = await freshContext(config, t);
+    const cause = await crashCause(ctx).catch((err: unknown) => ({ text: `could not read the crash cause: ${(err as Error).message}` }));
+    return cause ? ctx.clip(cause.text, 400) : undefined;
+  } finally {
+    t.close();
+  }
+}
