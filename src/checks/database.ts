@@ -22,8 +22,9 @@ export const databaseChecks = [
       severity: "critical",
       smoke: true,
       expects: "a connection with the DATABASE_URL of the service's environment succeeds and the server answers `select current_setting('server_version')`",
-      recommendation: "Make DATABASE_URL in the env file match the PostgreSQL role's password and database (ALTER ROLE ... PASSWORD), then restart the service",
-      fixId: "fix-database-url",
+      recommendation:
+        "As postgres, let the role of DATABASE_URL log in (ALTER ROLE ... LOGIN CONNECTION LIMIT -1 VALID UNTIL 'infinity', only what is wrong) and give it the password of DATABASE_URL in the env file (ALTER ROLE ... PASSWORD); a wrong host, port or database name is fixed in DATABASE_URL, then restart the service",
+      fixId: "repair-db-role",
       dependsOn: ["SVC-012"],
     },
     {
@@ -61,7 +62,8 @@ export const databaseChecks = [
       suite: "database",
       severity: "high",
       expects: "the role of DATABASE_URL has CONNECT and TEMP on its database, and USAGE and CREATE on schema public",
-      recommendation: "As postgres: ALTER DATABASE <db> OWNER TO <role>; ALTER SCHEMA public OWNER TO <role> (PostgreSQL 15 no longer grants CREATE on public)",
+      recommendation:
+        "As postgres, in the app's database: GRANT USAGE, CREATE ON SCHEMA public TO <role> (PostgreSQL 15 no longer grants CREATE on public to everyone); GRANT CONNECT, TEMPORARY ON DATABASE <db> TO <role> when those are missing",
       fixId: "grant-schema",
       dependsOn: ["DB-001"],
     },
