@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 // so a full `npx vitest run` reports each check once.
 const args = process.argv.slice(2);
 const wantsSmoke = args.some((a) => /(^|\/)specs\/smoke\b/.test(a));
-// Where the JSON report and allure-results go (the e2e tests give each host run its own folder).
+// Where the JSON report, JUnit XML and allure-results go (the e2e tests give each host run its own folder).
 const reports = process.env.DDV_REPORTS_DIR ?? "reports";
 
 export default defineConfig({
@@ -33,6 +33,8 @@ export default defineConfig({
     reporters: [
       "default",
       ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
+      // For CI systems: each testcase is named "<check ID> <title>"; a failure carries the terminal's message.
+      ["junit", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],
       [require.resolve("allure-vitest/reporter"), { resultsDir: `${reports}/allure-results`, reportMatchers: false }] as [string, Record<string, unknown>],
     ],
   },

@@ -1,8 +1,12 @@
 import { hostname } from "node:os";
 import * as allure from "allure-js-commons";
-import { afterAll, beforeAll, describe, test } from "vitest";
+import { afterAll, beforeAll, test } from "vitest";
 import type { Check } from "../checks/define.ts";
 import { redact } from "../probes/environment.ts";
+import { CAUSE_LABEL, causeOf } from "../report/causes.ts";
+import { recordEnvironmentOnce } from "../report/environment.ts";
+import { gatherEvidence } from "../report/evidence.ts";
+import { allureResultsDir } from "../report/paths.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
 import { checksOf } from "./scope.ts";
@@ -26,12 +30,17 @@ export function formatOutcome(check: Check, o: Outcome): string {
   return `${head}: ${check.title}\n  expected: ${check.expects}\n  observed: ${o.observed}\n  do:       ${fix}`;
 }
 
-function registerCheck(check: Check) {
-  // The ID sits in the title (for -t and allure) and in meta (for the JSON report and remediation).
+function registerCheck(check: Check, parent: string) {
+  // The ID leads the title (for -t, the terminal and JUnit), is the Allure ID, and sits in meta (for the JSON report and remediation).
   const options = { tags: check.smoke ? ["smoke"] : [], meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke } };
-  test(`${check.id} ${check.title} @allure.id=${check.id}`, options, async (ctx) => {
+  test(`${check.id} ${check.title}`, options, async (ctx) => {
+    await allure.allureId(check.id);
     await allure.label("check_id", check.id);
-    await allure.suite(check.suite); // parentSuite comes from the describe: the suite, or "smoke"
+    await allure.parentSuite(parent); // the suite, or "smoke"
+    await allure.suite(check.suite);
+    await allure.epic("post-deploy validation");
+    await allure.feature(check.suite);
+    await allure.label(CAUSE_LABEL, causeOf(check));
     await allure.severity(check.severity === "critical" ? "critical" : check.severity === "high" ? "normal" : "minor");
     if (check.smoke) await allure.tags("smoke");
     const s = session();
@@ -42,6 +51,8 @@ function registerCheck(check: Check) {
     Object.assign(ctx.task.meta, { host, catalogue: catalogueVersion() });
     if (host) {
       await allure.label("host", host.hostname);
+      // A parameter too: a check's history in the report is kept per host.
+      await allure.parameter("host", host.hostname);
       await allure.label("machine_id", host.machineId);
     }
     await allure.label("catalogue", catalogueVersion());
@@ -64,6 +75,8 @@ function registerCheck(check: Check) {
       console.log(`${check.id} ${line}`);
       return ctx.skip(line);
     }
+    // What the operator would look at next, redacted and capped (only for failures: passing checks cost nothing).
+    for (const e of await gatherEvidence(s.ctx, check, secrets)) await allure.attachment(e.name, e.text, "text/plain");
     const text = redact(formatOutcome(check, o) + (r.note ? `\n  waiver:   ${r.note}` : ""), secrets);
     const err = o.status === "error" ? new CheckError(text) : new CheckFailure(text);
     // The message is the whole story; a code frame pointing into this helper would only distract.
@@ -72,22 +85,28 @@ function registerCheck(check: Check) {
   });
 }
 
-// Registers checks as tests. Before the first test, every selected check starts evaluating at once, so
-// probes overlap instead of queueing; load tests are left to run alone, when their own test comes.
+// Registers checks as tests, at the spec file's top level: a test's full name is "<check ID> <title>" in the
+// terminal, JSON and JUnit (no describe prefix). Before the first test, every selected check starts evaluating at
+// once, so probes overlap instead of queueing; load tests are left to run alone, when their own test comes.
 function registerAll(name: string, checks: Check[]) {
-  describe(name, () => {
-    // Vitest passes fixtures first (must be destructured) and the suite second.
-    beforeAll(async ({}, suite) => {
-      const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
-      const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
-      const s = session();
-      await s.secrets;
-      const ev = s.evaluator;
-      for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
+  let environment: Promise<void> | undefined;
+  // Vitest passes fixtures first (must be destructured) and the file's suite second.
+  beforeAll(async ({}, suite) => {
+    const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
+    const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
+    const s = session();
+    await s.secrets;
+    // The report's Environment panel, once per run, alongside the checks (its probes are theirs, memoised).
+    environment = recordEnvironmentOnce(s.ctx, allureResultsDir()).catch((err: unknown) => {
+      process.stderr.write(`could not record the report's environment information: ${(err as Error).message}\n`);
     });
-    for (const c of checks) registerCheck(c);
+    const ev = s.evaluator;
+    for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
   });
+  for (const c of checks) registerCheck(c, name);
+  // Hooks run last-registered first: the environment is written before the session closes its connections.
   afterAll(endSession);
+  afterAll(() => environment);
 }
 
 // Every check of a suite (smoke ones included): one spec file per suite.
