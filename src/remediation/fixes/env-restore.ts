@@ -26,7 +26,7 @@ export async function newestBackup(t: FixEnv["transport"], path: string): Promis
 }
 
 // Plans restore-env-file: each required env file that is missing comes back from its newest backup, with the owner
-// and mode it had; without one, the operator restores it (we never invent secrets).
+// it had and its mode made private; without one, the operator restores it (we never invent secrets).
 export async function restoreEnvFile(env: FixEnv): Promise<FixPlan> {
   const { ctx, transport } = env;
   const unit = await serviceUnit(ctx);
@@ -43,8 +43,11 @@ export async function restoreEnvFile(env: FixEnv): Promise<FixPlan> {
       continue;
     }
     const { entry } = b;
+    // Secrets never come back world-readable, whatever mode the backed-up file had.
+    let mode = (entry.mode ?? 0o600) & 0o640;
+    if (![0o400, 0o440, 0o600, 0o640].includes(mode)) mode = 0o640;
     for (const s of secretValues(parseEnvFile(b.text), ctx.config.secrets)) env.addSecret(s);
-    actions.push({ kind: "write", path: f.path, content: b.text, mode: (entry.mode ?? 0o600) & 0o7777, owner: db.uidName.get(entry.uid ?? 0) ?? String(entry.uid ?? 0), group: db.gidName.get(entry.gid ?? 0) ?? String(entry.gid ?? 0) });
+    actions.push({ kind: "write", path: f.path, content: b.text, mode, owner: db.uidName.get(entry.uid ?? 0) ?? String(entry.uid ?? 0), group: db.gidName.get(entry.gid ?? 0) ?? String(entry.gid ?? 0) });
     notes.push(`${f.path} comes back as it was before the remediation run ${b.dir} changed it (names: ${Object.keys(parseEnvFile(b.text)).join(", ")}); changes made after that are not in it`);
   }
   if (lacking.length) return { manual: `no remediation backup of ${lacking.join(", ")} exists: restore it from your secrets store or backup (secrets are never invented)` };
