@@ -193,6 +193,7 @@ export const securityChecks = [
   defineCheck(
     {
       id: "SEC-007",
+      fixId: "unit-dropin",
       title: "Gunicorn is bound to loopback or a unix socket",
       suite: "security",
       severity: "high",
@@ -223,6 +224,7 @@ export const securityChecks = [
   defineCheck(
     {
       id: "SEC-008",
+      fixId: "unit-dropin",
       title: "The service does not run as root",
       suite: "security",
       severity: "critical",

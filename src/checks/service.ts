@@ -193,6 +193,7 @@ export const serviceChecks = [
   defineCheck(
     {
       id: "SVC-008",
+      fixId: "unit-dropin",
       title: "Gunicorn worker and graceful timeouts are set",
       suite: "service",
       severity: "medium",
@@ -213,6 +214,7 @@ export const serviceChecks = [
   defineCheck(
     {
       id: "SVC-009",
+      fixId: "unit-dropin",
       title: "The unit restarts the service when it fails",
       suite: "service",
       severity: "high",
@@ -371,6 +373,7 @@ export const serviceChecks = [
   defineCheck(
     {
       id: "SVC-017",
+      fixId: "unit-dropin",
       title: "SuccessExitStatus= does not count the app's crashes as clean exits",
       suite: "service",
       severity: "high",
