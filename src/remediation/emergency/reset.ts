@@ -11,6 +11,9 @@ import type { EmergencyOptions } from "../emergency.ts";
 import { baselineActions } from "./baseline.ts";
 import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
 import { StepLog } from "./steps.ts";
+import { cgroupOfUnit } from "./cgroup.ts";
+import { killLeftovers, showProp } from "./restart.ts";
+import { waitSmoke } from "./wait.ts";
 import { gatherUnitFacts } from "./unit-facts.ts";
 import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
 
@@ -71,7 +74,7 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
     { kind: "unit", unit: id, verb: "enable" },
     { kind: "validate", argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi], show: `${python} imports ${wsgi}`, asService: true },
     { kind: "validate", argv: [python, "manage.py", "check"], show: `${python} manage.py check`, asService: true },
-    { kind: "restart-until-green", unit: id, ids: SERVICE_SMOKE, seconds: config.remediation.restartWaitSeconds },
+    { kind: "unit", unit: id, verb: "start" },
   );
   return { id, unit, actions, notes, changes: actions.some((a) => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir") };
 }
@@ -85,7 +88,11 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
   try {
     const { id, unit, actions, notes } = await planReset(o, t, ctx);
     say(`emergency-reset of ${id} (${unit.loadState}, ${unit.activeState}/${unit.subState}): the plan`);
-    for (const [i, a] of actions.entries()) say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
+    for (const [i, a] of actions.entries()) {
+      if (a.kind === "unit" && a.verb === "start") say(`  ${i + 1}. systemctl stop ${id}, then kill what is left in its own cgroup (nothing outside it)`);
+      say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
+    }
+    say(`  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ${SERVICE_SMOKE.join(", ")} pass (one start: a slow boot is not restarted), else roll back`);
     for (const n of notes) say(`  note: ${n}`);
     if (o.dryRun) {
       say("dry run: nothing was changed");
@@ -110,6 +117,12 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       const undo: Undo[] = [];
       let failed = false;
       for (const a of actions) {
+        if (a.kind === "unit" && a.verb === "start") {
+          // A clean start: the old processes stopped and nothing of theirs left holding the port.
+          await log.run(`stop ${id}`, async () => void (await t.run(["systemctl", "stop", "--", id], { timeoutMs: config.timeouts.commandMs * 6 })));
+          const cgroup = (await showProp(t, id, "ControlGroup")) || cgroupOfUnit(await showProp(t, id, "Slice"), id);
+          await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
+        }
         const rec = await log.run(stepName(a), async () => {
           const u = await applyAction(a, env);
           if (u) undo.push(u);
@@ -118,6 +131,17 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
           failed = true;
           reason = `${rec.name}: ${rec.detail}`;
           break;
+        }
+      }
+      if (!failed) {
+        const rec = await log.run(`wait for ${SERVICE_SMOKE.join(", ")}`, async () => {
+          const w = await waitSmoke(config, o.transport, SERVICE_SMOKE, config.remediation.restartWaitSeconds);
+          if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
+          throw new Error(`still red after ${w.seconds.toFixed(0)} s: ${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`);
+        });
+        if (rec.result === "failed") {
+          failed = true;
+          reason = `${rec.name}: ${rec.detail}`;
         }
       }
       if (!failed) {

@@ -12,7 +12,7 @@ import { ensurePostgresql } from "./postgres.ts";
 import { describeHolder, portHolders, stopStale } from "./port-holders.ts";
 import { describeProc, procInfo, projectGunicorns, waitGone } from "./procs.ts";
 import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
-import { StepLog } from "./steps.ts";
+import { StepLog, type StepOutcome } from "./steps.ts";
 import { waitSmoke } from "./wait.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 
@@ -29,7 +29,23 @@ export function pidFiles(unit: Pick<Unit, "execStart">, pidFileProp: string): st
   return [...new Set([pidFileProp, ...fromArgv].filter(Boolean))];
 }
 
-async function showProp(t: Transport, unit: string, prop: string): Promise<string> {
+// Kills what a stopped unit left in its own cgroup (systemd may fail to, e.g. in a container): systemctl kill first,
+// then SIGKILL to each PID the cgroup still lists. Nothing outside the cgroup is touched.
+export async function killLeftovers(t: Transport, id: string, cgroup: string): Promise<StepOutcome> {
+  const left = await cgroupPids(t, cgroup);
+  if (!left.length) return { result: "skipped", detail: "the unit's cgroup is empty" };
+  const who = (await Promise.all(left.map((p) => procInfo(t, p)))).filter((p) => p !== undefined).map(describeProc);
+  await t.run(["systemctl", "kill", "--kill-who=all", "--signal=SIGKILL", "--", id]);
+  let still = await waitGone(t, left, 3000);
+  const listed = new Set(await cgroupPids(t, cgroup));
+  still = still.filter((p) => listed.has(p));
+  if (still.length) await t.run(["kill", "-KILL", ...still.map(String)]);
+  still = (await waitGone(t, still, 3000)).filter((p) => listed.has(p));
+  if (still.length) throw new Error(`pid ${still.join(", ")} of the unit's cgroup survived SIGKILL`);
+  return { detail: `killed ${who.length}: ${who.join(", ")}` };
+}
+
+export async function showProp(t: Transport, unit: string, prop: string): Promise<string> {
   const r = await t.run(["systemctl", "show", "-p", prop, "--value", "--", unit]);
   return r.stdout.trim();
 }
@@ -77,20 +93,7 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
         await must(t, ["systemctl", "stop", "--", id]);
         return `${id} is ${await showProp(t, id, "ActiveState")}`;
       });
-      await log.run(`kill what is left in ${cgroup}`, async () => {
-        const left = await cgroupPids(t, cgroup);
-        if (!left.length) return { result: "skipped", detail: "the unit's cgroup is empty" };
-        const who = (await Promise.all(left.map((p) => procInfo(t, p)))).filter((p) => p !== undefined).map(describeProc);
-        await t.run(["systemctl", "kill", "--kill-who=all", "--signal=SIGKILL", "--", id]);
-        let still = await waitGone(t, left, 5000);
-        // systemctl kill may refuse a unit that is inactive: the cgroup's own list is still ours to kill.
-        const listed = new Set(await cgroupPids(t, cgroup));
-        still = still.filter((p) => listed.has(p));
-        if (still.length) await t.run(["kill", "-KILL", ...still.map(String)]);
-        still = (await waitGone(t, still, 3000)).filter((p) => listed.has(p));
-        if (still.length) throw new Error(`pid ${still.join(", ")} of the unit's cgroup survived SIGKILL`);
-        return `killed ${who.length}: ${who.join(", ")}`;
-      });
+      await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
       await log.run("remove a stale pid file", async () => {
         const files = pidFiles(unit, pidFileProp);
         const found = [];

@@ -19,7 +19,8 @@ export type UnitFacts = {
 
 // The unit as a good ProjectMeats unit is (the reference unit, fixtures/image/projectmeats.service): a non-root user,
 // loopback bind, Gunicorn timeouts, Restart=on-failure, no SuccessExitStatus=, and systemd's sandbox with the log
-// directory (and media) the only writable paths.
+// directory (and media) the only writable paths. TimeoutStopSec= outlasts --graceful-timeout, so systemd never SIGKILLs
+// a master still stopping its workers (which would leave them holding the port).
 export function renderUnit(f: UnitFacts): string {
   const bin = `${f.venvDir}/bin`;
   const gunicorn = [
@@ -55,7 +56,7 @@ ${f.envFiles.map((e) => `EnvironmentFile=${e}`).join("\n")}
 ExecStart=${gunicorn.join(" \\\n    ")}
 ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
-TimeoutStopSec=10
+TimeoutStopSec=40
 Restart=on-failure
 RestartSec=2
 
