@@ -23,6 +23,8 @@ export function allureConfig(paths: ReportPaths, name: string) {
     name,
     output: paths.output,
     historyPath: paths.history,
+    // About 75 KiB a build for 55 checks: the last 50 builds are plenty for a trend, and the file stays small.
+    historyLimit: 50,
     categories: allureCategories(),
     plugins: {
       awesome: { options: { reportName: name, singleFile: true, reportLanguage: "en", groupBy: ["parentSuite"] } },

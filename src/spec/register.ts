@@ -50,7 +50,8 @@ function registerCheck(check: Check, parent: string) {
     // Remediation refuses a report from another host or catalogue: each test carries both.
     Object.assign(ctx.task.meta, { host, catalogue: catalogueVersion() });
     if (host) {
-      await allure.label("host", host.hostname);
+      // allure-vitest already labels the host it runs on; a second, equal label would only repeat it.
+      if (host.hostname !== (process.env.ALLURE_HOST_NAME ?? hostname())) await allure.label("host", host.hostname);
       // A parameter too: a check's history in the report is kept per host.
       await allure.parameter("host", host.hostname);
       await allure.label("machine_id", host.machineId);
