@@ -3,7 +3,7 @@ import type { ProbeContext } from "../../probes/context.ts";
 import { access, accountFor, modelAccess, serviceIds, userDb, type UserDb } from "../../probes/files.ts";
 import { serviceUnit, wsgiModule, type Unit } from "../../probes/systemd.ts";
 import { defineFix, type Action, type Fix, type FixEnv, type FixPlan } from "../fix.ts";
-import { gunicornLogFiles, withoutWorldWrite, within, type Fallback, type Who } from "./modes.ts";
+import { gunicornLogFiles, parseModeLines, withoutWorldWrite, within, type Fallback, type Who } from "./modes.ts";
 import { PathPlan } from "./path-plan.ts";
 
 // At most this many world-writable paths are changed in one run (one chmod each, all listed in the plan).
@@ -95,8 +95,7 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
     const { hits, more } = await findWorldWritable(ctx, config.projectDir, WORLD_WRITABLE_CAP);
     if (more) cannot.push(`FS-005: more than ${WORLD_WRITABLE_CAP} world-writable paths under ${config.projectDir}: review them and chmod o-w by hand (find ${config.projectDir} -xdev -perm -0002 ! -type l)`);
     else
-      for (const h of hits) {
-        const path = h.slice(h.indexOf(" ") + 1);
+      for (const { path } of parseModeLines(hits)) {
         const n = await pp.get(path);
         if (n) await pp.set(path, { ...n, mode: withoutWorldWrite(n.mode) }, "FS-005");
       }
