@@ -141,6 +141,12 @@ describe("migrate's undo text from showmigrations --plan", () => {
       { app: "invoices", to: "zero" },
     ]);
   });
+  it("reads Django's real output (recorded on the unapplied-migration host)", () => {
+    const real = readFileSync(path.join(import.meta.dirname, "../recorded/showmigrations-plan-unapplied.txt"), "utf8");
+    const plan = parseMigrationPlan(real);
+    expect(plan).toHaveLength(22);
+    expect(migrationUndo(plan)).toEqual({ pending: ["suppliers.0002_supplier_notes"], back: [{ app: "suppliers", to: "0001_initial" }] });
+  });
   it("nothing pending, nothing to undo", () => {
     expect(migrationUndo(parseMigrationPlan("[X]  auth.0001_initial\n"))).toEqual({ pending: [], back: [] });
   });
