@@ -62,7 +62,8 @@ function readVitest(file: string): Report {
   const metas: Array<z.infer<typeof Meta>> = [];
   for (const t of parsed.data.testResults)
     for (const a of t.assertionResults) {
-      if (!a.meta || a.meta.checkId === undefined) continue;
+      // A test a filtered run (-t, one suite) did not run carries its static meta only: not a result.
+      if (!a.meta || a.meta.checkId === undefined || a.meta.status === undefined) continue;
       const m = Meta.safeParse(a.meta);
       if (!m.success) throw bad(`report ${file} has a malformed check result (${JSON.stringify(a.meta.checkId).slice(0, 40)}: ${m.error.issues[0]?.message})`);
       metas.push(m.data);
