@@ -90,24 +90,25 @@ function registerCheck(check: Check, parent: string) {
 // terminal, JSON and JUnit (no describe prefix). Before the first test, every selected check starts evaluating at
 // once, so probes overlap instead of queueing; load tests are left to run alone, when their own test comes.
 function registerAll(name: string, checks: Check[]) {
-  let environment: Promise<void> | undefined;
   // Vitest passes fixtures first (must be destructured) and the file's suite second.
   beforeAll(async ({}, suite) => {
     const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
     const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
     const s = session();
     await s.secrets;
-    // The report's Environment panel, once per run, alongside the checks (its probes are theirs, memoised).
-    environment = recordEnvironmentOnce(s.ctx, allureResultsDir()).catch((err: unknown) => {
-      process.stderr.write(`could not record the report's environment information: ${(err as Error).message}\n`);
-    });
     const ev = s.evaluator;
     for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
   });
   for (const c of checks) registerCheck(c, name);
-  // Hooks run last-registered first: the environment is written before the session closes its connections.
+  // Hooks run last-registered first: the session closes its connections last.
   afterAll(endSession);
-  afterAll(() => environment);
+  // The report's Environment panel, once per run, after the checks (never competing with their probes and timings;
+  // the facts it shares with them are memoised by then).
+  afterAll(() =>
+    recordEnvironmentOnce(session().ctx, allureResultsDir()).catch((err: unknown) => {
+      process.stderr.write(`could not record the report's environment information: ${(err as Error).message}\n`);
+    }),
+  );
 }
 
 // Every check of a suite (smoke ones included): one spec file per suite.

@@ -70,7 +70,10 @@ describeE2E("the audit reports of a broken host", () => {
     expect(env.Django).toMatch(/^\d+\.\d+/);
     expect(env["Validator commit"]).toMatch(/^[0-9a-f]{40}$/);
     const http001 = readFileSync(path.join(res, (readdirSync(res).find((f) => f.endsWith("-result.json") && readFileSync(path.join(res, f), "utf8").includes('"name":"HTTP-001 ')) as string)), "utf8");
-    const r = JSON.parse(http001) as { labels: Array<{ name: string; value: string }>; parameters: Array<{ name: string }>; attachments: Array<{ name: string; source: string }> };
+    type Attachment = { name: string; source: string };
+    const r = JSON.parse(http001) as { labels: Array<{ name: string; value: string }>; parameters: Array<{ name: string }>; attachments: Attachment[]; steps: Array<{ attachments: Attachment[] }> };
+    // allure-js-commons 3 records each runtime attachment as a step of the test body.
+    r.attachments = [...r.attachments, ...r.steps.flatMap((st) => st.attachments)];
     expect(r.labels).toEqual(expect.arrayContaining([{ name: "ALLURE_ID", value: "HTTP-001" }, { name: "cause", value: "service down" }, { name: "feature", value: "http" }]));
     expect(r.parameters.map((p) => p.name)).toContain("host");
     expect(r.attachments.map((a) => a.name)).toEqual(["journal since the service's current start", "HTTP status lines and headers"]);
@@ -97,8 +100,9 @@ describeE2E("the audit reports of a broken host", () => {
       tab.on("request", (q) => {
         if (!/^(file|data|blob):/.test(q.url())) outside.push(q.url());
       });
-      await tab.goto(`file://${page}`);
-      await tab.getByText("HTTP-001 Health endpoints answer healthy JSON through Gunicorn").first().waitFor({ timeout: 30_000 });
+      // A 4 MB single-file page on a loaded machine: generous timeouts.
+      await tab.goto(`file://${page}`, { waitUntil: "domcontentloaded", timeout: 120_000 });
+      await tab.getByText("HTTP-001 Health endpoints answer healthy JSON through Gunicorn").first().waitFor({ timeout: 120_000 });
       const c = allureCounts(results);
       const text = (await tab.innerText("body")).replace(/\s+/g, " ");
       expect(text).toContain(`Total ${c.total}`);
@@ -110,7 +114,7 @@ describeE2E("the audit reports of a broken host", () => {
       await tab.screenshot({ path: path.join(dir, "report-overview.png") });
 
       await tab.getByText("HTTP-001 Health endpoints answer healthy JSON through Gunicorn").first().click();
-      await tab.getByText("observed: GET /health, /health/, /api/health: HTTP 400").first().waitFor({ timeout: 15_000 });
+      await tab.getByText("observed: GET /health, /health/, /api/health: HTTP 400").first().waitFor({ timeout: 60_000 });
       const detail = (await tab.innerText("body")).replace(/\s+/g, " ");
       expect(detail).toContain("HTTP-001 FAIL: Health endpoints answer healthy JSON through Gunicorn");
       expect(detail).toContain("Category: Service down");
