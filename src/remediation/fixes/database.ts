@@ -1,8 +1,8 @@
 import { serviceFacts } from "../../probes/service-facts.ts";
 import { unappliedMigrations } from "../../probes/django.ts";
-import { unitEnv } from "../../probes/environment.ts";
+import { serviceEnv, unitEnv } from "../../probes/environment.ts";
 import { psqlTarget } from "../../probes/postgres-server.ts";
-import { dbConnection, readDatabaseUrl, type DbTarget } from "../../probes/postgres.ts";
+import { dbConnection, parseDatabaseUrl, readDatabaseUrl, type DbTarget } from "../../probes/postgres.ts";
 import { psqlArgv } from "../actions.ts";
 import { defineFix, type Action, type Fix, type FixEnv } from "../fix.ts";
 import {
@@ -102,6 +102,11 @@ export const repairDbRole = defineFix({
       return { manual: `role ${target.user} may log in and its password is the one in DATABASE_URL; the connection fails for another reason (${c.ok ? "it connects now" : c.reason})` };
     }
     if (fix.length) notes.push(`role ${target.user}: ${fix.map((f) => f.what).join(", ")}`);
+    // DB-001 judges the running process: one started with another password stays red until the app restarts.
+    const running = await serviceEnv(env.ctx).catch(() => undefined);
+    const was = running?.steady ? parseDatabaseUrl(running.env.DATABASE_URL) : undefined;
+    if (was && was.password !== target.password)
+      notes.push(`the running app was started with another DATABASE_URL password than ${source} holds: it connects only after its next restart`);
     return { actions, notes };
   },
 });
