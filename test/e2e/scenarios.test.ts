@@ -3,17 +3,21 @@ import { listScenarios, loadScenario } from "../../fixtures/host/scenarios.ts";
 import { catalogue } from "../../src/checks/index.ts";
 import { describeE2E } from "./e2e.ts";
 import { hostCli, idsWith, siteHealthy, validateInside } from "./hosts.ts";
+import { appDatabase, changes, fixable, latestManifest, remediateInside, rowChanges, rowCounts, snapshot, withinDeclared } from "./remediation-helpers.ts";
 
 const scenarios = await Promise.all((await listScenarios()).map(loadScenario));
 // Every scenario on the reference host, and on the as-shipped flavour those that say what must fail there.
 const cases = [...scenarios.map((s) => ["reference", s.name] as const), ...scenarios.filter((s) => s.asShipped).map((s) => ["as-shipped", s.name] as const)];
 const critical = new Set(catalogue.filter((c) => c.severity === "critical").map((c) => c.id));
+// Reference scenarios whose failing IDs all have a registered fix: the same host is then remediated and proved.
+const remediable = new Set(scenarios.filter((s) => fixable(s.expectFail)).map((s) => s.name));
+const WATCHED = ["/etc", "/opt/projectmeats"];
 
 // Each scenario on a fresh copy-on-write host: exactly its root-cause IDs fail, nothing errors; and the smoke
 // gate is red exactly when a critical check fails or the site does not answer healthy.
 describeE2E("fault scenarios", () => {
   // Two validator runs on a loaded machine: well over the default test timeout.
-  test.concurrent.each(cases)("%s: %s", { timeout: 300_000 }, async (flavour, name) => {
+  test.concurrent.each(cases)("%s: %s", { timeout: 900_000 }, async (flavour, name) => {
     const scenario = scenarios.find((s) => s.name === name) as (typeof scenarios)[number];
     const expectFail = (flavour === "reference" ? scenario.expectFail : scenario.asShipped) ?? [];
     const host = `e2e-${flavour === "reference" ? "" : "s-"}${name}`.slice(0, 31).replace(/-+$/, "");
@@ -39,8 +43,32 @@ describeE2E("fault scenarios", () => {
       // In the gate, "blocked by X" only when X is red in the same gate.
       const red = new Set(gateFailed.map((r) => r.id));
       for (const r of gate.results.filter((r) => r.blockedBy)) expect(red.has(r.blockedBy as string), `${r.id} blocked by ${r.blockedBy}\n${why}`).toBe(true);
+
+      if (flavour === "reference" && remediable.has(name)) await proveRemediation(host, name, v.dir);
     } finally {
       expect((await hostCli(["down", host])).exitCode).toBe(0);
     }
   });
 });
+
+// validate (done) → remediate --from-report --yes → validate: all green, no row lost, no file changed outside
+// what the fixes declared (checksums, owners and modes of /etc and /opt/projectmeats).
+async function proveRemediation(host: string, name: string, reportDir: string) {
+  const db = await appDatabase(host);
+  const [files, rows] = await Promise.all([snapshot(host, WATCHED), rowCounts(host, db)]);
+  const r = await remediateInside(host, ["--from-report", reportDir, "--yes"]);
+  const out = `${r.stdout}\n${r.stderr}`;
+  expect(r.exitCode, out).toBe(0);
+  const again = await validateInside(host, [], `scenario-reference-${name}-remediated`);
+  const red = again.results.filter((x) => x.status === "fail" || x.status === "error");
+  expect(red.map((x) => `${x.id} ${x.status}: ${x.observed}`), `${out}\n${again.output}`).toEqual([]);
+  expect(idsWith(again.results, "not-run")).toEqual([]);
+  const manifest = await latestManifest(host);
+  const declared = manifest?.declared ?? {};
+  const outside = changes(files, await snapshot(host, WATCHED)).filter((c) => !withinDeclared(c.path, declared));
+  expect(outside, `declared: ${JSON.stringify(declared)}\n${out}`).toEqual([]);
+  // With PostgreSQL down before the fix, rows could not be counted then: after must still answer.
+  const rowsAfter = await rowCounts(host, db);
+  expect(rowsAfter, `${db} does not answer after remediation`).toBeDefined();
+  if (rows) expect(rowChanges(rows, rowsAfter as Map<string, number>), out).toEqual([]);
+}
