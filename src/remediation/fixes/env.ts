@@ -144,7 +144,7 @@ export const fixAllowedHosts = defineFix({
         }
       });
       kept.push(...origins);
-      notes.push(origins.length ? `"*" was the only entry: the hosts of CSRF_TRUSTED_ORIGINS (${origins.join(", ")}) are kept as the site's own names` : `"*" was the only entry: add the site's public hostnames to ALLOWED_HOSTS in ${where.file}`);
+      notes.push(origins.length ? `"*" was the only entry: the hosts of CSRF_TRUSTED_ORIGINS (${origins.join(", ")}) are added as the site's own names` : `"*" was the only entry: add the site's public hostnames to ALLOWED_HOSTS in ${where.file}`);
     }
     const wanted = [...kept];
     for (const h of probeHosts(env.config)) if (!wanted.some((p) => hostAllowed(p, h))) wanted.push(h);
