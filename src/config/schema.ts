@@ -91,7 +91,7 @@ export const ConfigSchema = z
         // A report older than this is refused (`--force-stale` overrides): the host may have changed since.
         maxReportAgeMinutes: z.number().positive().default(60),
         // How long a restart may take to turn the service's smoke checks green.
-        restartWaitSeconds: z.number().positive().default(30),
+        restartWaitSeconds: z.number().positive().default(60),
       })
       .prefault({}),
   })

@@ -3,7 +3,7 @@ import { BackupFolder, must } from "./backup.ts";
 import type { Action } from "./fix.ts";
 
 // How to put one applied action back; run in reverse order on rollback.
-export type Undo = { what: string; run(): Promise<void> };
+export type Undo = { what: string; run(): Promise<void>; irreversible?: boolean };
 
 // The psql every SQL action runs: the postgres OS user over the local socket, stopping at the first error.
 export function psqlArgv(database: string, where: { socketDir: string; port: number }): string[] {
@@ -54,13 +54,13 @@ export async function applyAction(a: Action, env: ApplyEnv): Promise<Undo | unde
     }
     case "chmod":
     case "chown": {
-      const e = await backup.save(a.path, env.fix);
+      const e = await backup.save(a.path, env.fix, { content: false });
       if (a.kind === "chmod") await must(t, ["chmod", a.mode.toString(8), "--", a.path]);
       else await must(t, ["chown", `${a.owner}:${a.group}`, "--", a.path]);
       return { what: `restore owner and mode of ${a.path}`, run: () => backup.restore(e) };
     }
     case "mkdir": {
-      const e = await backup.save(a.path, env.fix);
+      const e = await backup.save(a.path, env.fix, { content: false });
       await must(t, ["install", "-d", "-m", a.mode.toString(8), "-o", a.owner, "-g", a.group, a.path]);
       return { what: e.existed ? `restore owner and mode of ${a.path}` : `remove ${a.path} if still empty`, run: () => backup.restore(e) };
     }
@@ -92,7 +92,7 @@ export async function applyAction(a: Action, env: ApplyEnv): Promise<Undo | unde
     case "run": {
       const how = a.asService ? await env.asService(a.argv) : { argv: a.argv };
       await check(t, how.argv, a.show, { ...how, timeoutMs: env.timeoutMs * 12 });
-      return { what: `cannot be undone automatically: ${a.undo}`, run: async () => {} };
+      return { what: a.undo, run: async () => {}, irreversible: true };
     }
     case "restart-until-green": {
       // Backoff between restarts: a loaded host, a slow --preload start, a database that is still coming up.

@@ -27,21 +27,22 @@ export class BackupFolder {
     return new BackupFolder(dir, t);
   }
 
-  // Records `path` as it is now (first time per path only: the oldest state is the one to restore).
-  async save(path: string, fix: string): Promise<ManifestEntry> {
-    const known = this.entries.find((e) => e.path === path);
-    if (known) return known;
-    const st = await this.t.stat(path);
-    let entry: ManifestEntry = { path, existed: !!st, fix };
-    if (st) {
-      entry = { ...entry, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
-      if (st.isFile) {
-        const copy = `${this.dir}/files/${++this.n}`;
-        await must(this.t, ["cp", "-a", "--", path, copy]);
-        entry = { ...entry, copy, sha256: await sha256(this.t, path) };
-      }
+  // Records `path` as it is now (the oldest state is the one to restore). `content: false` (chmod, chown, mkdir)
+  // records owner and mode only: restoring them must not roll back lines a log file gained meanwhile.
+  async save(path: string, fix: string, opts: { content: boolean } = { content: true }): Promise<ManifestEntry> {
+    let entry = this.entries.find((e) => e.path === path);
+    if (!entry) {
+      const st = await this.t.stat(path);
+      entry = { path, existed: !!st, fix, ...(st ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : {}) };
+      this.entries.push(entry);
     }
-    this.entries.push(entry);
+    // Content is copied the first time a fix is about to write it (chmod/chown before left it as it was).
+    if (opts.content && entry.existed && !entry.copy && (await this.t.stat(path))?.isFile) {
+      const copy = `${this.dir}/files/${++this.n}`;
+      await must(this.t, ["cp", "-a", "--", path, copy]);
+      entry.copy = copy;
+      entry.sha256 = await sha256(this.t, path);
+    }
     await this.writeManifest();
     return entry;
   }

@@ -30,7 +30,9 @@ export type FixEnv = { ctx: ProbeContext; config: Config; transport: Transport; 
 export type Touches = { files: string[]; units: string[] };
 
 // A plan, or why this fix cannot act here (its precondition failed): then the IDs become manual steps.
-export type FixPlan = { actions: Action[]; notes?: string[] } | { manual: string };
+// `manualIds`: IDs of this run this fix cannot cure here (with why), while it acts on the others; they move
+// to the manual list, so the IDs it did cure are not rolled back for them.
+export type FixPlan = { actions: Action[]; notes?: string[]; manualIds?: Record<string, string> } | { manual: string };
 
 // One automated cure, shared by every check ID whose `fixId` names it.
 export type Fix = {

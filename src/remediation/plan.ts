@@ -55,7 +55,10 @@ export async function buildPlan(red: string[], baseline: Map<string, Outcome>, e
   for (const [fix, ids] of groups) {
     const step = await planStep(fix, ids, env);
     if ("why" in step) for (const id of ids) manual.push({ id, why: `${step.why}; ${checkById(id).recommendation}` });
-    else steps.push(step);
+    else {
+      for (const [id, why] of Object.entries(step.manualIds)) manual.push({ id, why: `${fix.id} cannot cure it here: ${why}; ${checkById(id).recommendation}` });
+      steps.push({ ...step, ids: step.ids.filter((id) => !(id in step.manualIds)) });
+    }
   }
   if (steps.some((s) => s.fix.restartsApp) && !steps.some((s) => s.fix === restartService)) {
     const r = await planStep(restartService, [], env);
@@ -66,7 +69,7 @@ export async function buildPlan(red: string[], baseline: Map<string, Outcome>, e
   return { steps, manual: manual.sort((a, b) => a.id.localeCompare(b.id)) };
 }
 
-async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Promise<Step | { why: string }> {
+async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Promise<(Step & { manualIds: Record<string, string> }) | { why: string }> {
   const fe = { ...env, ids };
   let p;
   try {
@@ -75,14 +78,14 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
     return { why: `${fix.id} could not plan: ${(err as Error).message}` };
   }
   if ("manual" in p) return { why: `${fix.id} cannot act here: ${p.manual}` };
-  if (!p.actions.length) return { why: `${fix.id} finds nothing to change` };
+  if (!p.actions.length) return { why: Object.values(p.manualIds ?? {})[0] ?? `${fix.id} finds nothing to change` };
   const decl = await fix.touches(fe);
   for (const a of p.actions) {
     const { file, unit } = touched(a);
     if (file && !decl.files.some((f) => file === f || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
     if (unit && !decl.units.some((u) => globMatch(u, unit))) throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
   }
-  return { fix, ids, actions: p.actions, notes: p.notes ?? [], touches: decl };
+  return { fix, ids, actions: p.actions, notes: p.notes ?? [], touches: decl, manualIds: p.manualIds ?? {} };
 }
 
 // Whether an outcome map shows any of `ids` red.
