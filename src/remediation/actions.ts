@@ -95,14 +95,20 @@ export async function applyAction(a: Action, env: ApplyEnv): Promise<Undo | unde
       return { what: a.undo, run: async () => {}, irreversible: true };
     }
     case "restart-until-green": {
-      // Backoff between restarts: a loaded host, a slow --preload start, a database that is still coming up.
+      // Restart, then give the app the whole window to come up: restarting a slow (loaded, --preload) start again
+      // only kills it mid-start. Only a unit that systemd itself gave up on (failed) is restarted again.
       const deadline = Date.now() + a.seconds * 1000;
       let red: string[] = [];
-      for (let attempt = 1; Date.now() < deadline; attempt++) {
+      for (let restarts = 1; restarts <= 3 && Date.now() < deadline; restarts++) {
         await t.run(["systemctl", "reset-failed", "--", a.unit]);
         await check(t, ["systemctl", "restart", "--", a.unit], `systemctl restart ${a.unit}`, { timeoutMs: env.timeoutMs * 3 });
-        red = await env.waitGreen(a.ids, Math.max(2, Math.min(2 ** attempt * 2, (deadline - Date.now()) / 1000)));
-        if (!red.length) return undefined;
+        for (;;) {
+          red = await env.waitGreen(a.ids, Math.min(5, Math.max(1, (deadline - Date.now()) / 1000)));
+          if (!red.length) return undefined;
+          if (Date.now() >= deadline) break;
+          const state = await unitState(t, a.unit);
+          if (state.active === "failed" || state.active === "inactive") break; // systemd gave up: restart again
+        }
       }
       throw new Error(`${a.unit} was restarted but ${red.join(", ")} still fail after ${a.seconds} s`);
     }

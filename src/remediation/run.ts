@@ -55,9 +55,16 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     let t0 = performance.now();
     const baseline = await recheck(config, o.transport, scope);
     say(`re-checked ${scope.length} checks before acting (${secs(performance.now() - t0)})`);
-    const red = targets.filter((id) => isRed(baseline.get(id)));
-    for (const id of targets.filter((x) => !red.includes(x))) say(`  ${id} passes now: nothing to do`);
-    const { steps, manual } = await buildPlan(red, baseline, { ctx, config, transport: t, addSecret: (v) => ctx.secrets.push(v) });
+    const red = new Set(targets.filter((id) => isRed(baseline.get(id))));
+    for (const id of targets.filter((x) => !red.has(x))) {
+      const b = baseline.get(id);
+      // Blocked now: its own fix still applies (a stopped service is restarted), and so does its blocker's.
+      if (b?.status === "skip" && b.blockedBy) {
+        red.add(id).add(b.blockedBy);
+        say(`  ${id} is blocked by ${b.blockedBy} now: both are targets`);
+      } else say(`  ${id} ${b?.status === "pass" ? "passes" : `is skipped (${b?.observed})`} now: nothing to do`);
+    }
+    const { steps, manual } = await buildPlan([...red], baseline, { ctx, config, transport: t, addSecret: (v) => ctx.secrets.push(v) });
 
     say(`\nplan (${steps.length} step${steps.length === 1 ? "" : "s"}${manual.length ? `, ${manual.length} manual` : ""}):`);
     for (const [i, s] of steps.entries()) {
@@ -68,7 +75,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     for (const m of manual) say(`  manual: ${m.id} ${checkById(m.id).title}: ${m.why}`);
     if (o.dryRun || !steps.length) {
       say(o.dryRun ? "\ndry run: nothing was changed" : "\nnothing to apply automatically");
-      return manual.length ? EXIT.partial : EXIT.ok;
+      return manual.length || scope.some((id) => isRed(baseline.get(id))) ? EXIT.partial : EXIT.ok;
     }
     if (!(await o.confirm())) {
       say("not applied: nothing was changed");
@@ -98,7 +105,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     }
 
     t0 = performance.now();
-    let after = await recheck(config, o.transport, scope);
+    let after = await settled(config, o.transport, scope, baseline);
     say(`re-checked ${scope.length} checks (${secs(performance.now() - t0)})`);
     // A check green before and red now, confirmed by a second look (a load test can flicker on a busy host).
     // Performance checks judge the machine's load as much as our change: they are reported, never blamed.
@@ -166,8 +173,22 @@ async function settle(config: Config, mk: () => Transport, t: Transport, scope: 
     const unit = (await serviceUnit(await freshContext(config, t))).id;
     await t.run(["systemctl", "try-restart", "--", unit], { timeoutMs: config.timeouts.commandMs * 3 });
   }
-  const after = await recheck(config, mk, scope);
+  const after = await settled(config, mk, scope);
   say(`  re-checked after rollback: ${redOf(scope, after).join(", ") || "nothing"} red`);
+  return after;
+}
+
+// Re-checks `scope`, then looks again (up to 3 times, 2 s apart) at what is red and was not red before: a service
+// that was just restarted, or a request that timed out on a loaded host, gets a moment before it is judged.
+async function settled(config: Config, mk: () => Transport, scope: string[], baseline?: Map<string, Outcome>): Promise<Map<string, Outcome>> {
+  const after = await recheck(config, mk, scope);
+  for (let look = 0; look < 3; look++) {
+    const suspects = scope.filter((id) => isRed(after.get(id)) && !(baseline && isRed(baseline.get(id))));
+    if (!suspects.length) break;
+    await new Promise((r) => setTimeout(r, 2000));
+    const again = await recheck(config, mk, suspects);
+    for (const id of suspects) after.set(id, again.get(id) as Outcome);
+  }
   return after;
 }
 
