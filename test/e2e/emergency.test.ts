@@ -20,8 +20,12 @@ const masterOn = async (host: string, port: number) => (await sh(host, `pgrep -o
 const isAlive = async (host: string, pid: string) => (await sh(host, `kill -0 "$1"`, pid)).exitCode === 0;
 const sums = (host: string) => sh(host, "sha256sum /etc/systemd/system/projectmeats.service /etc/systemd/system/projectmeats.service.d/*.conf 2>/dev/null; stat -c '%n %a %U:%G' /etc/systemd/system/projectmeats.service /etc/systemd/system/projectmeats.service.d/*.conf");
 
+// The smoke gate is green. One second try only when every red check merely timed out ("no answer within"): the
+// hosts share two loaded cores, and a site restarted seconds ago may miss a 3 s HTTP timeout once.
 async function smokeGreen(host: string, label: string) {
-  const v = await validateInside(host, ["specs/smoke"], label);
+  let v = await validateInside(host, ["specs/smoke"], label);
+  const redRows = v.results.filter((r) => r.status === "fail" || r.status === "error");
+  if (redRows.length && redRows.every((r) => r.observed.includes("no answer within"))) v = await validateInside(host, ["specs/smoke"], `${label}-2`);
   const red = v.results.filter((r) => r.status === "fail" || r.status === "error").map((r) => `${r.id} ${r.status}: ${r.observed}`);
   expect(red, v.output.slice(-3000)).toEqual([]);
   expect(v.exitCode).toBe(0);

@@ -145,10 +145,11 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
         }
       }
       if (!failed) {
-        const after = await recheck(config, o.transport, SMOKE_IDS);
-        const regressed = SMOKE_IDS.filter((i) => !isRed(before.get(i)) && isRed(after.get(i)));
-        const stillRed = SMOKE_IDS.filter((i) => isRed(after.get(i)));
+        let regressed: string[] = [];
         await log.run("smoke checks after the reset", async () => {
+          const after = await recheck(config, o.transport, SMOKE_IDS);
+          regressed = SMOKE_IDS.filter((i) => !isRed(before.get(i)) && isRed(after.get(i)));
+          const stillRed = SMOKE_IDS.filter((i) => isRed(after.get(i)));
           if (regressed.length) throw new Error(`turned red: ${regressed.map((i) => `${i} (${after.get(i)?.observed.slice(0, 160)})`).join("; ")}`);
           return stillRed.length ? `${stillRed.join(", ")} were red before and still are (not the unit's doing)` : `all ${SMOKE_IDS.length} pass`;
         });
