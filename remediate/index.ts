@@ -7,7 +7,7 @@ import { createLocalTransport } from "../src/transport/local.ts";
 import { emergency } from "../src/remediation/emergency.ts";
 
 const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--yes] [--force-stale]
-       npx tsx remediate emergency-restart [--yes]
+       npx tsx remediate emergency-restart [--dry-run] [--yes]
        npx tsx remediate emergency-reset [--dry-run] [--yes]
   <report>       reports/vitest-report.json, a reports folder, or reports/allure-results
   --dry-run      print the plan with its diffs and SQL; change nothing

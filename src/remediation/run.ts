@@ -1,15 +1,13 @@
 import { userInfo } from "node:os";
 import { checkById } from "../checks/index.ts";
 import type { Config } from "../config/schema.ts";
-import { unitEnv } from "../probes/environment.ts";
-import { psqlTarget } from "../probes/postgres-server.ts";
-import { readDatabaseUrl } from "../probes/postgres.ts";
 import { redact } from "../probes/redact.ts";
 import { serviceUnit } from "../probes/systemd.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
 import type { Transport } from "../transport/types.ts";
-import { applyAction, type ApplyEnv, type Undo } from "./actions.ts";
+import { applyAction, type Undo } from "./actions.ts";
+import { makeApplyEnv } from "./apply-env.ts";
 import { audit } from "./audit.ts";
 import { BackupFolder } from "./backup.ts";
 import { describeAction } from "./describe.ts";
@@ -190,32 +188,4 @@ async function settled(config: Config, mk: () => Transport, scope: string[], bas
     for (const id of suspects) after.set(id, again.get(id) as Outcome);
   }
   return after;
-}
-
-async function makeApplyEnv(config: Config, mk: () => Transport, t: Transport, backup: BackupFolder, ctx: import("../probes/context.ts").ProbeContext): Promise<Omit<ApplyEnv, "fix">> {
-  const env = await unitEnv(ctx).catch(() => ({ env: {} as Record<string, string> }));
-  const url = readDatabaseUrl(env.env.DATABASE_URL);
-  return {
-    t,
-    backup,
-    psql: psqlTarget(url.kind === "postgres" ? url.target : undefined),
-    timeoutMs: config.timeouts.commandMs,
-    async asService(argv) {
-      const now = await freshContext(config, t);
-      const unit = await serviceUnit(now);
-      const { env: vars } = await unitEnv(now);
-      const user = unit.user || "root";
-      const cwd = unit.workingDirectory || `${config.projectDir}/backend`;
-      const base = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
-      return { argv: ["setpriv", `--reuid=${user}`, `--regid=${unit.group || user}`, "--init-groups", "--", ...argv], cwd, env: { ...base, DJANGO_SETTINGS_MODULE: config.settingsModule, ...vars, PYTHONDONTWRITEBYTECODE: "1" } };
-    },
-    async waitGreen(ids, seconds) {
-      const until = Date.now() + seconds * 1000;
-      for (;;) {
-        const red = redOf(ids, await recheck(config, mk, ids));
-        if (!red.length || Date.now() >= until) return red;
-        await new Promise((r) => setTimeout(r, 500));
-      }
-    },
-  };
 }
