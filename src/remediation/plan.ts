@@ -82,7 +82,7 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
   const decl = await fix.touches(fe);
   for (const a of p.actions) {
     const { file, unit } = touched(a);
-    if (file && !decl.files.some((f) => file === f || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
+    if (file && !decl.files.some((f) => file === f.replace(/\/+$/, "") || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
     if (unit && !decl.units.some((u) => globMatch(u, unit))) throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
   }
   return { fix, ids, actions: p.actions, notes: p.notes ?? [], touches: decl, manualIds: p.manualIds ?? {} };

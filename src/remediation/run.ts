@@ -98,7 +98,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       } catch (err) {
         d.error = redact((err as Error).message, secrets());
         say(`  [${i + 1}/${steps.length}] ${step.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
-        await undoStep(d, say, secrets());
+        await undoStep(d, say, secrets(), t);
       }
     }
 
@@ -120,7 +120,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       const still = redOf(d.step.ids, after);
       if (!still.length) continue;
       d.error = `still failing after the fix: ${still.map((id) => `${id} (${redact(after.get(id)?.observed ?? "", secrets()).slice(0, 160)})`).join("; ")}`;
-      await undoStep(d, say, secrets());
+      await undoStep(d, say, secrets(), t);
     }
     if (done.some((d) => d.result === "rolled back")) after = await settle(config, o.transport, t, scope, done, say);
     for (const d of [...done].reverse()) {
@@ -128,7 +128,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       if (!reg.length) break;
       if (d.result || !d.undo.some((u) => !u.irreversible)) continue;
       d.error = `turned ${reg.join(", ")} red`;
-      await undoStep(d, say, secrets());
+      await undoStep(d, say, secrets(), t);
       after = await settle(config, o.transport, t, scope, done, say);
     }
     for (const d of done) d.result ??= d.error ? "failed" : "verified";
@@ -148,7 +148,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
   }
 }
 
-async function undoStep(d: Done, say: (l: string) => void, secrets: string[]) {
+async function undoStep(d: Done, say: (l: string) => void, secrets: string[], t: Transport) {
   for (const u of [...d.undo].reverse()) {
     try {
       await u.run();
@@ -156,6 +156,8 @@ async function undoStep(d: Done, say: (l: string) => void, secrets: string[]) {
       say(`     rollback of ${d.step.fix.id} could not ${u.what}: ${redact((err as Error).message, secrets)}`);
     }
   }
+  // Newest-first undo reloads systemd before the unit files are back: reload once more on the restored files.
+  if (d.step.actions.some((a) => a.kind === "daemon-reload")) await t.run(["systemctl", "daemon-reload"]);
   // A migrate or collectstatic cannot be put back by us: say so, with how to do it by hand.
   const kept = d.undo.filter((u) => u.irreversible).map((u) => u.what);
   const undone = d.undo.filter((u) => !u.irreversible).length;
