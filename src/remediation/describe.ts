@@ -28,7 +28,7 @@ export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write"
   const st = await t.stat(a.path);
   const before = st ? await t.readFile(a.path) : "";
   const patch = createTwoFilesPatch(st ? a.path : "/dev/null", a.path, maskEnvText(before, secrets, rules), maskEnvText(a.content, secrets, rules, before), "", "", { context: 2 });
-  const body = patch.split("\n").slice(1).join("\n").trimEnd(); // drop the "====" line
+  const body = patch.split("\n").filter((l) => !/^(Index: |={10,})/.test(l)).join("\n").trimEnd();
   const meta = st ? `` : ` (new file, mode ${a.mode.toString(8)}, ${a.owner}:${a.group})`;
   return `write ${a.path}${meta}\n${body.split("\n").map((l) => `      ${l}`).join("\n")}`;
 }
