@@ -44,7 +44,7 @@ describeE2E("fault scenarios", () => {
       const red = new Set(gateFailed.map((r) => r.id));
       for (const r of gate.results.filter((r) => r.blockedBy)) expect(red.has(r.blockedBy as string), `${r.id} blocked by ${r.blockedBy}\n${why}`).toBe(true);
 
-      if (flavour === "reference" && remediable.has(name)) await proveRemediation(host, name, v.dir);
+      if (flavour === "reference" && remediable.has(name)) await proveRemediation(host, name, v.dir, scenario);
     } finally {
       expect((await hostCli(["down", host])).exitCode).toBe(0);
     }
@@ -53,15 +53,17 @@ describeE2E("fault scenarios", () => {
 
 // validate (done) → remediate --from-report --yes → validate: all green, no row lost, no file changed outside
 // what the fixes declared (checksums, owners and modes of /etc and /opt/projectmeats).
-async function proveRemediation(host: string, name: string, reportDir: string) {
+// A scenario marked notRemediable must exit 1 and leave exactly its own IDs red (nothing fixed half, nothing broken).
+async function proveRemediation(host: string, name: string, reportDir: string, scenario: { notRemediable?: string; expectFail: string[] }) {
   const db = await appDatabase(host);
   const [files, rows] = await Promise.all([snapshot(host, WATCHED), rowCounts(host, db)]);
   const r = await remediateInside(host, ["--from-report", reportDir, "--yes"]);
   const out = `${r.stdout}\n${r.stderr}`;
-  expect(r.exitCode, out).toBe(0);
+  expect(r.exitCode, out).toBe(scenario.notRemediable ? 1 : 0);
   const again = await validateInside(host, [], `scenario-reference-${name}-remediated`);
   const red = again.results.filter((x) => x.status === "fail" || x.status === "error");
-  expect(red.map((x) => `${x.id} ${x.status}: ${x.observed}`), `${out}\n${again.output}`).toEqual([]);
+  const left = scenario.notRemediable ? [...scenario.expectFail].sort() : [];
+  expect(red.map((x) => x.id).sort(), `${out}\n${red.map((x) => `${x.id} ${x.status}: ${x.observed}`).join("\n")}`).toEqual(left);
   expect(idsWith(again.results, "not-run")).toEqual([]);
   const manifest = await latestManifest(host);
   const declared = manifest?.declared ?? {};
