@@ -8,6 +8,8 @@ import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
 import type { Transport } from "../transport/types.ts";
 import { applyAction, type Undo } from "./actions.ts";
 import { makeApplyEnv } from "./apply-env.ts";
+import { remediationResults, writeRemediationResults } from "./allure.ts";
+import { allureResultsDir } from "../report/paths.ts";
 import { audit } from "./audit.ts";
 import { BackupFolder } from "./backup.ts";
 import { describeAction } from "./describe.ts";
@@ -29,7 +31,7 @@ export type RemediateOptions = {
   confirm: () => Promise<boolean>;
 };
 
-type Done = { step: Step; undo: Undo[]; error?: string; result?: "verified" | "rolled back" | "failed" };
+type Done = { step: Step; undo: Undo[]; error?: string; result?: "verified" | "rolled back" | "failed"; start: number; stop: number };
 
 const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -64,10 +66,13 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     }
     const { steps, manual } = await buildPlan([...red], baseline, { ctx, config, transport: t, addSecret: (v) => ctx.secrets.push(v) });
 
+    const described = new Map<Step, string[]>();
     say(`\nplan (${steps.length} step${steps.length === 1 ? "" : "s"}${manual.length ? `, ${manual.length} manual` : ""}):`);
     for (const [i, s] of steps.entries()) {
       say(`  ${i + 1}. ${s.fix.title} [${s.fix.id}]${s.ids.length ? ` cures ${s.ids.join(", ")}` : ""}`);
-      for (const a of s.actions) say(`     - ${await describeAction(t, a, secrets(), config.secrets)}`);
+      const lines = await Promise.all(s.actions.map((a) => describeAction(t, a, secrets(), config.secrets)));
+      described.set(s, lines);
+      for (const l of lines) say(`     - ${l}`);
       for (const n of s.notes) say(`     note: ${n}`);
     }
     for (const m of manual) say(`  manual: ${m.id} ${checkById(m.id).title}: ${m.why}`);
@@ -86,7 +91,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     const done: Done[] = [];
     for (const [i, step] of steps.entries()) {
       t0 = performance.now();
-      const d: Done = { step, undo: [] };
+      const d: Done = { step, undo: [], start: Date.now(), stop: 0 };
       done.push(d);
       try {
         await backup.declare(step.fix.id, step.touches);
@@ -94,8 +99,10 @@ export async function remediate(o: RemediateOptions): Promise<number> {
           const u = await applyAction(a, { ...applyEnv, fix: step.fix.id });
           if (u) d.undo.push(u);
         }
+        d.stop = Date.now();
         say(`  [${i + 1}/${steps.length}] ${step.fix.id}: applied (${secs(performance.now() - t0)})`);
       } catch (err) {
+        d.stop = Date.now();
         d.error = redact((err as Error).message, secrets());
         say(`  [${i + 1}/${steps.length}] ${step.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
         await undoStep(d, say, secrets(), t);
@@ -141,6 +148,10 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     const stillRed = scope.filter((id) => isRed(after.get(id)));
     for (const m of manual) say(`  todo ${m.id}: ${m.why}`);
     say(`  ${stillRed.length ? `still red: ${stillRed.join(", ")}` : "every re-checked check passes"}; backups and manifest in ${backup.dir}`);
+    const record = { host: identity.hostname, report: report.file, backup: backup.dir, manual, before: baseline, after };
+    const steps_ = done.map((d) => ({ fix: d.step.fix.id, title: d.step.fix.title, ids: d.step.ids, actions: described.get(d.step) ?? [], start: d.start, stop: d.stop || d.start, result: d.result as string, reason: d.error }));
+    const written = writeRemediationResults(allureResultsDir(), remediationResults({ ...record, steps: steps_ }, secrets()));
+    if (written) say(`  Allure results of this remediation: ${written} (npm run report)`);
     return done.every((d) => d.result === "verified") && !manual.length && !stillRed.length ? EXIT.ok : EXIT.partial;
   } finally {
     await release();

@@ -1,0 +1,73 @@
+import { createHash, randomUUID } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { redact } from "../probes/redact.ts";
+import type { Outcome } from "../runner/evaluate.ts";
+
+// One applied step as the audit report shows it.
+export type StepRecord = { fix: string; title: string; ids: string[]; actions: string[]; start: number; stop: number; result: string; reason?: string };
+export type RunRecord = { host: string; report: string; backup: string; steps: StepRecord[]; manual: Array<{ id: string; why: string }>; before: Map<string, Outcome>; after: Map<string, Outcome> };
+
+const STATUS: Record<string, string> = { verified: "passed", "rolled back": "failed", failed: "failed" };
+
+// Allure results of one remediation run (one result per step, plus one for the manual steps), beside the
+// validator's in the same allure-results folder, so `npm run report` shows what was done about each finding.
+// They carry no check_id label: a later remediation never reads them as check results.
+export function remediationResults(r: RunRecord, secrets: string[]): object[] {
+  const clean = (s: string) => redact(s, secrets);
+  const labels = (extra: Array<[string, string]>) =>
+    [["parentSuite", "remediation"], ["epic", "remediation"], ["feature", "fix, re-check, roll back"], ["host", r.host], ...extra].map(([name, value]) => ({ name, value }));
+  const checkStep = (when: string, id: string, o: Outcome | undefined, at: number) => ({
+    name: `${when}: ${id} ${o?.status ?? "not checked"}${o?.observed ? ` (${clean(o.observed).slice(0, 200)})` : ""}`,
+    status: o?.status === "pass" ? "passed" : o?.status === "skip" ? "skipped" : "failed",
+    stage: "finished", start: at, stop: at, steps: [], attachments: [], parameters: [],
+  });
+  const out: object[] = r.steps.map((s) => {
+    const name = `remediation ${s.fix}${s.ids.length ? ` (${s.ids.join(", ")})` : ""}`;
+    return {
+      uuid: randomUUID(),
+      historyId: createHash("md5").update(`remediation:${s.fix}`).digest("hex"),
+      name,
+      fullName: name,
+      status: STATUS[s.result] ?? "broken",
+      statusDetails: { message: clean(`${s.title}: ${s.result}${s.reason ? `: ${s.reason}` : ""}`) },
+      stage: "finished",
+      start: s.start,
+      stop: s.stop,
+      labels: labels([["story", s.fix]]),
+      parameters: [{ name: "backup folder", value: r.backup }, { name: "report", value: r.report }],
+      attachments: [],
+      steps: [
+        ...s.ids.map((id) => checkStep("before", id, r.before.get(id), s.start)),
+        ...s.actions.map((a) => ({ name: clean(a.split("\n")[0] as string), status: s.result === "failed" ? "broken" : "passed", stage: "finished", start: s.start, stop: s.stop, steps: [], attachments: [], parameters: [] })),
+        ...s.ids.map((id) => checkStep("after", id, r.after.get(id), s.stop)),
+      ],
+    };
+  });
+  if (r.manual.length) {
+    const now = Date.now();
+    out.push({
+      uuid: randomUUID(),
+      historyId: createHash("md5").update("remediation:manual").digest("hex"),
+      name: "remediation: manual steps",
+      fullName: "remediation: manual steps",
+      status: "skipped",
+      statusDetails: { message: clean(r.manual.map((m) => `${m.id}: ${m.why}`).join("\n")) },
+      stage: "finished", start: now, stop: now,
+      labels: labels([["story", "manual"]]),
+      parameters: [], attachments: [], steps: [],
+    });
+  }
+  return out;
+}
+
+// Writes the results into `dir` (created when missing); a reports folder we cannot write is not worth failing a fix for.
+export function writeRemediationResults(dir: string, results: object[]): string | undefined {
+  try {
+    mkdirSync(dir, { recursive: true });
+    for (const r of results) writeFileSync(path.join(dir, `${(r as { uuid: string }).uuid}-result.json`), JSON.stringify(r));
+    return dir;
+  } catch {
+    return undefined;
+  }
+}

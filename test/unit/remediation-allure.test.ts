@@ -1,0 +1,33 @@
+import { expect, test } from "vitest";
+import { remediationResults } from "../../src/remediation/allure.ts";
+import type { Outcome } from "../../src/runner/evaluate.ts";
+
+const o = (id: string, status: Outcome["status"], observed: string): Outcome => ({ id, status, observed, durationMs: 1 });
+
+test("a remediation run becomes Allure results: one per step with before/after, manual steps, secrets masked, no check_id", () => {
+  const secret = "s3cr3t-Passw0rd-value";
+  const results = remediationResults(
+    {
+      host: "web1",
+      report: "reports/vitest-report.json",
+      backup: "/var/lib/ddv/remediation/x",
+      manual: [{ id: "SVC-006", why: "install gunicorn in the venv" }],
+      before: new Map([["DB-001", o("DB-001", "fail", `password authentication failed for ${secret}`)]]),
+      after: new Map([["DB-001", o("DB-001", "pass", "connected")]]),
+      steps: [
+        { fix: "repair-db-role", title: "Let the role log in", ids: ["DB-001"], actions: ["SQL on postgres: ALTER ROLE ..."], start: 1, stop: 2, result: "verified" },
+        { fix: "set-debug-false", title: "DEBUG=False", ids: ["SEC-001"], actions: ["write /etc/x.env"], start: 3, stop: 4, result: "rolled back", reason: `still failing (${secret})` },
+      ],
+    },
+    [secret],
+  ) as Array<{ name: string; status: string; labels: Array<{ name: string; value: string }>; steps: Array<{ name: string }>; statusDetails: { message: string } }>;
+  expect(results.map((r) => [r.name, r.status])).toEqual([
+    ["remediation repair-db-role (DB-001)", "passed"],
+    ["remediation set-debug-false (SEC-001)", "failed"],
+    ["remediation: manual steps", "skipped"],
+  ]);
+  expect(results[0]?.steps.map((s) => s.name.split(" (")[0])).toEqual(["before: DB-001 fail", "SQL on postgres: ALTER ROLE ...", "after: DB-001 pass"]);
+  expect(results.every((r) => !r.labels.some((l) => l.name === "check_id"))).toBe(true);
+  expect(JSON.stringify(results)).not.toContain(secret);
+  expect(results[2]?.statusDetails.message).toContain("SVC-006: install gunicorn");
+});
