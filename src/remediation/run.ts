@@ -78,7 +78,9 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     for (const m of manual) say(`  manual: ${m.id} ${checkById(m.id).title}: ${m.why}`);
     if (o.dryRun || !steps.length) {
       say(o.dryRun ? "\ndry run: nothing was changed" : "\nnothing to apply automatically");
-      return manual.length || scope.some((id) => isRed(baseline.get(id))) ? EXIT.partial : EXIT.ok;
+      // A dry run is "ok" when the plan covers every finding; with nothing to apply, only a green host is.
+      const open = o.dryRun ? manual.length > 0 : manual.length > 0 || scope.some((id) => isRed(baseline.get(id)));
+      return open ? EXIT.partial : EXIT.ok;
     }
     if (!(await o.confirm())) {
       say("not applied: nothing was changed");
