@@ -49,7 +49,15 @@ export const serviceChecks = [
         const u = await serviceUnit(ctx);
         if (u.loadState !== "loaded") return fail(`${unitName(ctx.config.service)} is not installed (LoadState=${u.loadState})`);
         const s = `ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus} MainPID=${u.mainPid}`;
-        return u.activeState === "active" && u.subState === "running" ? pass(s) : fail(s);
+        if (u.activeState === "active" && u.subState === "running") return pass(s);
+        if (u.execMainStatus === 0) return fail(s);
+        // It died: the gate's reader needs the why, not only the state (the journal and Gunicorn's error log).
+        const masked = u.successExitStatus.statuses.includes(u.execMainStatus) ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})` : "";
+        const why = await crashCause(ctx).then(
+          (c) => (c ? `; last failed start: ${ctx.clip(c.text, 300)}` : ""),
+          () => "",
+        );
+        return fail(`${s}${masked}${why}`);
       },
     },
   ),
