@@ -25,7 +25,10 @@ export async function buildReport(reports = reportsDir()): Promise<string> {
   const envFile = path.join(paths.results, "environment.properties");
   const host = existsSync(envFile) ? parseEnvInfo(readFileSync(envFile, "utf8"))["Host name"] : undefined;
   writeFileSync(paths.config, `${JSON.stringify(allureConfig(paths, `Deploy validation${host ? ` of ${host}` : ""}`), null, 2)}\n`);
-  const r = await execa("allure", ["generate", "--config", paths.config, "--cwd", REPO, paths.results], {
+  // The last remediation's results (written beside, since the validator's next run cleans allure-results).
+  const remediation = path.join(path.dirname(paths.results), "remediation-results");
+  const dirs = existsSync(remediation) ? [paths.results, remediation] : [paths.results];
+  const r = await execa("allure", ["generate", "--config", paths.config, "--cwd", REPO, ...dirs], {
     cwd: REPO,
     preferLocal: true,
     localDir: REPO,

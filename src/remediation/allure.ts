@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { redact } from "../probes/redact.ts";
 import type { Outcome } from "../runner/evaluate.ts";
@@ -61,9 +61,12 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
   return out;
 }
 
-// Writes the results into `dir` (created when missing); a reports folder we cannot write is not worth failing a fix for.
+// Replaces the last remediation's results in `dir` (<reports>/remediation-results: the validator's next run cleans
+// allure-results, this folder survives it, and `npm run report` reads both). A reports folder we cannot write is
+// not worth failing a fix for.
 export function writeRemediationResults(dir: string, results: object[]): string | undefined {
   try {
+    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     for (const r of results) writeFileSync(path.join(dir, `${(r as { uuid: string }).uuid}-result.json`), JSON.stringify(r));
     return dir;

@@ -1,4 +1,5 @@
 import { userInfo } from "node:os";
+import path from "node:path";
 import { checkById } from "../checks/index.ts";
 import type { Config } from "../config/schema.ts";
 import { redact } from "../probes/redact.ts";
@@ -9,7 +10,7 @@ import type { Transport } from "../transport/types.ts";
 import { applyAction, type Undo } from "./actions.ts";
 import { makeApplyEnv } from "./apply-env.ts";
 import { remediationResults, writeRemediationResults } from "./allure.ts";
-import { allureResultsDir } from "../report/paths.ts";
+import { reportsDir } from "../report/paths.ts";
 import { audit } from "./audit.ts";
 import { BackupFolder } from "./backup.ts";
 import { describeAction } from "./describe.ts";
@@ -152,7 +153,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     say(`  ${stillRed.length ? `still red: ${stillRed.join(", ")}` : "every re-checked check passes"}; backups and manifest in ${backup.dir}`);
     const record = { host: identity.hostname, report: report.file, backup: backup.dir, manual, before: baseline, after };
     const steps_ = done.map((d) => ({ fix: d.step.fix.id, title: d.step.fix.title, ids: d.step.ids, actions: described.get(d.step) ?? [], start: d.start, stop: d.stop || d.start, result: d.result as string, reason: d.error }));
-    const written = writeRemediationResults(allureResultsDir(), remediationResults({ ...record, steps: steps_ }, secrets()));
+    const written = writeRemediationResults(path.join(reportsDir(), "remediation-results"), remediationResults({ ...record, steps: steps_ }, secrets()));
     if (written) say(`  Allure results of this remediation: ${written} (npm run report)`);
     return done.every((d) => d.result === "verified") && !manual.length && !stillRed.length ? EXIT.ok : EXIT.partial;
   } finally {
