@@ -1,4 +1,5 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from "node:crypto";
+import { z } from "zod";
 
 // The pure half of the database fixes: quoting, the SQL they send, and what they decide to change.
 
@@ -17,7 +18,23 @@ export function quoteLiteral(s: string): string {
 }
 
 // What pg_authid says of a role, read as postgres (the stored password is a secret: never print it).
-export type RoleState = { canLogin: boolean; connLimit: number; validUntil: string | null; expired: boolean; password: string | null };
+const RoleStateSchema = z.object({ canLogin: z.boolean(), connLimit: z.number(), validUntil: z.string().nullable(), expired: z.boolean(), password: z.string().nullable() });
+export type RoleState = z.infer<typeof RoleStateSchema>;
+
+// Parses psql's one-JSON-object answer: undefined for no row; throws (never guesses) on anything else.
+function parseJsonAnswer<T>(stdout: string, schema: z.ZodType<T>, what: string): T | undefined {
+  const text = stdout.trim();
+  if (!text) return undefined;
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    throw new Error(`psql did not answer ${what} as JSON`);
+  }
+  const r = schema.safeParse(j);
+  if (!r.success) throw new Error(`psql's answer about ${what} is not the expected shape`);
+  return r.data;
+}
 
 // One JSON object for a role, or no row when it does not exist (read as postgres: pg_authid is superuser-only).
 export function roleStateSql(role: string): string {
@@ -27,17 +44,7 @@ export function roleStateSql(role: string): string {
 
 // Parses psql's answer to roleStateSql: undefined when the role does not exist; throws on anything else.
 export function parseRoleState(stdout: string): RoleState | undefined {
-  const text = stdout.trim();
-  if (!text) return undefined;
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new Error("psql did not answer the role's state as JSON");
-  }
-  const ok = typeof j.canLogin === "boolean" && typeof j.connLimit === "number" && typeof j.expired === "boolean" && (j.validUntil === null || typeof j.validUntil === "string") && (j.password === null || typeof j.password === "string");
-  if (!ok) throw new Error("psql's answer about the role is not the expected shape");
-  return j as RoleState;
+  return parseJsonAnswer(stdout, RoleStateSchema, "the role's state");
 }
 
 // The ALTER ROLE clauses that let a role log in again, each with the clause that puts the old value back.
@@ -106,20 +113,12 @@ export function privilegesSql(role: string): string {
   from pg_roles r where r.rolname = ${r}`;
 }
 
-export type Privileges = { connect: boolean; temp: boolean; usage: boolean | null; create: boolean | null };
+const PrivilegesSchema = z.object({ connect: z.boolean(), temp: z.boolean(), usage: z.boolean().nullable(), create: z.boolean().nullable() });
+export type Privileges = z.infer<typeof PrivilegesSchema>;
 
 // Parses psql's answer to privilegesSql (undefined: no such role).
 export function parsePrivileges(stdout: string): Privileges | undefined {
-  const text = stdout.trim();
-  if (!text) return undefined;
-  let j: Record<string, unknown>;
-  try {
-    j = JSON.parse(text);
-  } catch {
-    throw new Error("psql did not answer the role's privileges as JSON");
-  }
-  if (typeof j.connect !== "boolean" || typeof j.temp !== "boolean") throw new Error("psql's answer about privileges is not the expected shape");
-  return j as Privileges;
+  return parseJsonAnswer(stdout, PrivilegesSchema, "the role's privileges");
 }
 
 // GRANTs for what is missing, and the REVOKEs that take back exactly those (nothing else).
