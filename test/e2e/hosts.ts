@@ -27,10 +27,25 @@ export function readReport(file: string): CheckResult[] {
   );
 }
 
+// Lines where Node or vitest reported a warning or an unhandled error: a run that prints one (pg's "already
+// executing a query" deprecation, an unhandled rejection) is a defect even when every check came out right.
+export function processWarnings(output: string): string[] {
+  const pattern = /\(node:\d+\) (\[\w+\] )?\w*Warning|Unhandled (Rejection|Error)|unhandled errors?|already executing a query/i;
+  return output.split("\n").filter((l) => pattern.test(l));
+}
+
+// Throws when `output` of `what` carries a process warning (see processWarnings).
+export function assertNoProcessWarnings(output: string, what: string) {
+  const lines = processWarnings(output);
+  if (lines.length) throw new Error(`${what} printed ${lines.length} process warning(s):\n${lines.slice(0, 5).join("\n")}`);
+}
+
 // Runs the validator inside a host (`host run`) into its own report folder and returns the exit code and rows.
+// Any Node deprecation or unhandled-rejection warning in its output fails the calling test.
 export async function validateInside(name: string, args: string[] = [], label = name) {
   const dir = path.join("reports", "e2e", label);
   const r = await hostCli(["run", name, "--", ...args], { env: { DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
+  assertNoProcessWarnings(`${r.stdout}\n${r.stderr}`, `the validator on ${name} (${args.join(" ") || "full run"})`);
   return { exitCode: r.exitCode, output: `${r.stdout}\n${r.stderr}`, results: readReport(path.join(REPO_ROOT, dir, "vitest-report.json")), dir };
 }
 

@@ -1,7 +1,7 @@
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { catalogue } from "../../src/checks/index.ts";
 import { fixById } from "../../src/remediation/fixes/index.ts";
-import { hostCli } from "./hosts.ts";
+import { assertNoProcessWarnings, hostCli } from "./hosts.ts";
 
 // Proof helpers for remediation on reference hosts: run the CLI inside, snapshot files and rows, compare.
 
@@ -24,15 +24,22 @@ export async function shInside(host: string, script: string, timeoutMs = 600_000
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 // `npx tsx remediate ARGS` inside the host, from this checkout (bind-mounted at the same path), stdin /dev/null.
-export function remediateInside(host: string, args: string[]) {
-  return shInside(host, `cd ${q(REPO_ROOT)} && exec npx tsx remediate ${args.map(q).join(" ")} </dev/null`);
+// A Node deprecation or unhandled-rejection warning in its output fails the calling test.
+export async function remediateInside(host: string, args: string[]) {
+  const r = await shInside(host, `cd ${q(REPO_ROOT)} && exec npx tsx remediate ${args.map(q).join(" ")} </dev/null`);
+  assertNoProcessWarnings(`${r.stdout}\n${r.stderr}`, `remediate ${args.join(" ")} on ${host}`);
+  return r;
 }
 
-export type Entry = { type: string; owner: string; mode: string; link: string; sha?: string };
+export type Entry = { type: string; owner: string; mode: string; link: string; sha?: string; selfManaged?: boolean };
 
 // Every file, directory and symlink under `roots` (one filesystem): type, owner, mode, link target, sha256.
-export async function snapshot(host: string, roots: string[], opts: { noSumUnder?: string[] } = {}): Promise<Map<string, Entry>> {
-  const prune = (opts.noSumUnder ?? []).map((p) => `-path ${q(p)} -prune -o`).join(" ");
+// `selfManaged` trees belong to a daemon that creates, rewrites and deletes its own files while running
+// (PostgreSQL's data directory: pg_internal.init, pg_stat_tmp, WAL): there only owner, mode and type of what
+// exists in both snapshots are compared; their data is judged another way (row counts).
+export async function snapshot(host: string, roots: string[], opts: { selfManaged?: string[] } = {}): Promise<Map<string, Entry>> {
+  const managed = opts.selfManaged ?? [];
+  const prune = managed.map((p) => `-path ${q(p)} -prune -o`).join(" ");
   const script = `set -e
 find ${roots.map(q).join(" ")} -xdev \\( -type f -o -type l -o -type d \\) -printf 'M\\t%p\\t%y\\t%u:%g\\t%m\\t%l\\n'
 find ${roots.map(q).join(" ")} -xdev ${prune} -type f -exec sha256sum -- {} + | sed 's/^/S\\t/'`;
@@ -42,7 +49,8 @@ find ${roots.map(q).join(" ")} -xdev ${prune} -type f -exec sha256sum -- {} + | 
   for (const line of r.stdout.split("\n")) {
     if (line.startsWith("M\t")) {
       const [, p, type, owner, mode, link] = line.split("\t");
-      m.set(p as string, { type: type as string, owner: owner as string, mode: mode as string, link: link ?? "" });
+      const selfManaged = managed.some((d) => p === d || (p as string).startsWith(`${d}/`));
+      m.set(p as string, { type: type as string, owner: owner as string, mode: mode as string, link: link ?? "", selfManaged });
     } else if (line.startsWith("S\t")) {
       const sm = line.slice(2).match(/^([0-9a-f]{64}) {2}(.*)$/);
       const e = sm && m.get(sm[2] as string);
@@ -57,13 +65,14 @@ export function changes(before: Map<string, Entry>, after: Map<string, Entry>): 
   const out: Array<{ path: string; what: string }> = [];
   for (const [p, a] of before) {
     const b = after.get(p);
-    if (!b) out.push({ path: p, what: "removed" });
-    else {
+    if (!b) {
+      if (!a.selfManaged) out.push({ path: p, what: "removed" });
+    } else {
       const diff = (["type", "owner", "mode", "link", "sha"] as const).filter((k) => a[k] !== b[k]).map((k) => `${k} ${a[k]} -> ${b[k]}`);
       if (diff.length) out.push({ path: p, what: diff.join(", ") });
     }
   }
-  for (const p of after.keys()) if (!before.has(p)) out.push({ path: p, what: "added" });
+  for (const [p, b] of after) if (!before.has(p) && !b.selfManaged) out.push({ path: p, what: "added" });
   return out;
 }
 

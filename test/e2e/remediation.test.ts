@@ -41,11 +41,12 @@ describeE2E("remediation safety", () => {
   }, 120_000);
 
   test.skipIf(noDebugFix)("--dry-run prints the plan with its diff and changes nothing", { timeout: 900_000 }, async () => {
-    // PostgreSQL rewrites its own files while idle: its tree is compared by owner/mode, its data by row counts
-    // (a pg_dump checksum differed across a dry run: the running app and the validator touch the database).
+    // PostgreSQL creates, rewrites and deletes its own files (a dry run's connections made it write
+    // pg_internal.init): its tree is compared by owner/mode, its data by row counts (a pg_dump checksum differed
+    // across a dry run: the running app and the validator touch the database).
     const roots = ["/etc", "/opt/projectmeats", "/var/lib/postgresql"];
     const dump = () => rowCounts(HOST, "projectmeats_db");
-    const [before, dbBefore] = await Promise.all([snapshot(HOST, roots, { noSumUnder: ["/var/lib/postgresql/15/main"] }), dump()]);
+    const [before, dbBefore] = await Promise.all([snapshot(HOST, roots, { selfManaged: ["/var/lib/postgresql/15/main"] }), dump()]);
     const r = await remediateInside(HOST, ["--from-report", report, "--dry-run"]);
     outputs.push(r.stdout, r.stderr);
     expect(r.exitCode, `${r.stdout}\n${r.stderr}`).toBe(0);
@@ -54,7 +55,7 @@ describeE2E("remediation safety", () => {
     expect(r.stdout).toMatch(/^\s+-DEBUG=True$/m);
     expect(r.stdout).toMatch(/^\s+\+DEBUG=False$/m);
     expect(r.stdout).toMatch(/dry run: nothing was changed/);
-    const [after, dbAfter] = await Promise.all([snapshot(HOST, roots, { noSumUnder: ["/var/lib/postgresql/15/main"] }), dump()]);
+    const [after, dbAfter] = await Promise.all([snapshot(HOST, roots, { selfManaged: ["/var/lib/postgresql/15/main"] }), dump()]);
     expect(changes(before, after)).toEqual([]);
     expect(dbBefore).toBeDefined();
     expect(rowChanges(dbBefore as Map<string, number>, dbAfter as Map<string, number>)).toEqual([]);
