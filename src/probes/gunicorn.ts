@@ -1,6 +1,6 @@
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
-import { gunicornArgv, serviceFacts } from "./service-facts.ts";
+import { gunicornArgv, gunicornFacts } from "./service-facts.ts";
 import { serviceUnit } from "./systemd.ts";
 
 // Gunicorn's effective settings and where they were read. `explicit` names the settings a source set (not defaults).
@@ -62,7 +62,7 @@ export function settingsFromArgv(argv: string[], env: Record<string, string>): O
 // start); when that cannot run, the ExecStart argv and GUNICORN_CMD_ARGS, and `source` says so.
 export function gunicornSettings(ctx: ProbeContext): Promise<GunicornSettings> {
   return ctx.once("gunicorn:settings", async () => {
-    const [f, unit, { env }] = await Promise.all([serviceFacts(ctx), serviceUnit(ctx), serviceEnv(ctx)]);
+    const [f, unit, { env }] = await Promise.all([gunicornFacts(ctx), serviceUnit(ctx), serviceEnv(ctx)]);
     if (f.ran && f.gunicorn.ok) {
       const g = f.gunicorn;
       const file = g.configFile ? `, config file ${g.configFile}` : ", no config file";

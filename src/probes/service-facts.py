@@ -3,8 +3,8 @@
 Run as the unit's user, with the service's environment, from its WorkingDirectory, by the venv's python:
   python - '<options JSON>'   (this program on stdin)
 Gunicorn's effective settings come from Gunicorn's own config loader (command line, GUNICORN_CMD_ARGS,
--c file or ./gunicorn.conf.py, WEB_CONCURRENCY); then Django's settings as Django sees them, `check --deploy`
-and `showmigrations --plan`. Prints ONE line: the marker, then a JSON document. Never prints SECRET_KEY:
+-c file or ./gunicorn.conf.py, WEB_CONCURRENCY); then Django's settings as Django sees them, and when asked for,
+django.setup() with `check --deploy` and `showmigrations --plan`. Prints ONE line: the marker, then a JSON document. Never prints SECRET_KEY:
 only its length, its distinct characters and which placeholder it contains.
 """
 import io
@@ -28,6 +28,31 @@ def last_line(exc, captured=""):
     else:
         text = traceback.format_exception_only(type(exc), exc)[-1]
     return " ".join(text.split())[:500]  # one line, whatever the message spans
+
+
+def may_set_environment(argv):
+    """Whether Gunicorn's config could hand the app environment variables or sys.path entries (--env, --pythonpath,
+    a config file, GUNICORN_CMD_ARGS): then Django's settings must be read after it, as the master would.
+    Conservative: argparse accepts abbreviations (--py) and grouped short flags, so anything like one counts."""
+    if os.environ.get("GUNICORN_CMD_ARGS") or os.path.exists("gunicorn.conf.py"):
+        return True
+    for a in argv[1:]:
+        if a.startswith("--"):
+            name = a[2:].split("=", 1)[0]
+            if name and any(full.startswith(name) for full in ("env", "pythonpath", "config")):
+                return True
+        elif a.startswith("-") and ("e" in a[1:] or "c" in a[1:]):
+            return True
+    return False
+
+
+def gunicorn_version():
+    try:
+        import gunicorn
+
+        return gunicorn.__version__
+    except BaseException:
+        return None
 
 
 def gunicorn_facts(argv):
@@ -160,11 +185,16 @@ def django_facts(opts):
     try:
         with redirect_stdout(buf), redirect_stderr(buf):
             import django
+            from django.conf import settings
 
-            django.setup()
+            # django.setup() (logging, the app registry, every model: most of a second) only when `check --deploy` or
+            # `showmigrations` will run; the settings alone come from Django's own loader either way.
+            if opts.get("check", True) or opts.get("migrations", True):
+                django.setup()
+            else:
+                settings.INSTALLED_APPS  # loads the settings module now, so its errors are caught here
     except BaseException as e:  # a settings module may raise anything, even SystemExit
         return {"ok": False, "error": last_line(e, buf.getvalue())}
-    from django.conf import settings
 
     out = {"ok": True, "version": django.get_version()}
     try:
@@ -183,8 +213,12 @@ def main():
     # Nothing the app prints may land between us and our JSON line.
     with redirect_stdout(sink), redirect_stderr(sink):
         facts = {"python": sys.version.split()[0]}
-        facts["gunicorn"] = gunicorn_facts(opts.get("gunicornArgv"))
-        facts["django"] = django_facts(opts)
+        argv = opts.get("gunicornArgv")
+        if opts.get("gunicorn", True) or (argv and may_set_environment(argv)):
+            facts["gunicorn"] = gunicorn_facts(argv)
+        else:  # its config loader costs a tenth of a second or more: only when a check reads it
+            facts["gunicorn"] = {"ok": False, "notAsked": True, "version": gunicorn_version(), "error": "gunicorn's config was not asked for"}
+        facts["django"] = django_facts(opts) if opts.get("django", True) else None
     real_stdout.write("\n" + MARKER + json.dumps(facts, default=str) + "\n")
     real_stdout.flush()
 

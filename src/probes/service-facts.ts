@@ -13,7 +13,9 @@ const MARKER = "DDV-SERVICE-FACTS ";
 
 export type GunicornFacts =
   | { ok: true; version: string; bind: string[]; workers: number; threads: number; timeout: number; gracefulTimeout: number; workerClass: string; configFile: string | null; explicit: string[] }
-  | { ok: false; error: string };
+  | { ok: false; error: string; notAsked?: undefined }
+  // The start skipped Gunicorn's config loader (no check in the run reads it); its version is still known.
+  | { ok: false; error: string; notAsked: true; version: string | null };
 
 export type SettingsFacts = {
   module: string;
@@ -34,6 +36,8 @@ export type DjangoFacts =
 
 // What one Python start as the service reported; `as` says whose identity and environment it used.
 export type ServiceFacts = { ran: true; as: string; python: string; gunicorn: GunicornFacts; django: DjangoFacts } | { ran: false; as: string; error: string };
+// A start for Gunicorn's config alone (Django not loaded).
+export type GunicornStart = { ran: true; as: string; gunicorn: GunicornFacts } | { ran: false; as: string; error: string };
 
 // Answers of completed starts, kept for the whole validator process: every spec file of a run has its own probe
 // context, but the same question (same identity, environment, directory and options) needs one Python start per run.
@@ -65,42 +69,61 @@ export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: tr
   return line ? JSON.parse(line.slice(MARKER.length)) : undefined;
 }
 
-// The slower parts of the start, asked for only when a check in this run reads them (the smoke gate reads neither).
-function wanted(ctx: ProbeContext): { check: boolean; migrations: boolean } {
+// Checks that read Gunicorn's effective config. A hint only: one left out costs a second Python start
+// (gunicornSettings asks again when the first start skipped the loader), never a wrong answer.
+const READS_GUNICORN = ["SVC-008", "SEC-007", "DB-004", "PERF-003"];
+
+// The slower parts of the start, asked for only when a check in this run reads them (the smoke gate reads none:
+// without them the start reads Django's settings in about a quarter of the time).
+function wanted(ctx: ProbeContext): { gunicorn: boolean; check: boolean; migrations: boolean } {
   const reads = (id: string) => !ctx.scope || ctx.scope.has(id);
-  return { check: reads("SEC-010"), migrations: reads("DB-002") };
+  return { gunicorn: READS_GUNICORN.some(reads), check: reads("SEC-010"), migrations: reads("DB-002") };
 }
 
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's
 // python: Gunicorn's effective config, Django's settings, `check --deploy` and `showmigrations --plan`, all at once.
 export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
-  return ctx.once("python:service-facts", async () => {
-    const [unit, { env, source }] = await Promise.all([serviceUnit(ctx), serviceEnv(ctx)]);
-    const cwd = unit.workingDirectory || `${ctx.config.projectDir}/backend`;
-    const user = unit.user || "root";
-    const group = unit.group || user;
-    const python = `${ctx.config.venvDir}/bin/python`;
-    const as = `as ${user}, environment of ${source}`;
-    const opts = { placeholders: PLACEHOLDERS, failLevel: ctx.config.thresholds.checkDeployFailLevel, gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null, connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)), ...wanted(ctx) };
-    const cleanEnv = { ...env, DJANGO_SETTINGS_MODULE: env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, PYTHONDONTWRITEBYTECODE: "1" };
-    // setpriv changes identity without touching the environment (runuser/su would rewrite it).
-    const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "-", JSON.stringify(opts)];
-    const key = createHash("sha256").update(JSON.stringify([ctx.transport.name, argv, cwd, cleanEnv, as])).digest("hex");
-    const known = answered.get(key);
-    if (known) return known;
-    try {
-      const r = await ctx.transport.run(argv, { cwd, env: cleanEnv, input: pythonProgram(), timeoutMs: ctx.config.timeouts.commandMs * 2 });
-      const facts = parseFacts(r.stdout);
-      if (facts) {
-        const f: ServiceFacts = { ran: true, as, ...facts };
-        answered.set(key, f); // only complete answers: a start killed with its session is asked again
-        return f;
-      }
-      const why = (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] || "no output";
-      return { ran: false, as, error: `${python} exited ${r.exitCode} without an answer: ${ctx.clip(why, 200, "end")}` };
-    } catch (err) {
-      if (err instanceof TransportError) return { ran: false, as, error: `${python} could not run in ${cwd}: ${err.message}` };
-      throw err;
-    }
+  return ctx.once("python:service-facts", () => startPython(ctx, wanted(ctx)) as Promise<ServiceFacts>);
+}
+
+// A start for Gunicorn's config alone, when the run's one start did not load it (see READS_GUNICORN).
+export function gunicornFacts(ctx: ProbeContext): Promise<GunicornStart> {
+  return ctx.once("python:gunicorn-facts", async () => {
+    const f = await serviceFacts(ctx);
+    if (!f.ran || f.gunicorn.ok || !f.gunicorn.notAsked) return f;
+    return startPython(ctx, { gunicorn: true, django: false, check: false, migrations: false });
   });
+}
+
+type StartOptions = { gunicorn: boolean; django?: boolean; check: boolean; migrations: boolean };
+
+// One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's python.
+async function startPython(ctx: ProbeContext, want: StartOptions): Promise<ServiceFacts | GunicornStart> {
+  const [unit, { env, source }] = await Promise.all([serviceUnit(ctx), serviceEnv(ctx)]);
+  const cwd = unit.workingDirectory || `${ctx.config.projectDir}/backend`;
+  const user = unit.user || "root";
+  const group = unit.group || user;
+  const python = `${ctx.config.venvDir}/bin/python`;
+  const as = `as ${user}, environment of ${source}`;
+  const opts = { placeholders: PLACEHOLDERS, failLevel: ctx.config.thresholds.checkDeployFailLevel, gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null, connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)), ...want };
+  const cleanEnv = { ...env, DJANGO_SETTINGS_MODULE: env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, PYTHONDONTWRITEBYTECODE: "1" };
+  // setpriv changes identity without touching the environment (runuser/su would rewrite it).
+  const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "-", JSON.stringify(opts)];
+  const key = createHash("sha256").update(JSON.stringify([ctx.transport.name, argv, cwd, cleanEnv, as])).digest("hex");
+  const known = answered.get(key);
+  if (known) return known;
+  try {
+    const r = await ctx.transport.run(argv, { cwd, env: cleanEnv, input: pythonProgram(), timeoutMs: ctx.config.timeouts.commandMs * 2 });
+    const facts = parseFacts(r.stdout);
+    if (facts) {
+      const f: ServiceFacts = { ran: true, as, ...facts };
+      answered.set(key, f); // only complete answers: a start killed with its session is asked again
+      return f;
+    }
+    const why = (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] || "no output";
+    return { ran: false, as, error: `${python} exited ${r.exitCode} without an answer: ${ctx.clip(why, 200, "end")}` };
+  } catch (err) {
+    if (err instanceof TransportError) return { ran: false, as, error: `${python} could not run in ${cwd}: ${err.message}` };
+    throw err;
+  }
 }

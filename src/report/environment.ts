@@ -67,7 +67,8 @@ export async function gatherEnvironment(ctx: ProbeContext): Promise<Record<strin
   const pkg = JSON.parse(readFileSync(path.join(REPO, "package.json"), "utf8")) as { name: string; version: string };
   const unknown = (why: string) => `unknown (${why})`;
   const django = !facts.ran ? unknown(facts.error) : facts.django.ok ? facts.django.version : unknown(`Django could not start: ${facts.django.error}`);
-  const gunicorn = !facts.ran ? unknown(facts.error) : facts.gunicorn.ok ? facts.gunicorn.version : unknown(facts.gunicorn.error);
+  const g = facts.ran ? facts.gunicorn : undefined;
+  const gunicorn = !facts.ran ? unknown(facts.error) : g?.ok || (g?.notAsked && g.version) ? (g.version as string) : unknown((g as { error: string }).error);
   const env: Record<string, string> = {
     "Host name": host?.hostname ?? unknown("could not read /proc/sys/kernel/hostname"),
     "Machine ID": host?.machineId ?? unknown("could not read /etc/machine-id"),

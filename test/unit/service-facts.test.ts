@@ -15,7 +15,9 @@ const BROKEN = recorded("service-facts-broken.txt");
 // settings hard-code DEBUG = True (env says False); PostgreSQL stopped; gunicorn.conf.py workers = 1, timeout = 60;
 // GUNICORN_CMD_ARGS=--bind=0.0.0.0:8000 --bind=unix:/run/projectmeats/g.sock; ExecStart adds --threads 4.
 const DB_DOWN = recorded("service-facts-db-down.txt");
-const ENVIRON = recorded("proc-environ-healthy.txt"); // DEBUG=False, MainPID 70 in systemctl-show-healthy.txt
+const ENVIRON = recorded("proc-environ-healthy.txt");
+// The smoke gate's start on a healthy host: Gunicorn's loader and django.setup() skipped, settings read.
+const SMOKE_SCOPE = recorded("service-facts-smoke-scope.txt"); // DEBUG=False, MainPID 70 in systemctl-show-healthy.txt
 
 beforeEach(() => forgetServiceFacts());
 
@@ -142,6 +144,27 @@ describe("SVC-015 with a unix-socket Gunicorn", () => {
     expect((await check("SEC-007").run(ctx)).pass).toBe(true);
     const stray = withEnv(replayContext({ ...t, readDir: async (d: string) => (d === "/proc" ? ["70", "4242"] : d === "/proc/4242/fd" ? ["3"] : []), readLink: async (l: string) => (l === "/proc/4242/fd/3" ? "socket:[176535]" : undefined) }), ENVIRON);
     expect((await check("SVC-015").run(stray)).observed).toMatch(/^unix:\/run\/projectmeats\/gunicorn\.sock pid 4242 .*; the unit's PIDs are /);
+  });
+});
+
+describe("what a run asks the start for", () => {
+  const optionsOf = (call: string[]) => JSON.parse(call.at(-1) as string) as Record<string, unknown>;
+  test("the smoke gate asks for settings only; a check that reads Gunicorn's config gets a second start for it", async () => {
+    const { t, ctx } = host({ stdout: SMOKE_SCOPE });
+    ctx.scope = new Set(["SEC-001", "SEC-002", "SVC-001"]);
+    expect(await check("SEC-001").run(ctx)).toMatchObject({ pass: true });
+    const starts = () => t.calls.filter((c) => c[0] === "setpriv");
+    expect(starts().map(optionsOf)).toEqual([expect.objectContaining({ gunicorn: false, check: false, migrations: false })]);
+    // A reader of Gunicorn's config the run did not expect (SVC-015 on a unix-socket host): one more start, no Django.
+    await gunicornSettings(ctx).catch(() => undefined);
+    expect(starts().map(optionsOf)).toEqual([expect.objectContaining({ gunicorn: false }), expect.objectContaining({ gunicorn: true, django: false })]);
+  });
+
+  test("a full run asks for everything in one start", async () => {
+    const { t, ctx } = host({ stdout: HEALTHY });
+    await Promise.all([serviceFacts(ctx), gunicornSettings(ctx)]);
+    const starts = t.calls.filter((c) => c[0] === "setpriv").map(optionsOf);
+    expect(starts).toEqual([expect.objectContaining({ gunicorn: true, check: true, migrations: true })]);
   });
 });
 
