@@ -1,49 +1,75 @@
-// Benchmark: boots a healthy reference host and times the validator inside it. Prints a Markdown table.
-// Usage: npx tsx bench/run.ts [runs]   (as root; builds the image first if needed)
-import { execa } from "execa";
-import { catalogue } from "../src/checks/index.ts";
-import { SUITES } from "../src/checks/define.ts";
+// `npm run bench [-- --rounds N]`: boots a healthy reference host, puts Testinfra and wrk into it, and measures
+// inside it, in one run: the smoke gate and the full diagnosis against vitest's own floor, the marginal cost of a
+// check against Testinfra's, and PERF-001's load generator against wrk. Prints a table, appends the run to
+// bench/history.jsonl and redraws bench/history.svg. As root; builds the image first if needed.
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { buildImage } from "../fixtures/host/image.ts";
 import { up } from "../fixtures/host/index.ts";
 import { execInside, teardown } from "../fixtures/host/machine.ts";
 import { REPO_ROOT } from "../fixtures/host/paths.ts";
+import { gitCommit } from "../src/report/environment.ts";
+import { measureGate } from "./gate.ts";
+import { compareLoad } from "./load.ts";
+import { KINDS, measureMarginal } from "./marginal.ts";
+import { plotHistory } from "./plot.ts";
+import { renderTable, type Run, targetsOf } from "./table.ts";
+import { installBenchTools } from "./tools.ts";
 
-const runs = Number(process.argv[2] ?? 5);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-
-async function timeInside(state: Awaited<ReturnType<typeof up>>, args: string[]): Promise<number[]> {
-  const out: number[] = [];
-  for (let i = 0; i < runs + 1; i++) {
-    const script = 'cd "$0" && s=$(date +%s%N) && npx vitest run "$@" >/dev/null 2>&1; rc=$?; e=$(date +%s%N); echo "$rc $(( (e - s) / 1000000 ))"';
-    const r = await execInside(state, ["sh", "-c", script, REPO_ROOT, ...args], { env: { DDV_REPORTS_DIR: "reports/bench" } });
-    const [rc, ms] = String(r.stdout).trim().split(" ").map(Number);
-    if (rc !== 0) throw new Error(`npx vitest run ${args.join(" ")} exited ${rc} on the healthy host`);
-    if (i > 0) out.push(ms as number); // the first run warms vite's cache
-  }
-  return out;
+const HISTORY = path.join(REPO_ROOT, "bench/history.jsonl");
+const PLOT = path.join(REPO_ROOT, "bench/history.svg");
+const arg = process.argv.indexOf("--rounds");
+const rounds = arg > 0 ? Number(process.argv[arg + 1]) : 5;
+if (!Number.isInteger(rounds) || rounds < 1) {
+  process.stderr.write(`bench: --rounds wants a whole number of at least 1, received ${JSON.stringify(process.argv[arg + 1])}\n`);
+  process.exit(64);
 }
+if (process.getuid?.() !== 0) {
+  process.stderr.write("bench: must run as root (it boots a reference host with systemd-nspawn)\n");
+  process.exit(77);
+}
+const log = (s: string) => process.stderr.write(`${s}\n`);
+const version = (file: string) => (JSON.parse(readFileSync(path.join(REPO_ROOT, file), "utf8")) as { version: string }).version;
 
-await buildImage();
-const t0 = performance.now();
+await buildImage(log);
 const state = await up({ name: `bench-${process.pid}` });
-const bootMs = performance.now() - t0;
 try {
-  const smoke = await timeInside(state, ["specs/smoke"]);
-  const full = await timeInside(state, ["specs/service", "specs/http", "specs/database", "specs/fs-permissions", "specs/security"]);
-  const everything = await timeInside(state, []);
-  const probes = await execInside(state, ["sh", "-c", 'cd "$0" && npx tsx bench/probe-time.ts "$1"', REPO_ROOT, String(runs)]);
-  const p = JSON.parse(String(probes.stdout).trim().split("\n").at(-1) as string) as Record<string, number[]>;
-  const cpu = (await execa("nproc")).stdout;
-  const rows = [
-    ["host boot to running + Gunicorn answering (`host up`, in-process)", `${(bootMs / 1000).toFixed(1)} s`],
-    ["`npx vitest run specs/smoke`, wall, inside the host", `${median(smoke)} ms (runs: ${smoke.join(", ")})`],
-    ["smoke checks' own work (probes + judgement, no vitest)", `${median(p.smoke ?? [])} ms (runs: ${(p.smoke ?? []).join(", ")})`],
-    ["full suite without performance, wall", `${median(full)} ms (runs: ${full.join(", ")})`],
-    ["full suite without performance, own work", `${median(p.full_without_performance ?? [])} ms`],
-    ["`npx vitest run` (all six suites), wall", `${median(everything)} ms`],
-  ];
-  process.stdout.write(`\nMeasured on ${cpu} CPUs, median of ${runs} runs after one warm-up run.\n\n| what | time |\n|---|---|\n${rows.map((r) => `| ${r[0]} | ${r[1]} |`).join("\n")}\n`);
-  process.stdout.write(`\n| suite | checks | smoke |\n|---|---|---|\n${SUITES.map((s) => `| ${s} | ${catalogue.filter((c) => c.suite === s).length} | ${catalogue.filter((c) => c.suite === s && c.smoke).length} |`).join("\n")}\n| all | ${catalogue.length} | ${catalogue.filter((c) => c.smoke).length} |\n`);
+  log(`host ${state.name} up; fetching Testinfra and wrk`);
+  await installBenchTools(state, log);
+  const tool = async (argv: string[]) => String((await execInside(state, argv)).stdout).trim().split("\n")[0] ?? "";
+  const machine = {
+    cores: os.cpus().length,
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    node: process.version,
+    vitest: version("node_modules/vitest/package.json"),
+    testinfra: await tool(["python3", "-c", "import importlib.metadata as m; print(m.version('pytest-testinfra'))"]),
+    wrk: (await tool(["sh", "-c", "wrk --version 2>&1"])).split(" ")[1] ?? "unknown",
+    goss: "not measured: no goss package in Debian 12 or on npm, and this machine has no other internet",
+    load: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+  };
+  log(`measuring the gate (${rounds} rounds each)`);
+  const gate = await measureGate(state, rounds, log);
+  log("measuring the marginal cost of a check (20 and 200 of each kind)");
+  const marginal = await measureMarginal(state, [20, 200], rounds, log);
+  log("measuring PERF-001's load generator against wrk");
+  const load = await compareLoad(state, "/health/", 8, 5, rounds);
+  const run: Run = { at: new Date().toISOString(), commit: gitCommit(), rounds, machine, gate, marginal, load };
+  process.stdout.write(renderTable(run));
+  appendFileSync(HISTORY, `${JSON.stringify(run)}\n`);
+  const history = readFileSync(HISTORY, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run);
+  const t = history.map(targetsOf);
+  const labels = history.map((r) => `${r.at.slice(5, 10)} ${r.commit.slice(0, 7)}`);
+  writeFileSync(
+    PLOT,
+    plotHistory("django-deploy-validator benchmark history (ratios, one run each)", labels, [
+      { name: "smoke gate cold / vitest floor", target: 1.5, values: t.map((x) => x.smokeRatio) },
+      { name: "full without perf / floor", target: 2, values: t.map((x) => x.fullRatio) },
+      ...KINDS.map((k) => ({ name: `${k}: our slope / Testinfra's`, target: 0.2, values: t.map((x) => x.slopeRatio[k]) })),
+      { name: "load rps: ours / wrk", target: 0.9, values: t.map((x) => x.loadRatio) },
+    ]),
+  );
+  log(`\nappended to ${path.relative(process.cwd(), HISTORY)}; plot: ${path.relative(process.cwd(), PLOT)}${existsSync(PLOT) ? "" : " (not written)"}`);
 } finally {
   await teardown(state.name);
 }
