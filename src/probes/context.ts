@@ -5,7 +5,9 @@ import type { Transport } from "../transport/types.ts";
 // Everything a probe needs, plus the per-run memo that lets one probe call serve many checks.
 export class ProbeContext {
   private readonly memo = new Map<string, Promise<unknown>>();
-  private readonly closers: Array<() => Promise<void>> = [];
+  // Keys whose probe has answered: the facts that outlive close().
+  private readonly answered = new Set<string>();
+  private readonly closers: Array<{ fn: () => Promise<void>; forget?: string }> = [];
   // Secret values of the service (set before checks run), hidden from every message.
   secrets: string[] = [];
   // IDs of the checks this run reports (undefined: all); lets a probe skip work nobody will read.
@@ -19,8 +21,13 @@ export class ProbeContext {
   once<T>(key: string, fn: () => Promise<T>): Promise<T> {
     let p = this.memo.get(key) as Promise<T> | undefined;
     if (!p) {
-      p = fn();
+      const mine = fn();
+      p = mine;
       this.memo.set(key, p);
+      mine.then(
+        () => this.memo.get(key) === mine && this.answered.add(key),
+        () => {},
+      );
     }
     return p;
   }
@@ -31,13 +38,19 @@ export class ProbeContext {
     return from === "start" ? clean.slice(0, max) : clean.slice(-max);
   }
 
-  // Registers cleanup (pooled connections) for close().
-  onClose(fn: () => Promise<void>) {
-    this.closers.push(fn);
+  // Registers cleanup (pooled connections) for close(); `forget` names the memo key of what it closes.
+  onClose(fn: () => Promise<void>, forget?: string) {
+    this.closers.push({ fn, forget });
   }
 
+  // Ends what one spec file opened (connections, commands still running) but keeps every fact already answered,
+  // so the next spec file of the run reads them instead of asking the host again. Probes that had not answered,
+  // or failed, are asked again: a command killed here must not become the next file's error.
   async close() {
     this.transport.close();
-    await Promise.allSettled(this.closers.splice(0).map((f) => f()));
+    const closers = this.closers.splice(0);
+    await Promise.allSettled(closers.map((c) => c.fn()));
+    for (const c of closers) if (c.forget) this.answered.delete(c.forget);
+    for (const key of this.memo.keys()) if (!this.answered.has(key)) this.memo.delete(key);
   }
 }

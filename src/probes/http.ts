@@ -14,7 +14,10 @@ export function httpAgent(ctx: ProbeContext): Agent {
   if (!holder[key]) {
     const agent = new Agent({ connect: { timeout: ctx.config.timeouts.httpMs }, keepAliveTimeout: 4_000, connections: 16 });
     holder[key] = agent;
-    ctx.onClose(() => agent.close());
+    ctx.onClose(() => {
+      holder[key] = undefined; // the next spec file opens its own
+      return agent.close();
+    });
   }
   return holder[key] as Agent;
 }

@@ -201,7 +201,7 @@ export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
         throw new TransportError(`cannot test ${describeTarget(target)}: the socket uses peer authentication, which checks the validator's OS user, not the service's`, "EPEER");
       return { ok: false, target, reason: `${describeTarget(target)}: ${e.code ? `${e.code} ` : ""}${e.message}` };
     }
-    ctx.onClose(() => Promise.race([client.end(), new Promise<void>((r) => setTimeout(r, 1_000).unref())]));
+    ctx.onClose(() => Promise.race([client.end(), new Promise<void>((r) => setTimeout(r, 1_000).unref())]), "db:connection");
     return { ok: true, client, target };
   });
 }

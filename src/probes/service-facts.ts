@@ -37,6 +37,7 @@ export type DjangoFacts =
 // What one Python start as the service reported; `as` says whose identity and environment it used.
 export type ServiceFacts = { ran: true; as: string; python: string; gunicorn: GunicornFacts; django: DjangoFacts } | { ran: false; as: string; error: string };
 // A start for Gunicorn's config alone (Django not loaded).
+export type StartOptions = { gunicorn: boolean; django?: boolean; check: boolean; migrations: boolean };
 export type GunicornStart = { ran: true; as: string; gunicorn: GunicornFacts } | { ran: false; as: string; error: string };
 
 // Answers of completed starts, kept for the whole validator process: every spec file of a run has its own probe
@@ -73,17 +74,46 @@ export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: tr
 // (gunicornSettings asks again when the first start skipped the loader), never a wrong answer.
 const READS_GUNICORN = ["SVC-008", "SEC-007", "DB-004", "PERF-003"];
 
-// The slower parts of the start, asked for only when a check in this run reads them (the smoke gate reads none:
-// without them the start reads Django's settings in about a quarter of the time).
-function wanted(ctx: ProbeContext): { gunicorn: boolean; check: boolean; migrations: boolean } {
+// Who reads `check --deploy` and `showmigrations` (asked for only then: without them, and without Gunicorn's
+// loader, the start reads Django's settings in about a quarter of the time; the smoke gate reads none of them).
+export const READS_CHECK = "SEC-010";
+export const READS_MIGRATIONS = "DB-002";
+
+// What the run's checks need from the start (no scope: everything).
+export function wanted(ctx: ProbeContext): StartOptions {
   const reads = (id: string) => !ctx.scope || ctx.scope.has(id);
-  return { gunicorn: READS_GUNICORN.some(reads), check: reads("SEC-010"), migrations: reads("DB-002") };
+  return { gunicorn: READS_GUNICORN.some(reads), check: reads(READS_CHECK), migrations: reads(READS_MIGRATIONS) };
+}
+
+// Suites by check-ID prefix, so a run can be judged from its suite list before the checks are loaded.
+const SUITE_OF: Record<string, string> = { SVC: "service", HTTP: "http", DB: "database", FS: "fs-permissions", SEC: "security", PERF: "performance" };
+
+// What a run of these spec suites may need, known before the checks load (a -t filter only narrows it).
+export function wantedForSuites(suites: string[]): StartOptions {
+  const reads = (id: string) => suites.includes(SUITE_OF[id.split("-")[0] as string] as string);
+  return { gunicorn: READS_GUNICORN.some(reads), check: reads(READS_CHECK), migrations: reads(READS_MIGRATIONS) };
+}
+
+// What each context's start asked for: a run that turns out to need more starts once more (never answers without).
+const asked = new WeakMap<ProbeContext, StartOptions>();
+
+// Starts the run's Python while the checks' modules still load, with what its suites may need.
+export function startServiceFactsEarly(ctx: ProbeContext, want: StartOptions) {
+  if (asked.has(ctx)) return;
+  asked.set(ctx, want);
+  ctx.once("python:service-facts", () => startPython(ctx, want)).catch(() => {});
 }
 
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's
 // python: Gunicorn's effective config, Django's settings, `check --deploy` and `showmigrations --plan`, all at once.
 export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
-  return ctx.once("python:service-facts", () => startPython(ctx, wanted(ctx)) as Promise<ServiceFacts>);
+  const need = wanted(ctx);
+  const have = asked.get(ctx);
+  if (!have) asked.set(ctx, need);
+  // Gunicorn's config has its own second start (gunicornFacts); `check --deploy` and migrations have none.
+  const enough = !have || ((!need.check || have.check) && (!need.migrations || have.migrations));
+  const key = enough ? "python:service-facts" : "python:service-facts:more";
+  return ctx.once(key, () => startPython(ctx, enough ? (have ?? need) : need) as Promise<ServiceFacts>);
 }
 
 // A start for Gunicorn's config alone, when the run's one start did not load it (see READS_GUNICORN).
@@ -95,7 +125,6 @@ export function gunicornFacts(ctx: ProbeContext): Promise<GunicornStart> {
   });
 }
 
-type StartOptions = { gunicorn: boolean; django?: boolean; check: boolean; migrations: boolean };
 
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's python.
 async function startPython(ctx: ProbeContext, want: StartOptions): Promise<ServiceFacts | GunicornStart> {

@@ -1,3 +1,5 @@
+// First, before the libraries below load: it starts gathering the facts every check stands on.
+import "./prefetch.ts";
 import { hostname } from "node:os";
 import * as allure from "allure-js-commons";
 import { afterAll, beforeAll, test } from "vitest";

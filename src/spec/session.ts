@@ -1,27 +1,23 @@
-import { loadConfig } from "../config/load.ts";
-import { ProbeContext } from "../probes/context.ts";
-import { learnSecrets } from "../probes/secrets.ts";
+import type { ProbeContext } from "../probes/context.ts";
 import { Evaluator } from "../runner/evaluate.ts";
-import { createLocalTransport } from "../transport/local.ts";
+import { runProbes } from "./prefetch.ts";
 import { runScope } from "./scope.ts";
 
 type Session = { ctx: ProbeContext; evaluator: Evaluator; secrets: Promise<string[]> };
 let current: Session | undefined;
 
-// The probe context and evaluator of one spec file (one suite, or the smoke gate); probes are memoised in it.
+// The run's probe context and evaluator, shared by its spec files (one worker, isolate: false): a fact or an
+// outcome found by one suite is not asked again by the next.
 export function session(): Session {
   if (!current) {
-    const config = loadConfig();
-    const ctx = new ProbeContext(config, createLocalTransport(config.timeouts.commandMs));
+    const { ctx, secrets } = runProbes();
     ctx.scope = runScope();
-    current = { ctx, evaluator: new Evaluator(ctx, ctx.scope), secrets: learnSecrets(ctx) };
+    current = { ctx, evaluator: new Evaluator(ctx, ctx.scope), secrets };
   }
   return current;
 }
 
-// Closes pooled connections; the next spec file (if any) gets a fresh session.
+// At the end of each spec file: closes its connections and stops its commands; answered facts stay for the next.
 export async function endSession() {
-  const s = current;
-  current = undefined;
-  await s?.ctx.close();
+  await current?.ctx.close();
 }

@@ -4,7 +4,9 @@ import { GIT_HEAD, securityChecks } from "../../src/checks/security.ts";
 import { serviceChecks } from "../../src/checks/service.ts";
 import { pendingMigrations } from "../../src/probes/django.ts";
 import { argvOptions, bindPort, gunicornSettings, isLocalAddress, settingsFromArgv } from "../../src/probes/gunicorn.ts";
-import { forgetServiceFacts, gunicornArgv, parseFacts, serviceFacts } from "../../src/probes/service-facts.ts";
+import { forgetServiceFacts, gunicornArgv, parseFacts, serviceFacts, startServiceFactsEarly, wanted, wantedForSuites } from "../../src/probes/service-facts.ts";
+import { SUITES } from "../../src/checks/define.ts";
+import { checksOf } from "../../src/spec/scope.ts";
 import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 
@@ -158,6 +160,27 @@ describe("what a run asks the start for", () => {
     // A reader of Gunicorn's config the run did not expect (SVC-015 on a unix-socket host): one more start, no Django.
     await gunicornSettings(ctx).catch(() => undefined);
     expect(starts().map(optionsOf)).toEqual([expect.objectContaining({ gunicorn: false }), expect.objectContaining({ gunicorn: true, django: false })]);
+  });
+
+  test("the early start (before the checks load) asks each suite for at least what its checks read", () => {
+    for (const suite of ["smoke", ...SUITES]) {
+      const { ctx } = host({ stdout: HEALTHY });
+      ctx.scope = new Set(checksOf(suite).map((c) => c.id));
+      const need = wanted(ctx);
+      const early = wantedForSuites([suite]);
+      expect({ suite, check: early.check || !need.check, migrations: early.migrations || !need.migrations }).toEqual({ suite, check: true, migrations: true });
+    }
+    expect(wantedForSuites(["smoke"])).toEqual({ gunicorn: false, check: false, migrations: false });
+  });
+
+  test("an early start that asked too little is followed by one that asks enough; one that asked enough is reused", async () => {
+    const { t, ctx } = host({ stdout: HEALTHY });
+    startServiceFactsEarly(ctx, { gunicorn: false, check: false, migrations: false });
+    ctx.scope = new Set(["SEC-010"]);
+    await serviceFacts(ctx);
+    await serviceFacts(ctx);
+    const starts = t.calls.filter((c) => c[0] === "setpriv").map((c) => JSON.parse(c.at(-1) as string));
+    expect(starts).toEqual([expect.objectContaining({ check: false }), expect.objectContaining({ check: true })]);
   });
 
   test("a full run asks for everything in one start", async () => {
