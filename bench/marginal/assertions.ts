@@ -41,7 +41,9 @@ function checkFor(kind: Kind, target: string, i: number, all: string[]): Check {
 export function registerAssertions(kind: Kind, targets: string[]) {
   const checks = targets.map((t, i) => checkFor(kind, t, i + 1, [...new Set(targets)]));
   const byId = new Map(checks.map((c) => [c.id, c]));
-  const config = loadConfig();
+  // 200 HTTP checks queue for 16 connections to three Gunicorn workers: give each the time the queue needs.
+  const loaded = loadConfig();
+  const config = { ...loaded, timeouts: { ...loaded.timeouts, httpMs: 20_000 } };
   const ctx = new ProbeContext(config, createLocalTransport(config.timeouts.commandMs));
   const ev = new Evaluator(ctx, new Set(byId.keys()), (id) => byId.get(id) as Check);
   beforeAll(() => {
