@@ -22,15 +22,31 @@ export function httpAgent(ctx: ProbeContext): Agent {
   return holder[key] as Agent;
 }
 
+// A reset or close on a kept-alive connection: the server (a Gunicorn worker recycled by --max-requests) closed
+// it as we sent. Clients send an idempotent request again on a new connection (RFC 9110 9.2.2); so do we, once.
+export const STALE_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
+
 // Sends one request with an explicit Host header; network failures come back as { error }, never thrown.
 export async function fetchOnce(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string } = {}): Promise<HttpResult> {
+  const first = await send(ctx, base, path, opts, httpAgent(ctx));
+  if (!("error" in first) || !STALE_CONNECTION.has(first.error)) return first;
+  const fresh = new Agent({ connect: { timeout: ctx.config.timeouts.httpMs }, connections: 1 });
+  try {
+    const again = await send(ctx, base, path, opts, fresh);
+    return "error" in again ? { ...again, error: `${again.error} (and ${first.error} on the first try)` } : again;
+  } finally {
+    void fresh.close().catch(() => {});
+  }
+}
+
+async function send(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string }, dispatcher: Agent): Promise<HttpResult> {
   const url = new URL(path, base).toString();
   const started = performance.now();
   try {
     const res = await request(url, {
       method: opts.method ?? "GET",
       headers: { host: opts.host ?? ctx.config.hostHeader, "user-agent": "django-deploy-validator" },
-      dispatcher: httpAgent(ctx),
+      dispatcher,
       signal: AbortSignal.timeout(ctx.config.timeouts.httpMs),
     });
     let body = "";

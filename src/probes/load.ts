@@ -1,5 +1,6 @@
 import { Pool } from "undici";
 import type { ProbeContext } from "./context.ts";
+import { STALE_CONNECTION } from "./http.ts";
 
 export type LoadStats = { path: string; requests: number; p50: number; p95: number; p99: number; errorRate: number };
 
@@ -9,8 +10,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 // One GET through undici's dispatch handler API: the status, or 599 for a timeout or reset. No body stream, no
-// promise per chunk: the generator's CPU comes from the two cores the app is being measured on.
-function get(pool: Pool, path: string, headers: Record<string, string>): Promise<number> {
+// promise per chunk: the generator's CPU comes from the two cores the app is being measured on. A kept-alive
+// connection the server closed as we sent (a worker recycled by --max-requests) is tried once more, as clients do.
+function get(pool: Pool, path: string, headers: Record<string, string>, retry = true): Promise<number> {
   return new Promise((resolve) => {
     let status = 599;
     pool.dispatch(
@@ -22,7 +24,11 @@ function get(pool: Pool, path: string, headers: Record<string, string>): Promise
         },
         onResponseData: () => {},
         onResponseEnd: () => resolve(status),
-        onResponseError: () => resolve(599),
+        onResponseError: (_c, err) => {
+          const code = (err as { code?: string }).code ?? "";
+          if (retry && STALE_CONNECTION.has(code)) get(pool, path, headers, false).then(resolve);
+          else resolve(599);
+        },
       },
     );
   });
