@@ -55,9 +55,13 @@ export async function measureGate(state: HostState, rounds: number, log: (s: str
   const fullNoPerf = await w([VITEST, "run", ...SUITES_NO_PERF]);
   log(`  full diagnosis without performance: ${fullNoPerf.median} ms`);
   // Each part of our config, taken away alone (bench/ablate.config.ts): its cost is the difference to the whole.
-  const parts: Record<string, Stats> = {};
-  for (const drop of ["", "allure", "json", "junit", "setupFiles", "globalSetup", "reporters,setupFiles,globalSetup"])
-    parts[drop || "nothing"] = await w([VITEST, "run", "--config", "bench/ablate.config.ts", "specs/smoke"], { DDV_BENCH_DROP: drop });
+  // Variants alternate within each round, so the machine's drift hits them alike.
+  const drops = ["", "allure", "json", "junit", "setupFiles", "globalSetup", "reporters,setupFiles,globalSetup"];
+  const partRuns = new Map<string, number[]>(drops.map((d) => [d, []]));
+  for (let i = 0; i < rounds; i++)
+    for (const drop of drops)
+      partRuns.get(drop)?.push(...(await wallInside(state, [VITEST, "run", "--config", "bench/ablate.config.ts", "specs/smoke"], 1, { ...REPORTS, DDV_BENCH_DROP: drop }, { warmup: i === 0 })));
+  const parts: Record<string, Stats> = Object.fromEntries(drops.map((d) => [d || "nothing", stats(partRuns.get(d) ?? [])]));
   const out = await outputInside(state, [VITEST, "run", "specs/smoke", "--experimental.importDurations.print", "--experimental.importDurations.limit=12"]);
   const phases = parseDuration(out);
   const imports = out.split("\n").filter((l) => /^(src|specs|node_modules)\/\S+\s+\d+ms\s+\d+ms/.test(l.trim())).map((l) => l.trim().replace(/\s+[█░]+$/, ""));

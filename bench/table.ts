@@ -54,7 +54,7 @@ export function renderTable(run: Run): string {
     "|---|---|---|---|",
     ...rows.map((r) => `| ${r.join(" | ")} |`),
     "",
-    `Where the smoke gate's time goes: vitest's own phases in one run: ${phases}. Taking one part of our config away saves: ${parts.join("; ")} (medians; noise is tens of ms).`,
+    `Where the smoke gate's time goes: vitest's own phases in one run: ${phases}. Taking one part of our config away saves (median of the whole minus median without it, alternating runs; a negative figure is noise larger than the part): ${parts.join("; ")}.`,
     `Slowest imports of the gate (self / total): ${g.imports.slice(0, 8).join("; ")}.`,
     `goss: ${m.goss}.`,
     "",
