@@ -30,6 +30,28 @@ if (process.getuid?.() !== 0) {
   process.exit(77);
 }
 const log = (s: string) => process.stderr.write(`${s}\n`);
+
+// Redraws bench/history.svg from every run in bench/history.jsonl.
+function redraw() {
+  const history = readFileSync(HISTORY, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run);
+  const t = history.map(targetsOf);
+  const labels = history.map((r) => `${r.at.slice(5, 10)} ${r.commit.slice(0, 7)}`);
+  writeFileSync(
+    PLOT,
+    plotHistory("django-deploy-validator benchmark history (ratios, one run each)", labels, [
+      { name: "smoke gate cold / vitest floor", target: 1.5, values: t.map((x) => x.smokeRatio) },
+      { name: "full without perf / floor", target: 2, values: t.map((x) => x.fullRatio) },
+      ...KINDS.map((k) => ({ name: `${k}: our slope / Testinfra's`, target: 0.2, values: t.map((x) => x.slopeRatio[k]) })),
+      { name: "load rps: ours / wrk", target: 0.9, values: t.map((x) => x.loadRatio) },
+    ]),
+  );
+}
+
+// `npm run bench -- --plot`: only redraw the plot (after merging history from another checkout).
+if (process.argv.includes("--plot")) {
+  redraw();
+  process.exit(0);
+}
 const version = (file: string) => (JSON.parse(readFileSync(path.join(REPO_ROOT, file), "utf8")) as { version: string }).version;
 
 await buildImage(log);
@@ -57,18 +79,7 @@ try {
   const run: Run = { at: new Date().toISOString(), commit: gitCommit(), rounds, machine, gate, marginal, load };
   process.stdout.write(renderTable(run));
   appendFileSync(HISTORY, `${JSON.stringify(run)}\n`);
-  const history = readFileSync(HISTORY, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run);
-  const t = history.map(targetsOf);
-  const labels = history.map((r) => `${r.at.slice(5, 10)} ${r.commit.slice(0, 7)}`);
-  writeFileSync(
-    PLOT,
-    plotHistory("django-deploy-validator benchmark history (ratios, one run each)", labels, [
-      { name: "smoke gate cold / vitest floor", target: 1.5, values: t.map((x) => x.smokeRatio) },
-      { name: "full without perf / floor", target: 2, values: t.map((x) => x.fullRatio) },
-      ...KINDS.map((k) => ({ name: `${k}: our slope / Testinfra's`, target: 0.2, values: t.map((x) => x.slopeRatio[k]) })),
-      { name: "load rps: ours / wrk", target: 0.9, values: t.map((x) => x.loadRatio) },
-    ]),
-  );
+  redraw();
   log(`\nappended to ${path.relative(process.cwd(), HISTORY)}; plot: ${path.relative(process.cwd(), PLOT)}${existsSync(PLOT) ? "" : " (not written)"}`);
 } finally {
   await teardown(state.name);
