@@ -3,8 +3,9 @@
 Run as the unit's user, with the service's environment, from its WorkingDirectory, by the venv's python:
   python - '<options JSON>'   (this program on stdin)
 Gunicorn's effective settings come from Gunicorn's own config loader (command line, GUNICORN_CMD_ARGS,
--c file or ./gunicorn.conf.py, WEB_CONCURRENCY); then Django's settings as Django sees them, and when asked for,
-django.setup() with `check --deploy` and `showmigrations --plan`. Prints ONE line: the marker, then a JSON document. Never prints SECRET_KEY:
+-c file or ./gunicorn.conf.py, WEB_CONCURRENCY; only when asked, or when it could set the app's environment);
+then Django's settings as Django sees them, and when asked, django.setup() with `check --deploy` and
+`showmigrations --plan`. Prints ONE line: the marker, then a JSON document. Never prints SECRET_KEY:
 only its length, its distinct characters and which placeholder it contains.
 """
 import io

@@ -36,8 +36,9 @@ export type DjangoFacts =
 
 // What one Python start as the service reported; `as` says whose identity and environment it used.
 export type ServiceFacts = { ran: true; as: string; python: string; gunicorn: GunicornFacts; django: DjangoFacts } | { ran: false; as: string; error: string };
-// A start for Gunicorn's config alone (Django not loaded).
+// What one start is asked to answer (django: false for Gunicorn's config alone).
 export type StartOptions = { gunicorn: boolean; django?: boolean; check: boolean; migrations: boolean };
+// A start for Gunicorn's config alone (Django not loaded).
 export type GunicornStart = { ran: true; as: string; gunicorn: GunicornFacts } | { ran: false; as: string; error: string };
 
 // Answers of completed starts, kept for the whole validator process: every spec file of a run has its own probe
