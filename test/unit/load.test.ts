@@ -1,44 +1,34 @@
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
-import { afterAll, beforeAll, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { wrkPercentile, wrkRps } from "../../bench/load.ts";
 import { measureLoad } from "../../src/probes/load.ts";
+import { localServer } from "./local-server.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 
 // A local server: /ok answers 200, /boom 503 (counted as errors), /slow never answers within the timeout.
-let base = "";
-const server = createServer((req, res) => {
+const server = localServer((req, res) => {
   if (req.url === "/slow") return void setTimeout(() => res.end("late"), 2_000);
   res.statusCode = req.url === "/boom" ? 503 : 200;
   res.end(req.headers.host ?? "");
-});
-beforeAll(async () => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(() => {
-  server.closeAllConnections();
-  server.close();
 });
 
 const ctx = () => replayContext(replayTransport({}), { timeouts: { commandMs: 1_000, httpMs: 300, dbMs: 1_000 } });
 
 test("counts every request and no errors on a healthy path; percentiles are ordered", async () => {
-  const s = await measureLoad(ctx(), base, "/ok", 50, 4, 5);
+  const s = await measureLoad(ctx(), server.url(), "/ok", 50, 4, 5);
   expect(s).toMatchObject({ path: "/ok", requests: 50, errorRate: 0 });
   expect(s.p50).toBeLessThanOrEqual(s.p95);
   expect(s.p95).toBeLessThanOrEqual(s.p99);
 });
 
 test("5xx answers and timeouts are errors, never successes", async () => {
-  expect((await measureLoad(ctx(), base, "/boom", 20, 2, 5)).errorRate).toBe(1);
-  const slow = await measureLoad(ctx(), base, "/slow", 2, 2, 5);
+  expect((await measureLoad(ctx(), server.url(), "/boom", 20, 2, 5)).errorRate).toBe(1);
+  const slow = await measureLoad(ctx(), server.url(), "/slow", 2, 2, 5);
   expect(slow).toMatchObject({ requests: 2, errorRate: 1 });
 });
 
 test("stops at the time bound, whatever the request count", async () => {
   const t0 = performance.now();
-  const s = await measureLoad(ctx(), base, "/ok", Number.MAX_SAFE_INTEGER, 2, 0.3);
+  const s = await measureLoad(ctx(), server.url(), "/ok", Number.MAX_SAFE_INTEGER, 2, 0.3);
   expect(performance.now() - t0).toBeLessThan(2_000);
   expect(s.requests).toBeGreaterThan(0);
 });
