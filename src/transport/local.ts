@@ -16,7 +16,7 @@ function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 }
 
 // Runs argv in its own process group with a hard timeout; the whole group is killed, so no grandchild can hold us.
-function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number, live: Set<number>): Promise<CommandResult> {
+export function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: number, live: Set<number>): Promise<CommandResult> {
   const [file, ...args] = argv;
   if (!file) return Promise.reject(new TransportError("run() needs a command, received an empty argv"));
   const timeout = opts.timeoutMs ?? defaultTimeoutMs;

@@ -1,0 +1,51 @@
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { expect, test } from "vitest";
+import { createSshTransport, remoteCommand, sshOptions } from "../../src/transport/ssh.ts";
+
+// test/fake/ssh runs the remote command line with a local sh -c, as sshd gives it to the login shell: quoting,
+// exit codes, stdin, file calls and ssh's own failure (exit 255) are exercised for real; the network is not.
+const SSH = path.join(import.meta.dirname, "../fake/ssh");
+const transport = (host = "web1") => createSshTransport({ host, ssh: SSH }, 5_000);
+
+test("argv, environment, directory and stdin reach the remote command exactly", async () => {
+  const t = transport();
+  const dir = mkdtempSync(path.join(tmpdir(), "ddv ssh '$x'"));
+  const r = await t.run(["sh", "-c", 'printf "%s|" "$1" "$2" "$(pwd)" "$FOO" "$(cat)"', "_", "a b", "it's $HOME"], { cwd: dir, env: { FOO: "x y;z", PATH: process.env.PATH ?? "/usr/bin:/bin" }, input: "from stdin" });
+  expect(r).toMatchObject({ exitCode: 0, stdout: `a b|it's $HOME|${dir}|x y;z|from stdin|` });
+  expect((await t.run(["sh", "-c", "exit 3"])).exitCode).toBe(3);
+  t.close();
+});
+
+test("ssh's exit 255 is a transport error naming the host, never a result", async () => {
+  const t = transport("unreachable");
+  await expect(t.run(["true"])).rejects.toMatchObject({ name: "TransportError", code: "ESSH", message: expect.stringMatching(/^ssh to unreachable failed: ssh: connect to host/) });
+  await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
+  t.close();
+});
+
+test("files: read, stat (mode, owner, type), list, link; missing is undefined or ENOENT; unreadable is EACCES", async () => {
+  const t = transport();
+  const dir = mkdtempSync(path.join(tmpdir(), "ddv-ssh-files-"));
+  writeFileSync(path.join(dir, "env file"), "A=1\n");
+  chmodSync(path.join(dir, "env file"), 0o640);
+  mkdirSync(path.join(dir, "sub dir"));
+  symlinkSync("env file", path.join(dir, "link"));
+  expect(await t.readFile(path.join(dir, "env file"))).toBe("A=1\n");
+  expect(await t.stat(path.join(dir, "env file"))).toEqual({ mode: 0o640, uid: process.getuid?.(), gid: process.getgid?.(), isDirectory: false, isFile: true, size: 4 });
+  expect(await t.stat(path.join(dir, "sub dir"))).toMatchObject({ isDirectory: true, isFile: false });
+  expect(await t.stat(path.join(dir, "nope"))).toBeUndefined();
+  expect((await t.readDir(dir)).sort()).toEqual(["env file", "link", "sub dir"]);
+  expect(await t.readLink(path.join(dir, "link"))).toBe("env file");
+  expect(await t.readLink(path.join(dir, "env file"))).toBeUndefined();
+  await expect(t.readFile(path.join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
+  t.close();
+});
+
+test("sudo wraps the whole line in root's shell; options hold the master connection and never prompt", () => {
+  expect(remoteCommand(["cat", "/etc/x y"], { cwd: "/srv" }, true)).toBe(`sudo -n -- sh -c 'cd /srv && exec cat '"'"'/etc/x y'"'"''`);
+  expect(remoteCommand(["id"], {})).toBe("exec id");
+  const o = sshOptions({ host: "web1", user: "deploy", port: 2222, options: ["-J", "bastion"] }, "/run/x", 5);
+  expect(o.join(" ")).toBe("-o BatchMode=yes -o ConnectTimeout=5 -o ControlMaster=auto -o ControlPath=/run/x/%C -o ControlPersist=120 -p 2222 -l deploy -J bastion");
+});
