@@ -39,6 +39,54 @@ function fileErrorCode(stderr: string): string {
   return "EIO";
 }
 
+type Pending = { argv: string[]; resolve: (r: CommandResult) => void; reject: (e: unknown) => void };
+
+// One remote script for many small commands: each answers on its own line as "exit base64(stdout) base64(stderr)".
+export function batchScript(commands: string[][]): string {
+  const lines = commands.map((argv) => `r ${quoteArgv(argv)}`);
+  return [
+    "t=$(mktemp -d) || exit 97",
+    'r() { "$@" >"$t/o" 2>"$t/e"; c=$?; printf \'%s %s %s\\n\' "$c" "$(base64 -w0 <"$t/o")" "$(base64 -w0 <"$t/e")"; }',
+    ...lines,
+    'rm -rf "$t"',
+    "",
+  ].join("\n");
+}
+
+// Reads batchScript's answers, one CommandResult per command, in order; undefined when the output is cut short.
+export function parseBatch(stdout: string, count: number): CommandResult[] | undefined {
+  const rows = stdout.split("\n").filter(Boolean);
+  if (rows.length !== count) return undefined;
+  const text = (b64 = "") => Buffer.from(b64, "base64").toString("utf8");
+  return rows.map((row) => {
+    const [code, out, err] = row.split(" ");
+    return { exitCode: Number(code), stdout: text(out), stderr: text(err), durationMs: 0 };
+  });
+}
+
+// Gathers the file calls that checks make at the same moment (the evaluator starts them together) into one
+// round trip: calls queued within one turn of the event loop go out as one script on the remote shell's stdin.
+function createBatcher(run: (argv: string[], opts?: RunOptions) => Promise<CommandResult>) {
+  let queue: Pending[] = [];
+  const flush = async () => {
+    const mine = queue;
+    queue = [];
+    try {
+      const r = await run(["sh", "-s"], { input: batchScript(mine.map((p) => p.argv)), maxOutputBytes: 64 * 1024 * 1024 });
+      const rows = parseBatch(r.stdout, mine.length);
+      if (!rows) throw new TransportError(`a batch of ${mine.length} file calls answered ${r.stdout.split("\n").filter(Boolean).length} lines (exit ${r.exitCode}): ${r.stderr.trim().split("\n").at(-1) ?? ""}`, "EBATCH");
+      mine.forEach((p, i) => p.resolve(rows[i] as CommandResult));
+    } catch (err) {
+      for (const p of mine) p.reject(err);
+    }
+  };
+  return (argv: string[]) =>
+    new Promise<CommandResult>((resolve, reject) => {
+      if (!queue.length) setImmediate(() => void flush());
+      queue.push({ argv, resolve, reject });
+    });
+}
+
 // Runs commands and file reads on another host over OpenSSH, behind the same interface as the local transport.
 // ssh's exit 255 is a transport error (the check errors, never passes).
 export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000): Transport {
@@ -58,8 +106,10 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
     return r;
   }
 
+  const batch = createBatcher(run);
+
   async function fileCommand(argv: string[], what: string): Promise<string> {
-    const r = await run(argv);
+    const r = await batch(argv);
     if (r.exitCode !== 0) throw new TransportError(`cannot ${what}: ${fileErrorCode(r.stderr)} (${r.stderr.trim().split("\n").at(-1) ?? ""})`, fileErrorCode(r.stderr));
     return r.stdout;
   }
@@ -69,7 +119,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
     run,
     readFile: (p) => fileCommand(["cat", "--", p], `read ${p}`),
     async stat(p): Promise<FileStat | undefined> {
-      const r = await run(["stat", "-L", "-c", "%f %u %g %s", "--", p]);
+      const r = await batch(["stat", "-L", "-c", "%f %u %g %s", "--", p]);
       if (r.exitCode !== 0) {
         const code = fileErrorCode(r.stderr);
         if (code === "ENOENT") return undefined;
@@ -85,7 +135,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
       return out.split("\0").filter(Boolean);
     },
     async readLink(p) {
-      const r = await run(["readlink", "--", p]).catch(() => undefined);
+      const r = await batch(["readlink", "--", p]).catch(() => undefined);
       return r && r.exitCode === 0 ? r.stdout.replace(/\n$/, "") : undefined;
     },
     close() {

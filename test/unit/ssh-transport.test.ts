@@ -1,8 +1,8 @@
-import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { expect, test } from "vitest";
-import { createSshTransport, remoteCommand, sshOptions } from "../../src/transport/ssh.ts";
+import { batchScript, createSshTransport, parseBatch, remoteCommand, sshOptions } from "../../src/transport/ssh.ts";
 
 // test/fake/ssh runs the remote command line with a local sh -c, as sshd gives it to the login shell: quoting,
 // exit codes, stdin, file calls and ssh's own failure (exit 255) are exercised for real; the network is not.
@@ -48,4 +48,34 @@ test("sudo wraps the whole line in root's shell; options hold the master connect
   expect(remoteCommand(["id"], {})).toBe("exec id");
   const o = sshOptions({ host: "web1", user: "deploy", port: 2222, options: ["-J", "bastion"] }, "/run/x", 5);
   expect(o.join(" ")).toBe("-o BatchMode=yes -o ConnectTimeout=5 -o ControlMaster=auto -o ControlPath=/run/x/%C -o ControlPersist=120 -p 2222 -l deploy -J bastion");
+});
+
+test("file calls made at the same moment travel in one round trip, each with its own answer", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "ddv-ssh-batch-"));
+  const log = path.join(dir, "connections");
+  process.env.FAKE_SSH_LOG = log;
+  try {
+    const t = transport();
+    const files = Array.from({ length: 40 }, (_, i) => path.join(dir, `f ${i} '$x'`));
+    files.forEach((f, i) => writeFileSync(f, `line ${i}\n`));
+    const [stats, texts, missing] = await Promise.all([Promise.all(files.map((f) => t.stat(f))), Promise.all(files.map((f) => t.readFile(f))), t.stat(path.join(dir, "nope"))]);
+    expect(stats.every((s) => s?.isFile && s.size > 0)).toBe(true);
+    expect(texts).toEqual(files.map((_, i) => `line ${i}\n`));
+    expect(missing).toBeUndefined();
+    expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
+    t.close();
+  } finally {
+    delete process.env.FAKE_SSH_LOG;
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a batch's answers are read back in order; output cut short is refused, not misassigned", () => {
+  const rows = parseBatch(`0 ${Buffer.from("a\n").toString("base64")} \n1  ${Buffer.from("cat: x: No such file or directory\n").toString("base64")}\n`, 2);
+  expect(rows).toEqual([
+    { exitCode: 0, stdout: "a\n", stderr: "", durationMs: 0 },
+    { exitCode: 1, stdout: "", stderr: "cat: x: No such file or directory\n", durationMs: 0 },
+  ]);
+  expect(parseBatch("0 YQ== \n", 2)).toBeUndefined();
+  expect(batchScript([["cat", "--", "/a b"]])).toContain("r cat -- '/a b'");
 });
