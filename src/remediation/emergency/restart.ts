@@ -138,6 +138,8 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
       });
       const survivors = [];
       for (const p of others) if (await procInfo(t, p.pid)) survivors.push(p);
+      // By pid: a master before its workers, the same order every run.
+      survivors.sort((a, b) => a.pid - b.pid);
       if (survivors.length) say(`  left alone (not in ${id}'s cgroup, not holding its ports): ${survivors.map(describeProc).join(", ")}`);
       result = waited.result === "ok" && !log.troubled ? "green" : "not green";
       reason = log.steps.filter((s) => s.result === "failed" || s.result === "refused").map((s) => `${s.name}: ${s.detail}`).join(" | ") || undefined;
