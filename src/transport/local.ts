@@ -60,7 +60,12 @@ export function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: n
       const result: CommandResult = { exitCode: code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), durationMs: performance.now() - started };
       resolve(truncated ? { ...result, truncated } : result);
     });
-    if (opts.input !== undefined) child.stdin?.end(opts.input);
+    if (opts.input !== undefined) {
+      // A command that exits without reading its input (ssh failing to connect, a crashing interpreter) closes
+      // the pipe: that EPIPE is not ours to raise; its exit code and stderr say what happened.
+      child.stdin?.on("error", () => {});
+      child.stdin?.end(opts.input);
+    }
   });
 }
 

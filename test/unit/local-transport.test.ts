@@ -31,3 +31,9 @@ describe("local transport", () => {
     await expect(t.readFile("/nonexistent/file")).rejects.toMatchObject({ code: "ENOENT" });
   });
 });
+
+test("a command that exits without reading its input is a result, not an uncaught EPIPE", async () => {
+  const t = createLocalTransport(5_000);
+  for (let i = 0; i < 5; i++) expect(await t.run(["sh", "-c", "exit 4"], { input: "x".repeat(4 * 1024 * 1024) })).toMatchObject({ exitCode: 4 });
+  t.close();
+});

@@ -52,7 +52,8 @@ test("sudo wraps the whole line in root's shell; options hold the master connect
 
 test("file calls made at the same moment travel in one round trip, each with its own answer", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "ddv-ssh-batch-"));
-  const log = path.join(dir, "connections");
+  // Its own folder: close() ends the master connection in the background, which the stand-in logs too.
+  const log = path.join(mkdtempSync(path.join(tmpdir(), "ddv-ssh-log-")), "connections");
   process.env.FAKE_SSH_LOG = log;
   try {
     const t = transport();
