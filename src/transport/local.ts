@@ -69,6 +69,16 @@ export function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: n
   });
 }
 
+// Kills every process group still running (commands whose answers were dropped) and forgets them.
+export function killAll(live: Set<number>) {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {}
+  }
+  live.clear();
+}
+
 function fsError(verb: string, path: string, err: unknown): TransportError {
   if (err instanceof TransportError) return err; // our own timeout, already explicit
   const e = err as NodeJS.ErrnoException;
@@ -81,14 +91,7 @@ export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
   return {
     name: "local",
     run: (argv, opts = {}) => runCommand(argv, opts, defaultTimeoutMs, live),
-    close() {
-      for (const pid of live) {
-        try {
-          process.kill(-pid, "SIGKILL");
-        } catch {}
-      }
-      live.clear();
-    },
+    close: () => killAll(live),
     async readFile(path) {
       try {
         return await bounded(fs.readFile(path, "utf8"), defaultTimeoutMs, `reading ${path}`);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { runCommand } from "./local.ts";
+import { killAll, runCommand } from "./local.ts";
 import { quoteArg, quoteArgv } from "./quote.ts";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
 
@@ -139,12 +139,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
       return r && r.exitCode === 0 ? r.stdout.replace(/\n$/, "") : undefined;
     },
     close() {
-      for (const pid of live) {
-        try {
-          process.kill(-pid, "SIGKILL");
-        } catch {}
-      }
-      live.clear();
+      killAll(live);
       // The master connection ends with the run; its socket directory goes with it.
       void runCommand([ssh, ...base, "-O", "exit", "--", target.host], {}, 3_000, new Set())
         .catch(() => undefined)
