@@ -80,10 +80,14 @@ const READS_GUNICORN = ["SVC-008", "SEC-007", "DB-004", "PERF-003"];
 export const READS_CHECK = "SEC-010";
 export const READS_MIGRATIONS = "DB-002";
 
+// What a start must answer when the run reads the checks `reads` says yes to.
+function optionsFor(reads: (id: string) => boolean): StartOptions {
+  return { gunicorn: READS_GUNICORN.some(reads), check: reads(READS_CHECK), migrations: reads(READS_MIGRATIONS) };
+}
+
 // What the run's checks need from the start (no scope: everything).
 export function wanted(ctx: ProbeContext): StartOptions {
-  const reads = (id: string) => !ctx.scope || ctx.scope.has(id);
-  return { gunicorn: READS_GUNICORN.some(reads), check: reads(READS_CHECK), migrations: reads(READS_MIGRATIONS) };
+  return optionsFor((id) => !ctx.scope || ctx.scope.has(id));
 }
 
 // Suites by check-ID prefix, so a run can be judged from its suite list before the checks are loaded.
@@ -91,8 +95,7 @@ const SUITE_OF: Record<string, string> = { SVC: "service", HTTP: "http", DB: "da
 
 // What a run of these spec suites may need, known before the checks load (a -t filter only narrows it).
 export function wantedForSuites(suites: string[]): StartOptions {
-  const reads = (id: string) => suites.includes(SUITE_OF[id.split("-")[0] as string] as string);
-  return { gunicorn: READS_GUNICORN.some(reads), check: reads(READS_CHECK), migrations: reads(READS_MIGRATIONS) };
+  return optionsFor((id) => suites.includes(SUITE_OF[id.split("-")[0] as string] as string));
 }
 
 // What each context's start asked for: a run that turns out to need more starts once more (never answers without).
