@@ -1,4 +1,5 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { killAll, runCommand } from "./local.ts";
@@ -8,15 +9,18 @@ import { TransportError, type CommandResult, type FileStat, type RunOptions, typ
 // Where a host is and how to reach it; `options` are extra ssh arguments (an inventory's ansible_ssh_common_args).
 export type SshTarget = { host: string; user?: string; port?: number; options?: string[]; sudo?: boolean; ssh?: string };
 
-// ssh's options for one run: one master connection per host in a private socket directory, never a prompt, a
-// bounded connect; the user's own ~/.ssh/config (keys, agents, jump hosts) still applies.
-export function sshOptions(t: SshTarget, controlDir: string, connectTimeoutS: number): string[] {
+// ssh's options for one run: never a prompt, a bounded connect, a dead link noticed within seconds, and the
+// master connection's socket in a private directory; the user's own ~/.ssh/config (keys, agents, jump hosts) applies.
+// `master`: "yes" for the one connection that carries the others, "no" for the commands riding on it.
+export function sshOptions(t: SshTarget, controlPath: string, connectTimeoutS: number, master: "yes" | "no" = "no"): string[] {
   return [
     "-o", "BatchMode=yes",
     "-o", `ConnectTimeout=${connectTimeoutS}`,
-    "-o", "ControlMaster=auto",
-    "-o", `ControlPath=${controlDir}/%C`,
-    "-o", "ControlPersist=120",
+    "-o", "ServerAliveInterval=5",
+    "-o", "ServerAliveCountMax=2",
+    "-o", `ControlMaster=${master}`,
+    "-o", `ControlPath=${controlPath}`,
+    "-o", "StreamLocalBindUnlink=yes",
     ...(t.port ? ["-p", String(t.port)] : []),
     ...(t.user ? ["-l", t.user] : []),
     ...(t.options ?? []),
@@ -87,36 +91,110 @@ function createBatcher(run: (argv: string[], opts?: RunOptions) => Promise<Comma
     });
 }
 
+const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? "";
+
 // Runs commands and file reads on another host over OpenSSH, behind the same interface as the local transport.
-// ssh's exit 255 is a transport error (the check errors, never passes).
+// One master connection per host carries every command and forward; ssh's exit 255 is a transport error (the
+// check errors, never passes), and once the master is gone every later call errors at once instead of reconnecting.
 export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000): Transport {
   const live = new Set<number>();
   const controlDir = mkdtempSync(path.join(tmpdir(), "ddv-ssh-"));
+  const controlPath = path.join(controlDir, "master");
   const ssh = target.ssh ?? "ssh";
-  const base = sshOptions(target, controlDir, Math.max(1, Math.ceil(defaultTimeoutMs / 1000)));
+  const connectS = Math.max(1, Math.ceil(defaultTimeoutMs / 1000));
+  const base = sshOptions(target, controlPath, connectS);
   const name = `ssh://${target.user ? `${target.user}@` : ""}${target.host}${target.port ? `:${target.port}` : ""}`;
+  let trips = 0;
+  let master: Promise<void> | undefined;
+  let masterChild: ChildProcess | undefined;
+  let lost: string | undefined;
+
+  // Opens the master connection once. Its remote end reads our pipe: when this process ends, however it ends, the
+  // pipe closes and the connection with it (no ssh left behind).
+  function connect(): Promise<void> {
+    master ??= new Promise<void>((resolve, reject) => {
+      trips++;
+      const child = spawn(ssh, [...sshOptions(target, controlPath, connectS, "yes"), "-T", "--", target.host, "exec cat >/dev/null"], { stdio: ["pipe", "ignore", "pipe"] });
+      masterChild = child;
+      let err = "";
+      let up = false;
+      child.stderr?.on("data", (d: Buffer) => void (err += d.toString()));
+      child.stdin?.on("error", () => {});
+      const stop = () => (clearInterval(poll), clearTimeout(timer));
+      const poll = setInterval(() => {
+        if (existsSync(controlPath)) (up = true), stop(), resolve();
+      }, 10);
+      const timer = setTimeout(() => {
+        stop();
+        child.kill("SIGKILL");
+        reject(new TransportError(`ssh to ${target.host}: no connection within ${defaultTimeoutMs} ms`, "ESSH"));
+      }, defaultTimeoutMs);
+      child.on("error", (e) => (stop(), reject(new TransportError(`cannot start ${ssh}: ${e.message}`, "ENOENT"))));
+      child.on("exit", (code, signal) => {
+        stop();
+        lost = lastLine(err) || (signal ? `killed by ${signal}` : `exit ${code}`);
+        if (!up) reject(new TransportError(`ssh to ${target.host} failed: ${lost}`, "ESSH"));
+      });
+      for (const s of [child, child.stderr]) (s as { unref?: () => void } | null)?.unref?.();
+      (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+    });
+    return master;
+  }
+
+  function ended(): TransportError {
+    return new TransportError(`ssh to ${target.host}: the connection ended during the run (${lost}); not reconnecting, so nothing is judged on a host we lost`, "ESSH");
+  }
 
   async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    await connect();
+    if (lost) throw ended();
+    trips++;
     const line = remoteCommand(argv, opts, target.sudo);
     const r = await runCommand([ssh, ...base, "--", target.host, line], { input: opts.input, timeoutMs: opts.timeoutMs, maxOutputBytes: opts.maxOutputBytes }, defaultTimeoutMs, live);
-    const last = r.stderr.trim().split("\n").at(-1) ?? "";
-    if (r.exitCode === 255) throw new TransportError(`ssh to ${target.host} failed: ${last || "exit 255"}`, "ESSH");
+    if (r.exitCode === 255) throw lost ? ended() : new TransportError(`ssh to ${target.host} failed: ${lastLine(r.stderr) || "exit 255"}`, "ESSH");
     if (target.sudo && r.exitCode === 1 && /^sudo: (a password is required|a terminal is required)/m.test(r.stderr))
       throw new TransportError(`sudo on ${target.host} wants a password: allow this user passwordless sudo (NOPASSWD) or connect as root`, "ESUDO");
     return r;
   }
 
   const batch = createBatcher(run);
+  const forwards = new Map<string, Promise<string>>();
 
   async function fileCommand(argv: string[], what: string): Promise<string> {
     const r = await batch(argv);
-    if (r.exitCode !== 0) throw new TransportError(`cannot ${what}: ${fileErrorCode(r.stderr)} (${r.stderr.trim().split("\n").at(-1) ?? ""})`, fileErrorCode(r.stderr));
+    if (r.exitCode !== 0) throw new TransportError(`cannot ${what}: ${fileErrorCode(r.stderr)} (${lastLine(r.stderr)})`, fileErrorCode(r.stderr));
     return r.stdout;
+  }
+
+  // A unix socket in our private directory, forwarded by the master to `remote` as seen from the host.
+  function forward(remote: string, file = "sock"): Promise<string> {
+    const key = `${remote} ${file}`;
+    let p = forwards.get(key);
+    if (!p) {
+      p = (async () => {
+        await connect();
+        if (lost) throw ended();
+        const dir = path.join(controlDir, `f${forwards.size}`);
+        mkdirSync(dir, { mode: 0o700 });
+        const local = path.join(dir, file);
+        trips++;
+        const r = await runCommand([ssh, ...base, "-O", "forward", "-L", `${local}:${remote}`, "--", target.host], {}, defaultTimeoutMs, live);
+        if (r.exitCode !== 0) throw new TransportError(`ssh to ${target.host}: cannot forward to ${remote}: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`, "ESSH");
+        return local;
+      })();
+      p.catch(() => forwards.delete(key));
+      forwards.set(key, p);
+    }
+    return p;
   }
 
   return {
     name,
+    get roundTrips() {
+      return trips;
+    },
     run,
+    forward,
     readFile: (p) => fileCommand(["cat", "--", p], `read ${p}`),
     async stat(p): Promise<FileStat | undefined> {
       const r = await batch(["stat", "-L", "-c", "%f %u %g %s", "--", p]);
@@ -138,12 +216,14 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
       const r = await batch(["readlink", "--", p]).catch(() => undefined);
       return r && r.exitCode === 0 ? r.stdout.replace(/\n$/, "") : undefined;
     },
+    // End of a spec file: stop its commands; the connection stays for the next file.
     close() {
       killAll(live);
-      // The master connection ends with the run; its socket directory goes with it.
-      void runCommand([ssh, ...base, "-O", "exit", "--", target.host], {}, 3_000, new Set())
-        .catch(() => undefined)
-        .finally(() => rmSync(controlDir, { recursive: true, force: true }));
+    },
+    dispose() {
+      killAll(live);
+      masterChild?.kill("SIGTERM");
+      rmSync(controlDir, { recursive: true, force: true });
     },
   };
 }

@@ -22,6 +22,13 @@ export interface Transport {
   readLink(path: string): Promise<string | undefined>;
   // Stops every command still running (a check whose answer was dropped), at the end of a session.
   close(): void;
+  // Remote transports only: a local unix socket that reaches `remote` ("127.0.0.1:8000" or a unix socket path) as
+  // the host itself would, through the transport's own connection. `name` is the socket's file name.
+  forward?(remote: string, name?: string): Promise<string>;
+  // Remote transports only: ends the connection itself, at the end of the run (close() keeps it for the next file).
+  dispose?(): void;
+  // Remote transports only: how many times the network was crossed so far (for the benchmark).
+  readonly roundTrips?: number;
 }
 
 // We could not look: timeout, missing binary, permission, lost connection. Checks report it as an error, never a pass.

@@ -1,6 +1,7 @@
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { execFileSync } from "node:child_process";
 import { expect, test } from "vitest";
 import { batchScript, createSshTransport, parseBatch, remoteCommand, sshOptions } from "../../src/transport/ssh.ts";
 
@@ -15,14 +16,14 @@ test("argv, environment, directory and stdin reach the remote command exactly", 
   const r = await t.run(["sh", "-c", 'printf "%s|" "$1" "$2" "$(pwd)" "$FOO" "$(cat)"', "_", "a b", "it's $HOME"], { cwd: dir, env: { FOO: "x y;z", PATH: process.env.PATH ?? "/usr/bin:/bin" }, input: "from stdin" });
   expect(r).toMatchObject({ exitCode: 0, stdout: `a b|it's $HOME|${dir}|x y;z|from stdin|` });
   expect((await t.run(["sh", "-c", "exit 3"])).exitCode).toBe(3);
-  t.close();
+  t.dispose?.();
 });
 
 test("ssh's exit 255 is a transport error naming the host, never a result", async () => {
   const t = transport("unreachable");
   await expect(t.run(["true"])).rejects.toMatchObject({ name: "TransportError", code: "ESSH", message: expect.stringMatching(/^ssh to unreachable failed: ssh: connect to host/) });
   await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
-  t.close();
+  t.dispose?.();
 });
 
 test("files: read, stat (mode, owner, type), list, link; missing is undefined or ENOENT; unreadable is EACCES", async () => {
@@ -40,14 +41,14 @@ test("files: read, stat (mode, owner, type), list, link; missing is undefined or
   expect(await t.readLink(path.join(dir, "link"))).toBe("env file");
   expect(await t.readLink(path.join(dir, "env file"))).toBeUndefined();
   await expect(t.readFile(path.join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
-  t.close();
+  t.dispose?.();
 });
 
 test("sudo wraps the whole line in root's shell; options hold the master connection and never prompt", () => {
   expect(remoteCommand(["cat", "/etc/x y"], { cwd: "/srv" }, true)).toBe(`sudo -n -- sh -c 'cd /srv && exec cat '"'"'/etc/x y'"'"''`);
   expect(remoteCommand(["id"], {})).toBe("exec id");
-  const o = sshOptions({ host: "web1", user: "deploy", port: 2222, options: ["-J", "bastion"] }, "/run/x", 5);
-  expect(o.join(" ")).toBe("-o BatchMode=yes -o ConnectTimeout=5 -o ControlMaster=auto -o ControlPath=/run/x/%C -o ControlPersist=120 -p 2222 -l deploy -J bastion");
+  const o = sshOptions({ host: "web1", user: "deploy", port: 2222, options: ["-J", "bastion"] }, "/run/x/master", 5);
+  expect(o.join(" ")).toBe("-o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 -o ControlMaster=no -o ControlPath=/run/x/master -o StreamLocalBindUnlink=yes -p 2222 -l deploy -J bastion");
 });
 
 test("file calls made at the same moment travel in one round trip, each with its own answer", async () => {
@@ -63,8 +64,10 @@ test("file calls made at the same moment travel in one round trip, each with its
     expect(stats.every((s) => s?.isFile && s.size > 0)).toBe(true);
     expect(texts).toEqual(files.map((_, i) => `line ${i}\n`));
     expect(missing).toBeUndefined();
-    expect(readFileSync(log, "utf8").trim().split("\n")).toHaveLength(1);
-    t.close();
+    // The master connection, then one round trip for all 81 calls.
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["web1 master", "web1"]);
+    expect(t.roundTrips).toBe(2);
+    t.dispose?.();
   } finally {
     delete process.env.FAKE_SSH_LOG;
     rmSync(dir, { recursive: true, force: true });
@@ -79,4 +82,17 @@ test("a batch's answers are read back in order; output cut short is refused, not
   ]);
   expect(parseBatch("0 YQ== \n", 2)).toBeUndefined();
   expect(batchScript([["cat", "--", "/a b"]])).toContain("r cat -- '/a b'");
+});
+
+test("a master connection lost mid-run turns every later call into an error at once, never a reconnect", async () => {
+  const host = `web-lost-${process.pid}`;
+  const t = transport(host);
+  expect((await t.run(["echo", "up"])).stdout).toBe("up\n");
+  // End the master as a dropped link would (the stand-in's process carries the host in its command line).
+  const master = execFileSync("pgrep", ["-f", `ControlMaster=yes.*${host}`], { encoding: "utf8" }).trim().split("\n").map(Number);
+  expect(master).toHaveLength(1);
+  process.kill(master[0] as number, "SIGKILL");
+  await expect.poll(() => t.run(["true"]).then(() => "ran", (e: Error) => e.message), { timeout: 2_000 }).toMatch(/^ssh to web-lost-\d+: the connection ended during the run \(killed by SIGKILL\)/);
+  await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
+  t.dispose?.();
 });
