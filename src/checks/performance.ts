@@ -16,6 +16,8 @@ export const performanceChecks = [
       dependsOn: ["HTTP-001", "HTTP-004"],
     },
     {
+      // Latency seen through an ssh tunnel is the tunnel's, not the app's: a remote run would judge the wrong thing.
+      skipIf: (ctx) => (ctx.transport.forward ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined),
       async run(ctx) {
         const t = ctx.config.thresholds;
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.apiPath];

@@ -17,8 +17,9 @@ const ENV_OVERRIDES: Record<string, (v: string) => Record<string, unknown>> = {
   DEPLOY_PROJECT_DIR: (v) => ({ projectDir: v }),
 };
 
-// Loads deploy.config.json from cwd (or $DEPLOY_CONFIG), applies env overrides, validates with zod.
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+// Loads deploy.config.json from cwd (or $DEPLOY_CONFIG), then a fleet host's own settings (`host`, from its
+// inventory variables), then env overrides, and validates with zod; `host.name` names the host in messages.
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), host?: { name: string; config?: Record<string, unknown> }): Config {
   const explicit = env.DEPLOY_CONFIG;
   const file = path.resolve(cwd, explicit ?? "deploy.config.json");
   let raw: unknown = {};
@@ -32,10 +33,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     else throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
-  const merged = { ...raw } as Record<string, unknown>;
+  const merged = { ...raw, ...host?.config } as Record<string, unknown>;
   for (const [key, apply] of Object.entries(ENV_OVERRIDES)) if (env[key] !== undefined) Object.assign(merged, apply(env[key] as string));
   const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(`invalid configuration in ${file}:\n${z.prettifyError(parsed.error)}`);
+  const where = host?.config ? `${file} with host ${host.name}'s ddv_config` : file;
+  if (!parsed.success) throw new ConfigError(`invalid configuration in ${where}:\n${z.prettifyError(parsed.error)}`);
   const config = parsed.data;
   if (config.waiversFile) config.waivers = [...config.waivers, ...loadWaivers(path.resolve(path.dirname(file), config.waiversFile))];
   return config;

@@ -1,5 +1,6 @@
 import { Agent, request } from "undici";
 import type { ProbeContext } from "./context.ts";
+import { httpConnect } from "./tunnel.ts";
 
 // bytes: the whole body's length in bytes as received (body itself is capped and decoded as text).
 export type HttpResponse = { url: string; status: number; headers: Record<string, string>; body: string; bytes: number; ms: number };
@@ -12,7 +13,7 @@ export function httpAgent(ctx: ProbeContext): Agent {
   const key = Symbol.for("ddv.agent");
   const holder = ctx as unknown as Record<symbol, Agent | undefined>;
   if (!holder[key]) {
-    const agent = new Agent({ connect: { timeout: ctx.config.timeouts.httpMs }, keepAliveTimeout: 4_000, connections: 16 });
+    const agent = new Agent({ connect: httpConnect(ctx, ctx.config.timeouts.httpMs), keepAliveTimeout: 4_000, connections: 16 });
     holder[key] = agent;
     ctx.onClose(() => {
       holder[key] = undefined; // the next spec file opens its own
@@ -30,7 +31,7 @@ export const STALE_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"
 export async function fetchOnce(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string } = {}): Promise<HttpResult> {
   const first = await send(ctx, base, path, opts, httpAgent(ctx));
   if (!("error" in first) || !STALE_CONNECTION.has(first.error)) return first;
-  const fresh = new Agent({ connect: { timeout: ctx.config.timeouts.httpMs }, connections: 1 });
+  const fresh = new Agent({ connect: httpConnect(ctx, ctx.config.timeouts.httpMs), connections: 1 });
   try {
     const again = await send(ctx, base, path, opts, fresh);
     return "error" in again ? { ...again, error: `${again.error} (and ${first.error} on the first try)` } : again;

@@ -1,4 +1,5 @@
 import { Pool } from "undici";
+import { httpConnect } from "./tunnel.ts";
 import type { ProbeContext } from "./context.ts";
 import { STALE_CONNECTION } from "./http.ts";
 
@@ -38,7 +39,7 @@ function get(pool: Pool, path: string, headers: Record<string, string>, retry = 
 export async function measureLoad(ctx: ProbeContext, base: string, path: string, total: number, concurrency: number, maxSeconds: number): Promise<LoadStats> {
   // undici's own per-request timers (headersTimeout, bodyTimeout): an AbortSignal per request costs the app CPU it shares.
   const ms = ctx.config.timeouts.httpMs;
-  const pool = new Pool(base, { connections: concurrency, connect: { timeout: ms }, headersTimeout: ms, bodyTimeout: ms });
+  const pool = new Pool(base, { connections: concurrency, connect: httpConnect(ctx, ms), headersTimeout: ms, bodyTimeout: ms });
   const times: number[] = [];
   const headers = { host: ctx.config.hostHeader };
   let errors = 0;

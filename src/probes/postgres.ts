@@ -1,4 +1,5 @@
 import pg from "pg";
+import { pgAddress } from "./tunnel.ts";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
@@ -171,9 +172,10 @@ export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
     const target = url.target;
     const ssl = await sslFor(ctx, target);
     const t = ctx.config.timeouts.dbMs;
+    const host = await pgAddress(ctx, target.host, target.port);
     const connect = async (s: Ssl) => {
       const client = new pg.Client({
-        host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, ssl: s,
+        host, port: target.port, user: target.user, password: target.password, database: target.database, ssl: s,
         ...(target.params?.options ? { options: target.params.options } : {}),
         connectionTimeoutMillis: t, statement_timeout: t, query_timeout: t + 500, application_name: "django-deploy-validator",
       });

@@ -1,10 +1,18 @@
 import { rmSync } from "node:fs";
+import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
+import { InventoryError } from "../fleet/inventory.ts";
+import { resolveTargets } from "../fleet/targets.ts";
 
-// Runs once before any spec: a bad config stops the run with one message, and old allure results are cleared.
-export default async function setup() {
+// Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
+// resolved (once, for every worker), and old allure results are cleared.
+export default async function setup(project: TestProject) {
   try {
     const config = loadConfig();
+    const targets = await resolveTargets();
+    // Each host's own settings (inventory ddv_config) must make a valid config too, before anything connects.
+    for (const t of targets ?? []) loadConfig(process.env, process.cwd(), t);
+    if (targets) project.provide("ddvTargets", targets);
     // A waiver for an ID no check has is a typo that would silently waive nothing (loaded only when needed).
     if (config.waivers.length) {
       const { catalogue } = await import("../checks/index.ts");
@@ -15,6 +23,10 @@ export default async function setup() {
     if (err instanceof ConfigError) {
       process.stderr.write(`\n${err.message}\n\nNo checks were run. Fix the configuration and try again.\n`);
       process.exit(78);
+    }
+    if (err instanceof InventoryError) {
+      process.stderr.write(`\n${err.message}\n\nNo checks were run. Fix DEPLOY_HOSTS / DEPLOY_INVENTORY / DEPLOY_LIMIT and try again.\n`);
+      process.exit(66);
     }
     throw err;
   }

@@ -1,24 +1,44 @@
 import { loadConfig } from "../config/load.ts";
+import type { Target } from "../fleet/targets.ts";
 import { ProbeContext } from "../probes/context.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { learnSecrets } from "../probes/secrets.ts";
 import { startServiceFactsEarly, wantedForSuites } from "../probes/service-facts.ts";
 import { showUnits } from "../probes/systemd.ts";
 import { createLocalTransport } from "../transport/local.ts";
+import { createSshTransport } from "../transport/ssh.ts";
 import { inject } from "vitest";
 import type { RunSelection } from "./run-selection.ts";
 
 // Light on purpose: imported first by register.ts, before the checks and their libraries load.
 type RunProbes = { ctx: ProbeContext; secrets: Promise<string[]> };
-let probes: RunProbes | undefined;
+const probes = new Map<string, RunProbes>();
 
-// The run's one probe context; creating it sets going the facts every suite stands on (`systemctl show` of the
-// units, the service's environment, its secrets, the one Python start as the service), so they are gathered while
-// the rest of the modules still load.
-export function runProbes(): RunProbes {
-  if (!probes) {
-    const config = loadConfig();
-    const ctx = new ProbeContext(config, createLocalTransport(config.timeouts.commandMs));
+declare module "vitest" {
+  interface ProvidedContext {
+    // The hosts of a fleet run (DEPLOY_HOSTS / DEPLOY_INVENTORY), resolved once by global-setup; absent: this machine.
+    ddvTargets?: Target[];
+  }
+}
+
+// The fleet this run checks, or undefined when it checks the machine it runs on.
+export function runTargets(): Target[] | undefined {
+  try {
+    return inject("ddvTargets");
+  } catch {
+    return undefined; // outside a vitest worker (a script importing the checks)
+  }
+}
+
+// A host's probe context (undefined: this machine); creating it sets going the facts every suite stands on
+// (`systemctl show` of the units, the service's environment, its secrets, the one Python start as the service).
+export function runProbes(target?: Target): RunProbes {
+  const key = target?.name ?? "";
+  let p = probes.get(key);
+  if (!p) {
+    const config = loadConfig(process.env, process.cwd(), target);
+    const transport = target?.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs) : createLocalTransport(config.timeouts.commandMs);
+    const ctx = new ProbeContext(config, transport);
     // Failures surface in the checks that read these facts; nothing is awaited here.
     showUnits(ctx).catch(() => {});
     serviceEnv(ctx).catch(() => {});
@@ -26,13 +46,20 @@ export function runProbes(): RunProbes {
     secrets.catch(() => {});
     const run = inject("ddvRun") as RunSelection | undefined;
     if (run) startServiceFactsEarly(ctx, wantedForSuites(run.suites));
-    probes = { ctx, secrets };
+    p = { ctx, secrets };
+    probes.set(key, p);
   }
-  return probes;
+  return p;
+}
+
+// Every host's probe context made so far (the run's end disposes of their connections).
+export function allProbes(): RunProbes[] {
+  return [...probes.values()];
 }
 
 try {
-  runProbes();
+  // A fleet's hosts start in turn, under the run's bound (register.ts); this machine's facts start now.
+  if (!runTargets()) runProbes();
 } catch {
   // A bad config: global-setup has stopped the run with its message already; session() throws it again if not.
 }

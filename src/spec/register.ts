@@ -14,6 +14,9 @@ import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
 import { checksOf } from "./scope.ts";
 import { reportOutcome } from "./verdict.ts";
 import { endSession, session } from "./session.ts";
+import type { Target } from "../fleet/targets.ts";
+import { hostTurn, reach, startFleet, unreachableReporter } from "./fleet.ts";
+import { runTargets } from "./prefetch.ts";
 
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
 class CheckFailure extends Error {
@@ -32,10 +35,12 @@ export function formatOutcome(check: Check, o: Outcome): string {
   return `${head}: ${check.title}\n  expected: ${check.expects}\n  observed: ${o.observed}\n  do:       ${fix}`;
 }
 
-function registerCheck(check: Check, parent: string) {
-  // The ID leads the title (for -t, the terminal and JUnit), is the Allure ID, and sits in meta (for the JSON report and remediation).
-  const options = { tags: check.smoke ? ["smoke"] : [], meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke } };
-  test(`${check.id} ${check.title}`, options, async (ctx) => {
+function registerCheck(check: Check, parent: string, target?: Target) {
+  // The ID leads the title (for -t, the terminal and JUnit), is the Allure ID, and sits in meta (for the JSON report
+  // and remediation); in a fleet run the host follows it.
+  const options = { tags: check.smoke ? ["smoke"] : [], meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke, target: target?.name } };
+  const name = target ? `${check.id} [${target.name}] ${check.title}` : `${check.id} ${check.title}`;
+  test(name, options, async (ctx) => {
     await allure.allureId(check.id);
     await allure.label("check_id", check.id);
     await allure.parentSuite(parent); // the suite, or "smoke"
@@ -45,7 +50,22 @@ function registerCheck(check: Check, parent: string) {
     await allure.label(CAUSE_LABEL, causeOf(check));
     await allure.severity(check.severity === "critical" ? "critical" : check.severity === "high" ? "normal" : "minor");
     if (check.smoke) await allure.tags("smoke");
-    const s = session();
+    if (target) {
+      await allure.parameter("target", target.name);
+      await hostTurn(target);
+      const down = await reach(target);
+      if (down) {
+        // One error per unreachable host; its other checks point to it instead of repeating it.
+        const first = unreachableReporter(target, name);
+        Object.assign(ctx.task.meta, { status: first === name ? "error" : "skip", observed: down });
+        if (first !== name) return ctx.skip(`host ${target.name} could not be reached: see ${first.split(" ")[0]} [${target.name}]`);
+        const text = `${check.id} ERROR (could not check): host ${target.name} could not be reached, so none of its checks ran\n  observed: ${down}\n  do:       make \`ssh ${target.ssh?.host ?? target.name} true\` work non-interactively for this user (key, known_hosts, network, passwordless sudo), then run again`;
+        const err = new CheckError(text);
+        err.stack = `${err.name}: ${text}`;
+        throw err;
+      }
+    }
+    const s = session(target);
     const o = await s.evaluator.evaluate(check.id);
     const secrets = await s.secrets;
     const host = await hostIdentity(s.ctx).catch(() => undefined);
@@ -92,22 +112,26 @@ function registerCheck(check: Check, parent: string) {
 // terminal, JSON and JUnit (no describe prefix). Before the first test, every selected check starts evaluating at
 // once, so probes overlap instead of queueing; load tests are left to run alone, when their own test comes.
 function registerAll(name: string, checks: Check[]) {
+  const targets = runTargets();
   // Vitest passes fixtures first (must be destructured) and the file's suite second.
   beforeAll(async ({}, suite) => {
     const tasks = (suite as { tasks?: Array<{ mode: string; meta: { checkId?: string } }> }).tasks ?? [];
     const selected = new Set(tasks.filter((t) => t.mode === "run").map((t) => t.meta.checkId));
+    const ids = checks.filter((c) => selected.has(c.id) && c.suite !== "performance").map((c) => c.id);
+    // A fleet: hosts connect and judge in turn, a bounded number at once.
+    if (targets) return startFleet(targets, ids);
     const s = session();
     await s.secrets;
-    const ev = s.evaluator;
-    for (const c of checks) if (selected.has(c.id) && c.suite !== "performance") void ev.evaluate(c.id);
+    for (const id of ids) void s.evaluator.evaluate(id);
   });
-  for (const c of checks) registerCheck(c, name);
+  // Host by host, so a host's results read together.
+  for (const t of targets ?? [undefined]) for (const c of checks) registerCheck(c, name, t);
   // Hooks run last-registered first: the session closes its connections last.
   afterAll(endSession);
   // The report's Environment panel, once per run, after the checks (never competing with their probes and timings;
   // the facts it shares with them are memoised by then).
   afterAll(() =>
-    recordEnvironmentOnce(session().ctx, allureResultsDir()).catch((err: unknown) => {
+    recordEnvironmentOnce(session(targets?.[0]).ctx, allureResultsDir()).catch((err: unknown) => {
       process.stderr.write(`could not record the report's environment information: ${(err as Error).message}\n`);
     }),
   );
@@ -137,6 +161,8 @@ declare module "@vitest/runner" {
     waiver?: { reason: string; expires: string };
     belowFailOn?: boolean;
     host?: { hostname: string; machineId: string };
+    // The fleet host's name (DEPLOY_HOSTS entry or inventory name): remediation reaches it again by this name.
+    target?: string;
     catalogue?: string;
   }
 }

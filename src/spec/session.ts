@@ -1,23 +1,27 @@
+import type { Target } from "../fleet/targets.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { Evaluator } from "../runner/evaluate.ts";
-import { runProbes } from "./prefetch.ts";
+import { allProbes, runProbes } from "./prefetch.ts";
 import { runScope } from "./scope.ts";
 
 type Session = { ctx: ProbeContext; evaluator: Evaluator; secrets: Promise<string[]> };
-let current: Session | undefined;
+const sessions = new Map<string, Session>();
 
-// The run's probe context and evaluator, shared by its spec files (one worker, isolate: false): a fact or an
-// outcome found by one suite is not asked again by the next.
-export function session(): Session {
-  if (!current) {
-    const { ctx, secrets } = runProbes();
+// A host's probe context and evaluator (undefined: this machine), shared by the run's spec files (one worker,
+// isolate: false): a fact or an outcome found by one suite is not asked again by the next.
+export function session(target?: Target): Session {
+  const key = target?.name ?? "";
+  let s = sessions.get(key);
+  if (!s) {
+    const { ctx, secrets } = runProbes(target);
     ctx.scope = runScope();
-    current = { ctx, evaluator: new Evaluator(ctx, ctx.scope), secrets };
+    s = { ctx, evaluator: new Evaluator(ctx, ctx.scope), secrets };
+    sessions.set(key, s);
   }
-  return current;
+  return s;
 }
 
 // At the end of each spec file: closes its connections and stops its commands; answered facts stay for the next.
 export async function endSession() {
-  await current?.ctx.close();
+  await Promise.all(allProbes().map((p) => p.ctx.close()));
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { expect, test } from "vitest";
-import { hostsOf, type InventoryList, parseListHosts, readInventory, targetOf } from "../../src/fleet/inventory.ts";
+import { hostsOf, type InventoryList, parseListHosts, targetOf } from "../../src/fleet/inventory.ts";
 import { splitArgs } from "../../src/fleet/split-args.ts";
 import { resolveTargets } from "../../src/fleet/targets.ts";
 

@@ -1,0 +1,30 @@
+import path from "node:path";
+import { buildConnector } from "undici";
+import type { ProbeContext } from "./context.ts";
+
+// "host:port" as ssh's -L reads it (an IPv6 address in brackets).
+const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host.replace(/^\[|\]$/g, "")}]` : host}:${port}`;
+
+// undici's `connect` option for this host: a plain timeout here; on a remote host, each connection goes through
+// the transport's own connection to the address as the host sees it (its loopback), opening no port anywhere.
+export function httpConnect(ctx: ProbeContext, timeout: number): buildConnector.BuildOptions | buildConnector.connector {
+  const forward = ctx.transport.forward?.bind(ctx.transport);
+  if (!forward) return { timeout };
+  return (opts, callback) => {
+    const port = Number(opts.port) || (opts.protocol === "https:" ? 443 : 80);
+    forward(hostPort(opts.hostname, port)).then(
+      (socketPath) => buildConnector({ timeout, socketPath })(opts, callback),
+      (err: Error) => callback(err, null),
+    );
+  };
+}
+
+// Where node-postgres should connect for the service's database: the address itself here; on a remote host a
+// directory holding `.s.PGSQL.<port>`, forwarded to the address (or Unix socket directory) the service uses.
+export async function pgAddress(ctx: ProbeContext, host: string, port: number): Promise<string> {
+  const forward = ctx.transport.forward?.bind(ctx.transport);
+  if (!forward) return host;
+  const file = `.s.PGSQL.${port}`;
+  const remote = host.startsWith("/") ? path.posix.join(host, file) : hostPort(host, port);
+  return path.dirname(await forward(remote, file));
+}
