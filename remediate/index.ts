@@ -5,27 +5,34 @@ import { EXIT, RemediateError } from "../src/remediation/errors.ts";
 import { remediate } from "../src/remediation/run.ts";
 import { createLocalTransport } from "../src/transport/local.ts";
 import { emergency } from "../src/remediation/emergency.ts";
+import { remediateFleet } from "../src/remediation/fleet.ts";
+import { resolveTargets } from "../src/fleet/targets.ts";
 
-const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--yes] [--force-stale]
+const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--yes] [--force-stale] [--parallel N]
        npx tsx remediate emergency-restart [--dry-run] [--yes]
        npx tsx remediate emergency-reset [--dry-run] [--yes]
   <report>       reports/vitest-report.json, a reports folder, or reports/allure-results
   --dry-run      print the plan with its diffs and SQL; change nothing
   --yes          apply without asking (required when stdin is not a terminal)
   --force-stale  accept a report older than remediation.maxReportAgeMinutes (host and catalogue must still match)
+  --parallel N   fleet reports (DEPLOY_HOSTS / DEPLOY_INVENTORY set): fix N hosts at once (default 1)
 exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps remain, 64 usage, 65 bad report,
             70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config`;
 
-const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--help", "-h"]);
+const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--parallel", "--help", "-h"]);
 
 function parse(argv: string[]) {
-  const o = { report: undefined as string | undefined, dryRun: false, yes: false, forceStale: false, command: undefined as string | undefined };
+  const o = { report: undefined as string | undefined, dryRun: false, yes: false, forceStale: false, parallel: 1, command: undefined as string | undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--from-report") {
       const v = argv[++i];
       if (!v || v.startsWith("--")) throw new RemediateError(`--from-report needs a report path\n${USAGE}`, EXIT.usage);
       o.report = v;
+    } else if (a === "--parallel") {
+      const v = argv[++i] ?? "";
+      if (!/^[1-9]\d*$/.test(v)) throw new RemediateError(`--parallel needs a count of hosts (1 or more), received ${JSON.stringify(v)}\n${USAGE}`, EXIT.usage);
+      o.parallel = Number(v);
     } else if (a === "--dry-run") o.dryRun = true;
     else if (a === "--yes" || a === "-y") o.yes = true;
     else if (a === "--force-stale") o.forceStale = true;
@@ -55,11 +62,19 @@ async function main(argv: string[]): Promise<number> {
   if (o.command && o.command !== "emergency-restart" && o.command !== "emergency-reset") throw new RemediateError(`unknown command ${JSON.stringify(o.command)}\n${USAGE}`, EXIT.usage);
   if (!o.command && !o.report) throw new RemediateError(`say what to fix: --from-report <report>\n${USAGE}`, EXIT.usage);
   if (o.command && o.report) throw new RemediateError(`${o.command} takes no report\n${USAGE}`, EXIT.usage);
+  const say = (l: string) => void process.stdout.write(`${l}\n`);
+  const confirm = () => confirmer(o.yes);
+  const targets = await resolveTargets().catch((err: Error) => {
+    throw new RemediateError(err.message, EXIT.config);
+  });
+  // A fleet: each host is reached over ssh (as root, or with passwordless sudo there); this machine is not changed.
+  if (targets) {
+    if (o.command) throw new RemediateError(`${o.command} works on the host it runs on: run it there, without DEPLOY_HOSTS / DEPLOY_INVENTORY`, EXIT.usage);
+    return remediateFleet({ report: o.report as string, targets, parallel: o.parallel, say, confirm, dryRun: o.dryRun, forceStale: o.forceStale });
+  }
   if (process.getuid?.() !== 0) throw new RemediateError("remediate changes system files and services: run it as root", EXIT.notRoot);
   const config = loadConfig();
   const transport = () => createLocalTransport(config.timeouts.commandMs);
-  const say = (l: string) => void process.stdout.write(`${l}\n`);
-  const confirm = () => confirmer(o.yes);
   if (o.command) return emergency(o.command, { config, transport, say, confirm, dryRun: o.dryRun });
   return remediate({ report: o.report as string, config, transport, say, confirm, dryRun: o.dryRun, forceStale: o.forceStale });
 }

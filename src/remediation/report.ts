@@ -6,7 +6,8 @@ import { EXIT, RemediateError } from "./errors.ts";
 
 // What remediation needs from a validator report, whichever format it came in.
 export type ReportedCheck = { id: string; status: "pass" | "fail" | "error" | "skip" | "waived"; blockedBy?: string; rootCause?: string };
-export type Report = { file: string; startedAt: number; hostname?: string; machineId?: string; catalogue?: string; checks: ReportedCheck[] };
+// target: the fleet host's name (DEPLOY_HOSTS / inventory) when the report came from a fleet run.
+export type Report = { file: string; startedAt: number; target?: string; hostname?: string; machineId?: string; catalogue?: string; checks: ReportedCheck[] };
 
 const Meta = z.object({
   checkId: CheckId,
@@ -15,7 +16,9 @@ const Meta = z.object({
   rootCause: CheckId.optional(),
   host: z.object({ hostname: z.string(), machineId: z.string() }).optional(),
   catalogue: z.string().optional(),
+  target: z.string().optional(),
 });
+type Metas = { file: string; startedAt: number; metas: Array<z.infer<typeof Meta>> };
 const VitestJson = z.object({
   startTime: z.number(),
   testResults: z.array(z.object({ assertionResults: z.array(z.object({ meta: z.record(z.string(), z.unknown()).optional() })) })),
@@ -24,8 +27,30 @@ const AllureResult = z.object({ start: z.number().optional(), stop: z.number().o
 
 const bad = (msg: string) => new RemediateError(msg, EXIT.badReport);
 
-// Reads a vitest JSON report, or an allure-results folder (or a reports folder holding vitest-report.json).
+// Reads a one-host report: a vitest JSON report, or an allure-results folder (or a reports folder holding
+// vitest-report.json).
 export function readReport(p: string): Report {
+  const r = readMetas(p);
+  if (new Set(r.metas.map((m) => m.target)).size > 1) throw bad(`report ${r.file} is a fleet report (${describeTargets(r.metas)}): remediate it with the same DEPLOY_HOSTS or DEPLOY_INVENTORY as the run that made it`);
+  return toReport(r, r.metas);
+}
+
+// Reads a fleet run's report: one Report per host, in the run's order.
+export function readFleetReport(p: string): Report[] {
+  const r = readMetas(p);
+  const order = [...new Set(r.metas.map((m) => m.target))];
+  if (order.includes(undefined)) throw bad(`report ${r.file} is not from a fleet run (no host names in it): remediate it on its host, without DEPLOY_HOSTS or DEPLOY_INVENTORY`);
+  return order.map((t) => ({ ...toReport(r, r.metas.filter((m) => m.target === t)), target: t }));
+}
+
+const describeTargets = (metas: Array<z.infer<typeof Meta>>) => [...new Set(metas.map((m) => m.target ?? "this host"))].join(", ");
+
+function toReport(r: Metas, metas: Array<z.infer<typeof Meta>>): Report {
+  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause }));
+  return { file: r.file, startedAt: r.startedAt, ...oneHost(r.file, metas), checks };
+}
+
+function readMetas(p: string): Metas {
   let st;
   try {
     st = statSync(p);
@@ -56,7 +81,7 @@ function oneHost(file: string, metas: Array<z.infer<typeof Meta>>): Pick<Report,
   return { hostname: m?.host?.hostname, machineId: m?.host?.machineId, catalogue: m?.catalogue };
 }
 
-function readVitest(file: string): Report {
+function readVitest(file: string): Metas {
   const parsed = VitestJson.safeParse(parseJson(file));
   if (!parsed.success) throw bad(`report ${file} is not a vitest JSON report (${parsed.error.issues[0]?.path.join(".")}: ${parsed.error.issues[0]?.message})`);
   const metas: Array<z.infer<typeof Meta>> = [];
@@ -69,14 +94,13 @@ function readVitest(file: string): Report {
       metas.push(m.data);
     }
   if (!metas.length) throw bad(`report ${file} holds no check results of this validator`);
-  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause }));
-  return { file, startedAt: parsed.data.startTime, ...oneHost(file, metas), checks };
+  return { file, startedAt: parsed.data.startTime, metas };
 }
 
 const ALLURE_STATUS: Record<string, ReportedCheck["status"]> = { passed: "pass", failed: "fail", broken: "error", skipped: "skip" };
 
 // allure-results accumulate across runs: per check, the newest result counts.
-function readAllure(dir: string, names: string[]): Report {
+function readAllure(dir: string, names: string[]): Metas {
   const newest = new Map<string, { start: number; meta: z.infer<typeof Meta> }>();
   for (const n of names.filter((x) => x.endsWith("-result.json"))) {
     const r = AllureResult.safeParse(parseJson(path.join(dir, n)));
@@ -87,14 +111,15 @@ function readAllure(dir: string, names: string[]): Report {
     const outcome = label("outcome");
     const status = outcome === "waived" ? "waived" : outcome === "below" ? "fail" : (ALLURE_STATUS[r.data.status ?? ""] ?? "error");
     const host = label("machine_id") ? { hostname: label("host") ?? "", machineId: label("machine_id") as string } : undefined;
-    const m = Meta.safeParse({ checkId: id, status, blockedBy: label("blocked_by"), rootCause: label("root_cause"), host, catalogue: label("catalogue") });
+    const target = label("target");
+    const m = Meta.safeParse({ checkId: id, status, blockedBy: label("blocked_by"), rootCause: label("root_cause"), host, catalogue: label("catalogue"), target });
     if (!m.success) throw bad(`${path.join(dir, n)} has a malformed check result (${JSON.stringify(id).slice(0, 40)})`);
     const start = r.data.start ?? 0;
-    if ((newest.get(id)?.start ?? -1) < start) newest.set(id, { start, meta: m.data });
+    const key = `${target ?? ""} ${id}`;
+    if ((newest.get(key)?.start ?? -1) < start) newest.set(key, { start, meta: m.data });
   }
   if (!newest.size) throw bad(`${dir} holds no check results of this validator`);
   const metas = [...newest.values()].map((v) => v.meta);
   const startedAt = Math.min(...[...newest.values()].map((v) => v.start));
-  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause }));
-  return { file: dir, startedAt, ...oneHost(dir, metas), checks };
+  return { file: dir, startedAt, metas };
 }

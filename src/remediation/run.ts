@@ -18,11 +18,12 @@ import { takeLock } from "./lock.ts";
 import { buildPlan, redOf, targetIds, type Step } from "./plan.ts";
 import { SMOKE_IDS, freshContext, isRed, recheck } from "./recheck.ts";
 import { checkReport } from "./freshness.ts";
-import { readReport } from "./report.ts";
+import { type Report, readReport } from "./report.ts";
 import { EXIT } from "./errors.ts";
 
 export type RemediateOptions = {
-  report: string;
+  // A report's path, or one host's part of a fleet report.
+  report: string | Report;
   config: Config;
   dryRun: boolean;
   forceStale: boolean;
@@ -39,7 +40,7 @@ const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 // fix → re-check → roll back: the whole remediation of one host from one report; resolves the exit code.
 export async function remediate(o: RemediateOptions): Promise<number> {
   const { config, say } = o;
-  const report = readReport(o.report);
+  const report = typeof o.report === "string" ? readReport(o.report) : o.report;
   const t = o.transport();
   const ctx = await freshContext(config, t);
   const secrets = () => ctx.secrets;

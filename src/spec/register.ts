@@ -52,6 +52,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
     if (check.smoke) await allure.tags("smoke");
     if (target) {
       await allure.parameter("target", target.name);
+      await allure.label("target", target.name);
       await hostTurn(target);
       const down = await reach(target);
       if (down) {

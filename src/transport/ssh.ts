@@ -159,6 +159,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
 
   const batch = createBatcher(run);
   const forwards = new Map<string, Promise<string>>();
+  let forwarded = 0;
 
   async function fileCommand(argv: string[], what: string): Promise<string> {
     const r = await batch(argv);
@@ -174,7 +175,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
       p = (async () => {
         await connect();
         if (lost) throw ended();
-        const dir = path.join(controlDir, `f${forwards.size}`);
+        const dir = path.join(controlDir, `f${++forwarded}`);
         mkdirSync(dir, { mode: 0o700 });
         const local = path.join(dir, file);
         trips++;
