@@ -18,7 +18,8 @@ export type FleetOptions = Pick<RemediateOptions, "dryRun" | "forceStale" | "con
 async function remediateHost(o: FleetOptions, target: Target, report: Report): Promise<number> {
   const config = loadConfig(process.env, process.cwd(), target);
   const t: Transport = target.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs) : createLocalTransport(config.timeouts.commandMs);
-  const say = (l: string) => o.say(`[${target.name}] ${l}`);
+  // Every line names its host (a plan's diff spans several lines).
+  const say = (l: string) => o.say(l.split("\n").map((x) => `[${target.name}] ${x}`).join("\n"));
   try {
     return await remediate({ ...o, report, config, say, transport: () => t });
   } catch (err) {

@@ -132,7 +132,9 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
       child.on("error", (e) => (stop(), reject(new TransportError(`cannot start ${ssh}: ${e.message}`, "ENOENT"))));
       child.on("exit", (code, signal) => {
         stop();
-        lost = lastLine(err) || (signal ? `killed by ${signal}` : `exit ${code}`);
+        // Before the connection is up, ssh's last lines say why (a ProxyCommand's own error comes before ssh's).
+        const why = up ? lastLine(err) : err.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^@+$|^Warning: Permanently added/.test(l)).slice(-3).join(" / ");
+        lost = why || (signal ? `killed by ${signal}` : `exit ${code}`);
         if (!up) reject(new TransportError(`ssh to ${target.host} failed: ${lost}`, "ESSH"));
       });
       for (const s of [child, child.stderr]) (s as { unref?: () => void } | null)?.unref?.();

@@ -1,0 +1,35 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { execa } from "execa";
+import { REPO_ROOT } from "../../fixtures/host/paths.ts";
+import { assertNoProcessWarnings } from "./hosts.ts";
+
+export type FleetRow = { target: string; id: string; status: string; message: string; name: string };
+
+// One row per (host, check) of a fleet run's vitest JSON report.
+export function readFleetReport(file: string): FleetRow[] {
+  const report = JSON.parse(readFileSync(file, "utf8")) as {
+    testResults: Array<{ assertionResults: Array<{ title: string; status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; target?: string } }> }>;
+  };
+  return report.testResults.flatMap((f) =>
+    f.assertionResults.map((a) => ({ target: a.meta?.target ?? "?", id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", message: (a.failureMessages ?? []).join("\n"), name: a.title })),
+  );
+}
+
+// Runs the validator on this machine against the fleet `env` names (DEPLOY_INVENTORY, DEPLOY_LIMIT), as an operator
+// would from a workstation; its report goes to reports/e2e/<label>.
+export async function validateFleet(args: string[], env: Record<string, string>, label: string) {
+  const dir = path.join("reports", "e2e", label);
+  const r = await execa("npx", ["vitest", "run", ...args], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { ...env, DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
+  const output = `${r.stdout}\n${r.stderr}`;
+  assertNoProcessWarnings(output, `the fleet run ${label}`);
+  return { exitCode: r.exitCode, output, rows: readFleetReport(path.join(REPO_ROOT, dir, "vitest-report.json")), dir };
+}
+
+// The rows of one host, by status.
+export function byStatus(rows: FleetRow[], target: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of rows.filter((x) => x.target === target)) (out[r.status] ??= []).push(r.id);
+  for (const ids of Object.values(out)) ids.sort();
+  return out;
+}
