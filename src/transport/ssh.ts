@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { killAll, runCommand } from "./local.ts";
 import { quoteArg, quoteArgv } from "./quote.ts";
+import { type Helper, type HelperAnswer, type HelperRequest, helperCommand, startHelper } from "./remote-helper.ts";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
 
 // Where a host is and how to reach it; `options` are extra ssh arguments (an inventory's ansible_ssh_common_args).
@@ -27,68 +28,12 @@ export function sshOptions(t: SshTarget, controlPath: string, connectTimeoutS: n
   ];
 }
 
-// The command line the remote shell runs: directory, environment, then argv, every part quoted; under sudo the
+// The command line the remote shell runs: directory, environment, then argv, every part quoted; with `sudo` the
 // whole line runs in root's shell (`sudo -n`: a password prompt fails at once instead of hanging).
 export function remoteCommand(argv: string[], opts: Pick<RunOptions, "cwd" | "env">, sudo = false): string {
   const env = opts.env ? ["env", "-i", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`)] : [];
   const line = `${opts.cwd ? `cd ${quoteArg(opts.cwd)} && ` : ""}exec ${quoteArgv([...env, ...argv])}`;
   return sudo ? quoteArgv(["sudo", "-n", "--", "sh", "-c", line]) : line;
-}
-
-// errno-like code of a failed file command, from its message (coreutils' wording).
-function fileErrorCode(stderr: string): string {
-  if (/No such file or directory|Not a directory/.test(stderr)) return "ENOENT";
-  if (/Permission denied/.test(stderr)) return "EACCES";
-  if (/Is a directory/.test(stderr)) return "EISDIR";
-  return "EIO";
-}
-
-type Pending = { argv: string[]; resolve: (r: CommandResult) => void; reject: (e: unknown) => void };
-
-// One remote script for many small commands: each answers on its own line as "exit base64(stdout) base64(stderr)".
-export function batchScript(commands: string[][]): string {
-  const lines = commands.map((argv) => `r ${quoteArgv(argv)}`);
-  return [
-    "t=$(mktemp -d) || exit 97",
-    'r() { "$@" >"$t/o" 2>"$t/e"; c=$?; printf \'%s %s %s\\n\' "$c" "$(base64 -w0 <"$t/o")" "$(base64 -w0 <"$t/e")"; }',
-    ...lines,
-    'rm -rf "$t"',
-    "",
-  ].join("\n");
-}
-
-// Reads batchScript's answers, one CommandResult per command, in order; undefined when the output is cut short.
-export function parseBatch(stdout: string, count: number): CommandResult[] | undefined {
-  const rows = stdout.split("\n").filter(Boolean);
-  if (rows.length !== count) return undefined;
-  const text = (b64 = "") => Buffer.from(b64, "base64").toString("utf8");
-  return rows.map((row) => {
-    const [code, out, err] = row.split(" ");
-    return { exitCode: Number(code), stdout: text(out), stderr: text(err), durationMs: 0 };
-  });
-}
-
-// Gathers the file calls that checks make at the same moment (the evaluator starts them together) into one
-// round trip: calls queued within one turn of the event loop go out as one script on the remote shell's stdin.
-function createBatcher(run: (argv: string[], opts?: RunOptions) => Promise<CommandResult>) {
-  let queue: Pending[] = [];
-  const flush = async () => {
-    const mine = queue;
-    queue = [];
-    try {
-      const r = await run(["sh", "-s"], { input: batchScript(mine.map((p) => p.argv)), maxOutputBytes: 64 * 1024 * 1024 });
-      const rows = parseBatch(r.stdout, mine.length);
-      if (!rows) throw new TransportError(`a batch of ${mine.length} file calls answered ${r.stdout.split("\n").filter(Boolean).length} lines (exit ${r.exitCode}): ${r.stderr.trim().split("\n").at(-1) ?? ""}`, "EBATCH");
-      mine.forEach((p, i) => p.resolve(rows[i] as CommandResult));
-    } catch (err) {
-      for (const p of mine) p.reject(err);
-    }
-  };
-  return (argv: string[]) =>
-    new Promise<CommandResult>((resolve, reject) => {
-      if (!queue.length) setImmediate(() => void flush());
-      queue.push({ argv, resolve, reject });
-    });
 }
 
 const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? "";
@@ -130,7 +75,8 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
         reject(new TransportError(`ssh to ${target.host}: no connection within ${defaultTimeoutMs} ms`, "ESSH"));
       }, defaultTimeoutMs);
       child.on("error", (e) => (stop(), reject(new TransportError(`cannot start ${ssh}: ${e.message}`, "ENOENT"))));
-      child.on("exit", (code, signal) => {
+      // "close", not "exit": ssh's last words on stderr are read by then.
+      child.on("close", (code, signal) => {
         stop();
         // Before the connection is up, ssh's last lines say why (a ProxyCommand's own error comes before ssh's).
         const why = up ? lastLine(err) : err.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^@+$|^Warning: Permanently added/.test(l)).slice(-3).join(" / ");
@@ -147,26 +93,48 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
     return new TransportError(`ssh to ${target.host}: the connection ended during the run (${lost}); not reconnecting, so nothing is judged on a host we lost`, "ESSH");
   }
 
-  async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
-    await connect();
-    if (lost) throw ended();
-    trips++;
-    const line = remoteCommand(argv, opts, target.sudo);
-    const r = await runCommand([ssh, ...base, "--", target.host, line], { input: opts.input, timeoutMs: opts.timeoutMs, maxOutputBytes: opts.maxOutputBytes }, defaultTimeoutMs, live);
-    if (r.exitCode === 255) throw lost ? ended() : new TransportError(`ssh to ${target.host} failed: ${lastLine(r.stderr) || "exit 255"}`, "ESSH");
-    if (target.sudo && r.exitCode === 1 && /^sudo: (a password is required|a terminal is required)/m.test(r.stderr))
-      throw new TransportError(`sudo on ${target.host} wants a password: allow this user passwordless sudo (NOPASSWD) or connect as root`, "ESUDO");
-    return r;
-  }
-
-  const batch = createBatcher(run);
   const forwards = new Map<string, Promise<string>>();
   let forwarded = 0;
 
-  async function fileCommand(argv: string[], what: string): Promise<string> {
-    const r = await batch(argv);
-    if (r.exitCode !== 0) throw new TransportError(`cannot ${what}: ${fileErrorCode(r.stderr)} (${lastLine(r.stderr)})`, fileErrorCode(r.stderr));
-    return r.stdout;
+  // Why the helper ended: the lost master, sudo wanting a password, no python3, or ssh's own last word.
+  function helperFailure(stderr: string, code: number | null): TransportError {
+    if (lost) return ended();
+    if (target.sudo && /^sudo: (a password is required|a terminal is required)/m.test(stderr))
+      return new TransportError(`sudo on ${target.host} wants a password: allow this user passwordless sudo (NOPASSWD) or connect as root`, "ESUDO");
+    if (code === 127 || /python3: (command )?not found/.test(stderr)) return new TransportError(`${target.host} has no python3, which the ssh transport runs its helper with (Debian: apt-get install python3)`, "ENOPYTHON");
+    return new TransportError(`ssh to ${target.host}: the remote helper ended (${lastLine(stderr) || `exit ${code}`})`, "ESSH");
+  }
+
+  // One helper per host on the master connection: every command and file call is a request on its channel,
+  // pipelined, so checks asking at once cost one exchange, not one ssh session each.
+  let helper: Helper | undefined;
+  async function call(q: HelperRequest, waitMs: number): Promise<HelperAnswer> {
+    await connect();
+    if (lost) throw ended();
+    if (!helper) {
+      trips++;
+      helper = startHelper([ssh, ...base, "-T", "--", target.host, helperCommand(target.sudo)], helperFailure);
+    }
+    trips++;
+    return helper.call(q, waitMs);
+  }
+
+  async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const started = performance.now();
+    const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
+    const a = await call({ op: "run", line: remoteCommand(argv, opts), input: opts.input === undefined ? undefined : Buffer.from(opts.input).toString("base64"), timeout: timeoutMs / 1000, max: opts.maxOutputBytes ?? 16 * 1024 * 1024 }, timeoutMs + 3_000);
+    if (a.timeout) throw new TransportError(`${argv[0]} timed out after ${timeoutMs} ms on ${target.host}`, "ETIMEDOUT");
+    if (a.errno) throw new TransportError(`${argv[0]} could not run on ${target.host}: ${a.errno} ${a.message ?? ""}`.trim(), a.errno);
+    const text = (b64: unknown) => Buffer.from(String(b64 ?? ""), "base64").toString("utf8");
+    const r: CommandResult = { exitCode: Number(a.code), stdout: text(a.out), stderr: text(a.err), durationMs: performance.now() - started };
+    return a.truncated ? { ...r, truncated: true } : r;
+  }
+
+  // A file call's answer, or the TransportError its errno names (ENOENT, EACCES, ETIMEDOUT...).
+  async function fileCall(q: HelperRequest & { path: string }): Promise<HelperAnswer> {
+    const a = await call(q, defaultTimeoutMs);
+    if (a.errno) throw new TransportError(`cannot ${q.op} ${q.path}: ${a.errno} (${a.message ?? ""})`, a.errno);
+    return a;
   }
 
   // A unix socket in our private directory, forwarded by the master to `remote` as seen from the host.
@@ -198,33 +166,30 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
     },
     run,
     forward,
-    readFile: (p) => fileCommand(["cat", "--", p], `read ${p}`),
+    async readFile(p) {
+      const a = await fileCall({ op: "read", path: p, max: 64 * 1024 * 1024 });
+      return Buffer.from(String(a.data), "base64").toString("utf8");
+    },
     async stat(p): Promise<FileStat | undefined> {
-      const r = await batch(["stat", "-L", "-c", "%f %u %g %s", "--", p]);
-      if (r.exitCode !== 0) {
-        const code = fileErrorCode(r.stderr);
-        if (code === "ENOENT") return undefined;
-        throw new TransportError(`cannot stat ${p}: ${code}`, code);
-      }
-      const [mode, uid, gid, size] = r.stdout.trim().split(" ");
-      const raw = Number.parseInt(mode ?? "", 16);
-      const type = raw & 0o170000;
-      return { mode: raw & 0o7777, uid: Number(uid), gid: Number(gid), isDirectory: type === 0o040000, isFile: type === 0o100000, size: Number(size) };
+      const a = await fileCall({ op: "stat", path: p });
+      if (a.missing) return undefined;
+      const type = Number(a.mode) & 0o170000;
+      return { mode: Number(a.mode) & 0o7777, uid: Number(a.uid), gid: Number(a.gid), isDirectory: type === 0o040000, isFile: type === 0o100000, size: Number(a.size) };
     },
     async readDir(p) {
-      const out = await fileCommand(["find", p, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"], `list ${p}`);
-      return out.split("\0").filter(Boolean);
+      return (await fileCall({ op: "readdir", path: p })).names as string[];
     },
     async readLink(p) {
-      const r = await batch(["readlink", "--", p]).catch(() => undefined);
-      return r && r.exitCode === 0 ? r.stdout.replace(/\n$/, "") : undefined;
+      const a = await fileCall({ op: "readlink", path: p }).catch(() => undefined);
+      return a ? String(a.target) : undefined;
     },
-    // End of a spec file: stop its commands; the connection stays for the next file.
+    // End of a spec file: the helper's commands end by their own timeouts there; the connection stays for the next file.
     close() {
       killAll(live);
     },
     dispose() {
       killAll(live);
+      helper?.kill();
       masterChild?.kill("SIGTERM");
       rmSync(controlDir, { recursive: true, force: true });
     },

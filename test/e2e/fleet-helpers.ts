@@ -4,15 +4,15 @@ import { execa } from "execa";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { assertNoProcessWarnings } from "./hosts.ts";
 
-export type FleetRow = { target: string; id: string; status: string; message: string; name: string };
+export type FleetRow = { target: string; id: string; status: string; message: string; name: string; machineId?: string };
 
 // One row per (host, check) of a fleet run's vitest JSON report.
 export function readFleetReport(file: string): FleetRow[] {
   const report = JSON.parse(readFileSync(file, "utf8")) as {
-    testResults: Array<{ assertionResults: Array<{ title: string; status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; target?: string } }> }>;
+    testResults: Array<{ assertionResults: Array<{ title: string; status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; target?: string; host?: { machineId: string } } }> }>;
   };
   return report.testResults.flatMap((f) =>
-    f.assertionResults.map((a) => ({ target: a.meta?.target ?? "?", id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", message: (a.failureMessages ?? []).join("\n"), name: a.title })),
+    f.assertionResults.map((a) => ({ target: a.meta?.target ?? "?", id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", message: (a.failureMessages ?? []).join("\n"), name: a.title, machineId: a.meta?.host?.machineId })),
   );
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { execFileSync } from "node:child_process";
 import { expect, test } from "vitest";
-import { batchScript, createSshTransport, parseBatch, remoteCommand, sshOptions } from "../../src/transport/ssh.ts";
+import { createSshTransport, remoteCommand, sshOptions } from "../../src/transport/ssh.ts";
 
 // test/fake/ssh runs the remote command line with a local sh -c, as sshd gives it to the login shell: quoting,
 // exit codes, stdin, file calls and ssh's own failure (exit 255) are exercised for real; the network is not.
@@ -34,6 +34,8 @@ test("files: read, stat (mode, owner, type), list, link; missing is undefined or
   mkdirSync(path.join(dir, "sub dir"));
   symlinkSync("env file", path.join(dir, "link"));
   expect(await t.readFile(path.join(dir, "env file"))).toBe("A=1\n");
+  // procfs refuses one read as large as the transport's cap (ENOMEM): read like any file.
+  expect(await t.readFile("/proc/sys/kernel/hostname")).toBe(readFileSync("/proc/sys/kernel/hostname", "utf8"));
   expect(await t.stat(path.join(dir, "env file"))).toEqual({ mode: 0o640, uid: process.getuid?.(), gid: process.getgid?.(), isDirectory: false, isFile: true, size: 4 });
   expect(await t.stat(path.join(dir, "sub dir"))).toMatchObject({ isDirectory: true, isFile: false });
   expect(await t.stat(path.join(dir, "nope"))).toBeUndefined();
@@ -51,7 +53,7 @@ test("sudo wraps the whole line in root's shell; options hold the master connect
   expect(o.join(" ")).toBe("-o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 -o ControlMaster=no -o ControlPath=/run/x/master -o StreamLocalBindUnlink=yes -p 2222 -l deploy -J bastion");
 });
 
-test("file calls made at the same moment travel in one round trip, each with its own answer", async () => {
+test("file calls made at the same moment travel on one channel, each with its own answer", async () => {
   const dir = mkdtempSync(path.join(tmpdir(), "ddv-ssh-batch-"));
   // Its own folder: close() ends the master connection in the background, which the stand-in logs too.
   const log = path.join(mkdtempSync(path.join(tmpdir(), "ddv-ssh-log-")), "connections");
@@ -64,24 +66,14 @@ test("file calls made at the same moment travel in one round trip, each with its
     expect(stats.every((s) => s?.isFile && s.size > 0)).toBe(true);
     expect(texts).toEqual(files.map((_, i) => `line ${i}\n`));
     expect(missing).toBeUndefined();
-    // The master connection, then one round trip for all 81 calls.
+    // The master connection and one helper session on it, whatever the number of calls (81 requests, pipelined).
     expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["web1 master", "web1"]);
-    expect(t.roundTrips).toBe(2);
+    expect(t.roundTrips).toBe(2 + 81);
     t.dispose?.();
   } finally {
     delete process.env.FAKE_SSH_LOG;
     rmSync(dir, { recursive: true, force: true });
   }
-});
-
-test("a batch's answers are read back in order; output cut short is refused, not misassigned", () => {
-  const rows = parseBatch(`0 ${Buffer.from("a\n").toString("base64")} \n1  ${Buffer.from("cat: x: No such file or directory\n").toString("base64")}\n`, 2);
-  expect(rows).toEqual([
-    { exitCode: 0, stdout: "a\n", stderr: "", durationMs: 0 },
-    { exitCode: 1, stdout: "", stderr: "cat: x: No such file or directory\n", durationMs: 0 },
-  ]);
-  expect(parseBatch("0 YQ== \n", 2)).toBeUndefined();
-  expect(batchScript([["cat", "--", "/a b"]])).toContain("r cat -- '/a b'");
 });
 
 test("a master connection lost mid-run turns every later call into an error at once, never a reconnect", async () => {
@@ -95,4 +87,30 @@ test("a master connection lost mid-run turns every later call into an error at o
   await expect.poll(() => t.run(["true"]).then(() => "ran", (e: Error) => e.message), { timeout: 2_000 }).toMatch(/^ssh to web-lost-\d+: the connection ended during the run \(killed by SIGKILL\)/);
   await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
   t.dispose?.();
+});
+
+test("the remote helper: many commands at once on one session; a hung command times out and its group is killed; big output is cut and said so", async () => {
+  const log = path.join(mkdtempSync(path.join(tmpdir(), "ddv-ssh-log-")), "connections");
+  process.env.FAKE_SSH_LOG = log;
+  try {
+    const t = createSshTransport({ host: "web1", ssh: SSH }, 2_000);
+    const started = performance.now();
+    const outs = await Promise.all(Array.from({ length: 20 }, (_, i) => t.run(["sh", "-c", 'sleep 0.3; echo "$1"', "_", `n${i}`])));
+    expect(outs.map((o) => o.stdout)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}\n`));
+    // Concurrent on the remote side: 20 commands of 0.3 s take far less than 6 s.
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["web1 master", "web1"]);
+    // A child in the background holds the output open: the whole group must go, not just the shell.
+    const sleeper = `sleep 30.${process.pid}`;
+    await expect(t.run(["sh", "-c", `${sleeper} & wait`], { timeoutMs: 1_000 })).rejects.toMatchObject({ code: "ETIMEDOUT" });
+    await expect.poll(() => execFileSync("sh", ["-c", `pgrep -fx '${sleeper}' || true`], { encoding: "utf8" }).trim(), { timeout: 2_000 }).toBe("");
+    const big = await t.run(["sh", "-c", "head -c 5000 /dev/zero | tr '\\0' x"], { maxOutputBytes: 1000 });
+    expect(big).toMatchObject({ exitCode: 0, truncated: true });
+    expect(big.stdout).toHaveLength(1000);
+    await expect(t.readFile("/nonexistent/x")).rejects.toMatchObject({ code: "ENOENT" });
+    expect((await t.run(["echo", "ok"])).stdout).toBe("ok\n");
+    t.dispose?.();
+  } finally {
+    delete process.env.FAKE_SSH_LOG;
+  }
 });
