@@ -3,6 +3,7 @@ import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
 import { resolveTargets } from "../fleet/targets.ts";
+import { hostBound } from "./fleet.ts";
 
 // Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
 // resolved (once, for every worker), and old allure results are cleared.
@@ -12,6 +13,7 @@ export default async function setup(project: TestProject) {
     const targets = await resolveTargets();
     // Each host's own settings (inventory ddv_config) must make a valid config too, before anything connects.
     for (const t of targets ?? []) loadConfig(process.env, process.cwd(), t);
+    if (targets) hostBound(); // a bad DEPLOY_PARALLEL stops the run here, not in a worker
     if (targets) project.provide("ddvTargets", targets);
     // A waiver for an ID no check has is a typo that would silently waive nothing (loaded only when needed).
     if (config.waivers.length) {

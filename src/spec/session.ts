@@ -1,3 +1,4 @@
+import { writeFileSync } from "node:fs";
 import type { Target } from "../fleet/targets.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { Evaluator } from "../runner/evaluate.ts";
@@ -22,6 +23,10 @@ export function session(target?: Target): Session {
 }
 
 // At the end of each spec file: closes its connections and stops its commands; answered facts stay for the next.
+// With DDV_TRANSPORT_STATS=<file>, writes each host's network round trips so far there (for the benchmark).
 export async function endSession() {
-  await Promise.all(allProbes().map((p) => p.ctx.close()));
+  const probes = allProbes();
+  await Promise.all(probes.map((p) => p.ctx.close()));
+  const file = process.env.DDV_TRANSPORT_STATS;
+  if (file) writeFileSync(file, JSON.stringify(Object.fromEntries(probes.map((p) => [p.ctx.transport.name, p.ctx.transport.roundTrips ?? 0]))));
 }

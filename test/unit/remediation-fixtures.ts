@@ -5,7 +5,7 @@ import { catalogueVersion } from "../../src/runner/identity.ts";
 
 // Crafted validator reports for remediation tests: the shapes `vitest --reporter=json` and allure-vitest write.
 
-export type Row = { id: string; status?: string; blockedBy?: string; rootCause?: string; host?: { hostname: string; machineId: string } | null; catalogue?: string | null };
+export type Row = { id: string; status?: string; blockedBy?: string; rootCause?: string; host?: { hostname: string; machineId: string } | null; catalogue?: string | null; target?: string };
 
 // This machine's identity, as the validator would record it when run here.
 export const here = () => ({ hostname: readFileSync("/proc/sys/kernel/hostname", "utf8").trim(), machineId: readFileSync("/etc/machine-id", "utf8").trim() });
@@ -20,6 +20,7 @@ export function vitestReport(rows: Row[], startTime = Date.now()) {
     const m: Record<string, unknown> = { checkId: r.id, status: r.status ?? "pass", blockedBy: r.blockedBy, rootCause: r.rootCause };
     if (r.host !== null) m.host = r.host ?? me;
     if (r.catalogue !== null) m.catalogue = r.catalogue ?? catalogueVersion();
+    if (r.target) m.target = r.target;
     return m;
   };
   return {
