@@ -20,3 +20,10 @@ export async function resolveTargets(env: NodeJS.ProcessEnv = process.env): Prom
   }
   return undefined;
 }
+
+// How many hosts a fleet run checks at once (DEPLOY_PARALLEL, default 8): a bound on our CPU and on the fleet.
+export function hostBound(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.DEPLOY_PARALLEL ?? "8";
+  if (!/^[1-9]\d*$/.test(text)) throw new InventoryError(`DEPLOY_PARALLEL must be a count of hosts (1 or more), received ${JSON.stringify(text)}`);
+  return Number(text);
+}

@@ -61,7 +61,8 @@ export async function findHolders(ctx: ProbeContext, found: Array<{ inode: strin
   const want = new Map(found.map((l) => [`socket:[${l.inode}]`, l]));
   const own = (await unitPids(ctx).catch(() => [] as number[])).map(String);
   const all = (await t.readDir("/proc")).filter((d) => /^\d+$/.test(d) && !own.includes(d));
-  for (const pid of [...own, ...all]) {
+  // The links of one process's fds, read together (over ssh, one exchange instead of one per fd).
+  const linksOf = async (pid: string): Promise<Array<string | undefined>> => {
     const fds = await t.readDir(`/proc/${pid}/fd`).catch((err: unknown) => {
       const code = err instanceof TransportError ? err.code : undefined;
       if (code === "ENOENT" || code === "ESRCH") return [] as string[];
@@ -71,12 +72,20 @@ export async function findHolders(ctx: ProbeContext, found: Array<{ inode: strin
       }
       throw err;
     });
-    for (const fd of fds) {
-      const link = await t.readLink(`/proc/${pid}/fd/${fd}`);
-      const l = link ? want.get(link) : undefined;
-      if (l && l.pid === undefined) {
-        l.pid = Number(pid);
-        l.comm = (await t.readFile(`/proc/${pid}/comm`).catch(() => "?")).trim();
+    return Promise.all(fds.map((fd) => t.readLink(`/proc/${pid}/fd/${fd}`)));
+  };
+  // The unit's processes together, then the others 32 at a time; holders are assigned in list order (the first
+  // process of the unit, its main one, over a worker sharing the socket), whatever order the answers come in.
+  const groups = [own, ...Array.from({ length: Math.ceil(all.length / 32) }, (_, i) => all.slice(i * 32, i * 32 + 32))];
+  for (const group of groups) {
+    const links = await Promise.all(group.map(linksOf));
+    for (const [i, pid] of group.entries()) {
+      for (const link of links[i] ?? []) {
+        const l = link ? want.get(link) : undefined;
+        if (l && l.pid === undefined) {
+          l.pid = Number(pid);
+          l.comm = (await t.readFile(`/proc/${pid}/comm`).catch(() => "?")).trim();
+        }
       }
     }
     if (found.every((l) => l.pid !== undefined)) break;

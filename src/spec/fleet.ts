@@ -1,13 +1,5 @@
-import { InventoryError } from "../fleet/inventory.ts";
-import type { Target } from "../fleet/targets.ts";
+import { hostBound, type Target } from "../fleet/targets.ts";
 import { session } from "./session.ts";
-
-// How many hosts a fleet run checks at once (DEPLOY_PARALLEL, default 8): a bound on our CPU and on the fleet.
-export function hostBound(env: NodeJS.ProcessEnv = process.env): number {
-  const text = env.DEPLOY_PARALLEL ?? "8";
-  if (!/^[1-9]\d*$/.test(text)) throw new InventoryError(`DEPLOY_PARALLEL must be a count of hosts (1 or more), received ${JSON.stringify(text)}`);
-  return Number(text);
-}
 
 // undefined when the host answered; otherwise why it cannot be reached (once per run, whatever the spec files).
 const reachability = new Map<string, Promise<string | undefined>>();

@@ -2,8 +2,7 @@ import { rmSync } from "node:fs";
 import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
-import { resolveTargets } from "../fleet/targets.ts";
-import { hostBound } from "./fleet.ts";
+import { hostBound, resolveTargets } from "../fleet/targets.ts";
 
 // Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
 // resolved (once, for every worker), and old allure results are cleared.

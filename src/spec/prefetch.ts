@@ -1,5 +1,5 @@
 import { loadConfig } from "../config/load.ts";
-import type { Target } from "../fleet/targets.ts";
+import { hostBound, type Target } from "../fleet/targets.ts";
 import { ProbeContext } from "../probes/context.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { learnSecrets } from "../probes/secrets.ts";
@@ -58,8 +58,11 @@ export function allProbes(): RunProbes[] {
 }
 
 try {
-  // A fleet's hosts start in turn, under the run's bound (register.ts); this machine's facts start now.
-  if (!runTargets()) runProbes();
+  // This machine's facts, or the first hosts of a fleet (as many as the run checks at once), start now: their
+  // connections open while the checks' modules load. The others start in turn (register.ts).
+  const targets = runTargets();
+  if (!targets) runProbes();
+  else for (const t of targets.slice(0, hostBound())) runProbes(t);
 } catch {
   // A bad config: global-setup has stopped the run with its message already; session() throws it again if not.
 }

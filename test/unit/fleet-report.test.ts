@@ -6,7 +6,7 @@ import { loadConfig } from "../../src/config/load.ts";
 import { EXIT } from "../../src/remediation/errors.ts";
 import { remediateFleet } from "../../src/remediation/fleet.ts";
 import { readFleetReport, readReport } from "../../src/remediation/report.ts";
-import { hostBound } from "../../src/spec/fleet.ts";
+import { hostBound } from "../../src/fleet/targets.ts";
 import { vitestReport, writeVitest } from "./remediation-fixtures.ts";
 
 // A fleet run's report read per host, and the fleet's own settings: the bound, per-host config, unknown hosts.
