@@ -36,6 +36,23 @@ describe("listenersOn", () => {
     expect(ls.unreadable).toBe(0);
   });
 
+  test("several processes hold the socket: the first listed wins, however late its links answer (reads run together)", async () => {
+    const t = procTransport({ "900": { "3": "socket:[4242]" }, "901": { "3": "socket:[4242]" } });
+    const read = t.readLink;
+    let inFlight = 0;
+    let most = 0;
+    t.readLink = async (p) => {
+      most = Math.max(most, ++inFlight);
+      // The first process's links answer last, as a busy remote host might.
+      await new Promise((r) => setTimeout(r, p.startsWith("/proc/900/") ? 30 : 1));
+      inFlight--;
+      return read(p);
+    };
+    const ls = await listenersOn(replayContext(t), 8000);
+    expect(ls[0]).toMatchObject({ pid: 900, comm: "python3" });
+    expect(most).toBeGreaterThan(1);
+  });
+
   test("holder not found and some fd directories unreadable: pid stays undefined and `unreadable` says why", async () => {
     const ls = await listenersOn(replayContext(procTransport({ "900": "EACCES", "901": "EPERM", "902": { "0": "/dev/null" }, "903": "ENOENT" })), 8000);
     expect(ls[0]?.pid).toBeUndefined();
