@@ -1,7 +1,9 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { execa } from "execa";
 import { afterAll, expect, test } from "vitest";
+import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { EXIT } from "../../src/remediation/errors.ts";
 import { remediateFleet } from "../../src/remediation/fleet.ts";
@@ -62,3 +64,19 @@ test("hosts checked at once: DEPLOY_PARALLEL, 8 by default; anything but a count
   expect(() => hostBound({ DEPLOY_PARALLEL: "zero" })).toThrow(/^DEPLOY_PARALLEL must be a count of hosts \(1 or more\), received "zero"$/);
   expect(() => hostBound({ DEPLOY_PARALLEL: "0" })).toThrow(/DEPLOY_PARALLEL/);
 });
+
+test("bad fleet input stops `npx vitest run` before anything connects: one line, exit 66; a host's bad ddv_config exits 78", async () => {
+  const run = (env: Record<string, string>) => execa("npx", ["vitest", "run", "specs/smoke"], { cwd: REPO_ROOT, reject: false, stdin: "ignore", timeout: 120_000, env: { ...env, DDV_REPORTS_DIR: path.join(dir, "reports"), NO_COLOR: "1" } });
+  const limit = await run({ DEPLOY_LIMIT: "web" });
+  expect(limit.exitCode, limit.stderr).toBe(66);
+  expect(limit.stderr).toContain('DEPLOY_LIMIT "web" needs DEPLOY_INVENTORY');
+  expect(limit.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
+  const parallel = await run({ DEPLOY_HOSTS: "web1", DEPLOY_PARALLEL: "lots" });
+  expect(parallel.exitCode).toBe(66);
+  expect(parallel.stderr).toContain('DEPLOY_PARALLEL must be a count of hosts (1 or more), received "lots"');
+  const inv = path.join(dir, "bad-config.ini");
+  writeFileSync(inv, `web1 ddv_config='{"gunicornUrl": 8000}'\n`);
+  const config = await run({ DEPLOY_INVENTORY: inv });
+  expect(config.exitCode, config.stderr).toBe(78);
+  expect(config.stderr).toContain("with host web1's ddv_config");
+}, 120_000);
