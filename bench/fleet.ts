@@ -29,17 +29,29 @@ if (process.getuid?.() !== 0) {
 }
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-// One fleet smoke run from this machine: wall ms, round trips per host; anything but a green run stops the bench.
-async function fleetGate(inventory: string, hosts: number): Promise<{ ms: number; trips: number[] }> {
+// Busy and total jiffies of the whole machine (/proc/stat): the hosts and the controller share its cores here.
+function cpuTicks(): { busy: number; total: number } {
+  const f = (readFileSync("/proc/stat", "utf8").split("\n")[0] as string).trim().split(/\s+/).slice(1, 9).map(Number);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+// One fleet smoke run from this machine: wall ms, round trips per host, the machine's CPU use; anything but a
+// green run stops the bench.
+async function fleetGate(inventory: string, hosts: number): Promise<{ ms: number; trips: number[]; busy: number }> {
   const stat = path.join(WORK, "trips.json");
   rmSync(stat, { force: true });
+  const cpu0 = cpuTicks();
   const started = performance.now();
   const r = await execa("npx", ["vitest", "run", "specs/smoke"], { cwd: REPO_ROOT, reject: false, stdin: "ignore", timeout: 600_000, env: { DEPLOY_INVENTORY: inventory, DDV_REPORTS_DIR: "reports/bench-fleet/run", DDV_TRANSPORT_STATS: stat, NO_COLOR: "1" } });
   const ms = performance.now() - started;
+  const cpu1 = cpuTicks();
+  const busy = (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total);
   const out = `${r.stdout}\n${r.stderr}`;
   const passed = Number(out.match(/Tests\s+(\d+) passed/)?.[1] ?? 0);
   if (r.exitCode !== 0 || passed === 0 || passed % hosts !== 0) throw new Error(`the fleet gate on ${hosts} host(s) was not green (exit ${r.exitCode}):\n${out.trim().split("\n").slice(-20).join("\n")}`);
-  return { ms, trips: Object.values(JSON.parse(readFileSync(stat, "utf8")) as Record<string, number>) };
+  return { ms, busy, trips: Object.values(JSON.parse(readFileSync(stat, "utf8")) as Record<string, { roundTrips: number; requests: number }>).map((t) => t.roundTrips) };
 }
 
 const names = Array.from({ length: Math.max(...SIZES) }, (_, i) => `bench-fleet-${i + 1}`);
@@ -55,6 +67,7 @@ try {
   log(`  local gate inside one host: ${local.median} ms`);
   const over: Record<number, Stats> = {};
   const trips: Record<number, number[]> = {};
+  const busy: Record<number, number> = {};
   for (const n of SIZES) {
     const inventory = path.join(WORK, `inventory-${n}.ini`);
     writeFileSync(inventory, ["[web]", ...names.slice(0, n).map((h) => inventoryLine(fleet, h)), ""].join("\n"));
@@ -64,19 +77,20 @@ try {
       const r = await fleetGate(inventory, n);
       runs.push(r.ms);
       trips[n] = r.trips;
+      busy[n] = Math.max(busy[n] ?? 0, Math.round(r.busy * 100));
     }
     over[n] = stats(runs);
-    log(`  ssh gate on ${n} host(s): ${over[n].median} ms; round trips per host ${trips[n]?.join(", ")}`);
+    log(`  ssh gate on ${n} host(s): ${over[n].median} ms; round trips per host ${trips[n]?.join(", ")}; machine CPU busy up to ${busy[n]}%`);
   }
   const one = over[1] as Stats;
-  const run = { at: new Date().toISOString(), commit: gitCommit(), rounds, machine: { cores: os.cpus().length, node: process.version }, local, over, trips, ratio8to1: Number(((over[8] as Stats).median / one.median).toFixed(2)) };
+  const run = { at: new Date().toISOString(), commit: gitCommit(), rounds, machine: { cores: os.cpus().length, node: process.version }, local, over, trips, busy, ratio8to1: Number(((over[8] as Stats).median / one.median).toFixed(2)) };
   appendFileSync(HISTORY, `${JSON.stringify(run)}\n`);
   const row = (label: string, s: Stats, extra = "") => `| ${label} | ${s.min} | ${s.median} | ${s.max} | ${extra} |`;
   const table = [
-    "| smoke gate | min ms | median ms | max ms | notes |",
+    `| smoke gate (${os.cpus().length} cores shared by the controller and every host) | min ms | median ms | max ms | notes |`,
     "|---|---|---|---|---|",
     row("local, inside one host", local),
-    ...SIZES.map((n) => row(`over ssh, ${n} host${n > 1 ? "s" : ""}`, over[n] as Stats, `${(((over[n] as Stats).median / one.median) * 1).toFixed(2)}x one host; round trips per host: ${Math.min(...(trips[n] ?? [0]))}-${Math.max(...(trips[n] ?? [0]))}`)),
+    ...SIZES.map((n) => row(`over ssh, ${n} host${n > 1 ? "s" : ""}`, over[n] as Stats, `${(((over[n] as Stats).median / one.median) * 1).toFixed(2)}x one host; round trips per host: ${Math.min(...(trips[n] ?? [0]))}-${Math.max(...(trips[n] ?? [0]))}; machine CPU busy up to ${busy[n]}%`)),
   ].join("\n");
   process.stdout.write(`${table}\n\ntarget: 8 hosts <= 1.5x one host: ${run.ratio8to1}x (${run.ratio8to1 <= 1.5 ? "met" : "not met"})\n`);
 } finally {

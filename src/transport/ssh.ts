@@ -50,6 +50,8 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
   const base = sshOptions(target, controlPath, connectS);
   const name = `ssh://${target.user ? `${target.user}@` : ""}${target.host}${target.port ? `:${target.port}` : ""}`;
   let trips = 0;
+  let requests = 0;
+  let inFlight = 0;
   let master: Promise<void> | undefined;
   let masterChild: ChildProcess | undefined;
   let lost: string | undefined;
@@ -115,8 +117,11 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
       trips++;
       helper = startHelper([ssh, ...base, "-T", "--", target.host, helperCommand(target.sudo)], helperFailure);
     }
-    trips++;
-    return helper.call(q, waitMs);
+    requests++;
+    if (inFlight++ === 0) trips++;
+    const answer = helper.call(q, waitMs);
+    void answer.finally(() => inFlight--).catch(() => {});
+    return answer;
   }
 
   async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
@@ -163,6 +168,9 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000)
     name,
     get roundTrips() {
       return trips;
+    },
+    get requests() {
+      return requests;
     },
     run,
     forward,

@@ -27,8 +27,10 @@ export interface Transport {
   forward?(remote: string, name?: string): Promise<string>;
   // Remote transports only: ends the connection itself, at the end of the run (close() keeps it for the next file).
   dispose?(): void;
-  // Remote transports only: how many times the network was crossed so far (for the benchmark).
+  // Remote transports only, for the benchmark: round trips so far (ssh sessions opened, plus each time a request
+  // went out with none in flight: requests sent together share one wait), and the requests themselves.
   readonly roundTrips?: number;
+  readonly requests?: number;
 }
 
 // We could not look: timeout, missing binary, permission, lost connection. Checks report it as an error, never a pass.
