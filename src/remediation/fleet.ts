@@ -21,6 +21,9 @@ async function remediateHost(o: FleetOptions, target: Target, report: Report): P
   // Every line names its host (a plan's diff spans several lines).
   const say = (l: string) => o.say(l.split("\n").map((x) => `[${target.name}] ${x}`).join("\n"));
   try {
+    // Fixes write system files and restart services: as root there, or through passwordless sudo (become).
+    const uid = (await t.run(["id", "-u"])).stdout.trim();
+    if (uid !== "0") throw new RemediateError(`the ssh user on ${target.name} is not root (uid ${uid}): connect as root, or set ansible_become=true with passwordless sudo`, EXIT.notRoot);
     return await remediate({ ...o, report, config, say, transport: () => t });
   } catch (err) {
     if (err instanceof RemediateError) {

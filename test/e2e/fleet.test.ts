@@ -60,6 +60,13 @@ describeE2E("fleets over ssh", () => {
   }, 300_000);
 
   test("remediation over ssh fixes only the broken host, keeps its backups there, and the fleet comes back green", async () => {
+    // First as a user who is neither root nor allowed sudo on the first host: refused there, nothing attempted after.
+    const plain = path.join(DIR, "plain-user.ini");
+    writeFileSync(plain, ["[web]", inventoryLine(fleet, A, { user: "deploy" }), inventoryLine(fleet, B), inventoryLine(fleet, C), ""].join("\n"));
+    const refused = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], { cwd: REPO_ROOT, reject: false, timeout: 120_000, stdin: "ignore", env: { DEPLOY_INVENTORY: plain, NO_COLOR: "1" } });
+    expect(refused.exitCode, refused.stdout + refused.stderr).toBe(77);
+    expect(refused.stdout).toMatch(new RegExp(`\\[${A}\\] refused: the ssh user on ${A} is not root \\(uid \\d+\\)`));
+    expect(refused.stdout).toContain(`not attempted: ${B}, ${C}`);
     const rm = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { DEPLOY_INVENTORY: inventory, NO_COLOR: "1" } });
     const out = `${rm.stdout}\n${rm.stderr}`;
     assertNoProcessWarnings(out, "remediate on the fleet");
