@@ -48,7 +48,9 @@ export async function remediateFleet(o: FleetOptions): Promise<number> {
   const codes: number[] = [];
   let stopped: string | undefined;
   const worker = async () => {
-    for (let r = queue.shift(); r && !stopped; r = queue.shift()) {
+    // Checked before taking the next host, so a host not attempted stays in the queue (and in the message).
+    while (!stopped && queue.length) {
+      const r = queue.shift() as Report;
       const code = await remediateHost(o, byName.get(r.target as string) as Target, r);
       codes.push(code);
       if (code !== EXIT.ok && !stopped) stopped = r.target;

@@ -80,3 +80,16 @@ test("bad fleet input stops `npx vitest run` before anything connects: one line,
   expect(config.exitCode, config.stderr).toBe(78);
   expect(config.stderr).toContain("with host web1's ddv_config");
 }, 120_000);
+
+test("no host starts after one that did not end fixed; the ones left are named", async () => {
+  // test/fake/ssh answers host "unreachable" as ssh does (exit 255): the first host cannot even be asked who it is.
+  const fake = path.join(import.meta.dirname, "../fake/ssh");
+  const said: string[] = [];
+  const targets = [
+    { name: "web1", ssh: { host: "unreachable", ssh: fake } },
+    { name: "web2", ssh: { host: "unreachable", ssh: fake } },
+  ];
+  const code = await remediateFleet({ report: fleetReport(), targets, parallel: 1, say: (l) => said.push(l), confirm: async () => false, dryRun: true, forceStale: false });
+  expect(code).toBe(EXIT.partial);
+  expect(said).toEqual([expect.stringMatching(/^\[web1\] could not remediate: ssh to unreachable failed: ssh: connect to host unreachable/), "stopped after web1 did not end fixed and verified; not attempted: web2"]);
+});
