@@ -1,19 +1,27 @@
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
 import { hostBound, resolveTargets } from "../fleet/targets.ts";
 
 // Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
-// resolved (once, for every worker), and old allure results are cleared.
+// resolved (once, for every worker), and old allure results are cleared. For a fleet, returns the teardown that
+// removes the run's ssh control directories (workers end without running exit handlers).
 export default async function setup(project: TestProject) {
+  let sshDir: string | undefined;
   try {
     const config = loadConfig();
     const targets = await resolveTargets();
     // Each host's own settings (inventory ddv_config) must make a valid config too, before anything connects.
     for (const t of targets ?? []) loadConfig(process.env, process.cwd(), t);
     if (targets) hostBound(); // a bad DEPLOY_PARALLEL stops the run here, not in a worker
-    if (targets) project.provide("ddvTargets", targets);
+    if (targets) {
+      project.provide("ddvTargets", targets);
+      sshDir = mkdtempSync(path.join(tmpdir(), "ddv-run-"));
+      project.provide("ddvSshDir", sshDir);
+    }
     // A waiver for an ID no check has is a typo that would silently waive nothing (loaded only when needed).
     if (config.waivers.length) {
       const { catalogue } = await import("../checks/index.ts");
@@ -33,4 +41,6 @@ export default async function setup(project: TestProject) {
   }
   // allure-results accumulates across runs otherwise; each run's report stands alone.
   rmSync(`${process.env.DDV_REPORTS_DIR ?? "reports"}/allure-results`, { recursive: true, force: true });
+  // By then the workers are gone, and with them every master connection (its remote end reads their pipe).
+  return sshDir ? () => rmSync(sshDir as string, { recursive: true, force: true }) : undefined;
 }

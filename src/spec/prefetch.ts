@@ -18,6 +18,8 @@ declare module "vitest" {
   interface ProvidedContext {
     // The hosts of a fleet run (DEPLOY_HOSTS / DEPLOY_INVENTORY), resolved once by global-setup; absent: this machine.
     ddvTargets?: Target[];
+    // Where a fleet run's ssh control directories go: global-setup removes it when the run ends.
+    ddvSshDir?: string;
   }
 }
 
@@ -37,7 +39,7 @@ export function runProbes(target?: Target): RunProbes {
   let p = probes.get(key);
   if (!p) {
     const config = loadConfig(process.env, process.cwd(), target);
-    const transport = target?.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs) : createLocalTransport(config.timeouts.commandMs);
+    const transport = target?.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs, inject("ddvSshDir")) : createLocalTransport(config.timeouts.commandMs);
     const ctx = new ProbeContext(config, transport);
     // Failures surface in the checks that read these facts; nothing is awaited here.
     showUnits(ctx).catch(() => {});

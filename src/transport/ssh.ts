@@ -41,9 +41,10 @@ const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? "";
 // Runs commands and file reads on another host over OpenSSH, behind the same interface as the local transport.
 // One master connection per host carries every command and forward; ssh's exit 255 is a transport error (the
 // check errors, never passes), and once the master is gone every later call errors at once instead of reconnecting.
-export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000): Transport {
+// `parent`: where the private control directory is made (a run's own folder, removed when the run ends).
+export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000, parent = tmpdir()): Transport {
   const live = new Set<number>();
-  const controlDir = mkdtempSync(path.join(tmpdir(), "ddv-ssh-"));
+  const controlDir = mkdtempSync(path.join(parent, "ddv-ssh-"));
   const controlPath = path.join(controlDir, "master");
   const ssh = target.ssh ?? "ssh";
   const connectS = Math.max(1, Math.ceil(defaultTimeoutMs / 1000));

@@ -17,6 +17,7 @@ test("argv, environment, directory and stdin reach the remote command exactly", 
   expect(r).toMatchObject({ exitCode: 0, stdout: `a b|it's $HOME|${dir}|x y;z|from stdin|` });
   expect((await t.run(["sh", "-c", "exit 3"])).exitCode).toBe(3);
   t.dispose?.();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("ssh's exit 255 is a transport error naming the host, never a result", async () => {
@@ -44,6 +45,7 @@ test("files: read, stat (mode, owner, type), list, link; missing is undefined or
   expect(await t.readLink(path.join(dir, "env file"))).toBeUndefined();
   await expect(t.readFile(path.join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
   t.dispose?.();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 test("sudo wraps the whole line in root's shell; options hold the master connection and never prompt", () => {
@@ -75,6 +77,7 @@ test("file calls made at the same moment travel on one channel, each with its ow
   } finally {
     delete process.env.FAKE_SSH_LOG;
     rmSync(dir, { recursive: true, force: true });
+    rmSync(path.dirname(log), { recursive: true, force: true });
   }
 });
 
@@ -114,5 +117,6 @@ test("the remote helper: many commands at once on one session; a hung command ti
     t.dispose?.();
   } finally {
     delete process.env.FAKE_SSH_LOG;
+    rmSync(path.dirname(log), { recursive: true, force: true });
   }
 });
