@@ -28,12 +28,11 @@ export function sshOptions(t: SshTarget, controlPath: string, connectTimeoutS: n
   ];
 }
 
-// The command line the remote shell runs: directory, environment, then argv, every part quoted; with `sudo` the
-// whole line runs in root's shell (`sudo -n`: a password prompt fails at once instead of hanging).
-export function remoteCommand(argv: string[], opts: Pick<RunOptions, "cwd" | "env">, sudo = false): string {
+// The command line the remote helper runs with `sh -c`: directory, environment, then argv, every part quoted.
+// (Under sudo the helper itself runs as root: see helperCommand.)
+export function remoteCommand(argv: string[], opts: Pick<RunOptions, "cwd" | "env">): string {
   const env = opts.env ? ["env", "-i", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`)] : [];
-  const line = `${opts.cwd ? `cd ${quoteArg(opts.cwd)} && ` : ""}exec ${quoteArgv([...env, ...argv])}`;
-  return sudo ? quoteArgv(["sudo", "-n", "--", "sh", "-c", line]) : line;
+  return `${opts.cwd ? `cd ${quoteArg(opts.cwd)} && ` : ""}exec ${quoteArgv([...env, ...argv])}`;
 }
 
 const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? "";
