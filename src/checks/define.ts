@@ -24,7 +24,9 @@ export const CheckMetaSchema = z
 export type CheckMeta = z.infer<typeof CheckMetaSchema>;
 
 // What a check saw. `observed` must say what was actually found, in words an operator understands.
-export type Verdict = { pass: boolean; observed: string; details?: unknown };
+// `retryInMs`: the verdict may change on its own after that long (a service that has not yet run long enough to
+// call steady); waits after a fix look again then instead of polling blind.
+export type Verdict = { pass: boolean; observed: string; details?: unknown; retryInMs?: number };
 
 export type Check = CheckMeta & {
   // Gathers facts through probes and judges them. Throwing means "could not look": reported as an error.
@@ -43,3 +45,5 @@ export const withoutNginx = (ctx: ProbeContext) => (ctx.config.nginxUrl && ctx.c
 
 export const pass = (observed: string, details?: unknown): Verdict => ({ pass: true, observed, details });
 export const fail = (observed: string, details?: unknown): Verdict => ({ pass: false, observed, details });
+// A failure that may clear by itself once `retryInMs` has passed.
+export const failFor = (observed: string, retryInMs: number): Verdict => ({ pass: false, observed, retryInMs });

@@ -1,12 +1,12 @@
 import { access, accessBasis, serviceAccount } from "../probes/files.ts";
-import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
+import { listenersOn, processAgeSeconds, unitPids, urlPort } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
 import { currentJournal, serviceUnit, showUnits, unitName, verifyUnit, type Unit } from "../probes/systemd.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { crashCause } from "../probes/crash-cause.ts";
 import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
-import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
+import { defineCheck, fail, failFor, pass, withoutNginx } from "./define.ts";
 
 const CONFIG_ROOTS = ["SVC-004", "SVC-005", "SVC-006", "SVC-007"];
 // Every check that reads the unit's definition needs the unit to be there; see SVC-016.
@@ -29,6 +29,21 @@ async function dependencyActive(ctx: ProbeContext, name: string) {
   const desc = (p: string, pu: Unit | undefined) => (pu ? `${p}: ActiveState=${pu.activeState} SubState=${pu.subState} Result=${pu.result}` : `${p}: not described by systemctl`);
   if (down.length) return fail(`${self}, but ${down.map(({ p, pu }) => desc(p, pu)).join("; ")}`);
   return pass(parts.length ? `${self}; ${parts.map(({ p, pu }) => `${p}: ${pu?.activeState} (${pu?.subState})`).join(", ")}` : self);
+}
+
+// Whether the service is crash-looping now. systemd's NRestarts counts automatic restarts since the last manual
+// start, so a service that looped and then recovered on its own still shows them: it is steady again once its
+// current run has lasted `steadySeconds` (a crash loop's runs end sooner). retryInMs: when a young run turns steady.
+export async function crashLoopNow(ctx: ProbeContext, u: Unit, steadySeconds: number): Promise<{ steady: boolean; note?: string; retryInMs?: number }> {
+  if (u.subState === "auto-restart") return { steady: false, note: "waiting to be restarted after its main process ended" };
+  const max = ctx.config.thresholds.maxRestarts;
+  if (u.nRestarts <= max) return { steady: true };
+  if (u.activeState !== "active" || u.subState !== "running") return { steady: false, note: `${u.nRestarts} automatic restarts, and it is not running` };
+  const age = await processAgeSeconds(ctx, u.mainPid);
+  if (age === undefined) return { steady: false, note: `${u.nRestarts} automatic restarts, and its main process (${u.mainPid}) is gone` };
+  const ran = `current run ${Math.floor(age)} s old`;
+  if (age >= steadySeconds) return { steady: true, note: `${u.nRestarts} automatic restarts since the last manual start, none in the last ${steadySeconds} s (${ran}): recovered` };
+  return { steady: false, note: `${u.nRestarts} automatic restarts and the ${ran}, under the ${steadySeconds} s a recovered run lasts`, retryInMs: Math.ceil((steadySeconds - age) * 1000) };
 }
 
 export const serviceChecks = [
@@ -86,7 +101,7 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "NRestarts <= thresholds.maxRestarts and SubState is not auto-restart (a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
+      expects: "not waiting to be restarted (SubState is not auto-restart); after more than thresholds.maxRestarts automatic restarts, the current run has lasted thresholds.steadySeconds (a crash loop now, not a count since the last manual start; a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
       recommendation: "The app dies after start: fix the cause named above (or read `journalctl -u <service> -n 50` and /var/log/<service>/error.log), then systemctl restart <service>",
       dependsOn: CONFIG_ROOTS,
     },
@@ -95,15 +110,17 @@ export const serviceChecks = [
         const u = await serviceUnit(ctx);
         const masked = u.execMainStatus !== 0 && u.successExitStatus.statuses.includes(u.execMainStatus) ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})` : "";
         const s = `NRestarts=${u.nRestarts} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus}${masked}`;
-        // Checked even when SuccessExitStatus lists 1: restarts climbing means the app cannot stay up.
-        if (u.nRestarts <= ctx.config.thresholds.maxRestarts && u.subState !== "auto-restart") return pass(s);
+        const steady = ctx.config.thresholds.steadySeconds;
+        const looping = await crashLoopNow(ctx, u, steady);
+        if (looping.steady) return pass(looping.note ? `${s}; ${looping.note}` : s);
         // The failure says why: the journal of the last failed starts and Gunicorn's error log. Not reading them
         // does not unmake the crash loop, so that is said, not thrown.
         const why = await crashCause(ctx).then(
           (c) => (c ? `last failed start: ${ctx.clip(c.text, 300)}` : "the journal and Gunicorn's error log of the last starts name no cause"),
           (err: unknown) => `cause not read: ${err instanceof Error ? err.message : String(err)}`,
         );
-        return fail(`${s}; ${why}`);
+        const text = `${s}${looping.note ? `; ${looping.note}` : ""}; ${why}`;
+        return looping.retryInMs === undefined ? fail(text) : failFor(text, looping.retryInMs);
       },
     },
   ),

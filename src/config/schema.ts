@@ -73,6 +73,8 @@ export const ConfigSchema = z
     thresholds: z
       .object({
         maxRestarts: z.number().int().nonnegative().default(0),
+        // After more than maxRestarts automatic restarts, how long the current run must last to count as recovered.
+        steadySeconds: z.number().positive().default(30),
         securityExposure: z.number().min(0).max(10).default(5.0),
         checkDeployFailLevel: z.enum(["ERROR", "WARNING"]).default("ERROR"),
         checkDeployIgnore: z.array(z.string()).default([]),

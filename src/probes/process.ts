@@ -1,3 +1,4 @@
+import { parseProcStat } from "./environment.ts";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 import { serviceUnit } from "./systemd.ts";
@@ -220,4 +221,20 @@ export function cpuLimit(ctx: ProbeContext): Promise<CpuLimit> {
 // Number of CPUs the service can use (see cpuLimit), possibly fractional under a quota (0.5 for CPUQuota=50%).
 export async function cpuCount(ctx: ProbeContext): Promise<number> {
   return (await cpuLimit(ctx)).cpus;
+}
+
+// Linux reports process start times in clock ticks of USER_HZ, 100 on every architecture Debian ships.
+const USER_HZ = 100;
+
+// Seconds since `pid` started, from /proc/<pid>/stat and /proc/uptime (both counted from boot, so they agree even
+// when the controller's clock differs from the host's); undefined when the process is gone or exiting.
+export async function processAgeSeconds(ctx: ProbeContext, pid: number): Promise<number | undefined> {
+  if (pid <= 0) return undefined;
+  const [text, uptime] = await Promise.all([readOptional(ctx, `/proc/${pid}/stat`), ctx.transport.readFile("/proc/uptime")]);
+  if (text === undefined) return undefined;
+  const stat = parseProcStat(text);
+  const up = Number(uptime.split(" ")[0]);
+  if (!stat || !uptime.trim() || !Number.isFinite(up)) throw new Error(`cannot read a start time from /proc/${pid}/stat and /proc/uptime: ${JSON.stringify(text.slice(0, 60))}, ${JSON.stringify(uptime.slice(0, 30))}`);
+  if (stat.state === "Z" || stat.state === "X") return undefined;
+  return Math.max(0, up - stat.startTime / USER_HZ);
 }

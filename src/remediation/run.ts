@@ -194,15 +194,22 @@ async function settle(config: Config, mk: () => Transport, t: Transport, scope: 
 }
 
 // Re-checks `scope`, then looks again (up to 3 times, 2 s apart) at what is red and was not red before: a service
-// that was just restarted, or a request that timed out on a loaded host, gets a moment before it is judged.
+// that was just restarted, or a request that timed out on a loaded host, gets a moment before it is judged. A check
+// that said when its verdict may clear by itself (a service not yet steady after restarts) gets one more look then.
 async function settled(config: Config, mk: () => Transport, scope: string[], baseline?: Map<string, Outcome>): Promise<Map<string, Outcome>> {
   const after = await recheck(config, mk, scope);
+  const lookAgain = async (ids: string[], ms: number) => {
+    await new Promise((r) => setTimeout(r, ms));
+    const again = await recheck(config, mk, ids);
+    for (const id of ids) after.set(id, again.get(id) as Outcome);
+  };
   for (let look = 0; look < 3; look++) {
     const suspects = scope.filter((id) => isRed(after.get(id)) && !(baseline && isRed(baseline.get(id))));
     if (!suspects.length) break;
-    await new Promise((r) => setTimeout(r, 2000));
-    const again = await recheck(config, mk, suspects);
-    for (const id of suspects) after.set(id, again.get(id) as Outcome);
+    await lookAgain(suspects, 2000);
   }
+  const timed = scope.filter((id) => isRed(after.get(id)) && after.get(id)?.retryInMs !== undefined);
+  const wait = Math.max(0, ...timed.map((id) => after.get(id)?.retryInMs ?? 0));
+  if (timed.length && wait <= config.remediation.restartWaitSeconds * 1000) await lookAgain(timed, wait);
   return after;
 }

@@ -4,7 +4,8 @@ import type { ProbeContext } from "../probes/context.ts";
 
 export type Status = "pass" | "fail" | "error" | "skip";
 // rootCause: a failed dependency outside this run that this check's own failure or error is blamed on.
-export type Outcome = { id: string; status: Status; observed: string; blockedBy?: string; rootCause?: string; durationMs: number };
+// retryInMs: a failure that may clear by itself after that long (see Verdict).
+export type Outcome = { id: string; status: Status; observed: string; blockedBy?: string; rootCause?: string; durationMs: number; retryInMs?: number };
 
 // Evaluates checks once per run, dependencies first. A failing root check turns its dependants into skips
 // when the root is reported in the same run (scope); otherwise the dependant judges for itself, so a
@@ -56,12 +57,12 @@ export class Evaluator {
   }
 
   // Runs one check's own judgement; never rejects.
-  private async attempt(check: Check): Promise<Pick<Outcome, "status" | "observed">> {
+  private async attempt(check: Check): Promise<Pick<Outcome, "status" | "observed" | "retryInMs">> {
     const skipReason = check.skipIf?.(this.ctx);
     if (skipReason) return { status: "skip", observed: skipReason };
     try {
       const v = await check.run(this.ctx);
-      return { status: v.pass ? "pass" : "fail", observed: v.observed };
+      return v.pass ? { status: "pass", observed: v.observed } : { status: "fail", observed: v.observed, retryInMs: v.retryInMs };
     } catch (err) {
       return { status: "error", observed: `could not check: ${(err as Error).message}` };
     }
