@@ -4,15 +4,16 @@ import { execa } from "execa";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { assertNoProcessWarnings } from "./hosts.ts";
 
-export type FleetRow = { target: string; id: string; status: string; message: string; name: string; machineId?: string };
+// `file`, `fileStart`, `fileEnd`: the spec file the row belongs to and when its first test started and last ended (ms).
+export type FleetRow = { target: string; id: string; status: string; message: string; name: string; machineId?: string; file: string; fileStart: number; fileEnd: number };
 
 // One row per (host, check) of a fleet run's vitest JSON report.
 export function readFleetReport(file: string): FleetRow[] {
   const report = JSON.parse(readFileSync(file, "utf8")) as {
-    testResults: Array<{ assertionResults: Array<{ title: string; status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; target?: string; host?: { machineId: string } } }> }>;
+    testResults: Array<{ name: string; startTime: number; endTime: number; assertionResults: Array<{ title: string; status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; target?: string; host?: { machineId: string } } }> }>;
   };
   return report.testResults.flatMap((f) =>
-    f.assertionResults.map((a) => ({ target: a.meta?.target ?? "?", id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", message: (a.failureMessages ?? []).join("\n"), name: a.title, machineId: a.meta?.host?.machineId })),
+    f.assertionResults.map((a) => ({ target: a.meta?.target ?? "?", id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", message: (a.failureMessages ?? []).join("\n"), name: a.title, machineId: a.meta?.host?.machineId, file: f.name, fileStart: f.startTime, fileEnd: f.endTime })),
   );
 }
 
