@@ -1,5 +1,6 @@
 import type { Transport } from "../transport/types.ts";
 import { BackupFolder, must } from "./backup.ts";
+import { pinned, RefusedError, type Facts } from "./pinned.ts";
 import type { Action } from "./fix.ts";
 
 // How to put one applied action back; run in reverse order on rollback.
@@ -38,61 +39,69 @@ async function check(t: Transport, argv: string[], show: string, opts: { cwd?: s
   }
 }
 
-// Applies one action after backing up what it changes; returns how to undo it (undefined: nothing to undo).
-export async function applyAction(a: Action, env: ApplyEnv): Promise<Undo | undefined> {
+// Applies one action after backing up what it changes. Its undo is handed to `register` before the action first
+// touches the host, so a step that fails part-way is rolled back too. File changes go through the pinned helper:
+// no link is followed, and an object replaced or changed since the plan (or the backup) is refused.
+export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) => void = () => {}): Promise<void> {
   const { t, backup } = env;
   switch (a.kind) {
     case "write": {
-      const e = await backup.save(a.path, env.fix);
-      if (!e.existed) await must(t, ["install", "-m", a.mode.toString(8), "-o", a.owner, "-g", a.group, "/dev/null", a.path]);
-      await must(t, ["dd", `of=${a.path}`, "status=none"], a.content); // same inode: edited in place
-      if (e.existed) {
-        await must(t, ["chown", `${a.owner}:${a.group}`, "--", a.path]);
-        await must(t, ["chmod", a.mode.toString(8), "--", a.path]);
-      }
-      return { what: `restore ${a.path}`, run: () => backup.restore(e) };
+      const e = await backup.save(a.path, env.fix, { expect: a.expect });
+      register({ what: `restore ${a.path}`, run: () => backup.restore(e) });
+      const data = Buffer.from(a.content, "utf8").toString("base64");
+      const pin = e.existed ? { expect: { dev: e.dev as number, ino: e.ino as number } } : { absent: true };
+      const r = await pinned<{ after: Facts }>(t, { op: "write", path: a.path, data, mode: a.mode, owner: a.owner, group: a.group, ...pin });
+      if (!e.existed) await backup.created(e, r.after);
+      return;
     }
     case "chmod":
     case "chown": {
-      const e = await backup.save(a.path, env.fix, { content: false });
-      if (a.kind === "chmod") await must(t, ["chmod", a.mode.toString(8), "--", a.path]);
-      else await must(t, ["chown", `${a.owner}:${a.group}`, "--", a.path]);
-      return { what: `restore owner and mode of ${a.path}`, run: () => backup.restore(e) };
+      const e = await backup.save(a.path, env.fix, { content: false, expect: a.expect });
+      register({ what: `restore owner and mode of ${a.path}`, run: () => backup.restore(e) });
+      const change = a.kind === "chmod" ? { mode: a.mode } : { owner: a.owner, group: a.group };
+      await pinned(t, { op: "change", path: a.path, ...change, expect: { dev: e.dev as number, ino: e.ino as number } });
+      return;
     }
     case "mkdir": {
+      // A directory made, or an existing one given this owner and mode.
       const e = await backup.save(a.path, env.fix, { content: false });
-      await must(t, ["install", "-d", "-m", a.mode.toString(8), "-o", a.owner, "-g", a.group, a.path]);
-      return { what: e.existed ? `restore owner and mode of ${a.path}` : `remove ${a.path} if still empty`, run: () => backup.restore(e) };
+      register({ what: e.existed ? `restore owner and mode of ${a.path}` : `remove ${a.path} if still empty`, run: () => backup.restore(e) });
+      if (e.existed && e.kind !== "dir") throw new RefusedError(`refused: ${a.path} exists and is not a directory`);
+      if (e.existed) await pinned(t, { op: "change", path: a.path, owner: a.owner, group: a.group, mode: a.mode, expect: { dev: e.dev as number, ino: e.ino as number } });
+      else await backup.created(e, (await pinned<{ after: Facts }>(t, { op: "mkdir", path: a.path, mode: a.mode, owner: a.owner, group: a.group })).after);
+      return;
     }
     case "sql": {
       const argv = psqlArgv(a.database, env.psql);
       const r = await t.run(argv, { input: a.sql, cwd: "/", timeoutMs: env.timeoutMs });
       if (r.exitCode !== 0) throw new Error(`psql exited ${r.exitCode} on: ${a.show} (${r.stderr.trim().split("\n")[0] ?? ""})`);
-      if (!a.undo) return undefined;
+      if (!a.undo) return;
       const undo = a.undo;
       await backup.saveSql(env.fix, a.undoShow ?? undo);
-      return { what: `SQL ${a.undoShow ?? undo}`, run: async () => void (await must(t, psqlArgv(a.database, env.psql), undo)) };
+      register({ what: `SQL ${a.undoShow ?? undo}`, run: async () => void (await must(t, psqlArgv(a.database, env.psql), undo)) });
+      return;
     }
     case "unit": {
       const before = await unitState(t, a.unit);
       await check(t, ["systemctl", a.verb, "--", a.unit], `systemctl ${a.verb} ${a.unit}`, { timeoutMs: env.timeoutMs * 3 });
-      if (a.verb === "start" && before.active !== "active") return { what: `stop ${a.unit} (it was ${before.active})`, run: async () => void (await t.run(["systemctl", "stop", "--", a.unit])) };
-      if (a.verb === "enable" && before.enabled !== "enabled")
-        return { what: `disable ${a.unit} (it was ${before.enabled})`, run: async () => void (await t.run(["systemctl", "disable", "--", a.unit])) };
-      return undefined; // a restart or reload of restored files is done by the rollback itself
+      if (a.verb === "start" && before.active !== "active") register({ what: `stop ${a.unit} (it was ${before.active})`, run: async () => void (await t.run(["systemctl", "stop", "--", a.unit])) });
+      if (a.verb === "enable" && before.enabled !== "enabled") register({ what: `disable ${a.unit} (it was ${before.enabled})`, run: async () => void (await t.run(["systemctl", "disable", "--", a.unit])) });
+      return; // a restart or reload of restored files is done by the rollback itself
     }
     case "daemon-reload":
+      register({ what: "systemctl daemon-reload", run: async () => void (await must(t, ["systemctl", "daemon-reload"])) });
       await must(t, ["systemctl", "daemon-reload"]);
-      return { what: "systemctl daemon-reload", run: async () => void (await must(t, ["systemctl", "daemon-reload"])) };
+      return;
     case "validate": {
       const how = a.asService ? await env.asService(a.argv) : { argv: a.argv, cwd: a.cwd };
       await check(t, how.argv, a.show, { ...how, timeoutMs: env.timeoutMs * 6 });
-      return undefined;
+      return;
     }
     case "run": {
       const how = a.asService ? await env.asService(a.argv) : { argv: a.argv };
+      register({ what: a.undo, run: async () => {}, irreversible: true });
       await check(t, how.argv, a.show, { ...how, timeoutMs: env.timeoutMs * 12 });
-      return { what: a.undo, run: async () => {}, irreversible: true };
+      return;
     }
     case "restart-until-green": {
       // Restart, then give the app the whole window to come up: restarting a slow (loaded, --preload) start again
@@ -104,7 +113,7 @@ export async function applyAction(a: Action, env: ApplyEnv): Promise<Undo | unde
         await check(t, ["systemctl", "restart", "--", a.unit], `systemctl restart ${a.unit}`, { timeoutMs: env.timeoutMs * 3 });
         for (;;) {
           red = await env.waitGreen(a.ids, Math.min(5, Math.max(1, (deadline - Date.now()) / 1000)));
-          if (!red.length) return undefined;
+          if (!red.length) return;
           if (Date.now() >= deadline) break;
           const state = await unitState(t, a.unit);
           if (state.active === "failed" || state.active === "inactive") break; // systemd gave up: restart again

@@ -1,11 +1,28 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { inspectForChange, pinned, RefusedError, type Expect, type Facts, type Kind, type Read } from "./pinned.ts";
 import type { Transport } from "../transport/types.ts";
 
 // Where remediation keeps backups and its audit log on the host.
 export const STATE_DIR = "/var/lib/ddv/remediation";
 
-// One backed-up path: enough to put it back byte-identical with its owner and mode.
-export type ManifestEntry = { path: string; existed: boolean; mode?: number; uid?: number; gid?: number; sha256?: string; copy?: string; fix: string };
+// One backed-up path: enough to put it back byte-identical with its owner, mode and extended attributes (ACLs).
+// dev/ino: the object recorded, seen without following links (a link is refused, never backed up as a link);
+// restoring owner and mode acts on that very object. `created`: what a step created there (removed on undo).
+export type ManifestEntry = {
+  path: string;
+  existed: boolean;
+  kind?: Kind;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  dev?: number;
+  ino?: number;
+  sha256?: string;
+  copy?: string;
+  xattrs?: Record<string, string>;
+  created?: Expect;
+  fix: string;
+};
 
 // The run folder of one remediation: file copies plus manifest.json (path, mode, owner, checksum) and undo SQL.
 export class BackupFolder {
@@ -27,24 +44,34 @@ export class BackupFolder {
     return new BackupFolder(dir, t);
   }
 
-  // Records `path` as it is now (the oldest state is the one to restore). `content: false` (chmod, chown, mkdir)
-  // records owner and mode only: restoring them must not roll back lines a log file gained meanwhile.
-  async save(path: string, fix: string, opts: { content: boolean } = { content: true }): Promise<ManifestEntry> {
+  // Records `path` as it is now (the oldest state is the one to restore), refusing a link or, when `expect` (what
+  // the plan saw) is given, an object that changed since. `content: false` (chmod, chown, mkdir) records owner and
+  // mode only: restoring them must not roll back lines a log file gained meanwhile.
+  async save(path: string, fix: string, opts: { content?: boolean; expect?: Expect } = {}): Promise<ManifestEntry> {
     let entry = this.entries.find((e) => e.path === path);
     if (!entry) {
-      const st = await this.t.stat(path);
-      entry = { path, existed: !!st, fix, ...(st ? { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid } : {}) };
+      const f = await inspectForChange(this.t, path);
+      if (f && opts.expect) assertSame(path, f, opts.expect);
+      entry = { path, existed: !!f, fix, ...(f ? { kind: f.kind, mode: f.mode, uid: f.uid, gid: f.gid, dev: f.dev, ino: f.ino } : {}) };
       this.entries.push(entry);
     }
     // Content is copied the first time a fix is about to write it (chmod/chown before left it as it was).
-    if (opts.content && entry.existed && !entry.copy && (await this.t.stat(path))?.isFile) {
+    if ((opts.content ?? true) && entry.existed && !entry.copy && entry.kind === "file") {
+      const r = await pinned<Read>(this.t, { op: "read", path, expect: { dev: entry.dev as number, ino: entry.ino as number } });
       const copy = `${this.dir}/files/${++this.n}`;
-      await must(this.t, ["cp", "-a", "--", path, copy]);
+      await pinned(this.t, { op: "write", path: copy, data: r.data, mode: 0o600, owner: 0, group: 0, absent: true });
       entry.copy = copy;
-      entry.sha256 = await sha256(this.t, path);
+      entry.sha256 = createHash("sha256").update(Buffer.from(r.data, "base64")).digest("hex");
+      if (Object.keys(r.xattrs).length) entry.xattrs = r.xattrs;
     }
     await this.writeManifest();
     return entry;
+  }
+
+  // Records what a step created at `e.path`, so an undo removes that object and nothing else.
+  async created(e: ManifestEntry, what: Facts) {
+    e.created = { dev: what.dev, ino: what.ino };
+    await this.writeManifest();
   }
 
   // Records what a fix declared before it acts.
@@ -59,23 +86,37 @@ export class BackupFolder {
     await this.writeManifest();
   }
 
-  // Puts a path back as recorded: content byte-identical (cp -a), then mode and owner; removes what did not exist.
+  // Puts a path back as recorded: the content's bytes with owner, mode and xattrs as a new file renamed into place;
+  // owner and mode only on the very object recorded; removes only what a step created (a directory only if empty).
   async restore(e: ManifestEntry) {
-    if (!e.existed) {
-      const st = await this.t.stat(e.path);
-      if (st?.isDirectory) await this.t.run(["rmdir", "--", e.path]); // only when empty: never deletes data
-      else if (st) await must(this.t, ["rm", "-f", "--", e.path]);
-      return;
-    }
-    if (e.copy) await must(this.t, ["cp", "-a", "--", e.copy, e.path]);
-    await must(this.t, ["chown", `${e.uid}:${e.gid}`, "--", e.path]);
-    await must(this.t, ["chmod", (e.mode as number).toString(8), "--", e.path]);
+    await restoreEntry(this.t, e);
   }
 
   private async writeManifest() {
     const body = JSON.stringify({ declared: this.declared, files: this.entries, sqlUndo: this.sqlUndo }, null, 2);
-    await must(this.t, ["dd", `of=${this.dir}/manifest.json`, "status=none"], body);
+    await pinned(this.t, { op: "write", path: `${this.dir}/manifest.json`, data: Buffer.from(body).toString("base64"), mode: 0o600, owner: 0, group: 0 });
   }
+}
+
+// Puts one manifest entry back (see BackupFolder.restore); also what `remediate rollback` runs from a manifest.
+export async function restoreEntry(t: Transport, e: ManifestEntry) {
+  if (!e.existed) {
+    if (e.created) await pinned(t, { op: "remove", path: e.path, expect: e.created });
+    return;
+  }
+  if (e.copy) {
+    const r = await pinned<Read>(t, { op: "read", path: e.copy });
+    await pinned(t, { op: "write", path: e.path, data: r.data, mode: e.mode as number, owner: e.uid as number, group: e.gid as number, xattrs: e.xattrs });
+    return;
+  }
+  await pinned(t, { op: "change", path: e.path, owner: e.uid as number, group: e.gid as number, mode: e.mode as number, expect: { dev: e.dev as number, ino: e.ino as number } });
+}
+
+// Refuses an object that is not what the plan looked at (another inode, or owner/mode changed since).
+export function assertSame(path: string, f: Facts, want: Expect) {
+  if (f.dev !== want.dev || f.ino !== want.ino) throw new RefusedError(`refused: ${path} is not the file the plan looked at (it was replaced since)`);
+  for (const k of ["mode", "uid", "gid"] as const)
+    if (want[k] !== undefined && want[k] !== f[k]) throw new RefusedError(`refused: ${path} changed since the plan (${k} ${k === "mode" ? f[k].toString(8) : f[k]}, planned from ${k === "mode" ? (want[k] as number).toString(8) : want[k]})`);
 }
 
 // SHA-256 of a file on the host.

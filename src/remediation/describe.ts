@@ -3,6 +3,7 @@ import type { SecretRules } from "../config/schema.ts";
 import { isSecretName, redact } from "../probes/redact.ts";
 import type { Transport } from "../transport/types.ts";
 import type { Action } from "./fix.ts";
+import { inspectForChange, pinned, type Read } from "./pinned.ts";
 
 const ASSIGNMENT = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*)$/;
 
@@ -14,19 +15,39 @@ export function maskEnvText(text: string, secrets: string[], rules: SecretRules,
     const m = l.match(ASSIGNMENT);
     if (m) old.set(m[2] as string, m[4] as string);
   }
+  // A secret's value may go on past its line (an open quote, a trailing backslash): every such line is masked too.
+  let open: { quote?: string } | undefined;
   const lines = text.split("\n").map((l) => {
+    if (open) {
+      open = continues(l, open.quote);
+      return "<masked, continued>";
+    }
     const m = l.match(ASSIGNMENT);
     if (!m || !isSecretName(m[2] as string, rules)) return l;
     const changed = before !== undefined && old.get(m[2] as string) !== m[4];
+    const value = m[4] as string;
+    const quote = /^["']/.test(value) ? value[0] : undefined;
+    open = continues(quote ? value.slice(1) : value, quote);
     return `${m[1]}${m[2]}${m[3]}<masked${changed ? ", new value" : ""}>`;
   });
   return redact(lines.join("\n"), secrets);
 }
 
+// Whether a value goes on past this line: inside `quote` until an unescaped closing one, else after a trailing "\\".
+function continues(rest: string, quote: string | undefined): { quote?: string } | undefined {
+  if (!quote) return /\\$/.test(rest) ? {} : undefined;
+  for (let i = 0; i < rest.length; i++) {
+    if (rest[i] === "\\" && quote === '"') i++;
+    else if (rest[i] === quote) return undefined;
+  }
+  return { quote };
+}
+
 // A unified diff of a planned write, secret values masked on both sides.
 export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write" }>, secrets: string[], rules: SecretRules): Promise<string> {
-  const st = await t.stat(a.path);
-  const before = st ? await t.readFile(a.path) : "";
+  // Read as the write will see it: a link is refused here, never followed into the plan's text.
+  const st = await inspectForChange(t, a.path);
+  const before = st ? Buffer.from((await pinned<Read>(t, { op: "read", path: a.path })).data, "base64").toString("utf8") : "";
   const patch = createTwoFilesPatch(st ? a.path : "/dev/null", a.path, maskEnvText(before, secrets, rules), maskEnvText(a.content, secrets, rules, before), "", "", { context: 2 });
   const body = patch.split("\n").filter((l) => !/^(Index: |={10,})/.test(l)).join("\n").trimEnd();
   const meta = st ? `` : ` (new file, mode ${a.mode.toString(8)}, ${a.owner}:${a.group})`;

@@ -1,14 +1,16 @@
 import type { Config } from "../config/schema.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import type { Transport } from "../transport/types.ts";
+import type { Expect } from "./pinned.ts";
 
 // One change a fix makes. Plans are lists of actions, so the plan shown, the backup taken and the rollback done
 // are all derived from the same data (nothing a fix does escapes the manifest).
 export type Action =
-  // Writes a whole file in place (same inode, so an env file keeps its identity); created with mode/owner when new.
-  | { kind: "write"; path: string; content: string; mode: number; owner: string; group: string }
-  | { kind: "chmod"; path: string; mode: number }
-  | { kind: "chown"; path: string; owner: string; group: string }
+  // Writes a whole file: a new file with this owner and mode, fsynced and renamed over the old one (never through it).
+  // `expect`: the object the plan looked at (device, inode, owner, mode); anything else there is refused.
+  | { kind: "write"; path: string; content: string; mode: number; owner: string; group: string; expect?: Expect }
+  | { kind: "chmod"; path: string; mode: number; expect?: Expect }
+  | { kind: "chown"; path: string; owner: string; group: string; expect?: Expect }
   | { kind: "mkdir"; path: string; mode: number; owner: string; group: string }
   // SQL run by the postgres superuser; `show` is what the plan prints (passwords masked), `undo` reverses it.
   | { kind: "sql"; database: string; sql: string; show: string; undo?: string; undoShow?: string }

@@ -5,6 +5,7 @@ import { fixById } from "./fixes/index.ts";
 import { restartService } from "./fixes/service.ts";
 import type { Report } from "./report.ts";
 import { isRed } from "./recheck.ts";
+import { identityOf, inspectPaths } from "./pinned.ts";
 
 // One step of a plan: a fix, the IDs it cures, and its actions.
 export type Step = { fix: Fix; ids: string[]; actions: Action[]; notes: string[]; touches: { files: string[]; units: string[] } };
@@ -85,7 +86,25 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
     if (file && !decl.files.some((f) => file === f.replace(/\/+$/, "") || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
     if (unit && !decl.units.some((u) => globMatch(u, unit))) throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
   }
+  const refused = await pinFiles(env.transport, p.actions);
+  if (refused) return { why: `${fix.id} will not act: ${refused}` };
   return { fix, ids, actions: p.actions, notes: p.notes ?? [], touches: decl, manualIds: p.manualIds ?? {} };
+}
+
+// Looks at every path the actions change, links not followed, in one call: a link on the way (or at the path, unless
+// a mkdir replaces nothing) refuses the step; each change is held to the object seen here (device, inode, owner, mode).
+async function pinFiles(t: FixEnv["transport"], actions: Action[]): Promise<string | undefined> {
+  const files = actions.filter((a): a is Extract<Action, { path: string }> => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir");
+  const seen = await inspectPaths(t, [...new Set(files.map((a) => a.path))]);
+  for (const a of files) {
+    const f = seen.get(a.path);
+    if (!f || f.kind === "missing") continue;
+    if (f.kind === "refused") return f.why;
+    if (f.kind === "link") return `refused: ${a.path} is a symbolic link${f.target ? ` (to ${f.target})` : ""}: root does not act through links; replace it with the real file by hand if it belongs there`;
+    if (f.kind === "file" && f.nlink > 1 && a.kind !== "mkdir") return `refused: ${a.path} has ${f.nlink} hard links: another name may be a file outside the deployment`;
+    if (a.kind !== "mkdir") a.expect ??= identityOf(f);
+  }
+  return undefined;
 }
 
 // Whether an outcome map shows any of `ids` red.

@@ -99,10 +99,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       done.push(d);
       try {
         await backup.declare(step.fix.id, step.touches);
-        for (const a of step.actions) {
-          const u = await applyAction(a, { ...applyEnv, fix: step.fix.id });
-          if (u) d.undo.push(u);
-        }
+        for (const a of step.actions) await applyAction(a, { ...applyEnv, fix: step.fix.id }, (u) => d.undo.push(u));
         d.stop = Date.now();
         say(`  [${i + 1}/${steps.length}] ${step.fix.id}: applied (${secs(performance.now() - t0)})`);
       } catch (err) {

@@ -7,7 +7,10 @@ import { pidFiles, servicePorts } from "../../src/remediation/emergency/restart.
 import { StepLog } from "../../src/remediation/emergency/steps.ts";
 import { renderUnit, type UnitFacts } from "../../src/remediation/emergency/unit-file.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
-import type { FileStat, Transport } from "../../src/transport/types.ts";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createLocalTransport } from "../../src/transport/local.ts";
 
 const where = { venvDir: "/opt/projectmeats/venv", projectDir: "/opt/projectmeats" };
 const GUNICORN = ["/opt/projectmeats/venv/bin/python3", "/opt/projectmeats/venv/bin/gunicorn", "--bind", "127.0.0.1:8000", "projectmeats.wsgi:application"];
@@ -88,40 +91,65 @@ describe("the rendered unit", () => {
   });
 });
 
-function fakeTransport(stats: Record<string, Partial<FileStat>>): Transport {
-  return {
-    name: "fake",
-    run: async () => ({ exitCode: 0, stdout: "", stderr: "", durationMs: 0 }),
-    readFile: async () => "",
-    stat: async (p) => (stats[p] ? ({ isDirectory: false, isFile: true, size: 0, uid: 0, gid: 0, mode: 0, ...stats[p] } as FileStat) : undefined),
-    readDir: async () => [],
-    readLink: async () => undefined,
-    close() {},
-  };
-}
-
+// The baseline looks at a real tree through the real file helper (python3), links never followed.
 describe("the permissions baseline", () => {
-  const ids = { uid: 999, gid: 33 };
+  const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const other = me.uid === 0 ? 1 : 0;
+  const tree = () => {
+    const root = mkdtempSync(path.join(tmpdir(), "ddv-baseline-"));
+    mkdirSync(path.join(root, "etc"));
+    return { root, f: { ...facts, logDir: path.join(root, "log"), envFiles: [path.join(root, "etc/app.env")] } };
+  };
+  const t = createLocalTransport();
   test("a host already as the baseline wants gets no action", async () => {
-    const t = fakeTransport({
-      "/var/log/projectmeats": { isDirectory: true, isFile: false, mode: 0o40775, uid: 999, gid: 33 },
-      "/var/log/projectmeats/error.log": { mode: 0o100664, uid: 999, gid: 33 },
-      "/etc/projectmeats/projectmeats.env": { mode: 0o100640, uid: 999, gid: 33 },
-    });
-    expect(await baselineActions(t, facts, ids)).toEqual([]);
+    const { root, f } = tree();
+    mkdirSync(f.logDir, { mode: 0o775 });
+    chmodSync(f.logDir, 0o775);
+    writeFileSync(path.join(f.logDir, "error.log"), "", { mode: 0o664 });
+    chmodSync(path.join(f.logDir, "error.log"), 0o664);
+    writeFileSync(f.envFiles[0] as string, "A=1\n", { mode: 0o640 });
+    expect(await baselineActions(t, f, me)).toEqual({ actions: [], notes: [] });
+    rmSync(root, { recursive: true });
   });
-  test("a missing log dir, a root-owned log and a world-readable env file owned by someone else are put right", async () => {
-    const t = fakeTransport({
-      "/var/log/projectmeats/error.log": { mode: 0o100644, uid: 0, gid: 0 },
-      "/etc/projectmeats/projectmeats.env": { mode: 0o100644, uid: 33, gid: 33 },
-    });
-    expect(await baselineActions(t, facts, ids)).toEqual([
-      { kind: "mkdir", path: "/var/log/projectmeats", mode: 0o775, owner: "projectmeats", group: "www-data" },
-      { kind: "chown", path: "/var/log/projectmeats/error.log", owner: "projectmeats", group: "www-data" },
-      { kind: "chmod", path: "/var/log/projectmeats/error.log", mode: 0o664 },
-      { kind: "chown", path: "/etc/projectmeats/projectmeats.env", owner: "projectmeats", group: "www-data" },
-      { kind: "chmod", path: "/etc/projectmeats/projectmeats.env", mode: 0o640 },
+  test("a missing log dir is made; a world-readable env file owned by someone else is put right", async () => {
+    const { root, f } = tree();
+    writeFileSync(f.envFiles[0] as string, "A=1\n", { mode: 0o644 });
+    chmodSync(f.envFiles[0] as string, 0o644);
+    const env = statSync(f.envFiles[0] as string);
+    const { actions, notes } = await baselineActions(t, f, { uid: other, gid: other });
+    const pin = { dev: env.dev, ino: env.ino, mode: 0o644, uid: env.uid, gid: env.gid };
+    expect(notes).toEqual([]);
+    expect(actions).toEqual([
+      { kind: "mkdir", path: f.logDir, mode: 0o775, owner: "projectmeats", group: "www-data" },
+      ...(me.uid === 0 ? [] : [{ kind: "chown", path: f.envFiles[0], owner: "projectmeats", group: "www-data", expect: pin }]),
+      { kind: "chmod", path: f.envFiles[0], mode: 0o640, expect: pin },
     ]);
+    rmSync(root, { recursive: true });
+  });
+  test("log files that are links the service planted are left alone and named, never chowned or chmodded", async () => {
+    const { root, f } = tree();
+    mkdirSync(f.logDir, { mode: 0o775 });
+    chmodSync(f.logDir, 0o775);
+    symlinkSync("/etc/shadow", path.join(f.logDir, "error.log"));
+    symlinkSync("/etc/hostname", path.join(f.logDir, "access.log"));
+    const { actions, notes } = await baselineActions(t, f, me);
+    expect(actions.filter((a) => "path" in a && a.path.startsWith(f.logDir))).toEqual([]);
+    expect(notes).toEqual([
+      `${f.logDir}/error.log left alone: it is a symbolic link (to /etc/shadow), and root does not act through links`,
+      `${f.logDir}/access.log left alone: it is a symbolic link (to /etc/hostname), and root does not act through links`,
+    ]);
+    rmSync(root, { recursive: true });
+  });
+  test("a log directory that is itself a link: its files are not looked at through it", async () => {
+    const { root, f } = tree();
+    const elsewhere = mkdtempSync(path.join(tmpdir(), "ddv-elsewhere-"));
+    writeFileSync(path.join(elsewhere, "error.log"), "", { mode: 0o600 });
+    symlinkSync(elsewhere, f.logDir);
+    const { actions, notes } = await baselineActions(t, f, me);
+    expect(actions.filter((a) => "path" in a && a.path.startsWith(f.logDir))).toEqual([]);
+    expect(notes[0]).toBe(`${f.logDir} left alone: it is a symbolic link (to ${elsewhere}), and root does not act through links`);
+    rmSync(root, { recursive: true });
+    rmSync(elsewhere, { recursive: true });
   });
 });
 

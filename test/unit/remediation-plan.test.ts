@@ -1,3 +1,4 @@
+import { createLocalTransport } from "../../src/transport/local.ts";
 import { describe, expect, test, vi } from "vitest";
 import type { Fix } from "../../src/remediation/fix.ts";
 import type { Report } from "../../src/remediation/report.ts";
@@ -49,7 +50,8 @@ describe("targetIds", () => {
 });
 
 const out = (id: string, status: Outcome["status"], observed = "x"): [string, Outcome] => [id, { id, status, observed } as Outcome];
-const env = { ctx: {} as never, config: {} as never, transport: {} as never, addSecret() {} };
+// The paths these plans name do not exist here: the real file helper finds them missing and pins nothing.
+const env = { ctx: {} as never, config: {} as never, transport: createLocalTransport(), addSecret() {} };
 const mk = (id: string, rank: number, o: Partial<Fix> = {}): Fix => ({ id, title: id, rank, restartsApp: false, touches: () => ({ files: ["/etc/x"], units: ["x.service"] }), plan: async () => ({ actions: [{ kind: "chmod", path: "/etc/x/f", mode: 0o640 }] }), ...o });
 
 describe("buildPlan", () => {

@@ -54,8 +54,9 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
   const link = await t.readLink(path);
   if (link) throw new RemediateError(`emergency-reset: ${path} is a symlink to ${link}; it writes a real file there: replace the link by hand first`, EXIT.partial);
   const owner = await t.stat(config.projectDir);
-  const actions: Action[] = await baselineActions(t, facts, { uid: owner?.uid ?? -1, gid: owner?.gid ?? -1 });
-  const notes: string[] = [];
+  const baseline = await baselineActions(t, facts, { uid: owner?.uid ?? -1, gid: owner?.gid ?? -1 });
+  const actions: Action[] = baseline.actions;
+  const notes: string[] = [...baseline.notes];
   const content = renderUnit(facts);
   const current = (await t.stat(path)) ? await t.readFile(path) : undefined;
   if (current !== content) actions.push({ kind: "write", path, content, mode: 0o644, owner: "root", group: "root" });
@@ -124,8 +125,7 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
           await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
         }
         const rec = await log.run(stepName(a), async () => {
-          const u = await applyAction(a, env);
-          if (u) undo.push(u);
+          await applyAction(a, env, (u) => undo.push(u));
         });
         if (rec.result === "failed") {
           failed = true;
