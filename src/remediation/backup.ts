@@ -44,6 +44,11 @@ export class BackupFolder {
     return new BackupFolder(dir, t);
   }
 
+  // A run folder made elsewhere (tests, a rollback of an interrupted run): `dir` holds files/ and manifest.json.
+  static at(t: Transport, dir: string): BackupFolder {
+    return new BackupFolder(dir, t);
+  }
+
   // Records `path` as it is now (the oldest state is the one to restore), refusing a link or, when `expect` (what
   // the plan saw) is given, an object that changed since. `content: false` (chmod, chown, mkdir) records owner and
   // mode only: restoring them must not roll back lines a log file gained meanwhile.

@@ -101,7 +101,7 @@ describe("backups hold bytes, not links; restore is byte-identical", () => {
     writeFileSync(p, bytes, { mode: 0o640 });
     const state = mkdtempSync(path.join(tmpdir(), "ddv-state-"));
     mkdirSync(path.join(state, "files"));
-    const b = Object.assign(Object.create(BackupFolder.prototype) as BackupFolder, { dir: state, t, entries: [], sqlUndo: [], declared: {}, n: 0 });
+    const b = BackupFolder.at(t, state);
     const e = await b.save(p, "test");
     expect(e.copy && readFileSync(e.copy)).toEqual(bytes);
     expect(JSON.parse(readFileSync(path.join(state, "manifest.json"), "utf8")).files[0]).toMatchObject({ path: p, existed: true, kind: "file", mode: 0o640 });
@@ -116,7 +116,7 @@ describe("backups hold bytes, not links; restore is byte-identical", () => {
     const p = path.join(dir, "app.env");
     symlinkSync(secret, p);
     const state = mkdtempSync(path.join(tmpdir(), "ddv-state-"));
-    const b = Object.assign(Object.create(BackupFolder.prototype) as BackupFolder, { dir: state, t, entries: [], sqlUndo: [], declared: {}, n: 0 });
+    const b = BackupFolder.at(t, state);
     await expect(b.save(p, "test")).rejects.toThrow(/symbolic link/);
     rmSync(state, { recursive: true });
   });
