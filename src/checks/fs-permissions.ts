@@ -11,16 +11,17 @@ const FIND_CAP = 200;
 // World-writable paths (sticky directories excepted) under `dir` on its own filesystem, from one bounded
 // find(1): at most cap+1 lines are read (find stops on SIGPIPE after that). Any other failure of find is an error.
 export async function findWorldWritable(ctx: ProbeContext, dir: string, cap = FIND_CAP): Promise<{ hits: string[]; more: boolean }> {
-  const script = 'find -H "$1" -xdev -perm -0002 ! -type l ! \\( -type d -perm -1000 \\) -printf "%m %p\\n"; echo "find-exit $?" >&2';
-  // One line more than the cap tells "exactly cap" from "more" (find may finish before head quits).
-  const r = await ctx.transport.run(["sh", "-c", `{ ${script}; } | head -n "$2"`, "sh", dir, String(cap + 1)], { timeoutMs: FIND_TIMEOUT_MS });
+  // Records end in NUL: a name holding a newline (planted to forge a record) stays one path.
+  const script = 'find -H "$1" -xdev -perm -0002 ! -type l ! \\( -type d -perm -1000 \\) -printf "%m %p\\0"; echo "find-exit $?" >&2';
+  // One record more than the cap tells "exactly cap" from "more" (find may finish before head quits).
+  const r = await ctx.transport.run(["sh", "-c", `{ ${script}; } | head -z -n "$2"`, "sh", dir, String(cap + 1)], { timeoutMs: FIND_TIMEOUT_MS });
   return parseFind(r.stdout, r.stderr, dir, cap);
 }
 
 // Reads findWorldWritable's output; find's own exit status comes back on stderr as "find-exit N".
 export function parseFind(stdout: string, stderr: string, dir: string, cap = FIND_CAP): { hits: string[]; more: boolean } {
   const status = Number(stderr.match(/^find-exit (\d+)$/m)?.[1] ?? Number.NaN);
-  const lines = stdout.split("\n").filter(Boolean);
+  const lines = stdout.split("\0").filter(Boolean);
   const hits = lines.slice(0, cap);
   // More than `cap` lines came: there are more hits; find may then have died of SIGPIPE (141) when head quit.
   if (lines.length > cap && (status === 0 || status === 141)) return { hits, more: true };
@@ -168,7 +169,8 @@ export const fsChecks = [
         const dir = ctx.config.projectDir;
         const { hits, more } = await findWorldWritable(ctx, dir);
         if (!hits.length) return pass(`nothing world-writable under ${dir} (find -xdev)`);
-        const shown = hits.slice(0, 5).map((h) => h.replace(/^(\d+) (.*)$/, "$2 $1"));
+        // Control characters in a name are shown escaped: a planted newline must not forge a line of the report.
+        const shown = hits.slice(0, 5).map((h) => h.replace(/^(\d+) (.*)$/s, "$2 $1").replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1)));
         return fail(`${more ? `more than ${hits.length}` : hits.length} world-writable: ${shown.join(", ")}${hits.length > 5 ? ", ..." : ""}`);
       },
     },

@@ -1,5 +1,10 @@
 import { describe, expect, test } from "vitest";
-import { envFileProblems, parseFind } from "../../src/checks/fs-permissions.ts";
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { envFileProblems, findWorldWritable, parseFind } from "../../src/checks/fs-permissions.ts";
+import { parseModeLines } from "../../src/remediation/fixes/modes.ts";
+import { createLocalTransport } from "../../src/transport/local.ts";
 import { accountFor, allowed, type UserDb } from "../../src/probes/files.ts";
 import { Evaluator } from "../../src/runner/evaluate.ts";
 import { type FileStat, TransportError } from "../../src/transport/types.ts";
@@ -82,7 +87,12 @@ describe("FS-003: env file owner, group and mode", () => {
 
 describe("FS-005: one bounded find", () => {
   const rec = JSON.parse(recorded("find-world-writable.json")) as Record<string, { exitCode: number; stdout: string; stderr: string }>;
-  const get = (k: string) => rec[k] as { exitCode: number; stdout: string; stderr: string };
+  // Recorded when records ended in a newline; find now ends them in NUL (-printf "%m %p\0"): the same records, reframed.
+  // The test after these runs the real command on a real tree in the new framing.
+  const get = (k: string) => {
+    const r = rec[k] as { exitCode: number; stdout: string; stderr: string };
+    return { ...r, stdout: r.stdout.replaceAll("\n", "\0") };
+  };
   const fs5 = async (reply: { exitCode: number; stdout: string; stderr: string } | Error) => {
     const t = replayTransport({ sh: reply });
     const [r] = await new Evaluator(replayContext(t)).all(["FS-005"]);
@@ -101,6 +111,20 @@ describe("FS-005: one bounded find", () => {
     expect(r?.status).toBe("fail");
     expect(r?.observed).toMatch(/^6 world-writable: \/opt\/projectmeats\/backend\/media\/ww3 666, /);
     expect(parseFind(get("six world-writable files in media (one inside a sticky 1777 dir), cap 200").stdout, "find-exit 0\n", "/x").hits).toContain("666 /opt/projectmeats/backend/media/sticky/inner");
+  });
+
+  test("a name with a newline planted to forge a record stays one path (the real find, on a real tree)", async () => {
+    const root = mkdtempSync(path.join(tmpdir(), "ddv-find-"));
+    const forged = path.join(root, "a\n1777 ");
+    mkdirSync(forged);
+    chmodSync(forged, 0o777);
+    const ctx = replayContext(createLocalTransport());
+    const { hits } = await findWorldWritable(ctx, root);
+    expect(hits).toEqual([`777 ${forged}`]);
+    expect(parseModeLines(hits)).toEqual([{ path: forged, mode: 0o777 }]);
+    const [r] = await new Evaluator(replayContext(createLocalTransport(), { projectDir: root })).all(["FS-005"]);
+    expect(r?.observed).toBe(`1 world-writable: ${root}/a\\n1777  777`);
+    rmSync(root, { recursive: true });
   });
 
   test("more hits than the cap: at most cap read, said as 'more than'", async () => {

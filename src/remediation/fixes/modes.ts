@@ -75,7 +75,7 @@ export function within(path: string, roots: string[]): boolean {
 export function parseModeLines(lines: string[]): Array<{ path: string; mode: number }> {
   const out: Array<{ path: string; mode: number }> = [];
   for (const l of lines) {
-    const m = /^([0-7]{1,5}) (\/.*)$/.exec(l);
+    const m = /^([0-7]{1,5}) (\/.*)$/s.exec(l);
     if (m) out.push({ path: m[2] as string, mode: parseInt(m[1] as string, 8) });
   }
   return out;
