@@ -17,7 +17,7 @@ const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--ye
   --force-stale  accept a report older than remediation.maxReportAgeMinutes (host and catalogue must still match)
   --parallel N   fleet reports (DEPLOY_HOSTS / DEPLOY_INVENTORY set): fix N hosts at once (default 1)
 exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps remain, 64 usage, 65 bad report,
-            70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config`;
+            69 the deployment is not on this host, 70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config`;
 
 const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--parallel", "--help", "-h"]);
 

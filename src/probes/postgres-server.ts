@@ -78,6 +78,11 @@ function isLoopback(a: string): boolean {
   return a === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(a) || a === "::1";
 }
 
+// Whether the app's database is this machine's own cluster: a socket directory or a loopback address.
+export function isLocalDatabase(t: DbTarget | undefined): boolean {
+  return !t || t.host.startsWith("/") || isLoopback(t.host.toLowerCase());
+}
+
 // listen_addresses judged against where the app connects: entries beyond loopback, or why they are needed.
 export function judgeListen(listen: string, appHost: string | undefined): { wider: string[]; appLocal: boolean } {
   const entries = listen.split(",").map((s) => s.trim()).filter(Boolean);

@@ -16,7 +16,8 @@ export type ApplyEnv = {
   t: Transport;
   backup: BackupFolder;
   fix: string;
-  psql: { socketDir: string; port: number };
+  // undefined: the app's database is not this machine's cluster, so no SQL runs here.
+  psql: { socketDir: string; port: number } | undefined;
   timeoutMs: number;
   // How the app's next start runs a command: argv wrapped in setpriv, its WorkingDirectory and environment, now.
   asService(argv: string[]): Promise<{ argv: string[]; cwd: string; env: Record<string, string> }>;
@@ -72,13 +73,15 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
       return;
     }
     case "sql": {
-      const argv = psqlArgv(a.database, env.psql);
+      const psql = env.psql;
+      if (!psql) throw new RefusedError("refused: the app's database server is not this machine's cluster; SQL runs only on the server the app uses");
+      const argv = psqlArgv(a.database, psql);
       const r = await t.run(argv, { input: a.sql, cwd: "/", timeoutMs: env.timeoutMs });
       if (r.exitCode !== 0) throw new Error(`psql exited ${r.exitCode} on: ${a.show} (${r.stderr.trim().split("\n")[0] ?? ""})`);
       if (!a.undo) return;
       const undo = a.undo;
       await backup.saveSql(env.fix, a.undoShow ?? undo);
-      register({ what: `SQL ${a.undoShow ?? undo}`, run: async () => void (await must(t, psqlArgv(a.database, env.psql), undo)) });
+      register({ what: `SQL ${a.undoShow ?? undo}`, run: async () => void (await must(t, psqlArgv(a.database, psql), undo)) });
       return;
     }
     case "unit": {

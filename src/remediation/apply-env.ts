@@ -1,7 +1,7 @@
 import type { Config } from "../config/schema.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { unitEnv } from "../probes/environment.ts";
-import { psqlTarget } from "../probes/postgres-server.ts";
+import { isLocalDatabase, psqlTarget } from "../probes/postgres-server.ts";
 import { readDatabaseUrl } from "../probes/postgres.ts";
 import { serviceUnit } from "../probes/systemd.ts";
 import type { Transport } from "../transport/types.ts";
@@ -18,7 +18,7 @@ export async function makeApplyEnv(config: Config, mk: () => Transport, t: Trans
   return {
     t,
     backup,
-    psql: psqlTarget(url.kind === "postgres" ? url.target : undefined),
+    psql: url.kind === "postgres" && !isLocalDatabase(url.target) ? undefined : psqlTarget(url.kind === "postgres" ? url.target : undefined),
     timeoutMs: config.timeouts.commandMs,
     async asService(argv) {
       const now = await freshContext(config, t);

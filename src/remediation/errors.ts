@@ -4,6 +4,7 @@ export const EXIT = {
   partial: 1, // a fix was rolled back or failed, or manual steps remain
   usage: 64, // unknown option, missing argument, or --yes needed without a terminal
   badReport: 65, // report missing, malformed, from another host, stale, unknown IDs or catalogue version
+  wrongHost: 69, // the deployment is not on this host (its unit is not installed and nothing of it runs): nothing planned
   internal: 70, // a bug: the message says where
   locked: 73, // another remediation holds the host's lock
   notRoot: 77, // remediation changes system files: run it as root

@@ -19,7 +19,7 @@ import { buildPlan, redOf, targetIds, type Step } from "./plan.ts";
 import { SMOKE_IDS, freshContext, isRed, recheck } from "./recheck.ts";
 import { checkReport } from "./freshness.ts";
 import { type Report, readReport } from "./report.ts";
-import { EXIT } from "./errors.ts";
+import { EXIT, RemediateError } from "./errors.ts";
 
 export type RemediateOptions = {
   // A report's path, or one host's part of a fleet report.
@@ -50,6 +50,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
   say(`report ${report.file}: ${report.checks.length} checks from ${identity.hostname}, ${targets.length} failing: ${targets.join(", ") || "none"}`);
   for (const id of couldNotCheck) say(`  ${id} could not be checked in that run: not a fix target (make it checkable, then validate again)`);
   if (!targets.length) return couldNotCheck.length ? EXIT.partial : EXIT.ok;
+  await assertDeployedHere(ctx, identity.hostname);
 
   const release = o.dryRun ? async () => {} : await takeLock(t, { pid: process.pid, user: userInfo().username, report: report.file });
   try {
@@ -158,6 +159,16 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     await release();
     await ctx.close();
   }
+}
+
+// Refuses a host where the deployment is not: its unit unknown to systemd and nothing of it running (a unit file
+// deleted under a running app is still this deployment). Planning there would start or enable another machine's services.
+export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshContext>>, host: string) {
+  const u = await serviceUnit(ctx).catch((err: unknown) => {
+    throw new RemediateError(`cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): remediation needs the host's systemd; nothing was planned`, EXIT.wrongHost);
+  });
+  if (u.loadState === "loaded" || u.activeState === "active" || u.activeState === "activating") return;
+  throw new RemediateError(`${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned`, EXIT.wrongHost);
 }
 
 async function undoStep(d: Done, say: (l: string) => void, secrets: string[], t: Transport) {

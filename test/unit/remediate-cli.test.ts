@@ -113,6 +113,16 @@ describe("remediate CLI: bad input", SLOW, () => {
     expectOneLine(await remediate(["--from-report", d]), EXIT.badReport, /malformed check result/);
   });
 
+  // This machine has no systemd as PID 1 and no deployment: nothing may be planned here, let alone started.
+  test.concurrent("a failing report of this machine, where the deployment is not: exit 69, nothing planned", async () => {
+    const d = writeVitest(dir, "not-deployed", vitestReport(withFail(allPass())));
+    expectOneLine(await remediate(["--from-report", d, "--dry-run"]), EXIT.wrongHost, /remediation needs the host's systemd; nothing was planned/);
+  });
+
+  test.concurrent("an emergency playbook where the deployment is not: exit 69 (not an internal error)", async () => {
+    for (const p of ["emergency-restart", "emergency-reset"]) expectOneLine(await remediate([p, "--dry-run"]), EXIT.wrongHost, /nothing was planned/);
+  });
+
   test.concurrent("a report from another machine", async () => {
     const d = writeVitest(dir, "other-host", vitestReport(withFail(allPass()).map((r) => ({ ...r, host: otherHost }))));
     expectOneLine(await remediate(["--from-report", d, "--yes"]), EXIT.badReport, /is from host elsewhere \(machine-id 01234567…\), not this one/);

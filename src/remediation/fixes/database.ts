@@ -1,7 +1,7 @@
 import { serviceFacts } from "../../probes/service-facts.ts";
 import { unappliedMigrations } from "../../probes/django.ts";
 import { serviceEnv, unitEnv } from "../../probes/environment.ts";
-import { psqlTarget } from "../../probes/postgres-server.ts";
+import { isLocalDatabase, psqlTarget } from "../../probes/postgres-server.ts";
 import { dbConnection, parseDatabaseUrl, readDatabaseUrl, type DbTarget } from "../../probes/postgres.ts";
 import { psqlArgv } from "../actions.ts";
 import { defineFix, type Action, type Fix, type FixEnv } from "../fix.ts";
@@ -30,6 +30,9 @@ async function appTarget(env: FixEnv): Promise<{ target: DbTarget; source: strin
   const url = readDatabaseUrl(u.env.DATABASE_URL);
   if (url.kind !== "postgres") return { manual: url.kind === "unset" ? `DATABASE_URL is not set in ${source}` : `DATABASE_URL in ${source} is not a PostgreSQL URL we can read` };
   if (!url.target.user) return { manual: `DATABASE_URL in ${source} names no role` };
+  // Repair SQL runs as this machine's postgres user over its local socket: never on a same-named role of a local
+  // cluster when the app's server is elsewhere.
+  if (!isLocalDatabase(url.target)) return { manual: `the app's database server is ${url.target.host}, not this machine's cluster: repair its role there` };
   return { target: url.target, source };
 }
 

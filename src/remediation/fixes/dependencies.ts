@@ -1,4 +1,8 @@
-import { unitName } from "../../probes/systemd.ts";
+import type { ProbeContext } from "../../probes/context.ts";
+import { unitEnv } from "../../probes/environment.ts";
+import { readDatabaseUrl } from "../../probes/postgres.ts";
+import { isLocalDatabase } from "../../probes/postgres-server.ts";
+import { showUnits, unitName } from "../../probes/systemd.ts";
 import { defineFix, type Action } from "../fix.ts";
 
 // ConsistsOf= and state of a unit, in one systemctl call.
@@ -10,6 +14,12 @@ async function members(t: import("../../transport/types.ts").Transport, unit: st
   return s.stdout.split("\n\n").map((b) => ({ id: b.match(/^Id=(.*)$/m)?.[1] ?? "", active: b.match(/^ActiveState=(.*)$/m)?.[1] ?? "" })).filter((m) => m.id);
 }
 
+// Why a unit the deployment names is not one to start here (not installed on this machine), or undefined.
+async function notInstalled(ctx: ProbeContext, unit: string): Promise<string | undefined> {
+  const u = (await showUnits(ctx)).get(unit);
+  return u?.loadState === "loaded" ? undefined : `${unit} is ${u?.loadState || "unknown"} on this machine: nothing to start (is this the deployment's host?)`;
+}
+
 // Starts and enables PostgreSQL, and every cluster unit of Debian's umbrella postgresql.service that is down.
 export const startPostgresql = defineFix({
   id: "start-postgresql",
@@ -17,8 +27,12 @@ export const startPostgresql = defineFix({
   rank: 10,
   restartsApp: false,
   touches: ({ config }) => ({ files: [], units: [unitName(config.dependencies.postgresql), "postgresql@*"] }),
-  async plan({ transport, config }) {
+  async plan({ transport, config, ctx }) {
     const unit = unitName(config.dependencies.postgresql);
+    const installed = await notInstalled(ctx, unit);
+    if (installed) return { manual: installed };
+    const url = readDatabaseUrl((await unitEnv(ctx)).env.DATABASE_URL);
+    if (url.kind === "postgres" && !isLocalDatabase(url.target)) return { manual: `the app's database server is ${url.target.host}: this machine's ${unit} is not the app's; start that server there` };
     const actions: Action[] = [{ kind: "unit", unit, verb: "start" }];
     for (const m of await members(transport, unit)) if (m.active !== "active") actions.push({ kind: "unit", unit: m.id, verb: "start" });
     actions.push({ kind: "unit", unit, verb: "enable" });
@@ -33,9 +47,11 @@ export const startNginx = defineFix({
   rank: 90,
   restartsApp: false,
   touches: ({ config }) => ({ files: [], units: config.dependencies.nginx ? [unitName(config.dependencies.nginx)] : [] }),
-  async plan({ config }) {
+  async plan({ config, ctx }) {
     if (!config.dependencies.nginx) return { manual: "no nginx unit is configured (dependencies.nginx)" };
     const unit = unitName(config.dependencies.nginx);
+    const installed = await notInstalled(ctx, unit);
+    if (installed) return { manual: installed };
     return {
       actions: [
         { kind: "validate", argv: ["nginx", "-t", "-q"], show: "nginx -t" },
