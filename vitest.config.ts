@@ -32,6 +32,8 @@ export default defineConfig({
     includeTaskLocation: true,
     reporters: [
       "default",
+      // A run that judged no check exits non-zero (see the file).
+      "./src/spec/judged-reporter.ts",
       ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
       // For CI systems: each testcase is named "<check ID> <title>"; a failure carries the terminal's message.
       ["junit", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],

@@ -4,6 +4,7 @@ import { serviceEnv } from "../probes/environment.ts";
 import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.ts";
 import { fetchCached, summarize, type HttpResponse } from "../probes/http.ts";
 import { mediaAnswers } from "../probes/media.ts";
+import { serviceIds, userDb } from "../probes/files.ts";
 import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
 import { shortSecrets } from "../probes/secrets.ts";
 import { PLACEHOLDERS } from "../probes/service-facts.ts";
@@ -229,14 +230,23 @@ export const securityChecks = [
       suite: "security",
       severity: "critical",
       smoke: true,
-      expects: "the unit's User= is set and is neither root nor 0",
+      expects: "the unit's User= is set and resolves to a uid other than 0 (any name for uid 0 counts as root), and the running process's uid is not 0",
       recommendation: "Set User=<service user> and Group=www-data in the unit, fix ownership of its paths, daemon-reload, restart",
       dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        return u.user && u.user !== "root" && u.user !== "0" ? pass(`User=${u.user} Group=${u.group}`) : fail(`User=${u.user || "(unset: root)"}`);
+        if (!u.user) return fail("User= is unset: the service runs as root");
+        const db = await userDb(ctx);
+        const uid = /^\d+$/.test(u.user) ? Number(u.user) : db.users.get(u.user)?.uid;
+        if (uid === 0) return fail(`User=${u.user} is uid 0: root by another name`);
+        // A name /etc/passwd does not know may come from NSS or DynamicUser=: the running process says what it is.
+        const ids = await serviceIds(ctx).catch(() => undefined);
+        if (ids?.uid === 0) return fail(`User=${u.user}, but ${ids.basis}: it runs as root`);
+        if (uid === undefined && !ids) throw new Error(`User=${u.user} is not in /etc/passwd and the service's process credentials could not be read: its uid is unknown`);
+        const seen = uid === undefined ? `uid ${ids?.uid} (${ids?.basis})` : `uid ${uid}`;
+        return pass(`User=${u.user} (${seen}) Group=${u.group}`);
       },
     },
   ),

@@ -286,7 +286,9 @@ export const serviceChecks = [
       async run(ctx) {
         const lines = await currentJournal(ctx);
         const i = lines.findIndex((l) => l.includes("Traceback (most recent call last)"));
-        if (i === -1) return pass(`${lines.length} journal lines, no traceback${lines.capped ? ` (journal capped: ${lines.capped})` : ""}`);
+        // A traceback in the part not read is not "no traceback": a capped journal is an error unless one shows anyway.
+        if (i === -1 && lines.capped) throw new Error(`the current start's journal was not read whole (${lines.capped}); no traceback in the ${lines.length} lines read`);
+        if (i === -1) return pass(`${lines.length} journal lines, no traceback`);
         const last = lines.slice(i).find((l) => /^\w+(\.\w+)*(Error|Exception)\b/.test(l.trim())) ?? lines[i + 1] ?? "";
         return fail(`traceback in the journal: ${ctx.clip(last.trim(), 200)}`);
       },

@@ -16,6 +16,9 @@ export class Evaluator {
     readonly ctx: ProbeContext,
     private readonly scope: ReadonlySet<string> = new Set(catalogue.map((c) => c.id)),
     private readonly lookup: (id: string) => Check = checkById,
+    // A run narrowed by name (-t): a check whose red root was left out fails instead of passing on its own, so
+    // filtering the root away can never turn the gate green.
+    private readonly opts: { redOutsideFails?: boolean } = {},
   ) {}
 
   evaluate(id: string): Promise<Outcome> {
@@ -52,6 +55,8 @@ export class Evaluator {
     // The root is not in this run: only our own verdict can keep the run honest. A pass stands (the root's
     // finding belongs to the run that includes it); a failure or error names the root it comes from.
     const own = await (early ?? this.attempt(check));
+    if (this.opts.redOutsideFails && own.status === "pass")
+      return done({ status: "fail", rootCause: root, observed: `its root ${root} (${this.lookup(root).title}) ${how} and was left out of this run by -t: ${r.observed}; run without -t to see it (its own look: ${own.observed})` });
     if (own.status === "pass" || own.status === "skip") return done(own);
     return done({ ...own, rootCause: root, observed: `${own.observed}; root cause: ${root} (${this.lookup(root).title}) ${how}: ${r.observed}` });
   }

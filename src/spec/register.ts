@@ -11,7 +11,7 @@ import { gatherEvidence } from "../report/evidence.ts";
 import { allureResultsDir } from "../report/paths.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
-import { checksOf } from "./scope.ts";
+import { checksOf, testName } from "./scope.ts";
 import { reportOutcome } from "./verdict.ts";
 import { endSession, session } from "./session.ts";
 import type { Target } from "../fleet/targets.ts";
@@ -39,7 +39,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
   // The ID leads the title (for -t, the terminal and JUnit), is the Allure ID, and sits in meta (for the JSON report
   // and remediation); in a fleet run the host follows it.
   const options = { tags: check.smoke ? ["smoke"] : [], meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke, target: target?.name } };
-  const name = target ? `${check.id} [${target.name}] ${check.title}` : `${check.id} ${check.title}`;
+  const name = testName(check, target?.name);
   test(name, options, async (ctx) => {
     await allure.allureId(check.id);
     await allure.label("check_id", check.id);
@@ -112,7 +112,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
 // Registers checks as tests, at the spec file's top level: a test's full name is "<check ID> <title>" in the
 // terminal, JSON and JUnit (no describe prefix). Before the first test, every selected check starts evaluating at
 // once, so probes overlap instead of queueing; load tests are left to run alone, when their own test comes.
-function registerAll(name: string, checks: Check[]) {
+function registerAll(name: string, checks: Check[], opts: { gate?: boolean } = {}) {
   const targets = runTargets();
   // Vitest passes fixtures first (must be destructured) and the file's suite second.
   beforeAll(async ({}, suite) => {
@@ -129,6 +129,7 @@ function registerAll(name: string, checks: Check[]) {
   for (const t of targets ?? [undefined]) for (const c of checks) registerCheck(c, name, t);
   // Hooks run last-registered first: the session closes its connections last.
   afterAll(endSession);
+  if (opts.gate) afterAll(() => judgeLeftOut(checks, targets));
   // The report's Environment panel, once per run, after the checks (never competing with their probes and timings;
   // the facts it shares with them are memoised by then).
   afterAll(() =>
@@ -145,7 +146,25 @@ export function registerSuite(suite: Check["suite"]) {
 
 // The smoke checks of every suite (every critical check among them): the post-deploy gate.
 export function registerSmoke() {
-  registerAll("smoke", checksOf("smoke"));
+  registerAll("smoke", checksOf("smoke"), { gate: true });
+}
+
+// The gate narrowed by -t still judges the checks it left out: any of them red turns the run red (an afterAll
+// error), so a name filter can never make the gate green on a broken site.
+async function judgeLeftOut(checks: Check[], targets: Target[] | undefined) {
+  const red: string[] = [];
+  for (const t of targets ?? [undefined]) {
+    const s = session(t);
+    const out = checks.filter((c) => s.ctx.scope && !s.ctx.scope.has(c.id));
+    if (!out.length || (t && (await reach(t)))) continue;
+    const secrets = await s.secrets;
+    for (const o of await Promise.all(out.map((c) => s.evaluator.evaluate(c.id))))
+      if (o.status === "fail" || o.status === "error") red.push(`${o.id}${t ? ` [${t.name}]` : ""} ${o.status === "fail" ? "FAIL" : "ERROR"}: ${redact(o.observed, secrets).slice(0, 200)}`);
+  }
+  if (!red.length) return;
+  const err = new Error(`the smoke gate is red: ${red.length} check(s) left out by -t are red:\n  ${red.join("\n  ")}\n  run the gate without -t to see them`);
+  err.stack = `${err.name}: ${err.message}`;
+  throw err;
 }
 
 // What each test carries into the JSON report, for remediation and audits.

@@ -3,7 +3,7 @@ import type { Target } from "../fleet/targets.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { Evaluator } from "../runner/evaluate.ts";
 import { allProbes, runProbes } from "./prefetch.ts";
-import { runScope } from "./scope.ts";
+import { runFiltersNames, runScope } from "./scope.ts";
 
 type Session = { ctx: ProbeContext; evaluator: Evaluator; secrets: Promise<string[]> };
 const sessions = new Map<string, Session>();
@@ -15,8 +15,8 @@ export function session(target?: Target): Session {
   let s = sessions.get(key);
   if (!s) {
     const { ctx, secrets } = runProbes(target);
-    ctx.scope = runScope();
-    s = { ctx, evaluator: new Evaluator(ctx, ctx.scope), secrets };
+    ctx.scope = runScope(target?.name);
+    s = { ctx, evaluator: new Evaluator(ctx, ctx.scope, undefined, { redOutsideFails: runFiltersNames() }), secrets };
     sessions.set(key, s);
   }
   return s;

@@ -24,7 +24,9 @@ def oserror(e):
 
 
 def run(q):
-    p = subprocess.Popen(["sh", "-c", q["line"]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # argv, directory and environment come in the request (on stdin), never on a command line: a secret in the
+    # environment stays out of every /proc/<pid>/cmdline. env None: the helper's own environment.
+    p = subprocess.Popen(q["argv"], cwd=q.get("cwd"), env=q.get("env"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         o, e = p.communicate(base64.b64decode(q.get("input", "")), timeout=q["timeout"])
     except subprocess.TimeoutExpired:

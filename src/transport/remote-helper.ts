@@ -14,7 +14,7 @@ export function helperCommand(sudo = false): string {
 }
 
 // A request to the helper (see remote-helper.py) and its answer.
-export type HelperRequest = { op: "run"; line: string; input?: string; timeout: number; max: number } | { op: "read"; path: string; max: number } | { op: "stat" | "readdir" | "readlink"; path: string };
+export type HelperRequest = { op: "run"; argv: string[]; cwd?: string; env?: Record<string, string>; input?: string; timeout: number; max: number } | { op: "read"; path: string; max: number } | { op: "stat" | "readdir" | "readlink"; path: string };
 export type HelperAnswer = { errno?: string; message?: string; timeout?: boolean; [k: string]: unknown };
 
 export type Helper = { readonly dead: boolean; call(q: HelperRequest, waitMs: number): Promise<HelperAnswer>; kill(): void };

@@ -3,7 +3,6 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { killAll, runCommand } from "./local.ts";
-import { quoteArg, quoteArgv } from "./quote.ts";
 import { type Helper, type HelperAnswer, type HelperRequest, helperCommand, startHelper } from "./remote-helper.ts";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
 
@@ -26,13 +25,6 @@ export function sshOptions(t: SshTarget, controlPath: string, connectTimeoutS: n
     ...(t.user ? ["-l", t.user] : []),
     ...(t.options ?? []),
   ];
-}
-
-// The command line the remote helper runs with `sh -c`: directory, environment, then argv, every part quoted.
-// (Under sudo the helper itself runs as root: see helperCommand.)
-export function remoteCommand(argv: string[], opts: Pick<RunOptions, "cwd" | "env">): string {
-  const env = opts.env ? ["env", "-i", ...Object.entries(opts.env).map(([k, v]) => `${k}=${v}`)] : [];
-  return `${opts.cwd ? `cd ${quoteArg(opts.cwd)} && ` : ""}exec ${quoteArgv([...env, ...argv])}`;
 }
 
 const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? "";
@@ -127,7 +119,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
   async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
     const started = performance.now();
     const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
-    const a = await call({ op: "run", line: remoteCommand(argv, opts), input: opts.input === undefined ? undefined : Buffer.from(opts.input).toString("base64"), timeout: timeoutMs / 1000, max: opts.maxOutputBytes ?? 16 * 1024 * 1024 }, timeoutMs + 3_000);
+    const a = await call({ op: "run", argv, cwd: opts.cwd, env: opts.env, input: opts.input === undefined ? undefined : Buffer.from(opts.input).toString("base64"), timeout: timeoutMs / 1000, max: opts.maxOutputBytes ?? 16 * 1024 * 1024 }, timeoutMs + 3_000);
     if (a.timeout) throw new TransportError(`${argv[0]} timed out after ${timeoutMs} ms on ${target.host}`, "ETIMEDOUT");
     if (a.errno) throw new TransportError(`${argv[0]} could not run on ${target.host}: ${a.errno} ${a.message ?? ""}`.trim(), a.errno);
     const text = (b64: unknown) => Buffer.from(String(b64 ?? ""), "base64").toString("utf8");

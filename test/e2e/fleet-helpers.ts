@@ -1,7 +1,9 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
+import { parseEnvFile } from "../../src/probes/environment.ts";
+import { secretValues } from "../../src/probes/redact.ts";
 import { assertNoProcessWarnings } from "./hosts.ts";
 
 // `file`, `fileStart`, `fileEnd`: the spec file the row belongs to and when its first test started and last ended (ms).
@@ -33,4 +35,39 @@ export function byStatus(rows: FleetRow[], target: string): Record<string, strin
   for (const r of rows.filter((x) => x.target === target)) (out[r.status] ??= []).push(r.id);
   for (const ids of Object.values(out)) ids.sort();
   return out;
+}
+
+// Samples every process's command line on this machine (the reference hosts' processes included: they share its
+// kernel) until the returned function is called; resolves the lines that held any of `secrets` (shown masked).
+export function watchCommandLines(secrets: string[]): () => Promise<{ hits: string[]; samples: number }> {
+  const hits = new Set<string>();
+  let on = true;
+  let samples = 0;
+  const loop = (async () => {
+    while (on) {
+      for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+        let line = "";
+        try {
+          line = readFileSync(`/proc/${pid}/cmdline`, "latin1");
+        } catch {
+          continue; // gone meanwhile
+        }
+        for (const s of secrets) if (line.includes(s)) hits.add(line.replaceAll(s, "<secret>").replaceAll("\0", " ").slice(0, 300));
+      }
+      samples++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return async () => {
+    on = false;
+    await loop;
+    return { hits: [...hits], samples };
+  };
+}
+
+// The secret values a host's service reads from its env file (SECRET_KEY, the password in DATABASE_URL...).
+export async function hostSecrets(host: string): Promise<string[]> {
+  const { shInside } = await import("./remediation-helpers.ts");
+  const r = await shInside(host, "cat /etc/projectmeats/projectmeats.env");
+  return secretValues(parseEnvFile(r.stdout)).filter((s) => s.length >= 8);
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Fleet, inventoryLine, makeKey, prepareFleet } from "../../fixtures/fleet.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { describeE2E } from "./e2e.ts";
-import { byStatus, validateFleet } from "./fleet-helpers.ts";
+import { byStatus, hostSecrets, validateFleet, watchCommandLines } from "./fleet-helpers.ts";
 import { assertNoProcessWarnings, hostCli } from "./hosts.ts";
 import { STATE_DIR, shInside } from "./remediation-helpers.ts";
 
@@ -44,7 +44,14 @@ describeE2E("fleets over ssh", () => {
   });
 
   test("one smoke run covers every host: the broken one red with its IDs, the others green, each check reported per host", async () => {
+    const secrets = [...new Set((await Promise.all([A, B, C].map(hostSecrets))).flat())];
+    expect(secrets.length).toBeGreaterThan(1);
+    const stop = watchCommandLines(secrets);
     const r = await validateFleet(["specs/smoke"], { DEPLOY_INVENTORY: inventory }, "fleet-smoke");
+    // The service's environment reached each host's Python start on the helper's stdin, never in a command line.
+    const seen = await stop();
+    expect(seen.hits, `${seen.samples} samples`).toEqual([]);
+    expect(seen.samples).toBeGreaterThan(10);
     expect(r.exitCode, r.output).toBe(1);
     const a = byStatus(r.rows, A);
     const b = byStatus(r.rows, B);
@@ -77,8 +84,12 @@ describeE2E("fleets over ssh", () => {
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(77);
     expect(refused.stdout).toMatch(new RegExp(`\\[${A}\\] refused: the ssh user on ${A} is not root \\(uid \\d+\\)`));
     expect(refused.stdout).toContain(`not attempted: ${B}, ${C}`);
+    const stop = watchCommandLines(await hostSecrets(B));
     const rm = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { DEPLOY_INVENTORY: inventory, NO_COLOR: "1" } });
     const out = `${rm.stdout}\n${rm.stderr}`;
+    // Its steps as the service (manage.py check with the service's environment) took no secret on a command line.
+    const seen = await stop();
+    expect(seen.hits, `${seen.samples} samples`).toEqual([]);
     assertNoProcessWarnings(out, "remediate on the fleet");
     expect(rm.exitCode, out).toBe(0);
     expect(out).toMatch(new RegExp(`\\[${B}\\]\\s+ok\\s+set-debug-false \\(SEC-001\\): verified`));
@@ -95,14 +106,19 @@ describeE2E("fleets over ssh", () => {
   test("a master connection killed mid-run turns the host's remaining checks into errors: no hang, no pass", async () => {
     const dir = "reports/e2e/fleet-killed";
     const run = execa("npx", ["vitest", "run", "specs/service", "specs/http", "specs/database", "specs/fs-permissions", "specs/security"], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { DEPLOY_INVENTORY: inventory, DEPLOY_LIMIT: A, DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
-    // The master is the one ssh process with ControlMaster=yes for this host; kill it once it carries checks.
-    let master: number | undefined;
-    for (let i = 0; i < 600 && !master; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      master = pgrep(`ControlMaster=yes.* ${A} `)[0];
-    }
-    expect(master, "the run never opened its master connection").toBeDefined();
-    await new Promise((r) => setTimeout(r, 700));
+    // Killed once the first spec file has finished (its line in the run's own progress): the host was reached and
+    // judged, and the files still to come start their checks after the kill, whatever order vitest picks.
+    const firstFileDone = new Promise<void>((resolve) => {
+      let seen = "";
+      run.stdout?.on("data", (b: Buffer) => {
+        seen += b.toString();
+        if (/^\s*\S+ specs\/[\w-]+\/[\w-]+\.spec\.ts /m.test(seen)) resolve();
+      });
+    });
+    await Promise.race([firstFileDone, run]);
+    // The master is the one ssh process with ControlMaster=yes for this host.
+    const master = pgrep(`ControlMaster=yes.* ${A} `)[0];
+    expect(master, "no master connection while the run was going").toBeDefined();
     process.kill(master as number, "SIGKILL");
     const killedAt = Date.now();
     // Until the run ends: no new master for this host (the run never reconnects).
@@ -130,6 +146,8 @@ describeE2E("fleets over ssh", () => {
     // Each error blames the lost connection; a check that still passes was judged on facts read before the kill
     // (the unit's properties, the service's environment), never on a reconnect.
     for (const e of errors) expect(e.message, output).toMatch(new RegExp(`ssh to ${A}|ESSH`));
+    // The host was reached before the kill: a lost connection, not an unreachable host.
+    expect(rows.filter((x) => /could not be reached/.test(x.message)), output).toEqual([]);
     // Whatever order vitest runs the files in: files run one after another, so every file after the one in flight
     // at the kill started all its checks after it. Each such file has checks that must reach the host again (a
     // command, a request, a query), and those error. The kill comes early enough that such files exist.

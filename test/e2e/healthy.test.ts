@@ -99,6 +99,21 @@ describeE2E("a healthy reference host", () => {
     expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   });
 
+  // Last: it stops the service.
+  test("-t cannot bend the gate: narrowed, it is green on a healthy host and red with the service stopped", async () => {
+    const narrowed = await validateInside(NAME, ["specs/smoke", "-t", "SEC-001"], "gate-narrowed-healthy");
+    expect(narrowed.exitCode, narrowed.output).toBe(0);
+    expect((await inside(["systemctl", "stop", "projectmeats"])).exitCode).toBe(0);
+    // A pattern that matches no check name judges nothing: not green.
+    const none = await hostCli(["run", NAME, "--", "specs/smoke", "-t", "smoke"], { env: { DDV_REPORTS_DIR: "reports/e2e/gate-t-none", NO_COLOR: "1" } });
+    expect(none.exitCode, none.stdout + none.stderr).toBe(1);
+    expect(none.stderr).toContain("none of the 21 checks was judged in this run");
+    // A pattern that leaves the stopped service's checks out: they are judged anyway, and red.
+    const out = await hostCli(["run", NAME, "--", "specs/smoke", "-t", "SEC-001"], { env: { DDV_REPORTS_DIR: "reports/e2e/gate-t-left-out", NO_COLOR: "1" } });
+    expect(out.exitCode, out.stdout + out.stderr).toBe(1);
+    expect(`${out.stdout}${out.stderr}`).toMatch(/the smoke gate is red: \d+ check\(s\) left out by -t are red:\s+SVC-001 FAIL: ActiveState=inactive/);
+  });
+
   test("up refuses a name that is in use", async () => {
     const r = await hostCli(["up", "--name", NAME]);
     expect(r.exitCode).toBe(73);

@@ -50,6 +50,22 @@ describe("the smoke gate's verdict", () => {
     expect(await evaluator(["SVC-003"]).evaluate("SVC-003")).toMatchObject({ status: "pass", observed: "NRestarts=0" });
   });
 
+  test("narrowed by -t, a red root left out turns a healthy dependant red, never green", async () => {
+    const ev = new Evaluator(ctx, new Set(["SVC-003"]), lookup, { redOutsideFails: true });
+    const o = await ev.evaluate("SVC-003");
+    expect(o).toMatchObject({ status: "fail", rootCause: "SVC-007" });
+    expect(o.observed).toContain("its root SVC-007 (pythonpath) failed and was left out of this run by -t: PYTHONPATH=/nope does not exist");
+    expect(o.observed).toContain("(its own look: NRestarts=0)");
+  });
+
+  test("the scope matches -t as vitest does: against the test's name, never the suite's", async () => {
+    const { testName } = await import("../../src/spec/scope.ts");
+    const svc1 = catalogue.find((c) => c.id === "SVC-001")!;
+    expect(testName(svc1)).toBe(`SVC-001 ${svc1.title}`);
+    expect(testName(svc1, "web1")).toBe(`SVC-001 [web1] ${svc1.title}`);
+    expect(/smoke/.test(testName(svc1))).toBe(false); // -t smoke selects no check: the run judges nothing
+  });
+
   test("a dependency not applicable here (no nginx) does not block", async () => {
     expect(await evaluator(["HTTP-002", "SVC-013"]).evaluate("HTTP-002")).toMatchObject({ status: "pass" });
   });

@@ -46,4 +46,11 @@ describe("the current invocation's journal, bounded", () => {
     // judged directly: its dependency SVC-001 needs more than the journal
     expect(await checkById("SVC-011").run(ctx)).toMatchObject({ pass: false, observed: "traceback in the journal: ZeroDivisionError: division by zero" });
   });
+
+  test("SVC-011 on a journal cut at its cap with no traceback in what was read: an error, never a pass", async () => {
+    // Cut before the entry holding the traceback: gunicorn's start was read, the rest was not.
+    const cut = journal.slice(0, journal.lastIndexOf("\n", journal.indexOf("Traceback")) + 40);
+    const ctx = replayContext(replayTransport({ ...healthyCommands(), journalctl: { stdout: cut, truncated: true } }));
+    await expect(checkById("SVC-011").run(ctx)).rejects.toThrow(/the current start's journal was not read whole \(journalctl's output passed .* bytes.*\); no traceback in the \d+ lines read/);
+  });
 });
