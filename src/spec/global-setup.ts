@@ -5,6 +5,7 @@ import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
 import { hostBound, resolveTargets } from "../fleet/targets.ts";
+import { CRITICAL_WAIVER_DAYS, criticalWaiverProblems } from "./waivers.ts";
 
 // Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
 // resolved (once, for every worker), and old allure results are cleared. For a fleet, returns the teardown that
@@ -27,6 +28,11 @@ export default async function setup(project: TestProject) {
       const { catalogue } = await import("../checks/index.ts");
       const unknown = config.waivers.map((w) => w.id).filter((id) => !catalogue.some((c) => c.id === id));
       if (unknown.length) throw new ConfigError(`waivers name unknown check IDs: ${unknown.join(", ")}`);
+      const bad = criticalWaiverProblems(config.waivers, new Set(catalogue.filter((c) => c.severity === "critical").map((c) => c.id)), new Date());
+      if (bad.length) throw new ConfigError(`waivers of critical checks must name a host and expire within ${CRITICAL_WAIVER_DAYS} days: ${bad.join("; ")}`);
+      // Every waiver in force is said before any check, so an accepted finding is never a silent one.
+      const today = new Date().toLocaleDateString("sv-SE");
+      for (const w of config.waivers.filter((x) => x.expires >= today)) process.stderr.write(`ddv: waiver in force: ${w.id}${w.host ? ` on ${w.host}` : ""} until ${w.expires}: ${w.reason}\n`);
     }
   } catch (err) {
     if (err instanceof ConfigError) {

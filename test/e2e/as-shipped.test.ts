@@ -110,6 +110,13 @@ describeE2E("ProjectMeats as shipped (flavour as-shipped)", () => {
     expect(wOut).toContain(`the waiver for ${expired} expired on 2000-01-01`);
     for (const id of accepted) expect(wOut).toContain(`${id} WAIVED until 2999-12-31: accepted until the hardening sprint`);
     expect(w.exitCode).toBe(1);
+    // Every waiver in force is said before any check.
+    for (const id of accepted) expect(wOut).toContain(`ddv: waiver in force: ${id} until 2999-12-31: accepted until the hardening sprint`);
+    // A critical check waived on every host, for years: refused before any check runs.
+    writeFileSync(path.join(dir, "critical-waiver.config.json"), JSON.stringify({ waivers: [{ id: "SVC-001", reason: "the site is down on purpose", expires: "2999-12-31" }] }));
+    const c = await run("critical-waiver.config.json", "as-shipped-critical-waiver");
+    expect(c.exitCode, c.stderr).toBe(78);
+    expect(c.stderr).toMatch(/waivers of critical checks must name a host and expire within 7 days: SVC-001 names no host and expires 2999-12-31/);
 
     const t = await run("fail-on.config.json", "as-shipped-fail-on");
     const tOut = `${t.stdout}\n${t.stderr}`;

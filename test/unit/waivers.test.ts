@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
+import { criticalWaiverProblems } from "../../src/spec/waivers.ts";
 import { checkById } from "../../src/checks/index.ts";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
@@ -75,5 +76,19 @@ describe("waiver files", () => {
   test("failOn and waivers are checked by the schema", () => {
     expect(() => ConfigSchema.parse({ failOn: "urgent" })).toThrow();
     expect(() => ConfigSchema.parse({ waivers: [{ id: "SEC-5", reason: "a long enough reason", expires: "2027-01-01" }] })).toThrow(/must be a check ID/);
+  });
+});
+
+describe("waivers of critical checks", () => {
+  const now = new Date("2026-12-04T12:00:00");
+  const critical = new Set(["SVC-001", "SEC-001"]);
+  const w = (id: string, expires: string, host?: string) => ({ id, reason: "accepted for the migration window", expires, ...(host ? { host } : {}) });
+  test("need a host and an expiry within 7 days; other checks may be waived freely", () => {
+    expect(criticalWaiverProblems([w("SVC-001", "2026-12-11", "web1"), w("SEC-005", "2027-06-01")], critical, now)).toEqual([]);
+    expect(criticalWaiverProblems([w("SVC-001", "2026-12-12", "web1"), w("SEC-001", "2026-12-05"), w("SVC-001", "2027-01-01")], critical, now)).toEqual([
+      "SVC-001 expires 2026-12-12, after 2026-12-11",
+      "SEC-001 names no host",
+      "SVC-001 names no host and expires 2027-01-01, after 2026-12-11",
+    ]);
   });
 });
