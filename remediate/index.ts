@@ -5,24 +5,28 @@ import { EXIT, RemediateError } from "../src/remediation/errors.ts";
 import { remediate } from "../src/remediation/run.ts";
 import { createLocalTransport } from "../src/transport/local.ts";
 import { emergency } from "../src/remediation/emergency.ts";
+import { rollbackRun } from "../src/remediation/rollback.ts";
 import { remediateFleet } from "../src/remediation/fleet.ts";
 import { resolveTargets } from "../src/fleet/targets.ts";
 
 const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--yes] [--force-stale] [--parallel N]
        npx tsx remediate emergency-restart [--dry-run] [--yes]
        npx tsx remediate emergency-reset [--dry-run] [--yes]
+       npx tsx remediate rollback <run id|latest> [--dry-run] [--yes]
   <report>       reports/vitest-report.json, a reports folder, or reports/allure-results
   --dry-run      print the plan with its diffs and SQL; change nothing
   --yes          apply without asking (required when stdin is not a terminal)
   --force-stale  accept a report older than remediation.maxReportAgeMinutes (host and catalogue must still match)
   --parallel N   fleet reports (DEPLOY_HOSTS / DEPLOY_INVENTORY set): fix N hosts at once (default 1)
+  rollback       put back what a run recorded in /var/lib/ddv/remediation/<run id>/manifest.json (an interrupted
+                 run, or one to undo); "latest" is the newest run; safe to repeat
 exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps remain, 64 usage, 65 bad report,
             69 the deployment is not on this host, 70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config`;
 
 const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--parallel", "--help", "-h"]);
 
 function parse(argv: string[]) {
-  const o = { report: undefined as string | undefined, dryRun: false, yes: false, forceStale: false, parallel: 1, command: undefined as string | undefined };
+  const o = { report: undefined as string | undefined, dryRun: false, yes: false, forceStale: false, parallel: 1, command: undefined as string | undefined, run: undefined as string | undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--from-report") {
@@ -38,6 +42,7 @@ function parse(argv: string[]) {
     else if (a === "--force-stale") o.forceStale = true;
     else if (a === "--help" || a === "-h") o.command = "help";
     else if (!a.startsWith("-") && !o.command) o.command = a;
+    else if (!a.startsWith("-") && o.command === "rollback" && !o.run) o.run = a;
     else throw new RemediateError(`unknown ${FLAGS.has(a) ? "repeated option" : a.startsWith("-") ? "option" : "argument"} ${JSON.stringify(a)}\n${USAGE}`, EXIT.usage);
   }
   return o;
@@ -59,9 +64,10 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
-  if (o.command && o.command !== "emergency-restart" && o.command !== "emergency-reset") throw new RemediateError(`unknown command ${JSON.stringify(o.command)}\n${USAGE}`, EXIT.usage);
+  if (o.command && !["emergency-restart", "emergency-reset", "rollback"].includes(o.command)) throw new RemediateError(`unknown command ${JSON.stringify(o.command)}\n${USAGE}`, EXIT.usage);
   if (!o.command && !o.report) throw new RemediateError(`say what to fix: --from-report <report>\n${USAGE}`, EXIT.usage);
   if (o.command && o.report) throw new RemediateError(`${o.command} takes no report\n${USAGE}`, EXIT.usage);
+  if (o.command === "rollback" && !o.run) throw new RemediateError(`rollback needs a run: a folder name under /var/lib/ddv/remediation, or latest\n${USAGE}`, EXIT.usage);
   const say = (l: string) => void process.stdout.write(`${l}\n`);
   const confirm = () => confirmer(o.yes);
   const targets = await resolveTargets().catch((err: Error) => {
@@ -75,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
   if (process.getuid?.() !== 0) throw new RemediateError("remediate changes system files and services: run it as root", EXIT.notRoot);
   const config = loadConfig();
   const transport = () => createLocalTransport(config.timeouts.commandMs);
+  if (o.command === "rollback") return rollbackRun({ which: o.run as string, transport, say, confirm, dryRun: o.dryRun });
   if (o.command) return emergency(o.command, { config, transport, say, confirm, dryRun: o.dryRun });
   return remediate({ report: o.report as string, config, transport, say, confirm, dryRun: o.dryRun, forceStale: o.forceStale });
 }

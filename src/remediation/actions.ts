@@ -76,12 +76,14 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
       const psql = env.psql;
       if (!psql) throw new RefusedError("refused: the app's database server is not this machine's cluster; SQL runs only on the server the app uses");
       const argv = psqlArgv(a.database, psql);
+      // The undo (it sets back old values, so it is harmless if the change did not happen) is recorded first.
+      if (a.undo) {
+        const undo = a.undo;
+        await backup.saveSql(env.fix, undo, a.database);
+        register({ what: `SQL ${a.undoShow ?? undo}`, run: async () => void (await must(t, psqlArgv(a.database, psql), undo)) });
+      }
       const r = await t.run(argv, { input: a.sql, cwd: "/", timeoutMs: env.timeoutMs });
       if (r.exitCode !== 0) throw new Error(`psql exited ${r.exitCode} on: ${a.show} (${r.stderr.trim().split("\n")[0] ?? ""})`);
-      if (!a.undo) return;
-      const undo = a.undo;
-      await backup.saveSql(env.fix, a.undoShow ?? undo);
-      register({ what: `SQL ${a.undoShow ?? undo}`, run: async () => void (await must(t, psqlArgv(a.database, psql), undo)) });
       return;
     }
     case "unit": {

@@ -3,7 +3,7 @@ import type { ProbeContext } from "../probes/context.ts";
 import { unitEnv } from "../probes/environment.ts";
 import { isLocalDatabase, psqlTarget } from "../probes/postgres-server.ts";
 import { readDatabaseUrl } from "../probes/postgres.ts";
-import { serviceUnit } from "../probes/systemd.ts";
+import { serviceUnit, unitName } from "../probes/systemd.ts";
 import type { Transport } from "../transport/types.ts";
 import type { ApplyEnv } from "./actions.ts";
 import type { BackupFolder } from "./backup.ts";
@@ -15,10 +15,13 @@ import { redOf } from "./plan.ts";
 export async function makeApplyEnv(config: Config, mk: () => Transport, t: Transport, backup: BackupFolder, ctx: ProbeContext): Promise<Omit<ApplyEnv, "fix">> {
   const env = await unitEnv(ctx).catch(() => ({ env: {} as Record<string, string> }));
   const url = readDatabaseUrl(env.env.DATABASE_URL);
+  const psql = url.kind === "postgres" && !isLocalDatabase(url.target) ? undefined : psqlTarget(url.kind === "postgres" ? url.target : undefined);
+  Object.assign(backup.meta, { psql, service: unitName(config.service) });
+  await backup.writeManifest();
   return {
     t,
     backup,
-    psql: url.kind === "postgres" && !isLocalDatabase(url.target) ? undefined : psqlTarget(url.kind === "postgres" ? url.target : undefined),
+    psql,
     timeoutMs: config.timeouts.commandMs,
     async asService(argv) {
       const now = await freshContext(config, t);

@@ -27,9 +27,12 @@ export type ManifestEntry = {
 // The run folder of one remediation: file copies plus manifest.json (path, mode, owner, checksum) and undo SQL.
 export class BackupFolder {
   readonly entries: ManifestEntry[] = [];
-  readonly sqlUndo: Array<{ fix: string; undo: string }> = [];
+  readonly sqlUndo: Array<{ fix: string; undo: string; database?: string }> = [];
   // What each fix declared it may touch (path prefixes, units): the proof that nothing else was changed.
   readonly declared: Record<string, { files: string[]; units: string[] }> = {};
+  // What `remediate rollback` needs besides the entries: the app's unit (restarted on restored files) and where SQL
+  // undo goes; `rolledBack`: when a rollback last ran.
+  readonly meta: { service?: string; psql?: { socketDir: string; port: number }; rolledBack?: string } = {};
   private n = 0;
   private constructor(
     readonly dir: string,
@@ -85,9 +88,9 @@ export class BackupFolder {
     await this.writeManifest();
   }
 
-  // Records how to undo a database change (kept even after it is undone: the audit trail).
-  async saveSql(fix: string, undo: string) {
-    this.sqlUndo.push({ fix, undo });
+  // Records how to undo a database change before it is made (kept even after it is undone: the audit trail).
+  async saveSql(fix: string, undo: string, database?: string) {
+    this.sqlUndo.push({ fix, undo, database });
     await this.writeManifest();
   }
 
@@ -97,8 +100,9 @@ export class BackupFolder {
     await restoreEntry(this.t, e);
   }
 
-  private async writeManifest() {
-    const body = JSON.stringify({ declared: this.declared, files: this.entries, sqlUndo: this.sqlUndo }, null, 2);
+  // Writes manifest.json now (fsynced, renamed into place): each change is recorded before it is made.
+  async writeManifest() {
+    const body = JSON.stringify({ ...this.meta, declared: this.declared, files: this.entries, sqlUndo: this.sqlUndo }, null, 2);
     await pinned(this.t, { op: "write", path: `${this.dir}/manifest.json`, data: Buffer.from(body).toString("base64"), mode: 0o600, owner: 0, group: 0 });
   }
 }

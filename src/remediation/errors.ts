@@ -9,6 +9,7 @@ export const EXIT = {
   locked: 73, // another remediation holds the host's lock
   notRoot: 77, // remediation changes system files: run it as root
   config: 78, // the validator's config is broken (as for the specs)
+  interrupted: 130, // SIGINT/SIGTERM mid-apply: the step under way was rolled back, nothing further started
 } as const;
 
 // A refusal with its exit code; the CLI prints the message as one line, never a stack trace.

@@ -27,7 +27,8 @@ type Request =
   | { op: "read"; path: string; expect?: Expect }
   | { op: "write"; path: string; data: string; mode: number; owner: Id; group: Id; xattrs?: Record<string, string>; expect?: Expect; absent?: boolean }
   | { op: "mkdir"; path: string; mode: number; owner: Id; group: Id }
-  | { op: "remove"; path: string; expect?: Expect };
+  | { op: "remove"; path: string; expect?: Expect }
+  | { op: "append"; path: string; data: string };
 
 type Answer = { ok: true; [k: string]: unknown } | { ok: false; refused: boolean; error: string };
 

@@ -94,21 +94,46 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     say(`\napplying (backups in ${backup.dir}):`);
     const applyEnv = await makeApplyEnv(config, o.transport, t, backup, ctx);
     const done: Done[] = [];
-    for (const [i, step] of steps.entries()) {
-      t0 = performance.now();
-      const d: Done = { step, undo: [], start: Date.now(), stop: 0 };
-      done.push(d);
-      try {
-        await backup.declare(step.fix.id, step.touches);
-        for (const a of step.actions) await applyAction(a, { ...applyEnv, fix: step.fix.id }, (u) => d.undo.push(u));
-        d.stop = Date.now();
-        say(`  [${i + 1}/${steps.length}] ${step.fix.id}: applied (${secs(performance.now() - t0)})`);
-      } catch (err) {
-        d.stop = Date.now();
-        d.error = redact((err as Error).message, secrets());
-        say(`  [${i + 1}/${steps.length}] ${step.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
-        await undoStep(d, say, secrets(), t);
+    const auditLine = (d: Done, result: string) =>
+      audit(t, { time: new Date().toISOString(), user: userInfo().username, host: identity.hostname, report: report.file, ids: d.step.ids, fix: d.step.fix.id, result, reason: d.error, files: backup.entries.filter((e) => e.fix === d.step.fix.id).map((e) => e.path), backup: backup.dir }, secrets());
+    // Ctrl-C or a TERM mid-apply: the step under way is rolled back and nothing further starts (a SIGKILL or power
+    // loss leaves the manifest, written before each change: `remediate rollback latest`).
+    let interrupted: string | undefined;
+    const onSignal = (sig: NodeJS.Signals) => {
+      if (!interrupted) say(`\n${sig}: the step under way is rolled back, then remediate stops`);
+      interrupted ??= sig;
+    };
+    process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
+    try {
+      for (const [i, step] of steps.entries()) {
+        if (interrupted) break;
+        t0 = performance.now();
+        const d: Done = { step, undo: [], start: Date.now(), stop: 0 };
+        done.push(d);
+        try {
+          await backup.declare(step.fix.id, step.touches);
+          await auditLine(d, "started");
+          for (const a of step.actions) {
+            if (interrupted) throw new Error(`interrupted by ${interrupted}`);
+            await applyAction(a, { ...applyEnv, fix: step.fix.id }, (u) => d.undo.push(u));
+          }
+          d.stop = Date.now();
+          say(`  [${i + 1}/${steps.length}] ${step.fix.id}: applied (${secs(performance.now() - t0)})`);
+        } catch (err) {
+          d.stop = Date.now();
+          d.error = redact((err as Error).message, secrets());
+          say(`  [${i + 1}/${steps.length}] ${step.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
+          await undoStep(d, say, secrets(), t);
+        }
       }
+    } finally {
+      process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
+    }
+    if (interrupted) {
+      for (const d of done) await auditLine(d, d.result ?? "applied, not verified (interrupted)");
+      const kept = done.filter((d) => !d.result).map((d) => d.step.fix.id);
+      say(`interrupted by ${interrupted}: ${kept.length ? `kept, not verified: ${kept.join(", ")}; undo them with \`npx tsx remediate rollback ${backup.dir.split("/").pop()}\`` : "nothing was kept"}`);
+      return EXIT.interrupted;
     }
 
     t0 = performance.now();
@@ -145,7 +170,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     say("\nresult:");
     for (const d of done) {
       say(`  ${d.result === "verified" ? "ok  " : "FAIL"} ${d.step.fix.id}${d.step.ids.length ? ` (${d.step.ids.join(", ")})` : ""}: ${d.result}${d.error ? `: ${d.error}` : ""}`);
-      await audit(t, { time: new Date().toISOString(), user: userInfo().username, host: identity.hostname, report: report.file, ids: d.step.ids, fix: d.step.fix.id, result: d.result as string, reason: d.error, files: backup.entries.filter((e) => e.fix === d.step.fix.id).map((e) => e.path), backup: backup.dir }, secrets());
+      await auditLine(d, d.result as string);
     }
     const stillRed = scope.filter((id) => isRed(after.get(id)));
     for (const m of manual) say(`  todo ${m.id}: ${m.why}`);

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
+import { holdLocally } from "./lock.ts";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
@@ -91,6 +92,7 @@ export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
   return {
     name: "local",
     run: (argv, opts = {}) => runCommand(argv, opts, defaultTimeoutMs, live),
+    lock: (file, owner) => holdLocally(file, owner, defaultTimeoutMs),
     close: () => killAll(live),
     async readFile(path) {
       try {

@@ -62,7 +62,32 @@ def stat(q):
     return {"mode": s.st_mode, "uid": s.st_uid, "gid": s.st_gid, "size": s.st_size}
 
 
+held = {}
+
+
+def hold(q):
+    # Starts a holder (a process that keeps a flock until its stdin closes) and answers its first line; if it holds,
+    # it is kept until "release", or until this helper ends (its pipe then closes and the kernel frees the lock).
+    p = subprocess.Popen(q["argv"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    line = p.stdout.readline().decode("utf-8", "replace").strip()
+    if line == "held":
+        held[q["key"]] = p
+    else:
+        p.wait()
+    return {"line": line}
+
+
+def release(q):
+    p = held.pop(q["key"], None)
+    if p:
+        p.stdin.close()
+        p.wait(timeout=10)
+    return {}
+
+
 OPS = {
+    "hold": hold,
+    "release": release,
     "run": run,
     "read": read,
     "stat": stat,

@@ -14,7 +14,7 @@ export function helperCommand(sudo = false): string {
 }
 
 // A request to the helper (see remote-helper.py) and its answer.
-export type HelperRequest = { op: "run"; argv: string[]; cwd?: string; env?: Record<string, string>; input?: string; timeout: number; max: number } | { op: "read"; path: string; max: number } | { op: "stat" | "readdir" | "readlink"; path: string };
+export type HelperRequest = { op: "run"; argv: string[]; cwd?: string; env?: Record<string, string>; input?: string; timeout: number; max: number } | { op: "read"; path: string; max: number } | { op: "stat" | "readdir" | "readlink"; path: string } | { op: "hold"; argv: string[]; key: string } | { op: "release"; key: string };
 export type HelperAnswer = { errno?: string; message?: string; timeout?: boolean; [k: string]: unknown };
 
 export type Helper = { readonly dead: boolean; call(q: HelperRequest, waitMs: number): Promise<HelperAnswer>; kill(): void };
@@ -64,7 +64,7 @@ export function startHelper(argv: string[], failure: (stderr: string, code: numb
       return new Promise<HelperAnswer>((resolve, reject) => {
         const timer = setTimeout(() => {
           pending.delete(id);
-          reject(new TransportError(`no answer from ${q.op === "run" ? "the remote command" : `${q.op} ${q.path}`} within ${waitMs} ms`, "ETIMEDOUT"));
+          reject(new TransportError(`no answer from ${"path" in q ? `${q.op} ${q.path}` : `the remote ${q.op}`} within ${waitMs} ms`, "ETIMEDOUT"));
         }, waitMs);
         pending.set(id, { resolve, reject, timer });
         child.stdin?.write(`${JSON.stringify([id, q])}\n`);

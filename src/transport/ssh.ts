@@ -1,9 +1,11 @@
+import { randomBytes } from "node:crypto";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { killAll, runCommand } from "./local.ts";
 import { type Helper, type HelperAnswer, type HelperRequest, helperCommand, startHelper } from "./remote-helper.ts";
+import { heldFrom, lockHolderArgv } from "./lock.ts";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
 
 // Where a host is and how to reach it; `options` are extra ssh arguments (an inventory's ansible_ssh_common_args).
@@ -166,6 +168,12 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
     },
     run,
     forward,
+    async lock(file, owner) {
+      const key = randomBytes(6).toString("hex");
+      const a = await call({ op: "hold", argv: lockHolderArgv(file, owner), key }, defaultTimeoutMs);
+      if (a.errno) throw new TransportError(`cannot take the lock ${file} on ${target.host}: ${a.errno} ${a.message ?? ""}`.trim(), a.errno);
+      return heldFrom(String(a.line), file, async () => void (await call({ op: "release", key }, defaultTimeoutMs).catch(() => {})));
+    },
     async readFile(p) {
       const a = await fileCall({ op: "read", path: p, max: 64 * 1024 * 1024 });
       return Buffer.from(String(a.data), "base64").toString("utf8");

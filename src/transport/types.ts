@@ -20,6 +20,9 @@ export interface Transport {
   readDir(path: string): Promise<string[]>;
   // Target of a symlink (e.g. /proc/<pid>/fd/<n>), or undefined when it cannot be read.
   readLink(path: string): Promise<string | undefined>;
+  // Takes an exclusive flock on `path` on the host, held until release (or until we or our connection end); `owner`
+  // is written into the file for whoever finds it busy.
+  lock?(path: string, owner: string): Promise<HeldLock>;
   // Stops every command still running (a check whose answer was dropped), at the end of a session.
   close(): void;
   // Remote transports only: a local unix socket that reaches `remote` ("127.0.0.1:8000" or a unix socket path) as
@@ -43,3 +46,7 @@ export class TransportError extends Error {
     super(message);
   }
 }
+
+// An exclusive lock held on the target host by a process of its own (flock): released when `release` is called or
+// when this process or its connection ends, however it ends. `busy`: who holds it (the owner text they wrote).
+export type HeldLock = { held: true; release(): Promise<void> } | { held: false; busy: string };

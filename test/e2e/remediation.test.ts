@@ -59,7 +59,7 @@ describeE2E("remediation safety", () => {
     expect(changes(before, after)).toEqual([]);
     expect(dbBefore).toBeDefined();
     expect(rowChanges(dbBefore as Map<string, number>, dbAfter as Map<string, number>)).toEqual([]);
-    expect((await shInside(HOST, `test -e ${STATE_DIR}/lock || ls ${STATE_DIR}/[0-9]* 2>/dev/null | head -1`)).stdout.trim()).toBe("");
+    expect((await shInside(HOST, `ls -d ${STATE_DIR}/[0-9]* 2>/dev/null | head -1; [ ! -e ${STATE_DIR}/remediation.lock ] || flock -n ${STATE_DIR}/remediation.lock true || echo held`)).stdout.trim()).toBe("");
   });
 
   test.skipIf(noDebugFix)("without a terminal and without --yes: one line, exit 64, nothing applied", { timeout: 900_000 }, async () => {
@@ -77,8 +77,8 @@ describeE2E("remediation safety", () => {
     // The first run in the background; the second as soon as the lock exists, from the same shell.
     const script = `cd "$0" && rm -f /tmp/r1.* /tmp/r2.*
 (npx tsx remediate --from-report "$1" --yes </dev/null >/tmp/r1.out 2>/tmp/r1.err; echo $? >/tmp/r1.rc) &
-for i in $(seq 1200); do [ -e ${STATE_DIR}/lock/owner.json ] && break; sleep 0.1; done
-cat ${STATE_DIR}/lock/owner.json >/tmp/lock.json
+for i in $(seq 1200); do [ -e ${STATE_DIR}/remediation.lock ] && ! flock -n ${STATE_DIR}/remediation.lock true && break; sleep 0.1; done
+cat ${STATE_DIR}/remediation.lock >/tmp/lock.json
 npx tsx remediate --from-report "$1" --yes </dev/null >/tmp/r2.out 2>/tmp/r2.err; echo $? >/tmp/r2.rc
 wait`;
     const run = await hostCli(["exec", HOST, "--", "bash", "-c", script, REPO_ROOT, report], { timeoutMs: 1_100_000 });
@@ -90,20 +90,21 @@ wait`;
     // The second: one line, exit 73, naming the holder.
     expect(r2rc.trim(), `${r2out}\n${r2err}`).toBe("73");
     expect(r2err.trim().split("\n")).toHaveLength(1);
-    expect(r2err).toMatch(new RegExp(`^remediate: another remediation is running on this host: pid ${owner.pid} \\(root, since .*, report .*\\)`));
+    expect(r2err).toMatch(new RegExp(`^remediate: another remediation is running on this host: root, pid ${owner.pid} on \\S+, for \\d+ (s|min) \\(.*vitest-report\\.json\\)`));
     // The first: set-debug-false applied, SEC-001 still red, rolled back; exit 1.
     expect(r1rc.trim(), `${r1out}\n${r1err}`).toBe("1");
     expect(r1out).toMatch(/set-debug-false: ROLLED BACK: still failing after the fix: SEC-001/);
     expect(r1out).toMatch(/FAIL set-debug-false \(SEC-001\): rolled back/);
     expect(await fileId(ENV_FILE)).toBe(before);
-    expect((await shInside(HOST, `test -e ${STATE_DIR}/lock && echo held`)).stdout.trim()).toBe("");
+    // Free again: the kernel released the flock with the first run's holder.
+    expect((await shInside(HOST, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim()).toBe("free");
     // The host is as the report saw it: SEC-001 red, nothing else.
     const v = await validateInside(HOST, [], "rm-rollback-after");
     expect(idsWith(v.results, "fail"), v.output).toEqual(["SEC-001"]);
     expect(idsWith(v.results, "error"), v.output).toEqual([]);
   });
 
-  test.skipIf(noDebugFix)("the audit log has one JSON line per step; no secret in it, the manifest or any output", { timeout: 600_000 }, async () => {
+  test.skipIf(noDebugFix)("the audit log has a line when each step starts and one when it ends; no secret in it, the manifest or any output", { timeout: 600_000 }, async () => {
     const secrets = await hostSecrets(HOST);
     const log = (await shInside(HOST, `cat ${STATE_DIR}/audit.jsonl`)).stdout.trim().split("\n");
     const entries = log.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -111,8 +112,10 @@ wait`;
     expect(dirs).toHaveLength(1); // one applying run (the dry run and the refused ones applied nothing)
     const manifest = (await shInside(HOST, `cat ${dirs[0]}/manifest.json`)).stdout;
     const m = JSON.parse(manifest) as { declared: Record<string, unknown>; files: Array<{ path: string; fix: string }> };
-    // One line per step, each with the fields the issue names.
-    expect(entries.map((e) => e.fix).sort()).toEqual(Object.keys(m.declared).sort());
+    // Two lines per step: "started" (written before the step touches anything) and its result; each with the fields
+    // the issue names.
+    expect(entries.filter((e) => e.result === "started").map((e) => e.fix).sort()).toEqual(Object.keys(m.declared).sort());
+    expect(entries.filter((e) => e.result !== "started").map((e) => e.fix).sort()).toEqual(Object.keys(m.declared).sort());
     for (const e of entries) expect(Object.keys(e)).toEqual(expect.arrayContaining(["time", "user", "host", "report", "ids", "fix", "result", "files", "backup"]));
     expect(entries.find((e) => e.fix === "set-debug-false")).toMatchObject({ result: "rolled back", ids: ["SEC-001"], files: [ENV_FILE], user: "root" });
     expect(m.files.find((f) => f.path === ENV_FILE)?.fix).toBe("set-debug-false");
