@@ -51,11 +51,15 @@ export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write"
   const patch = createTwoFilesPatch(st ? a.path : "/dev/null", a.path, maskEnvText(before, secrets, rules), maskEnvText(a.content, secrets, rules, before), "", "", { context: 2 });
   const body = patch.split("\n").filter((l) => !/^(Index: |={10,})/.test(l)).join("\n").trimEnd();
   const meta = st ? `` : ` (new file, mode ${a.mode.toString(8)}, ${a.owner}:${a.group})`;
-  return `write ${a.path}${meta}\n${body.split("\n").map((l) => `      ${l}`).join("\n")}`;
+  return `write ${showPath(a.path)}${meta}\n${body.split("\n").map((l) => `      ${l}`).join("\n")}`;
 }
+
+// A path as the plan prints it: control characters escaped, so a name holding a newline cannot forge a plan line.
+export const showPath = (p: string) => p.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1));
 
 // One line (or a diff) saying exactly what an action will do.
 export async function describeAction(t: Transport, a: Action, secrets: string[], rules: SecretRules): Promise<string> {
+  if ("path" in a && a.kind !== "write") a = { ...a, path: showPath(a.path) } as Action;
   switch (a.kind) {
     case "write":
       return diffWrite(t, a, secrets, rules);

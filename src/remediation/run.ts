@@ -13,7 +13,7 @@ import { remediationResults, writeRemediationResults } from "./allure.ts";
 import { reportsDir } from "../report/paths.ts";
 import { audit } from "./audit.ts";
 import { BackupFolder } from "./backup.ts";
-import { describeAction } from "./describe.ts";
+import { describeAction, showPath } from "./describe.ts";
 import { takeLock } from "./lock.ts";
 import { buildPlan, redOf, targetIds, type Step } from "./plan.ts";
 import { SMOKE_IDS, freshContext, isRed, recheck } from "./recheck.ts";
@@ -76,9 +76,9 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       const lines = await Promise.all(s.actions.map((a) => describeAction(t, a, secrets(), config.secrets)));
       described.set(s, lines);
       for (const l of lines) say(`     - ${l}`);
-      for (const n of s.notes) say(`     note: ${n}`);
+      for (const n of s.notes) say(`     note: ${showPath(n)}`);
     }
-    for (const m of manual) say(`  manual: ${m.id} ${checkById(m.id).title}: ${m.why}`);
+    for (const m of manual) say(`  manual: ${m.id} ${checkById(m.id).title}: ${showPath(m.why)}`);
     if (o.dryRun || !steps.length) {
       say(o.dryRun ? "\ndry run: nothing was changed" : "\nnothing to apply automatically");
       // A dry run is "ok" when the plan covers every finding; with nothing to apply, only a green host is.

@@ -2,8 +2,6 @@ import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
-import { parseEnvFile } from "../../src/probes/environment.ts";
-import { secretValues } from "../../src/probes/redact.ts";
 import { assertNoProcessWarnings } from "./hosts.ts";
 
 // `file`, `fileStart`, `fileEnd`: the spec file the row belongs to and when its first test started and last ended (ms).
@@ -63,11 +61,4 @@ export function watchCommandLines(secrets: string[]): () => Promise<{ hits: stri
     await loop;
     return { hits: [...hits], samples };
   };
-}
-
-// The secret values a host's service reads from its env file (SECRET_KEY, the password in DATABASE_URL...).
-export async function hostSecrets(host: string): Promise<string[]> {
-  const { shInside } = await import("./remediation-helpers.ts");
-  const r = await shInside(host, "cat /etc/projectmeats/projectmeats.env");
-  return secretValues(parseEnvFile(r.stdout)).filter((s) => s.length >= 8);
 }

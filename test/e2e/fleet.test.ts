@@ -6,9 +6,9 @@ import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Fleet, inventoryLine, makeKey, prepareFleet } from "../../fixtures/fleet.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { describeE2E } from "./e2e.ts";
-import { byStatus, hostSecrets, validateFleet, watchCommandLines } from "./fleet-helpers.ts";
+import { byStatus, validateFleet, watchCommandLines } from "./fleet-helpers.ts";
 import { assertNoProcessWarnings, hostCli } from "./hosts.ts";
-import { STATE_DIR, shInside } from "./remediation-helpers.ts";
+import { hostSecrets, STATE_DIR, shInside } from "./remediation-helpers.ts";
 
 // Fleets over OpenSSH, on three real reference hosts with sshd inside, reached only through ProxyCommand into
 // each host's own network namespace: one smoke run checks all of them (one host broken), remediation fixes the

@@ -18,7 +18,10 @@ const noDebugFix = !fixById("set-debug-false");
 const SKIP_WHY = "set-debug-false is not registered in src/remediation/fixes/index.ts yet: nothing to roll back";
 
 // Identity of a file: content, owner, mode and inode (an env file is edited in place, never replaced).
+// Untouched: the same inode, owner, mode and bytes. Rolled back: the same owner, mode and bytes (a restore writes a
+// new file and renames it into place, never through whatever is at the path now).
 const fileId = async (p: string) => (await shInside(HOST, `stat -c '%i %U:%G %a %s' -- ${p} && sha256sum -- ${p}`)).stdout.trim();
+const fileState = async (p: string) => (await shInside(HOST, `stat -c '%U:%G %a %s' -- ${p} && sha256sum -- ${p}`)).stdout.trim();
 
 let report = "";
 const outputs: string[] = [];
@@ -73,7 +76,7 @@ describeE2E("remediation safety", () => {
   });
 
   test.skipIf(noDebugFix)("a second run is refused while the first holds the lock; the fix that did not help is rolled back byte-identical", { timeout: 1_200_000 }, async () => {
-    const before = await fileId(ENV_FILE);
+    const before = await fileState(ENV_FILE);
     // The first run in the background; the second as soon as the lock exists, from the same shell.
     const script = `cd "$0" && rm -f /tmp/r1.* /tmp/r2.*
 (npx tsx remediate --from-report "$1" --yes </dev/null >/tmp/r1.out 2>/tmp/r1.err; echo $? >/tmp/r1.rc) &
@@ -95,7 +98,7 @@ wait`;
     expect(r1rc.trim(), `${r1out}\n${r1err}`).toBe("1");
     expect(r1out).toMatch(/set-debug-false: ROLLED BACK: still failing after the fix: SEC-001/);
     expect(r1out).toMatch(/FAIL set-debug-false \(SEC-001\): rolled back/);
-    expect(await fileId(ENV_FILE)).toBe(before);
+    expect(await fileState(ENV_FILE)).toBe(before);
     // Free again: the kernel released the flock with the first run's holder.
     expect((await shInside(HOST, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim()).toBe("free");
     // The host is as the report saw it: SEC-001 red, nothing else.

@@ -5,6 +5,7 @@ import { serviceUnit, wsgiModule, type Unit } from "../../probes/systemd.ts";
 import { defineFix, type Action, type Fix, type FixEnv, type FixPlan } from "../fix.ts";
 import { gunicornLogFiles, parseModeLines, withoutWorldWrite, within, type Fallback, type Who } from "./modes.ts";
 import { PathPlan } from "./path-plan.ts";
+import { inspectPaths } from "../pinned.ts";
 
 // At most this many world-writable paths are changed in one run (one chmod each, all listed in the plan).
 export const WORLD_WRITABLE_CAP = 500;
@@ -86,9 +87,14 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
     }
   }
 
+  // A link planted in the log directory keeps FS-002 red whatever we do: FS-002 goes to the manual list, so the
+  // other IDs' changes are kept rather than rolled back with it.
+  const manualIds: Record<string, string> = {};
   if (ids.includes("FS-002")) {
-    const why = await planLogs(ctx, pp, u, who, logs, owner.uid, gid);
+    const linked: string[] = [];
+    const why = await planLogs(ctx, pp, u, who, logs, owner.uid, gid, linked);
     if (why) cannot.push(`FS-002: ${why}`);
+    if (linked.length) manualIds["FS-002"] = linked.join("; ");
   }
 
   if (ids.includes("FS-005")) {
@@ -105,12 +111,13 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
   const shown = notes.length > NOTES_CAP ? [...notes.slice(0, NOTES_CAP), `... and ${notes.length - NOTES_CAP} more paths (every one is listed above)`] : notes;
   if (!actions.length && cannot.length) return { manual: cannot.join("; ") };
   // An ID this fix cannot cure keeps the others' changes: it stays red, and says why here.
-  return { actions, notes: [...shown, ...cannot.map((c) => `cannot fix ${c}`)] };
+  return { actions, notes: [...shown, ...cannot.map((c) => `cannot fix ${c}`)], manualIds };
 }
 
 // FS-002: the log directory (created when missing, with the files Gunicorn is told to write there) and every
 // *.log in it writable by the service; a read-only sandbox mount is the unit's matter, not a chmod's.
-async function planLogs(ctx: ProbeContext, pp: PathPlan, u: Unit, who: Who & { name: string }, logs: Fallback, uid: number, gid: number): Promise<string | undefined> {
+// `linked`: log names that are symbolic links (the service can plant them here), reported and left as they are.
+async function planLogs(ctx: ProbeContext, pp: PathPlan, u: Unit, who: Who & { name: string }, logs: Fallback, uid: number, gid: number, linked: string[]): Promise<string | undefined> {
   const dir = ctx.config.logDir;
   const st = await pp.get(dir);
   if (!st) {
@@ -130,8 +137,17 @@ async function planLogs(ctx: ProbeContext, pp: PathPlan, u: Unit, who: Who & { n
   const planned = pp.changed().length;
   const why = await pp.clear(dir, who, ["w"], logs, "FS-002");
   if (why) return why;
-  for (const n of names.filter((x) => x.endsWith(".log"))) {
-    const f = `${dir}/${n}`;
+  const files = names.filter((x) => x.endsWith(".log")).map((n) => `${dir}/${n}`);
+  // The service can write here, so any name may be a link it planted: such a name is reported, never changed.
+  const seen = await inspectPaths(ctx.transport, files);
+  for (const f of files) {
+    const i = seen.get(f);
+    if (i?.kind === "link" || i?.kind === "refused") {
+      const line = "why" in i ? i.why : `${f} is a symbolic link${i.target ? ` (to ${i.target})` : ""}: remove it (root does not act through links)`;
+      problems.push(line);
+      linked.push(line);
+      continue;
+    }
     const w = await pp.clear(f, who, ["w"], logs, "FS-002");
     if (w) problems.push(w);
   }

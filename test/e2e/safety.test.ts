@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { REPO_ROOT } from "../../fixtures/host/paths.ts";
+import { describeE2E } from "./e2e.ts";
+import { hostCli, validateInside } from "./hosts.ts";
+import { changes, remediateInside, shInside, snapshot, STATE_DIR } from "./remediation-helpers.ts";
+
+// Root's remediation turned against its host, as an attacker who owns the app would try: links planted in every
+// directory the service can write and a directory name forged to look like two find records. Nothing outside the
+// deployment may change, whatever the validator, remediate and both emergency playbooks do; and a remediation
+// killed mid-step is put back by `remediate rollback latest`.
+const HOST = "e2e-safety";
+const KILLED = "e2e-sigkill";
+const MEDIA = "/opt/projectmeats/backend/media";
+// The deployment's own files: the fixes and playbooks may change these, nothing else.
+const DEPLOYMENT = ["/etc/projectmeats", "/etc/systemd/system/projectmeats.service", "/etc/systemd/system/projectmeats.service.d", "/etc/systemd/system/multi-user.target.wants/projectmeats.service"];
+const outside = (p: string) => !DEPLOYMENT.some((d) => p === d || p.startsWith(`${d}/`));
+
+const PLANT = String.raw`set -e
+for d in $(runuser -u projectmeats -- find / -xdev -type d -writable 2>/dev/null); do
+  runuser -u projectmeats -- ln -s /etc/shadow "$d/ddv-planted.log"
+done
+runuser -u projectmeats -- ln -s /tmp ${MEDIA}/evil
+runuser -u projectmeats -- mkdir "${MEDIA}/evil
+777 "
+runuser -u projectmeats -- chmod 777 "${MEDIA}/evil
+777 "`;
+
+describeE2E("remediation as root cannot be turned against its host", () => {
+  beforeAll(async () => {
+    const ups = await Promise.all([hostCli(["up", "--name", HOST]), hostCli(["up", "--name", KILLED, "--scenario", "debug-on"])]);
+    for (const up of ups) expect(up.exitCode, up.stderr).toBe(0);
+  }, 600_000);
+  afterAll(async () => {
+    await Promise.all([HOST, KILLED].map((h) => hostCli(["down", h])));
+  });
+
+  test("links planted wherever the service can write, and a forged name: no file outside the deployment changes", { timeout: 900_000 }, async () => {
+    expect((await shInside(HOST, PLANT)).exitCode).toBe(0);
+    const roots = ["/etc", "/tmp", "/var/tmp"];
+    const before = await snapshot(HOST, roots);
+    const v = await validateInside(HOST, [], "safety");
+    expect(v.exitCode, v.output).toBe(1);
+    const rm = await remediateInside(HOST, ["--from-report", "reports/e2e/safety", "--yes"]);
+    const out = `${rm.stdout}\n${rm.stderr}`;
+    // The planted log is named and left alone; the forged directory is one path, escaped, and fixed itself.
+    expect(out).toContain("/var/log/projectmeats/ddv-planted.log is a symbolic link (to /etc/shadow): remove it (root does not act through links)");
+    expect(out).toContain(`chmod 775 ${MEDIA}/evil\\n777 `);
+    expect(out).toMatch(/ok {3}fix-permissions \(FS-005\): verified/);
+    expect(out.split("\n").filter((l) => /^777 /.test(l))).toEqual([]);
+    expect((await shInside(HOST, `stat -c %a "${MEDIA}/evil\n777 " /tmp`)).stdout.trim().split("\n")).toEqual(["775", "1777"]);
+    // The playbooks, with the Gunicorn logs themselves swapped for links by the service user.
+    await shInside(HOST, "cd /var/log/projectmeats && runuser -u projectmeats -- sh -c 'rm -f error.log access.log && ln -s /etc/shadow error.log && ln -s /etc/passwd access.log'");
+    for (const p of ["emergency-restart", "emergency-reset"]) {
+      const r = await remediateInside(HOST, [p, "--yes"]);
+      const said = `${r.stdout}\n${r.stderr}`;
+      expect(said, p).not.toMatch(/internal error|^\s+at /m);
+      if (p === "emergency-reset") {
+        expect(said).toContain("/var/log/projectmeats/error.log left alone: it is a symbolic link (to /etc/shadow), and root does not act through links");
+        expect(said).toContain("/var/log/projectmeats/access.log left alone: it is a symbolic link (to /etc/passwd), and root does not act through links");
+      }
+    }
+    const after = await snapshot(HOST, roots);
+    expect(changes(before, after).filter((c) => outside(c.path))).toEqual([]);
+    expect(after.get("/etc/shadow")).toMatchObject({ owner: "root:shadow", mode: "640" });
+  });
+
+  test("remediate killed with SIGKILL mid-step: `rollback latest` restores every file byte-identical and the lock is free", { timeout: 900_000 }, async () => {
+    const files = ["/etc/projectmeats/projectmeats.env", "/var/log/projectmeats/error.log"];
+    const state = `for f in ${files.join(" ")}; do stat -c '%n %a %U:%G %s' "$f"; sha256sum "$f"; done`;
+    // Two kinds of step: fix-permissions (chown, chmod) on a root-owned log, then set-debug-false (a file write).
+    await shInside(KILLED, "chown root:root /var/log/projectmeats/error.log && chmod 644 /var/log/projectmeats/error.log");
+    const v = await validateInside(KILLED, [], "sigkill");
+    expect(v.exitCode).toBe(1);
+    const original = (await shInside(KILLED, state)).stdout;
+    for (const fix of ["fix-permissions", "set-debug-false"]) {
+      // Killed the moment the step's "started" line is in the audit log: the step is under way.
+      const script = `cd '${REPO_ROOT}' && : > /tmp/rm.out
+setsid npx tsx remediate --from-report reports/e2e/sigkill --yes --force-stale </dev/null >/tmp/rm.out 2>&1 &
+for i in $(seq 3000); do grep -q '"fix":"${fix}".*"result":"started"' ${STATE_DIR}/audit.jsonl 2>/dev/null && break; sleep 0.02; done
+pkill -KILL -s "$(ps -o sid= -p $! | tr -d ' ')" || true
+wait
+: > ${STATE_DIR}/audit.jsonl`;
+      expect((await shInside(KILLED, script)).exitCode).toBe(0);
+      const rb = await remediateInside(KILLED, ["rollback", "latest", "--yes"]);
+      expect(rb.exitCode, `${rb.stdout}\n${rb.stderr}`).toBe(0);
+      expect(rb.stdout).toMatch(/rolled back: \d+ path\(s\)/);
+      expect((await shInside(KILLED, state)).stdout, fix).toBe(original);
+      // Again: the same state, nothing else.
+      expect((await remediateInside(KILLED, ["rollback", "latest", "--yes"])).exitCode).toBe(0);
+      expect((await shInside(KILLED, state)).stdout, fix).toBe(original);
+      expect((await shInside(KILLED, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim(), fix).toBe("free");
+    }
+  });
+});
