@@ -17,7 +17,6 @@ const ENV_FILE = "/etc/projectmeats/projectmeats.env";
 const noDebugFix = !fixById("set-debug-false");
 const SKIP_WHY = "set-debug-false is not registered in src/remediation/fixes/index.ts yet: nothing to roll back";
 
-// Identity of a file: content, owner, mode and inode (an env file is edited in place, never replaced).
 // Untouched: the same inode, owner, mode and bytes. Rolled back: the same owner, mode and bytes (a restore writes a
 // new file and renames it into place, never through whatever is at the path now).
 const fileId = async (p: string) => (await shInside(HOST, `stat -c '%i %U:%G %a %s' -- ${p} && sha256sum -- ${p}`)).stdout.trim();
