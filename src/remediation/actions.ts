@@ -49,7 +49,7 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
     case "write": {
       const e = await backup.save(a.path, env.fix, { expect: a.expect });
       register({ what: `restore ${a.path}`, run: () => backup.restore(e) });
-      const data = Buffer.from(a.content, "utf8").toString("base64");
+      const data = Buffer.from(a.content, a.encoding ?? "utf8").toString("base64");
       const pin = e.existed ? { expect: { dev: e.dev as number, ino: e.ino as number } } : { absent: true };
       const r = await pinned<{ after: Facts }>(t, { op: "write", path: a.path, data, mode: a.mode, owner: a.owner, group: a.group, ...pin });
       if (!e.existed) await backup.created(e, r.after);

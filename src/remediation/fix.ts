@@ -8,7 +8,8 @@ import type { Expect } from "./pinned.ts";
 export type Action =
   // Writes a whole file: a new file with this owner and mode, fsynced and renamed over the old one (never through it).
   // `expect`: the object the plan looked at (device, inode, owner, mode); anything else there is refused.
-  | { kind: "write"; path: string; content: string; mode: number; owner: string; group: string; expect?: Expect }
+  // `encoding: "latin1"`: content holds bytes one per character (an edit of a file that may not be UTF-8).
+  | { kind: "write"; path: string; content: string; encoding?: "utf8" | "latin1"; mode: number; owner: string; group: string; expect?: Expect }
   | { kind: "chmod"; path: string; mode: number; expect?: Expect }
   | { kind: "chown"; path: string; owner: string; group: string; expect?: Expect }
   | { kind: "mkdir"; path: string; mode: number; owner: string; group: string }

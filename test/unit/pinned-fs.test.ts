@@ -140,3 +140,18 @@ describe("backups hold bytes, not links; restore is byte-identical", () => {
     expect([Buffer.from(r.data, "base64").toString(), r.mode, r.kind]).toEqual(["hello", 0o600, "file"]);
   });
 });
+
+describe("env edits are byte edits", () => {
+  test("a file that is not UTF-8 keeps every byte outside the edited line (read and written one byte per character)", async () => {
+    const { setEnvValue } = await import("../../src/remediation/fixes/env-edit.ts");
+    const p = path.join(dir, "app.env");
+    const head = Buffer.from([0x23, 0x20, 0x63, 0x61, 0x66, 0xe9, 0x0a]); // "# café" in latin1
+    const tail = Buffer.from([0x0a, 0x4e, 0x41, 0x4d, 0x45, 0x3d, 0xff, 0xfe, 0x0a]); // "\nNAME=\xff\xfe\n"
+    writeFileSync(p, Buffer.concat([head, Buffer.from("DEBUG=True"), tail]), { mode: 0o640 });
+    const r = await pinned<Read>(t, { op: "read", path: p });
+    const edit = setEnvValue(Buffer.from(r.data, "base64").toString("latin1"), "DEBUG", "False");
+    if ("why" in edit) throw new Error(edit.why);
+    await pinned(t, { op: "write", path: p, data: Buffer.from(edit.text, "latin1").toString("base64"), mode: r.mode, owner: r.uid, group: r.gid });
+    expect(readFileSync(p)).toEqual(Buffer.concat([head, Buffer.from("DEBUG=False"), tail]));
+  });
+});

@@ -3,6 +3,7 @@ import type { ProbeContext } from "../../probes/context.ts";
 import { operatorEnvFile, unitEnvSources } from "../../probes/environment.ts";
 import { serviceIds, userDb } from "../../probes/files.ts";
 import { serviceUnit } from "../../probes/systemd.ts";
+import { identityOf, pinned, type Read } from "../pinned.ts";
 import { defineFix, type Action, type Fix, type FixEnv, type FixPlan } from "../fix.ts";
 import { generateSecretKey, hostAllowed, hostList, isFalseLike, setEnvValue, weakSecretKey } from "./env-edit.ts";
 import { restoreEnvFile } from "./env-restore.ts";
@@ -31,14 +32,16 @@ async function whereSet(ctx: ProbeContext, key: string): Promise<{ file: string;
 // One `write` of the whole file with `key` set, same owner and mode; undefined when the file already says so.
 async function planSet(env: FixEnv, path: string, key: string, value: string): Promise<Action | { manual: string } | undefined> {
   const { transport } = env;
-  const [st, text, db] = await Promise.all([transport.stat(path), transport.readFile(path), userDb(env.ctx)]);
-  if (!st?.isFile) return { manual: `${path} is not a regular file` };
-  const edit = setEnvValue(text, key, value);
+  // Read without following links, as bytes: one byte per character (latin1), so the edited line is the only change
+  // and a file that is not UTF-8 keeps every other byte.
+  const [st, db] = await Promise.all([pinned<Read>(transport, { op: "read", path }).catch((err: Error) => err), userDb(env.ctx)]);
+  if (st instanceof Error) return { manual: `${path}: ${st.message}` };
+  const edit = setEnvValue(Buffer.from(st.data, "base64").toString("latin1"), key, value);
   if ("why" in edit) return { manual: `${path}: ${edit.why}` };
   if (!edit.changed) return undefined;
   const owner = db.uidName.get(st.uid) ?? String(st.uid);
   const group = db.gidName.get(st.gid) ?? String(st.gid);
-  return { kind: "write", path, content: edit.text, mode: st.mode & 0o7777, owner, group };
+  return { kind: "write", path, content: edit.text, encoding: "latin1", mode: st.mode, owner, group, expect: identityOf(st) };
 }
 
 // Sets `key` where it is set (or appends it to the operator's env file); a unit's Environment= is not ours to edit.
