@@ -37,7 +37,11 @@ export function processWarnings(output: string): string[] {
 // Throws when `output` of `what` carries a process warning (see processWarnings).
 export function assertNoProcessWarnings(output: string, what: string) {
   const lines = processWarnings(output);
-  if (lines.length) throw new Error(`${what} printed ${lines.length} process warning(s):\n${lines.slice(0, 5).join("\n")}`);
+  if (!lines.length) return;
+  // The lines after the first one carry the error itself (vitest prints the header, then the message and stack).
+  const all = output.split("\n");
+  const at = all.indexOf(lines[0] as string);
+  throw new Error(`${what} printed ${lines.length} process warning(s):\n${all.slice(at, at + 30).join("\n")}`);
 }
 
 // Runs the validator inside a host (`host run`) into its own report folder and returns the exit code and rows.
