@@ -22,6 +22,8 @@ export function holdLocally(file: string, owner: string, timeoutMs: number): Pro
   return new Promise((resolve, reject) => {
     const [cmd, ...args] = lockHolderArgv(file, owner);
     const child = spawn(cmd as string, args, { stdio: ["pipe", "pipe", "pipe"] });
+    // Settled whenever the holder ends: a release after that (or a second one) does not wait for an event gone.
+    const closed = new Promise<void>((r) => child.once("close", () => r()));
     let out = "";
     let err = "";
     let settled = false;
@@ -41,11 +43,13 @@ export function holdLocally(file: string, owner: string, timeoutMs: number): Pro
       out += b.toString();
       const nl = out.indexOf("\n");
       if (nl < 0) return;
-      const release = () =>
-        new Promise<void>((r) => {
-          child.once("close", () => r());
-          child.stdin.end();
-        });
+      // Held, the holder does not keep this process alive (a forgotten release cannot hang it); releasing refs it
+      // again, or the process could end (with exit code 0) while it waits for the holder to close.
+      const release = async () => {
+        child.ref();
+        child.stdin.end();
+        await closed;
+      };
       done(() => {
         try {
           const held = heldFrom(out.slice(0, nl), file, release);

@@ -3,6 +3,7 @@ import path from "node:path";
 import { execa } from "execa";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { assertNoProcessWarnings } from "./hosts.ts";
+import { recordPhase } from "./phases.ts";
 
 // `file`, `fileStart`, `fileEnd`: the spec file the row belongs to and when its first test started and last ended (ms).
 export type FleetRow = { target: string; id: string; status: string; message: string; name: string; machineId?: string; file: string; fileStart: number; fileEnd: number };
@@ -21,7 +22,9 @@ export function readFleetReport(file: string): FleetRow[] {
 // would from a workstation; its report goes to reports/e2e/<label>.
 export async function validateFleet(args: string[], env: Record<string, string>, label: string) {
   const dir = path.join("reports", "e2e", label);
+  const started = performance.now();
   const r = await execa("npx", ["vitest", "run", ...args], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { ...env, DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
+  recordPhase("fleet run", performance.now() - started);
   const output = `${r.stdout}\n${r.stderr}`;
   assertNoProcessWarnings(output, `the fleet run ${label}`);
   return { exitCode: r.exitCode, output, rows: readFleetReport(path.join(REPO_ROOT, dir, "vitest-report.json")), dir };

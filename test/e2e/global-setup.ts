@@ -1,6 +1,7 @@
 import { HostError } from "../../fixtures/host/errors.ts";
 import { buildImage } from "../../fixtures/host/image.ts";
 import { listHosts, teardown } from "../../fixtures/host/machine.ts";
+import { phaseTable, resetPhases } from "./phases.ts";
 
 // Builds (or reuses) the reference image once before any test that boots a host; afterwards, removes any
 // host a failed or interrupted test left behind (and says so, because that is a bug to fix).
@@ -18,6 +19,7 @@ export default async function setup() {
   try {
     await sweep();
   } catch {}
+  resetPhases();
   const t0 = Date.now();
   const img = await buildImage((l) => process.stderr.write(`[image] ${l}\n`)).catch((err: unknown) => {
     if (!(err instanceof HostError)) throw err;
@@ -25,5 +27,9 @@ export default async function setup() {
     process.exit(err.exitCode);
   });
   process.stderr.write(`[image] ready in ${((Date.now() - t0) / 1000).toFixed(1)} s (${img.built.length ? `built ${img.built.join(", ")}` : "reused"})\n`);
-  return sweep;
+  return async () => {
+    await sweep();
+    const table = phaseTable();
+    if (table) process.stdout.write(`\n${table}\n`);
+  };
 }

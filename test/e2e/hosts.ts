@@ -2,10 +2,15 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
+import { phaseOf, recordPhase } from "./phases.ts";
 
 // Runs the host CLI exactly as a user would (npx tsx fixtures/host ...).
-export function hostCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
-  return execa("npx", ["tsx", "fixtures/host", ...args], { cwd: REPO_ROOT, reject: false, timeout: opts.timeoutMs ?? 180_000, env: opts.env, stdin: "ignore" });
+// Each call's phase and duration go to the run's phase table (phases.ts).
+export async function hostCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+  const started = performance.now();
+  const r = await execa("npx", ["tsx", "fixtures/host", ...args], { cwd: REPO_ROOT, reject: false, timeout: opts.timeoutMs ?? 180_000, env: opts.env, stdin: "ignore" });
+  recordPhase(phaseOf(args), performance.now() - started);
+  return r;
 }
 
 export type CheckResult = { id: string; status: string; observed: string; blockedBy?: string; vitestStatus: string; message: string };

@@ -67,7 +67,7 @@ describeE2E("remediation as root cannot be turned against its host", () => {
     expect((await shInside(HOST, "stat -c '%a %U:%G' /tmp /var/tmp")).stdout.trim().split("\n")).toEqual(["1777 root:root", "1777 root:root"]);
   });
 
-  test("remediate killed with SIGKILL mid-step: `rollback latest` restores every file byte-identical and the lock is free", { timeout: 900_000 }, async () => {
+  test("remediate killed with SIGKILL mid-step, or stopped by TERM: `rollback latest` restores every file byte-identical and the lock is free", { timeout: 900_000 }, async () => {
     // The env file: bytes, owner and mode. The log: owner and mode (the running Gunicorn keeps appending to it).
     const env = "/etc/projectmeats/projectmeats.env";
     const state = `stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env} && stat -c '%n %a %U:%G' /var/log/projectmeats/error.log`;
@@ -76,15 +76,24 @@ describeE2E("remediation as root cannot be turned against its host", () => {
     const v = await validateInside(KILLED, [], "sigkill");
     expect(v.exitCode).toBe(1);
     const original = (await shInside(KILLED, state)).stdout;
-    for (const fix of ["fix-permissions", "set-debug-false"]) {
-      // Killed the moment the step's "started" line is in the audit log: the step is under way.
+    for (const [fix, signal] of [["fix-permissions", "KILL"], ["set-debug-false", "KILL"], ["set-debug-false", "TERM"]] as const) {
+      // Signalled the moment the step has started and recorded its first file: the step is under way. KILL reaches the
+      // whole session (a power loss); TERM only remediate's own process, which rolls the step back and stops.
       const script = `cd '${REPO_ROOT}' && : > /tmp/rm.out
 setsid npx tsx remediate --from-report reports/e2e/sigkill --yes --force-stale </dev/null >/tmp/rm.out 2>&1 &
-for i in $(seq 3000); do grep -q '"fix":"${fix}".*"result":"started"' ${STATE_DIR}/audit.jsonl 2>/dev/null && break; sleep 0.02; done
-pkill -KILL -s "$(ps -o sid= -p $! | tr -d ' ')" || true
-wait
+for i in $(seq 3000); do grep -q '"fix":"${fix}".*"result":"started"' ${STATE_DIR}/audit.jsonl 2>/dev/null && grep -q '"fix": "${fix}"' "$(ls -d ${STATE_DIR}/2*/ | tail -1)manifest.json" 2>/dev/null && break; sleep 0.02; done
+sid=$(ps -o sid= -p $! | tr -d ' ')
+if [ ${signal} = KILL ]; then pkill -KILL -s "$sid" || true; else pkill -TERM -s "$sid" -f 'remediate --from-report' -n || true; fi
+wait $!; echo "rc=$?" >> /tmp/rm.out
 : > ${STATE_DIR}/audit.jsonl`;
       expect((await shInside(KILLED, script)).exitCode).toBe(0);
+      if (signal === "TERM") {
+        const said = (await shInside(KILLED, "cat /tmp/rm.out")).stdout;
+        expect(said, said).toMatch(/SIGTERM: the step under way is rolled back, then remediate stops/);
+        expect(said, said).toMatch(/set-debug-false: ROLLED BACK: interrupted by SIGTERM/);
+        expect(said, said).toMatch(/interrupted by SIGTERM: kept, not verified: fix-permissions; undo them with `npx tsx remediate rollback \d{8}T\d{6}Z?-[0-9a-f]+`/);
+        expect(said, said).toMatch(/rc=130/);
+      }
       const rb = await remediateInside(KILLED, ["rollback", "latest", "--yes"]);
       expect(rb.exitCode, `${rb.stdout}\n${rb.stderr}`).toBe(0);
       expect(rb.stdout).toMatch(/rolled back: \d+ path\(s\)/);

@@ -46,3 +46,14 @@ test("a holder whose owner is SIGKILLed frees the lock with it: never stuck", as
   expect(held).toBe(true);
   rmSync(dir, { recursive: true, force: true });
 });
+
+test("release keeps its process alive until the holder is gone (a CLI awaiting it does not exit early, with code 0)", async () => {
+  const script = `import { holdLocally } from ${JSON.stringify(new URL("../../src/transport/lock.ts", import.meta.url).pathname)};
+const l = await holdLocally(${JSON.stringify(path.join(mkdtempSync(path.join(tmpdir(), "ddv-lock-cli-")), "cli.lock"))}, "{}", 10000);
+if (l.held) await l.release();
+console.log("released");
+process.exitCode = 7;`;
+  const { execa } = await import("execa");
+  const r = await execa("npx", ["tsx", "--input-type=module", "-e", script], { reject: false, cwd: path.join(import.meta.dirname, "../..") });
+  expect([r.exitCode, r.stdout.trim()], r.stderr).toEqual([7, "released"]);
+});
