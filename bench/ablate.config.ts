@@ -8,7 +8,8 @@ const drop = new Set((process.env.DDV_BENCH_DROP ?? "").split(",").filter(Boolea
 const test = { ...base.test };
 const named = (r: unknown) => String(Array.isArray(r) ? r[0] : r);
 if (drop.has("reporters")) test.reporters = ["default"];
-for (const one of ["allure", "json", "junit"]) if (drop.has(one)) test.reporters = (test.reporters as unknown[]).filter((r) => !named(r).includes(one)) as typeof test.reporters;
+for (const one of ["allure", "json", "junit"])
+  if (drop.has(one)) test.reporters = (test.reporters as unknown[]).filter((r) => !named(r).includes(one)) as typeof test.reporters;
 if (drop.has("setupFiles")) test.setupFiles = [];
 if (drop.has("globalSetup")) test.globalSetup = [];
 export default mergeConfig({}, { ...base, test });

@@ -46,7 +46,13 @@ async function fleetGate(inventory: string, hosts: number): Promise<{ ms: number
   const started = performance.now();
   // GNU time around the run: the controller's own CPU (vitest, its ssh clients and their ProxyCommands), apart from
   // what the hosts spend answering.
-  const r = await execa("/usr/bin/time", ["-f", "ddv-cpu %U %S", "npx", "vitest", "run", "specs/smoke"], { cwd: REPO_ROOT, reject: false, stdin: "ignore", timeout: 600_000, env: { DEPLOY_INVENTORY: inventory, DDV_REPORTS_DIR: "reports/bench-fleet/run", DDV_TRANSPORT_STATS: stat, NO_COLOR: "1" } });
+  const r = await execa("/usr/bin/time", ["-f", "ddv-cpu %U %S", "npx", "vitest", "run", "specs/smoke"], {
+    cwd: REPO_ROOT,
+    reject: false,
+    stdin: "ignore",
+    timeout: 600_000,
+    env: { DEPLOY_INVENTORY: inventory, DDV_REPORTS_DIR: "reports/bench-fleet/run", DDV_TRANSPORT_STATS: stat, NO_COLOR: "1" },
+  });
   const ms = performance.now() - started;
   const cpu1 = cpuTicks();
   const busy = (cpu1.busy - cpu0.busy) / (cpu1.total - cpu0.total);
@@ -54,8 +60,14 @@ async function fleetGate(inventory: string, hosts: number): Promise<{ ms: number
   const [user, sys] = (out.match(/ddv-cpu ([\d.]+) ([\d.]+)/)?.slice(1) ?? ["0", "0"]).map(Number) as [number, number];
   const controllerCpuMs = Math.round((user + sys) * 1000);
   const passed = Number(out.match(/Tests\s+(\d+) passed/)?.[1] ?? 0);
-  if (r.exitCode !== 0 || passed === 0 || passed % hosts !== 0) throw new Error(`the fleet gate on ${hosts} host(s) was not green (exit ${r.exitCode}):\n${out.trim().split("\n").slice(-20).join("\n")}`);
-  return { ms, busy, controllerCpuMs, trips: Object.values(JSON.parse(readFileSync(stat, "utf8")) as Record<string, { roundTrips: number; requests: number }>).map((t) => t.roundTrips) };
+  if (r.exitCode !== 0 || passed === 0 || passed % hosts !== 0)
+    throw new Error(`the fleet gate on ${hosts} host(s) was not green (exit ${r.exitCode}):\n${out.trim().split("\n").slice(-20).join("\n")}`);
+  return {
+    ms,
+    busy,
+    controllerCpuMs,
+    trips: Object.values(JSON.parse(readFileSync(stat, "utf8")) as Record<string, { roundTrips: number; requests: number }>).map((t) => t.roundTrips),
+  };
 }
 
 const names = Array.from({ length: Math.max(...SIZES) }, (_, i) => `bench-fleet-${i + 1}`);
@@ -67,7 +79,9 @@ try {
   // Two at a time: booting is CPU-bound on a small machine.
   for (let i = 0; i < names.length; i += 2) await Promise.all(names.slice(i, i + 2).map((name) => up({ name })));
   const fleet = await prepareFleet(names, path.join(WORK, "ssh"));
-  const local = stats(await wallInside((await readState(names[0] as string))!, ["npx", "vitest", "run", "specs/smoke"], rounds, { DDV_REPORTS_DIR: "reports/bench-fleet/local" }));
+  const local = stats(
+    await wallInside((await readState(names[0] as string))!, ["npx", "vitest", "run", "specs/smoke"], rounds, { DDV_REPORTS_DIR: "reports/bench-fleet/local" }),
+  );
   log(`  local gate inside one host: ${local.median} ms`);
   const over: Record<number, Stats> = {};
   const trips: Record<number, number[]> = {};
@@ -86,17 +100,36 @@ try {
       (controllerCpu[n] ??= []).push(r.controllerCpuMs);
     }
     over[n] = stats(runs);
-    log(`  ssh gate on ${n} host(s): ${over[n].median} ms; round trips per host ${trips[n]?.join(", ")}; machine CPU busy up to ${busy[n]}%; controller CPU ${stats(controllerCpu[n] ?? []).median} ms`);
+    log(
+      `  ssh gate on ${n} host(s): ${over[n].median} ms; round trips per host ${trips[n]?.join(", ")}; machine CPU busy up to ${busy[n]}%; controller CPU ${stats(controllerCpu[n] ?? []).median} ms`,
+    );
   }
   const one = over[1] as Stats;
-  const run = { at: new Date().toISOString(), commit: gitCommit(), rounds, machine: { cores: os.cpus().length, node: process.version }, local, over, trips, busy, controllerCpu: Object.fromEntries(SIZES.map((n) => [n, stats(controllerCpu[n] ?? [])])), ratio8to1: Number(((over[8] as Stats).median / one.median).toFixed(2)) };
+  const run = {
+    at: new Date().toISOString(),
+    commit: gitCommit(),
+    rounds,
+    machine: { cores: os.cpus().length, node: process.version },
+    local,
+    over,
+    trips,
+    busy,
+    controllerCpu: Object.fromEntries(SIZES.map((n) => [n, stats(controllerCpu[n] ?? [])])),
+    ratio8to1: Number(((over[8] as Stats).median / one.median).toFixed(2)),
+  };
   appendFileSync(HISTORY, `${JSON.stringify(run)}\n`);
   const row = (label: string, s: Stats, extra = "") => `| ${label} | ${s.min} | ${s.median} | ${s.max} | ${extra} |`;
   const table = [
     `| smoke gate (${os.cpus().length} cores shared by the controller and every host) | min ms | median ms | max ms | notes |`,
     "|---|---|---|---|---|",
     row("local, inside one host", local),
-    ...SIZES.map((n) => row(`over ssh, ${n} host${n > 1 ? "s" : ""}`, over[n] as Stats, `${(((over[n] as Stats).median / one.median) * 1).toFixed(2)}x one host; round trips per host: ${Math.min(...(trips[n] ?? [0]))}-${Math.max(...(trips[n] ?? [0]))}; machine CPU busy up to ${busy[n]}%; controller CPU ${stats(controllerCpu[n] ?? []).median} ms`)),
+    ...SIZES.map((n) =>
+      row(
+        `over ssh, ${n} host${n > 1 ? "s" : ""}`,
+        over[n] as Stats,
+        `${(((over[n] as Stats).median / one.median) * 1).toFixed(2)}x one host; round trips per host: ${Math.min(...(trips[n] ?? [0]))}-${Math.max(...(trips[n] ?? [0]))}; machine CPU busy up to ${busy[n]}%; controller CPU ${stats(controllerCpu[n] ?? []).median} ms`,
+      ),
+    ),
   ].join("\n");
   process.stdout.write(`${table}\n\ntarget: 8 hosts <= 1.5x one host: ${run.ratio8to1}x (${run.ratio8to1 <= 1.5 ? "met" : "not met"})\n`);
 } finally {

@@ -36,7 +36,10 @@ export function parseDuration(out: string): Record<string, number> {
 }
 
 async function outputInside(state: HostState, argv: string[], env: Record<string, string> = {}): Promise<string> {
-  const r = await execInside(state, ["sh", "-c", 'cd "$0" && exec "$@" 2>&1', REPO_ROOT, ...argv], { env: { NO_COLOR: "1", ...REPORTS, ...env }, timeoutMs: 600_000 });
+  const r = await execInside(state, ["sh", "-c", 'cd "$0" && exec "$@" 2>&1', REPO_ROOT, ...argv], {
+    env: { NO_COLOR: "1", ...REPORTS, ...env },
+    timeoutMs: 600_000,
+  });
   return String(r.stdout);
 }
 
@@ -60,11 +63,35 @@ export async function measureGate(state: HostState, rounds: number, log: (s: str
   const partRuns = new Map<string, number[]>(drops.map((d) => [d, []]));
   for (let i = 0; i < rounds; i++)
     for (const drop of drops)
-      partRuns.get(drop)?.push(...(await wallInside(state, [VITEST, "run", "--config", "bench/ablate.config.ts", "specs/smoke"], 1, { ...REPORTS, DDV_BENCH_DROP: drop }, { warmup: i === 0 })));
+      partRuns
+        .get(drop)
+        ?.push(
+          ...(await wallInside(
+            state,
+            [VITEST, "run", "--config", "bench/ablate.config.ts", "specs/smoke"],
+            1,
+            { ...REPORTS, DDV_BENCH_DROP: drop },
+            { warmup: i === 0 },
+          )),
+        );
   const parts: Record<string, Stats> = Object.fromEntries(drops.map((d) => [d || "nothing", stats(partRuns.get(d) ?? [])]));
   const out = await outputInside(state, [VITEST, "run", "specs/smoke", "--experimental.importDurations.print", "--experimental.importDurations.limit=12"]);
   const phases = parseDuration(out);
-  const imports = out.split("\n").filter((l) => /^(src|specs|node_modules)\/\S+\s+\d+ms\s+\d+ms/.test(l.trim())).map((l) => l.trim().replace(/\s+[█░]+$/, ""));
-  const own = JSON.parse((await outputInside(state, ["npx", "tsx", "bench/probe-time.ts", String(rounds)])).trim().split("\n").at(-1) as string) as Record<string, number[]>;
-  return { floor, smoke, fullNoPerf, phases, parts, imports, checksOwn: { smoke: stats(own.smoke ?? []), fullNoPerf: stats(own.full_without_performance ?? []) } };
+  const imports = out
+    .split("\n")
+    .filter((l) => /^(src|specs|node_modules)\/\S+\s+\d+ms\s+\d+ms/.test(l.trim()))
+    .map((l) => l.trim().replace(/\s+[█░]+$/, ""));
+  const own = JSON.parse((await outputInside(state, ["npx", "tsx", "bench/probe-time.ts", String(rounds)])).trim().split("\n").at(-1) as string) as Record<
+    string,
+    number[]
+  >;
+  return {
+    floor,
+    smoke,
+    fullNoPerf,
+    phases,
+    parts,
+    imports,
+    checksOwn: { smoke: stats(own.smoke ?? []), fullNoPerf: stats(own.full_without_performance ?? []) },
+  };
 }

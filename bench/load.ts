@@ -23,14 +23,18 @@ export function wrkRps(out: string): number {
 }
 
 async function ours(state: HostState, path: string, conns: number, seconds: number): Promise<LoadRun> {
-  const r = await execInside(state, ["sh", "-c", 'cd "$0" && exec npx tsx bench/load-inside.ts "$@"', REPO_ROOT, path, String(conns), String(seconds)], { timeoutMs: 120_000 });
+  const r = await execInside(state, ["sh", "-c", 'cd "$0" && exec npx tsx bench/load-inside.ts "$@"', REPO_ROOT, path, String(conns), String(seconds)], {
+    timeoutMs: 120_000,
+  });
   const j = JSON.parse(String(r.stdout).trim().split("\n").at(-1) as string) as LoadRun & { errorRate: number };
   if (j.errorRate > 0.01) throw new Error(`our load generator saw ${(j.errorRate * 100).toFixed(1)}% errors on ${path}`);
   return j;
 }
 
 async function wrk(state: HostState, path: string, conns: number, seconds: number): Promise<LoadRun> {
-  const r = await execInside(state, ["wrk", "-t2", `-c${conns}`, `-d${seconds}s`, "--latency", "-H", "Host: localhost", `http://127.0.0.1:8000${path}`], { timeoutMs: 120_000 });
+  const r = await execInside(state, ["wrk", "-t2", `-c${conns}`, `-d${seconds}s`, "--latency", "-H", "Host: localhost", `http://127.0.0.1:8000${path}`], {
+    timeoutMs: 120_000,
+  });
   const out = String(r.stdout);
   // Gunicorn's sync workers close every connection; wrk counts a close it read mid-reconnect as a socket error.
   const errors = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);

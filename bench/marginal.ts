@@ -15,9 +15,12 @@ export const KINDS: Kind[] = ["file", "unit", "http"];
 async function targets(state: HostState, kind: Kind, n: number): Promise<string[]> {
   if (kind === "http") return Array.from({ length: n }, (_, i) => `/health/?n=${i}`);
   // Units: every loaded, non-template unit systemd lists (installed or merely referenced).
-  const units = "(systemctl list-unit-files --no-legend --plain; systemctl list-units --all --no-legend --plain) | awk '{print $1}' | grep -v '^-\\|@$\\|@\\.' | sort -u | xargs systemctl show --no-pager -p Id,LoadState -- | awk -F= '/^Id=/{id=$2} /^LoadState=loaded/{print id}' | sort -u";
+  const units =
+    "(systemctl list-unit-files --no-legend --plain; systemctl list-units --all --no-legend --plain) | awk '{print $1}' | grep -v '^-\\|@$\\|@\\.' | sort -u | xargs systemctl show --no-pager -p Id,LoadState -- | awk -F= '/^Id=/{id=$2} /^LoadState=loaded/{print id}' | sort -u";
   const cmd = kind === "file" ? "find /usr/share/doc /etc -xdev -type f 2>/dev/null | sort" : units;
-  const all = String((await execInside(state, ["sh", "-c", cmd])).stdout).split("\n").filter(Boolean);
+  const all = String((await execInside(state, ["sh", "-c", cmd])).stdout)
+    .split("\n")
+    .filter(Boolean);
   if (all.length < n / 2) throw new Error(`the host has only ${all.length} ${kind} targets, ${n} wanted`);
   // A host with fewer (about 190 loaded units) repeats from the start: each tool still asserts n times.
   return Array.from({ length: n }, (_, i) => all[i % all.length] as string);
@@ -48,10 +51,26 @@ export async function measureMarginal(state: HostState, sizes: [number, number],
     const ti: Record<number, Stats> = {};
     for (const n of sizes) {
       const list = await targets(state, kind, n);
-      writeFileSync(path.join(GEN, `${kind}-${n}.spec.ts`), `import { registerAssertions } from "../assertions.ts";\n\nregisterAssertions(${py(kind)}, ${JSON.stringify(list)});\n`);
+      writeFileSync(
+        path.join(GEN, `${kind}-${n}.spec.ts`),
+        `import { registerAssertions } from "../assertions.ts";\n\nregisterAssertions(${py(kind)}, ${JSON.stringify(list)});\n`,
+      );
       writeFileSync(path.join(GEN, `test_${kind}_${n}.py`), testinfraFile(kind, list));
-      ours[n] = stats(await wallInside(state, ["node_modules/.bin/vitest", "run", "--config", "bench/marginal/vitest.config.ts", `bench/marginal/generated/${kind}-${n}.spec.ts`], rounds, { DDV_REPORTS_DIR: "reports/bench-marginal" }));
-      ti[n] = stats(await wallInside(state, ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hosts=local://", `bench/marginal/generated/test_${kind}_${n}.py`], rounds));
+      ours[n] = stats(
+        await wallInside(
+          state,
+          ["node_modules/.bin/vitest", "run", "--config", "bench/marginal/vitest.config.ts", `bench/marginal/generated/${kind}-${n}.spec.ts`],
+          rounds,
+          { DDV_REPORTS_DIR: "reports/bench-marginal" },
+        ),
+      );
+      ti[n] = stats(
+        await wallInside(
+          state,
+          ["python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--hosts=local://", `bench/marginal/generated/test_${kind}_${n}.py`],
+          rounds,
+        ),
+      );
       log(`  ${kind} x${n}: validator ${ours[n].median} ms, Testinfra ${ti[n].median} ms`);
     }
     const [a, b] = sizes;

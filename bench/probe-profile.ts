@@ -23,14 +23,15 @@ transport.run = async (argv, opts) => {
 const ctx = new ProbeContext(config, transport);
 ctx.scope = new Set(ids); // as a vitest run of these checks alone
 const once = ctx.once.bind(ctx);
-ctx.once = (key, fn) => once(key, async () => {
-  const s = performance.now() - t0;
-  try {
-    return await fn();
-  } finally {
-    rows.push([`probe ${key.slice(0, 80)}`, s, performance.now() - t0]);
-  }
-});
+ctx.once = (key, fn) =>
+  once(key, async () => {
+    const s = performance.now() - t0;
+    try {
+      return await fn();
+    } finally {
+      rows.push([`probe ${key.slice(0, 80)}`, s, performance.now() - t0]);
+    }
+  });
 ctx.secrets = await learnSecrets(ctx);
 const ev = new Evaluator(ctx);
 // DDV_SEQUENTIAL=1: one check at a time, so each probe's own cost shows without the others competing.
@@ -41,5 +42,6 @@ const total = performance.now() - t0;
 for (const o of outcomes.sort((a, b) => b.durationMs - a.durationMs).slice(0, 8)) rows.push([`check ${o.id} ${o.status}`, total - o.durationMs, total]);
 await ctx.close();
 rows.sort((a, b) => a[2] - b[2]);
-for (const [what, s, e] of rows) process.stdout.write(`${s.toFixed(0).padStart(5)} → ${e.toFixed(0).padStart(5)} (${(e - s).toFixed(0).padStart(4)} ms)  ${what}\n`);
+for (const [what, s, e] of rows)
+  process.stdout.write(`${s.toFixed(0).padStart(5)} → ${e.toFixed(0).padStart(5)} (${(e - s).toFixed(0).padStart(4)} ms)  ${what}\n`);
 process.stdout.write(`total ${total.toFixed(0)} ms for ${ids.length} checks\n`);

@@ -32,9 +32,13 @@ for (const name of scenarios) {
     const after = await timed(state, `DDV_REPORTS_DIR=${dir}/after npx vitest run >/dev/null 2>&1`);
     if (fix.rc !== 0 || after.rc !== 0) process.stderr.write(`${name}: remediate exited ${fix.rc}, validator after exited ${after.rc}\n${fix.out}\n`);
     const s = (ms: number) => (ms / 1000).toFixed(1);
-    rows.push(`| ${name} | ${before.rc === 0 ? "green?" : "red"} ${s(before.ms)} | ${fix.rc} in ${s(fix.ms)} | ${after.rc === 0 ? "green" : "RED"} ${s(after.ms)} | ${s(fix.ms + after.ms)} |`);
+    rows.push(
+      `| ${name} | ${before.rc === 0 ? "green?" : "red"} ${s(before.ms)} | ${fix.rc} in ${s(fix.ms)} | ${after.rc === 0 ? "green" : "RED"} ${s(after.ms)} | ${s(fix.ms + after.ms)} |`,
+    );
   } finally {
     await teardown(state.name);
   }
 }
-process.stdout.write(`| scenario | validate (s) | remediate: exit in s | validate again (s) | broken → proven green (s) |\n|---|---|---|---|---|\n${rows.join("\n")}\n`);
+process.stdout.write(
+  `| scenario | validate (s) | remediate: exit in s | validate again (s) | broken → proven green (s) |\n|---|---|---|---|---|\n${rows.join("\n")}\n`,
+);

@@ -33,7 +33,10 @@ const log = (s: string) => process.stderr.write(`${s}\n`);
 
 // Redraws bench/history.svg from every run in bench/history.jsonl.
 function redraw() {
-  const history = readFileSync(HISTORY, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run);
+  const history = readFileSync(HISTORY, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Run);
   const t = history.map(targetsOf);
   const labels = history.map((r) => `${r.at.slice(5, 10)} ${r.commit.slice(0, 7)}`);
   writeFileSync(
@@ -59,7 +62,10 @@ const state = await up({ name: `bench-${process.pid}` });
 try {
   log(`host ${state.name} up; fetching Testinfra and wrk`);
   await installBenchTools(state, log);
-  const tool = async (argv: string[]) => String((await execInside(state, argv)).stdout).trim().split("\n")[0] ?? "";
+  const tool = async (argv: string[]) =>
+    String((await execInside(state, argv)).stdout)
+      .trim()
+      .split("\n")[0] ?? "";
   const machine = {
     cores: os.cpus().length,
     cpu: os.cpus()[0]?.model ?? "unknown",
@@ -68,7 +74,10 @@ try {
     testinfra: await tool(["python3", "-c", "import importlib.metadata as m; print(m.version('pytest-testinfra'))"]),
     wrk: (await tool(["sh", "-c", "wrk --version 2>&1"])).split(" ")[1] ?? "unknown",
     goss: "not measured: no goss package in Debian 12 or on npm, and this machine has no other internet",
-    load: os.loadavg().map((l) => l.toFixed(2)).join(" "),
+    load: os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" "),
   };
   log(`measuring the gate (${rounds} rounds each)`);
   const gate = await measureGate(state, rounds, log);

@@ -12,7 +12,13 @@ export function stats(runs: number[]): Stats {
 
 // Runs argv `rounds` times (after one warm-up unless `warmup` is false) from the checkout inside the host and
 // returns each run's wall time in ms, measured inside the host; a non-zero exit stops the benchmark.
-export async function wallInside(state: HostState, argv: string[], rounds: number, env: Record<string, string> = {}, opts: { warmup?: boolean; before?: string } = {}): Promise<number[]> {
+export async function wallInside(
+  state: HostState,
+  argv: string[],
+  rounds: number,
+  env: Record<string, string> = {},
+  opts: { warmup?: boolean; before?: string } = {},
+): Promise<number[]> {
   const script = `cd "$0" && ${opts.before ?? ":"} && s=$(date +%s%N) && "$@" >/tmp/bench.out 2>&1; rc=$?; e=$(date +%s%N); echo "$rc $(( (e - s) / 1000 ))"; [ $rc = 0 ] || tail -20 /tmp/bench.out >&2`;
   const out: number[] = [];
   const total = rounds + (opts.warmup === false ? 0 : 1);

@@ -11,9 +11,19 @@ const WANT = ["python3-testinfra", "wrk"];
 
 // Package names in the dependency closure of `pkgs` (first alternatives only), by apt-cache on this machine.
 async function closure(pkgs: string[]): Promise<string[]> {
-  const r = await execa("apt-cache", ["depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", ...pkgs], { reject: false });
+  const r = await execa(
+    "apt-cache",
+    ["depends", "--recurse", "--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances", ...pkgs],
+    { reject: false },
+  );
   if (r.exitCode !== 0 || !String(r.stdout).includes(pkgs[0] as string)) return [];
-  return [...new Set(String(r.stdout).split("\n").filter((l) => /^[a-z0-9]/.test(l)))].filter((p) => !p.includes("luajit2"));
+  return [
+    ...new Set(
+      String(r.stdout)
+        .split("\n")
+        .filter((l) => /^[a-z0-9]/.test(l)),
+    ),
+  ].filter((p) => !p.includes("luajit2"));
 }
 
 // Installs WANT into the host (unpacked, no maintainer scripts: pure Python modules, a binary and its libraries).

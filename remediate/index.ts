@@ -26,7 +26,15 @@ exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps rema
 const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--parallel", "--help", "-h"]);
 
 function parse(argv: string[]) {
-  const o = { report: undefined as string | undefined, dryRun: false, yes: false, forceStale: false, parallel: 1, command: undefined as string | undefined, run: undefined as string | undefined };
+  const o = {
+    report: undefined as string | undefined,
+    dryRun: false,
+    yes: false,
+    forceStale: false,
+    parallel: 1,
+    command: undefined as string | undefined,
+    run: undefined as string | undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
     if (a === "--from-report") {
@@ -43,7 +51,11 @@ function parse(argv: string[]) {
     else if (a === "--help" || a === "-h") o.command = "help";
     else if (!a.startsWith("-") && !o.command) o.command = a;
     else if (!a.startsWith("-") && o.command === "rollback" && !o.run) o.run = a;
-    else throw new RemediateError(`unknown ${FLAGS.has(a) ? "repeated option" : a.startsWith("-") ? "option" : "argument"} ${JSON.stringify(a)}\n${USAGE}`, EXIT.usage);
+    else
+      throw new RemediateError(
+        `unknown ${FLAGS.has(a) ? "repeated option" : a.startsWith("-") ? "option" : "argument"} ${JSON.stringify(a)}\n${USAGE}`,
+        EXIT.usage,
+      );
   }
   return o;
 }
@@ -64,10 +76,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
-  if (o.command && !["emergency-restart", "emergency-reset", "rollback"].includes(o.command)) throw new RemediateError(`unknown command ${JSON.stringify(o.command)}\n${USAGE}`, EXIT.usage);
+  if (o.command && !["emergency-restart", "emergency-reset", "rollback"].includes(o.command))
+    throw new RemediateError(`unknown command ${JSON.stringify(o.command)}\n${USAGE}`, EXIT.usage);
   if (!o.command && !o.report) throw new RemediateError(`say what to fix: --from-report <report>\n${USAGE}`, EXIT.usage);
   if (o.command && o.report) throw new RemediateError(`${o.command} takes no report\n${USAGE}`, EXIT.usage);
-  if (o.command === "rollback" && !o.run) throw new RemediateError(`rollback needs a run: a folder name under /var/lib/ddv/remediation, or latest\n${USAGE}`, EXIT.usage);
+  if (o.command === "rollback" && !o.run)
+    throw new RemediateError(`rollback needs a run: a folder name under /var/lib/ddv/remediation, or latest\n${USAGE}`, EXIT.usage);
   const say = (l: string) => void process.stdout.write(`${l}\n`);
   const confirm = () => confirmer(o.yes);
   const targets = await resolveTargets().catch((err: Error) => {

@@ -7,17 +7,33 @@ import { chromium } from "playwright-core";
 import { buildReport } from "./report.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 const OUT = path.join(import.meta.dirname, "..", "docs", "report-screenshot.png");
 
 async function main(reports: string) {
   const page = await buildReport(reports);
   const profile = mkdtempSync(path.join(tmpdir(), "ddv-chromium-"));
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 900 } });
+  const browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+    viewport: { width: 1400, height: 900 },
+  });
   try {
     const tab = await browser.newPage();
     await tab.goto(`file://${page}`, { waitUntil: "domcontentloaded", timeout: 120_000 });
-    await tab.getByText(/^Total/).first().waitFor({ timeout: 120_000 });
+    await tab
+      .getByText(/^Total/)
+      .first()
+      .waitFor({ timeout: 120_000 });
     await tab.waitForTimeout(1000); // charts animate in
     await tab.screenshot({ path: OUT });
     process.stdout.write(`screenshot of ${page}: ${OUT}\n`);

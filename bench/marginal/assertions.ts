@@ -24,7 +24,14 @@ function unitStates(ctx: ProbeContext, units: string[]): Promise<Map<string, str
 // One check per target: a file exists, a unit is loaded, a URL answers below 500.
 function checkFor(kind: Kind, target: string, i: number, all: string[]): Check {
   const id = `${kind === "file" ? "FS" : kind === "unit" ? "SVC" : "HTTP"}-${String(i).padStart(3, "0")}`;
-  const meta = { id, title: `bench ${kind} ${target}`, suite: "service" as const, severity: "low" as const, expects: `${target} is there`, recommendation: "none (benchmark)" };
+  const meta = {
+    id,
+    title: `bench ${kind} ${target}`,
+    suite: "service" as const,
+    severity: "low" as const,
+    expects: `${target} is there`,
+    recommendation: "none (benchmark)",
+  };
   if (kind === "file")
     return defineCheck(meta, { run: async (ctx) => ((await ctx.transport.stat(target)) ? pass(`${target} exists`) : fail(`${target} is missing`)) });
   if (kind === "unit")

@@ -75,7 +75,9 @@ export const databaseChecks = [
           `select has_database_privilege(current_database(), 'CONNECT') as connect, has_database_privilege(current_database(), 'TEMP') as temp,
                   has_schema_privilege('public', 'USAGE') as usage, has_schema_privilege('public', 'CREATE') as create`,
         );
-        const missing = Object.entries(p ?? {}).filter(([, v]) => !v).map(([k]) => k.toUpperCase());
+        const missing = Object.entries(p ?? {})
+          .filter(([, v]) => !v)
+          .map(([k]) => k.toUpperCase());
         return missing.length ? fail(`missing: ${missing.join(", ")}`) : pass("CONNECT, TEMP, USAGE and CREATE on public");
       },
     },
@@ -125,7 +127,8 @@ export const databaseChecks = [
         const appHost = url.kind === "postgres" ? url.target.host : undefined;
         const { wider, appLocal } = judgeListen(f.listen_addresses, appHost);
         const said = `listen_addresses = '${f.listen_addresses}'`;
-        const app = appHost === undefined ? `DATABASE_URL in ${source} names no PostgreSQL host (libpq's default: the local socket)` : `the app connects to ${appHost}`;
+        const app =
+          appHost === undefined ? `DATABASE_URL in ${source} names no PostgreSQL host (libpq's default: the local socket)` : `the app connects to ${appHost}`;
         if (!appLocal) return pass(`${said}; ${app}, which is not loopback, so listening beyond loopback is needed`);
         if (wider.length) return fail(`${said}: ${wider.join(", ")} reaches beyond loopback while ${app}`);
         return pass(`${said}: loopback only; ${app}`);
@@ -140,7 +143,8 @@ export const databaseChecks = [
       severity: "high",
       expects:
         "no rule of pg_hba_file_rules (pg_hba.conf as PostgreSQL parses it, read as postgres over the local socket) has an error, method trust, a clear-text method (password, pam, ldap, radius, bsd) on a host/hostnossl line, or ident on a TCP line",
-      recommendation: "In pg_hba.conf use peer for local lines and scram-sha-256 for host lines (hostssl where clients cross a network), then `systemctl reload postgresql`",
+      recommendation:
+        "In pg_hba.conf use peer for local lines and scram-sha-256 for host lines (hostssl where clients cross a network), then `systemctl reload postgresql`",
       dependsOn: ["SVC-012"],
     },
     {
@@ -161,7 +165,8 @@ export const databaseChecks = [
       severity: "high",
       expects:
         "the role of DATABASE_URL (current_user on its own connection) has neither SUPERUSER, CREATEROLE nor REPLICATION, and is not a member of a role that has one, nor of pg_execute_server_program, pg_read_server_files or pg_write_server_files (CREATEDB and BYPASSRLS are reported, not faulted)",
-      recommendation: "As postgres: ALTER ROLE <role> NOSUPERUSER NOCREATEROLE NOREPLICATION, and REVOKE the listed roles FROM <role>; give it ownership of its database and schema instead",
+      recommendation:
+        "As postgres: ALTER ROLE <role> NOSUPERUSER NOCREATEROLE NOREPLICATION, and REVOKE the listed roles FROM <role>; give it ownership of its database and schema instead",
       dependsOn: ["DB-001"],
     },
     {
@@ -170,7 +175,9 @@ export const databaseChecks = [
         if (!row) throw new Error("pg_roles has no row for current_user");
         const { faults, notes } = judgeRole(row);
         const also = notes.length ? `; also ${notes.join(", ")} (allowed)` : "";
-        return faults.length ? fail(`role ${row.rolname}: ${faults.join(", ")}${also}`) : pass(`role ${row.rolname}: no SUPERUSER, CREATEROLE, REPLICATION or powerful membership${also}`);
+        return faults.length
+          ? fail(`role ${row.rolname}: ${faults.join(", ")}${also}`)
+          : pass(`role ${row.rolname}: no SUPERUSER, CREATEROLE, REPLICATION or powerful membership${also}`);
       },
     },
   ),
@@ -180,7 +187,8 @@ export const databaseChecks = [
       title: "PostgreSQL stores passwords as SCRAM",
       suite: "database",
       severity: "medium",
-      expects: "the cluster's password_encryption is scram-sha-256 and no role's stored password (pg_authid, read as postgres over the local socket) is an MD5 hash",
+      expects:
+        "the cluster's password_encryption is scram-sha-256 and no role's stored password (pg_authid, read as postgres over the local socket) is an MD5 hash",
       recommendation:
         "ALTER SYSTEM SET password_encryption = 'scram-sha-256'; SELECT pg_reload_conf(); then set each listed role's password again (ALTER ROLE ... PASSWORD) so it is stored as SCRAM",
       dependsOn: ["SVC-012"],

@@ -26,8 +26,15 @@ export function parseFind(stdout: string, stderr: string, dir: string, cap = FIN
   // More than `cap` lines came: there are more hits; find may then have died of SIGPIPE (141) when head quit.
   if (lines.length > cap && (status === 0 || status === 141)) return { hits, more: true };
   if (status !== 0) {
-    const why = stderr.split("\n").filter((l) => l && !l.startsWith("find-exit")).slice(0, 2).join(" | ");
-    throw new TransportError(`find under ${dir} ${Number.isNaN(status) ? "did not finish" : `exited ${status}`}: ${why || "no message"}; not every path was looked at`, "EFIND");
+    const why = stderr
+      .split("\n")
+      .filter((l) => l && !l.startsWith("find-exit"))
+      .slice(0, 2)
+      .join(" | ");
+    throw new TransportError(
+      `find under ${dir} ${Number.isNaN(status) ? "did not finish" : `exited ${status}`}: ${why || "no message"}; not every path was looked at`,
+      "EFIND",
+    );
   }
   return { hits, more: false };
 }
@@ -43,7 +50,8 @@ export function envFileProblems(st: FileStat, ids: { uid: number; gids: number[]
   if (m & 0o111) out.push("execute bits set");
   if (!out.length && ![0o400, 0o440, 0o600, 0o640].includes(m)) out.push(`mode ${m.toString(8).padStart(4, "0")} is not 400, 440, 600 or 640`);
   if (st.uid !== 0 && st.uid !== ids.uid) out.push(`owner uid ${st.uid} is neither root nor the service's uid ${ids.uid}`);
-  if (m & 0o040 && st.gid !== 0 && !ids.gids.includes(st.gid)) out.push(`group ${st.gid} may read it and is neither root nor one of the service's groups (${ids.gids.join(",")})`);
+  if (m & 0o040 && st.gid !== 0 && !ids.gids.includes(st.gid))
+    out.push(`group ${st.gid} may read it and is neither root nor one of the service's groups (${ids.gids.join(",")})`);
   return out;
 }
 
@@ -87,7 +95,8 @@ export const fsChecks = [
       severity: "high",
       expects:
         "the log directory and every *.log in it pass access(2) for write (every ancestor enterable) as the running service's uid/gid/groups inside its mount namespace, so read-only mounts of its sandbox count; when the service is down, by mode bits for the unit's User/Group",
-      recommendation: "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log; with ProtectSystem=strict, list the log dir in the unit's ReadWritePaths= and restart",
+      recommendation:
+        "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log; with ProtectSystem=strict, list the log dir in the unit's ReadWritePaths= and restart",
       fixId: "fix-permissions",
       dependsOn: ["SVC-016"],
     },
@@ -98,7 +107,9 @@ export const fsChecks = [
         const [who, names] = await Promise.all([serviceAccount(ctx), ctx.transport.readDir(dir).catch(missingAsEmpty)]);
         const logs = names.filter((n) => n.endsWith(".log")).map((n) => `${dir}/${n}`);
         const results = await Promise.all([dir, ...logs].map((p) => access(ctx, p, who, "w")));
-        return results.some((r) => !r.ok) ? fail(joinDenials(results)) : pass(`${dir} and ${logs.length} log files writable by ${who.name} (${await accessBasis(ctx)})`);
+        return results.some((r) => !r.ok)
+          ? fail(joinDenials(results))
+          : pass(`${dir} and ${logs.length} log files writable by ${who.name} (${await accessBasis(ctx)})`);
       },
     },
   ),
@@ -111,7 +122,8 @@ export const fsChecks = [
       smoke: true,
       expects:
         "each EnvironmentFile of the unit: mode 400, 440, 600 or 640 (no access for others, no group write, no execute bits); owner root or the service's uid; when the group may read, group root or one of the service's groups (the running process's, else the unit's from /etc/passwd)",
-      recommendation: "chown root:root <env file> && chmod 600 <env file> (systemd reads it as root); or chown root:<the unit's Group> and chmod 640 when the app itself must read it",
+      recommendation:
+        "chown root:root <env file> && chmod 600 <env file> (systemd reads it as root); or chown root:<the unit's Group> and chmod 640 when the app itself must read it",
       fixId: "fix-env-permissions",
       // A root service turns "owner root or the service's user" into "root only": SEC-008 is the root cause.
       dependsOn: ["SVC-005", "SEC-008"],
@@ -193,14 +205,20 @@ export const fsChecks = [
         const own = new Set(u.environmentFiles.map((f) => f.path));
         const files = found.hits.filter((h) => !own.has(h.path));
         const big = files.filter((f) => f.size > READ_CAP_BYTES);
-        const read = await Promise.all(files.filter((f) => f.size <= READ_CAP_BYTES).map(async (f) => ({ f, names: secretAssignments(await ctx.transport.readFile(f.path), ctx.config.secrets) })));
+        const read = await Promise.all(
+          files
+            .filter((f) => f.size <= READ_CAP_BYTES)
+            .map(async (f) => ({ f, names: secretAssignments(await ctx.transport.readFile(f.path), ctx.config.secrets) })),
+        );
         const leaks = read.filter((x) => x.names.length);
         const unread = big.length ? `; not read (over 64 KiB): ${big.map((f) => `${f.path} (${f.size} bytes)`).join(", ")}` : "";
         const more = found.more ? `; more than ${found.hits.length} candidates, only those were read` : "";
         const mode = (m: number) => m.toString(8).padStart(4, "0");
         if (leaks.length) return fail(`${leaks.map((x) => `${x.f.path} (${mode(x.f.mode)}) assigns ${x.names.join(", ")}`).join("; ")}${unread}${more}`);
         if (big.length || found.more) throw new Error(`no readable file assigns a secret among those read, but not every candidate was read${unread}${more}`);
-        return pass(`${files.length} env-style file${files.length === 1 ? "" : "s"} readable by others under ${dir}${files.length ? ` (${files.map((f) => f.path).join(", ")})` : ""}, none assigns a password or key`);
+        return pass(
+          `${files.length} env-style file${files.length === 1 ? "" : "s"} readable by others under ${dir}${files.length ? ` (${files.map((f) => f.path).join(", ")})` : ""}, none assigns a password or key`,
+        );
       },
     },
   ),

@@ -63,8 +63,10 @@ export const httpChecks = [
       suite: "http",
       severity: "critical",
       smoke: true,
-      expects: 'GET on every health path: 200 with JSON {"status":"healthy"}; HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
-      recommendation: "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
+      expects:
+        'GET on every health path: 200 with JSON {"status":"healthy"}; HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
+      recommendation:
+        "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
       fixId: "fix-allowed-hosts",
       dependsOn: ["SVC-015"],
     },
@@ -77,7 +79,8 @@ export const httpChecks = [
       suite: "http",
       severity: "critical",
       smoke: true,
-      expects: 'through nginx, GET on every health path: 200 with JSON {"status":"healthy"} (not the SPA\'s index.html); HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
+      expects:
+        'through nginx, GET on every health path: 200 with JSON {"status":"healthy"} (not the SPA\'s index.html); HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
       recommendation: "Proxy every health path (/health, /health/, /api/health) to Gunicorn in the nginx site, then nginx -t && systemctl reload nginx",
       dependsOn: ["HTTP-001", "HTTP-007"],
     },
@@ -96,7 +99,9 @@ export const httpChecks = [
     {
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.adminLoginPath);
-        return !("error" in r) && r.status === 200 && r.body.includes("Django administration") ? pass(`${r.url}: 200, admin login form`) : fail(summarize(ctx, r));
+        return !("error" in r) && r.status === 200 && r.body.includes("Django administration")
+          ? pass(`${r.url}: 200, admin login form`)
+          : fail(summarize(ctx, r));
       },
     },
   ),
@@ -176,7 +181,9 @@ export const httpChecks = [
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ctx.config.apiPath];
         const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
         const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
-        return bad.length ? fail(bad.map((r) => summarize(ctx, r)).join("; ")) : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
+        return bad.length
+          ? fail(bad.map((r) => summarize(ctx, r)).join("; "))
+          : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
       },
     },
   ),

@@ -10,20 +10,24 @@ export const performanceChecks = [
       title: "Health and API latency and error rate under a short load",
       suite: "performance",
       severity: "medium",
-      expects: "for the first health path and the API path, each loaded through Gunicorn (thresholds.loadRequests GETs, loadConcurrency at once, at most loadMaxSeconds): p95 <= thresholds.p95Ms, p99 <= thresholds.p99Ms, and the share of 5xx, timeouts and resets <= thresholds.maxErrorRate",
+      expects:
+        "for the first health path and the API path, each loaded through Gunicorn (thresholds.loadRequests GETs, loadConcurrency at once, at most loadMaxSeconds): p95 <= thresholds.p95Ms, p99 <= thresholds.p99Ms, and the share of 5xx, timeouts and resets <= thresholds.maxErrorRate",
       recommendation: "Find the slow path (journal, access log times); add Gunicorn workers/threads if CPU allows, or fix the slow code",
       // The load goes to the API's refusal path; if anonymous requests reach the database, we do not load it.
       dependsOn: ["HTTP-001", "HTTP-004"],
     },
     {
       // Latency seen through an ssh tunnel is the tunnel's, not the app's: a remote run would judge the wrong thing.
-      skipIf: (ctx) => (ctx.transport.forward ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined),
+      skipIf: (ctx) =>
+        ctx.transport.forward ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined,
       async run(ctx) {
         const t = ctx.config.thresholds;
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.apiPath];
         const stats = [];
         for (const p of paths) stats.push(await measureLoad(ctx, ctx.config.gunicornUrl, p, t.loadRequests, t.loadConcurrency, t.loadMaxSeconds));
-        const text = stats.map((s) => `${s.path}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, errors ${(s.errorRate * 100).toFixed(1)}% of ${s.requests}`).join("; ");
+        const text = stats
+          .map((s) => `${s.path}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, errors ${(s.errorRate * 100).toFixed(1)}% of ${s.requests}`)
+          .join("; ");
         const bad = stats.some((s) => s.p95 > t.p95Ms || s.p99 > t.p99Ms || s.errorRate > t.maxErrorRate);
         return bad ? fail(`${text} (limits p95 ${t.p95Ms} ms, p99 ${t.p99Ms} ms, errors ${t.maxErrorRate * 100}%)`) : pass(text);
       },
@@ -53,7 +57,8 @@ export const performanceChecks = [
       title: "Gunicorn worker count fits the CPUs",
       suite: "performance",
       severity: "low",
-      expects: "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, config file and WEB_CONCURRENCY) <= 2 x usable CPUs + 1 (CPUs: the service's affinity and cgroup quota, may be fractional)",
+      expects:
+        "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, config file and WEB_CONCURRENCY) <= 2 x usable CPUs + 1 (CPUs: the service's affinity and cgroup quota, may be fractional)",
       recommendation: "Set --workers to 2 x CPUs + 1 at most (use --threads for more concurrency)",
       dependsOn: ["SVC-016"],
     },

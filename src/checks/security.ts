@@ -13,7 +13,12 @@ import { defineCheck, fail, pass, withoutNginx, type Verdict } from "./define.ts
 
 // What SEC-001/002/003 judge: Django's own answer, or (Django could not start) the environment variable, or an error
 // when the variable is unset: the settings module may default it to anything, and we could not ask it.
-async function settingOrEnv(ctx: ProbeContext, name: string, fromDjango: (s: Awaited<ReturnType<typeof djangoSettings>> & { ok: true }) => Verdict, fromEnv: (v: string, where: string) => Verdict): Promise<Verdict> {
+async function settingOrEnv(
+  ctx: ProbeContext,
+  name: string,
+  fromDjango: (s: Awaited<ReturnType<typeof djangoSettings>> & { ok: true }) => Verdict,
+  fromEnv: (v: string, where: string) => Verdict,
+): Promise<Verdict> {
   const d = await djangoSettings(ctx);
   if (d.ok) return fromDjango(d);
   const { env, source } = await serviceEnv(ctx);
@@ -41,7 +46,10 @@ export const GIT_HEAD = /^(ref: \S+|[0-9a-f]{40}|[0-9a-f]{64})\s*$/m;
 
 // The security headers an answer lacks: X-Content-Type-Options nosniff first, then X-Frame-Options DENY/SAMEORIGIN.
 export function missingSecurityHeaders(headers: Record<string, string>): string[] {
-  const want: Array<[string, RegExp]> = [["x-content-type-options", /nosniff/i], ["x-frame-options", /deny|sameorigin/i]];
+  const want: Array<[string, RegExp]> = [
+    ["x-content-type-options", /nosniff/i],
+    ["x-frame-options", /deny|sameorigin/i],
+  ];
   return want.filter(([h, re]) => !re.test(headers[h] ?? "")).map(([h]) => h);
 }
 
@@ -90,7 +98,11 @@ export const securityChecks = [
           ctx,
           "SECRET_KEY",
           (d) => judgeKey(d.settings.SECRET_KEY, d.source),
-          (k, where) => judgeKey({ set: k !== "", length: k.length, distinct: new Set(k).size, placeholder: PLACEHOLDERS.find((p) => k.toLowerCase().includes(p)) ?? null }, where),
+          (k, where) =>
+            judgeKey(
+              { set: k !== "", length: k.length, distinct: new Set(k).size, placeholder: PLACEHOLDERS.find((p) => k.toLowerCase().includes(p)) ?? null },
+              where,
+            ),
         );
       },
     },
@@ -112,7 +124,14 @@ export const securityChecks = [
           ctx,
           "ALLOWED_HOSTS",
           (d) => judgeHosts(d.settings.ALLOWED_HOSTS, d.source),
-          (v, where) => judgeHosts(v.split(",").map((h) => h.trim()).filter(Boolean), where),
+          (v, where) =>
+            judgeHosts(
+              v
+                .split(",")
+                .map((h) => h.trim())
+                .filter(Boolean),
+              where,
+            ),
         );
       },
     },
@@ -161,7 +180,9 @@ export const securityChecks = [
         const rs = await Promise.all(bases.map((b) => fetchCached(ctx, b, ctx.config.healthPaths[0] as string)));
         const lost = rs.find((r) => "error" in r);
         if (lost) throw new Error(summarize(ctx, lost));
-        const leaks = rs.filter((r) => !("error" in r) && /\d+\.\d+/.test(r.headers.server ?? "")).map((r) => `${r.url}: Server: ${"headers" in r ? r.headers.server : ""}`);
+        const leaks = rs
+          .filter((r) => !("error" in r) && /\d+\.\d+/.test(r.headers.server ?? ""))
+          .map((r) => `${r.url}: Server: ${"headers" in r ? r.headers.server : ""}`);
         const seen = rs.map((r) => ("headers" in r ? r.headers.server || "(none)" : r.error)).join(", ");
         return leaks.length ? fail(leaks.join("; ")) : pass(`Server: ${seen}`);
       },
@@ -186,7 +207,10 @@ export const securityChecks = [
         const [env, git] = await Promise.all([fetchCached(ctx, base, "/.env"), fetchCached(ctx, base, "/.git/HEAD")]);
         if ("error" in env || "error" in git) throw new Error(`${summarize(ctx, env)}; ${summarize(ctx, git)}`);
         // A 200 SPA fallback page is harmless; only real env or git content is a leak.
-        const leaks = [env.status === 200 && /^[A-Z_][A-Z0-9_]*=/m.test(env.body) ? `${env.url} serves KEY=value lines` : "", git.status === 200 && GIT_HEAD.test(git.body) ? `${git.url} serves a git HEAD` : ""].filter(Boolean);
+        const leaks = [
+          env.status === 200 && /^[A-Z_][A-Z0-9_]*=/m.test(env.body) ? `${env.url} serves KEY=value lines` : "",
+          git.status === 200 && GIT_HEAD.test(git.body) ? `${git.url} serves a git HEAD` : "",
+        ].filter(Boolean);
         return leaks.length ? fail(leaks.join("; ")) : pass(`/.env ${env.status}, /.git/HEAD ${git.status}, no secrets in either`);
       },
     },
@@ -216,7 +240,10 @@ export const securityChecks = [
         const mine = new Set([...pids, unit.mainPid]);
         const own = all.filter((l) => mine.has(l.pid as number));
         const exposed = own.filter((l) => !isLocalAddress(l.address));
-        if (exposed.length) return fail(`the unit listens on ${exposed.map((l) => `${l.address}:${l.port}`).join(", ")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
+        if (exposed.length)
+          return fail(
+            `the unit listens on ${exposed.map((l) => `${l.address}:${l.port}`).join(", ")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`,
+          );
         const seen = own.map((l) => `${l.address}:${l.port}`).join(", ") || `no TCP port of ${ports.join(", ")}`;
         return pass(`Gunicorn binds ${g.bind.join(", ")} (read by ${g.source}); the unit listens on ${seen}`);
       },
@@ -244,7 +271,8 @@ export const securityChecks = [
         // A name /etc/passwd does not know may come from NSS or DynamicUser=: the running process says what it is.
         const ids = await serviceIds(ctx).catch(() => undefined);
         if (ids?.uid === 0) return fail(`User=${u.user}, but ${ids.basis}: it runs as root`);
-        if (uid === undefined && !ids) throw new Error(`User=${u.user} is not in /etc/passwd and the service's process credentials could not be read: its uid is unknown`);
+        if (uid === undefined && !ids)
+          throw new Error(`User=${u.user} is not in /etc/passwd and the service's process credentials could not be read: its uid is unknown`);
         const seen = uid === undefined ? `uid ${ids?.uid} (${ids?.basis})` : `uid ${uid}`;
         return pass(`User=${u.user} (${seen}) Group=${u.group}`);
       },
@@ -287,7 +315,9 @@ export const securityChecks = [
         const rank = { DEBUG: -1, INFO: 0, WARNING: 1, ERROR: 2, CRITICAL: 3 } as Record<string, number>;
         const bad = d.issues.filter((i) => (rank[i.level] ?? 0) >= (rank[level] ?? 2) && !ignore.includes(i.id ?? ""));
         const all = d.issues.map((i) => i.id ?? `(${i.level} without ID)`).join(", ") || "none";
-        return bad.length ? fail(bad.map((i) => `${i.id ?? "(no ID)"} ${i.msg}`).join("; ")) : pass(`issues: ${all}; none at ${level} or above${ignore.length ? ` outside ${ignore.join(", ")}` : ""}`);
+        return bad.length
+          ? fail(bad.map((i) => `${i.id ?? "(no ID)"} ${i.msg}`).join("; "))
+          : pass(`issues: ${all}; none at ${level} or above${ignore.length ? ` outside ${ignore.join(", ")}` : ""}`);
       },
     },
   ),
@@ -297,15 +327,19 @@ export const securityChecks = [
       title: "Every secret is long enough to be masked in reports",
       suite: "security",
       severity: "medium",
-      expects: "no variable the config names a secret (config.secrets) has a non-empty value shorter than secrets.minLength characters, in the running environment or the unit's env files",
-      recommendation: "Give each listed variable a long random value (a short password is weak, and reports cannot hide it without shredding other text), then restart the service",
+      expects:
+        "no variable the config names a secret (config.secrets) has a non-empty value shorter than secrets.minLength characters, in the running environment or the unit's env files",
+      recommendation:
+        "Give each listed variable a long random value (a short password is weak, and reports cannot hide it without shredding other text), then restart the service",
     },
     {
       async run(ctx) {
         const names = await shortSecrets(ctx);
         const min = ctx.config.secrets.minLength;
         // Names only: the value is exactly what cannot be masked.
-        return names.length ? fail(`${names.join(", ")} shorter than ${min} characters: reports cannot mask it`) : pass(`every secret is at least ${min} characters`);
+        return names.length
+          ? fail(`${names.join(", ")} shorter than ${min} characters: reports cannot mask it`)
+          : pass(`every secret is at least ${min} characters`);
       },
     },
   ),

@@ -20,13 +20,14 @@ const APP_STATUS_MAX = 127;
 async function dependencyActive(ctx: ProbeContext, name: string) {
   const units = await showUnits(ctx);
   const u = units.get(name);
-  if (!u || u.loadState !== "loaded") return fail(`${unitName(name)} is not installed (LoadState=${u?.loadState || "none"})`);
+  if (u?.loadState !== "loaded") return fail(`${unitName(name)} is not installed (LoadState=${u?.loadState || "none"})`);
   const self = `${name}: ${u.activeState} (${u.subState})`;
   if (u.activeState !== "active") return fail(`${name}: ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result}`);
   // An umbrella unit (Debian's postgresql.service runs /bin/true) stays active while its parts are down: judge them.
   const parts = u.consistsOf.map((p) => ({ p, pu: units.get(p) }));
-  const down = parts.filter(({ pu }) => !pu || pu.loadState !== "loaded" || pu.activeState !== "active");
-  const desc = (p: string, pu: Unit | undefined) => (pu ? `${p}: ActiveState=${pu.activeState} SubState=${pu.subState} Result=${pu.result}` : `${p}: not described by systemctl`);
+  const down = parts.filter(({ pu }) => pu?.loadState !== "loaded" || pu.activeState !== "active");
+  const desc = (p: string, pu: Unit | undefined) =>
+    pu ? `${p}: ActiveState=${pu.activeState} SubState=${pu.subState} Result=${pu.result}` : `${p}: not described by systemctl`;
   if (down.length) return fail(`${self}, but ${down.map(({ p, pu }) => desc(p, pu)).join("; ")}`);
   return pass(parts.length ? `${self}; ${parts.map(({ p, pu }) => `${p}: ${pu?.activeState} (${pu?.subState})`).join(", ")}` : self);
 }
@@ -42,8 +43,13 @@ export async function crashLoopNow(ctx: ProbeContext, u: Unit, steadySeconds: nu
   const age = await processAgeSeconds(ctx, u.mainPid);
   if (age === undefined) return { steady: false, note: `${u.nRestarts} automatic restarts, and its main process (${u.mainPid}) is gone` };
   const ran = `current run ${Math.floor(age)} s old`;
-  if (age >= steadySeconds) return { steady: true, note: `${u.nRestarts} automatic restarts since the last manual start, none in the last ${steadySeconds} s (${ran}): recovered` };
-  return { steady: false, note: `${u.nRestarts} automatic restarts and the ${ran}, under the ${steadySeconds} s a recovered run lasts`, retryInMs: Math.ceil((steadySeconds - age) * 1000) };
+  if (age >= steadySeconds)
+    return { steady: true, note: `${u.nRestarts} automatic restarts since the last manual start, none in the last ${steadySeconds} s (${ran}): recovered` };
+  return {
+    steady: false,
+    note: `${u.nRestarts} automatic restarts and the ${ran}, under the ${steadySeconds} s a recovered run lasts`,
+    retryInMs: Math.ceil((steadySeconds - age) * 1000),
+  };
 }
 
 export const serviceChecks = [
@@ -67,7 +73,9 @@ export const serviceChecks = [
         if (u.activeState === "active" && u.subState === "running") return pass(s);
         if (u.execMainStatus === 0) return fail(s);
         // It died: the gate's reader needs the why, not only the state (the journal and Gunicorn's error log).
-        const masked = u.successExitStatus.statuses.includes(u.execMainStatus) ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})` : "";
+        const masked = u.successExitStatus.statuses.includes(u.execMainStatus)
+          ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})`
+          : "";
         const why = await crashCause(ctx).then(
           (c) => (c ? `; last failed start: ${ctx.clip(c.text, 300)}` : ""),
           () => "",
@@ -101,14 +109,19 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "not waiting to be restarted (SubState is not auto-restart); after more than thresholds.maxRestarts automatic restarts, the current run has lasted thresholds.steadySeconds (a crash loop now, not a count since the last manual start; a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
-      recommendation: "The app dies after start: fix the cause named above (or read `journalctl -u <service> -n 50` and /var/log/<service>/error.log), then systemctl restart <service>",
+      expects:
+        "not waiting to be restarted (SubState is not auto-restart); after more than thresholds.maxRestarts automatic restarts, the current run has lasted thresholds.steadySeconds (a crash loop now, not a count since the last manual start; a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
+      recommendation:
+        "The app dies after start: fix the cause named above (or read `journalctl -u <service> -n 50` and /var/log/<service>/error.log), then systemctl restart <service>",
       dependsOn: CONFIG_ROOTS,
     },
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        const masked = u.execMainStatus !== 0 && u.successExitStatus.statuses.includes(u.execMainStatus) ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})` : "";
+        const masked =
+          u.execMainStatus !== 0 && u.successExitStatus.statuses.includes(u.execMainStatus)
+            ? ` (exit ${u.execMainStatus} counted as success: SuccessExitStatus=${u.successExitStatus.statuses.join(" ")})`
+            : "";
         const s = `NRestarts=${u.nRestarts} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus}${masked}`;
         const steady = ctx.config.thresholds.steadySeconds;
         const looping = await crashLoopNow(ctx, u, steady);
@@ -131,7 +144,8 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "WorkingDirectory= is set, is a directory, and the unit's User/Group may enter (x) and read (r) it: tested as the running service inside its mount namespace, modelled from mode bits when it is down",
+      expects:
+        "WorkingDirectory= is set, is a directory, and the unit's User/Group may enter (x) and read (r) it: tested as the running service inside its mount namespace, modelled from mode bits when it is down",
       recommendation: "Create the directory or fix its owner/mode: chown <user>:<group> DIR && chmod 755 DIR",
       fixId: "fix-permissions",
       dependsOn: [UNIT],
@@ -144,7 +158,9 @@ export const serviceChecks = [
         const [x, r] = await Promise.all([access(ctx, u.workingDirectory, who, "x"), access(ctx, u.workingDirectory, who, "r")]);
         if (!x.ok) return fail(x.reason);
         if (!r.ok) return fail(r.reason);
-        return x.stat.isDirectory ? pass(`${u.workingDirectory} usable by ${who.name} (${await accessBasis(ctx)})`) : fail(`${u.workingDirectory} is not a directory`);
+        return x.stat.isDirectory
+          ? pass(`${u.workingDirectory} usable by ${who.name} (${await accessBasis(ctx)})`)
+          : fail(`${u.workingDirectory} is not a directory`);
       },
     },
   ),
@@ -169,7 +185,9 @@ export const serviceChecks = [
           const st = await ctx.transport.stat(f.path);
           if (!f.optional && !st?.isFile) missing.push(f.path);
         }
-        return missing.length ? fail(`missing: ${missing.join(", ")}`) : pass(u.environmentFiles.map((f) => f.path + (f.optional ? " (optional)" : "")).join(", "));
+        return missing.length
+          ? fail(`missing: ${missing.join(", ")}`)
+          : pass(u.environmentFiles.map((f) => f.path + (f.optional ? " (optional)" : "")).join(", "));
       },
     },
   ),
@@ -180,7 +198,8 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "the unit has an ExecStart= and the unit's User/Group may execute its program path (x on it, search on every parent directory): tested as the running service inside its mount namespace, modelled from mode bits when it is down",
+      expects:
+        "the unit has an ExecStart= and the unit's User/Group may execute its program path (x on it, search on every parent directory): tested as the running service inside its mount namespace, modelled from mode bits when it is down",
       recommendation: "Recreate the venv and reinstall gunicorn into it, or fix ExecStart to the real binary",
       dependsOn: [UNIT],
     },
@@ -224,7 +243,8 @@ export const serviceChecks = [
       severity: "medium",
       expects:
         "Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) sets timeout and graceful_timeout explicitly, whatever the value; left at gunicorn's built-in 30 s defaults they fail",
-      recommendation: "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart, or set timeout/graceful_timeout in the gunicorn config file",
+      recommendation:
+        "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart, or set timeout/graceful_timeout in the gunicorn config file",
       dependsOn: [UNIT],
     },
     {
@@ -287,7 +307,8 @@ export const serviceChecks = [
         const lines = await currentJournal(ctx);
         const i = lines.findIndex((l) => l.includes("Traceback (most recent call last)"));
         // A traceback in the part not read is not "no traceback": a capped journal is an error unless one shows anyway.
-        if (i === -1 && lines.capped) throw new Error(`the current start's journal was not read whole (${lines.capped}); no traceback in the ${lines.length} lines read`);
+        if (i === -1 && lines.capped)
+          throw new Error(`the current start's journal was not read whole (${lines.capped}); no traceback in the ${lines.length} lines read`);
         if (i === -1) return pass(`${lines.length} journal lines, no traceback`);
         const last = lines.slice(i).find((l) => /^\w+(\.\w+)*(Error|Exception)\b/.test(l.trim())) ?? lines[i + 1] ?? "";
         return fail(`traceback in the journal: ${ctx.clip(last.trim(), 200)}`);
@@ -301,8 +322,10 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "the PostgreSQL unit is loaded and ActiveState=active, and so is every unit it consists of (ConsistsOf=: on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true)",
-      recommendation: "systemctl start postgresql@<version>-<cluster> (or postgresql) and enable it; if it will not start, read journalctl -u postgresql@* and pg_lsclusters",
+      expects:
+        "the PostgreSQL unit is loaded and ActiveState=active, and so is every unit it consists of (ConsistsOf=: on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true)",
+      recommendation:
+        "systemctl start postgresql@<version>-<cluster> (or postgresql) and enable it; if it will not start, read journalctl -u postgresql@* and pg_lsclusters",
       fixId: "start-postgresql",
     },
     { run: (ctx) => dependencyActive(ctx, ctx.config.dependencies.postgresql) },
@@ -336,7 +359,12 @@ export const serviceChecks = [
       skipIf: withoutNginx,
       async run(ctx) {
         const r = await ctx.transport.run(["nginx", "-t"]);
-        const msg = r.stderr.trim().split("\n").filter((l) => /emerg|error|failed/.test(l)).slice(0, 2).join(" | ");
+        const msg = r.stderr
+          .trim()
+          .split("\n")
+          .filter((l) => /emerg|error|failed/.test(l))
+          .slice(0, 2)
+          .join(" | ");
         return r.exitCode === 0 ? pass("syntax is ok") : fail(msg || `exit ${r.exitCode}`);
       },
     },
@@ -362,17 +390,23 @@ export const serviceChecks = [
           // A unix-socket Gunicorn has no TCP port: judge who holds its sockets instead.
           const g = await gunicornSettings(ctx);
           const socks = g.bind.filter((b) => b.startsWith("unix:")).map((b) => b.slice(5));
-          if (!socks.length || socks.length !== g.bind.length) return fail(`nothing listens on port ${port} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
+          if (!socks.length || socks.length !== g.bind.length)
+            return fail(`nothing listens on port ${port} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
           const us = await unixListeners(ctx, socks);
           const missing = socks.filter((p) => !us.some((l) => l.path === p));
           if (missing.length) return fail(`nothing listens on unix:${missing.join(", unix:")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
           const unknownSock = us.find((l) => l.pid === undefined);
           if (unknownSock) throw new Error(`cannot tell which process holds unix:${unknownSock.path}`);
           const udesc = us.map((l) => `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})`).join(", ");
-          return us.some((l) => !pids.has(l.pid as number)) ? fail(`${udesc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(`${udesc}; nothing on TCP port ${port}`);
+          return us.some((l) => !pids.has(l.pid as number))
+            ? fail(`${udesc}; the unit's PIDs are ${[...pids].join(",")}`)
+            : pass(`${udesc}; nothing on TCP port ${port}`);
         }
         const unknown = ls.find((l) => l.pid === undefined);
-        if (unknown) throw new Error(`cannot tell which process holds ${unknown.address}:${port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`);
+        if (unknown)
+          throw new Error(
+            `cannot tell which process holds ${unknown.address}:${port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`,
+          );
         const stranger = ls.find((l) => !pids.has(l.pid as number));
         const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`).join(", ");
         return stranger ? fail(`${desc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(desc);
@@ -405,7 +439,8 @@ export const serviceChecks = [
       suite: "service",
       severity: "high",
       expects: `when Restart= is not no, SuccessExitStatus= lists no exit status from 1 to ${APP_STATUS_MAX} (signal names and 128+N statuses are allowed)`,
-      recommendation: "Remove SuccessExitStatus= from the unit (or list only what the app really exits with when stopped), then daemon-reload: with it, systemd reports a crash as 'Deactivated successfully', OnFailure= never runs and `systemctl --failed` stays empty",
+      recommendation:
+        "Remove SuccessExitStatus= from the unit (or list only what the app really exits with when stopped), then daemon-reload: with it, systemd reports a crash as 'Deactivated successfully', OnFailure= never runs and `systemctl --failed` stays empty",
       dependsOn: [UNIT],
     },
     {
@@ -415,7 +450,9 @@ export const serviceChecks = [
         const listed = [...statuses, ...signals].join(" ") || "(empty)";
         const app = statuses.filter((n) => n >= 1 && n <= APP_STATUS_MAX);
         if (u.restart === "no" || !app.length) return pass(`SuccessExitStatus=${listed}, Restart=${u.restart}`);
-        return fail(`SuccessExitStatus=${listed} with Restart=${u.restart}: exit status ${app.join(", ")} counted as success, so a crash is restarted as a clean exit (Result=success, no failed state)`);
+        return fail(
+          `SuccessExitStatus=${listed} with Restart=${u.restart}: exit status ${app.join(", ")} counted as success, so a crash is restarted as a clean exit (Result=success, no failed state)`,
+        );
       },
     },
   ),
@@ -427,18 +464,25 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects: `each of ${REQUIRED_ENV.join(", ")} is set by the unit's Environment= or by one of its EnvironmentFile= files that exists (a missing optional "-" file sets nothing)`,
-      recommendation: "Put the missing variables in the env file the unit names (restore a deleted optional file, or make the main one required by dropping its '-'), then restart the service: without them the app starts on its insecure fallbacks",
+      recommendation:
+        "Put the missing variables in the env file the unit names (restore a deleted optional file, or make the main one required by dropping its '-'), then restart the service: without them the app starts on its insecure fallbacks",
       dependsOn: [UNIT, "SVC-005"],
     },
     {
       async run(ctx) {
         const sources = await unitEnvSources(ctx);
         const gone = sources.filter((s) => !s.exists).map((s) => `${s.name} (missing${s.optional ? ", optional" : ""})`);
-        const from = (k: string) => sources.filter((s) => s.exists && k in s.env).map((s) => s.name).pop();
+        const from = (k: string) =>
+          sources
+            .filter((s) => s.exists && k in s.env)
+            .map((s) => s.name)
+            .pop();
         const unset = REQUIRED_ENV.filter((k) => !from(k));
         const seen = REQUIRED_ENV.filter((k) => from(k)).map((k) => `${k} from ${from(k)}`);
         const note = gone.length ? `; ${gone.join(", ")}` : "";
-        return unset.length ? fail(`no source sets ${unset.join(", ")}${seen.length ? ` (${seen.join(", ")})` : ""}${note}`) : pass(`${seen.join(", ")}${note}`);
+        return unset.length
+          ? fail(`no source sets ${unset.join(", ")}${seen.length ? ` (${seen.join(", ")})` : ""}${note}`)
+          : pass(`${seen.join(", ")}${note}`);
       },
     },
   ),
@@ -450,7 +494,8 @@ export const serviceChecks = [
       severity: "high",
       expects:
         "no variable set in the operator's env file (the first EnvironmentFile= not marked optional, else the first one the unit names) is overridden by a later EnvironmentFile=; each variable set in more than one source is reported with the source that wins (names only)",
-      recommendation: "Keep one env file: delete the later copy (or merge it into the operator's file) and drop its EnvironmentFile= line, then daemon-reload and restart; edits to the shadowed file have no effect today",
+      recommendation:
+        "Keep one env file: delete the later copy (or merge it into the operator's file) and drop its EnvironmentFile= line, then daemon-reload and restart; edits to the shadowed file have no effect today",
       dependsOn: [UNIT],
     },
     {
@@ -465,8 +510,11 @@ export const serviceChecks = [
           for (const s of list) m.set(s.winner, [...(m.get(s.winner) ?? []), s.key]);
           return [...m].map(([w, ks]) => `${w} wins ${ks.slice(0, 8).join(", ")}${ks.length > 8 ? ` and ${ks.length - 8} more` : ""}`).join("; ");
         };
-        if (lost.length) return fail(`operator's file ${mine.name}${mine.exists ? "" : " (missing)"}: ${lost.length} of its variables are overridden: ${byWinner(lost)}`);
-        return pass(`operator's file ${mine.name}${shared.length ? `; set in more than one source: ${byWinner(shared)}` : "; no variable is set in more than one source"}`);
+        if (lost.length)
+          return fail(`operator's file ${mine.name}${mine.exists ? "" : " (missing)"}: ${lost.length} of its variables are overridden: ${byWinner(lost)}`);
+        return pass(
+          `operator's file ${mine.name}${shared.length ? `; set in more than one source: ${byWinner(shared)}` : "; no variable is set in more than one source"}`,
+        );
       },
     },
   ),

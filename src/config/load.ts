@@ -32,7 +32,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     else if (err instanceof SyntaxError) throw new ConfigError(`config file ${file} is not valid JSON: ${err.message}`);
     else throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
   }
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw))
+    throw new ConfigError(`config file ${file} must hold a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
   const merged = { ...raw, ...host?.config } as Record<string, unknown>;
   for (const [key, apply] of Object.entries(ENV_OVERRIDES)) if (env[key] !== undefined) Object.assign(merged, apply(env[key] as string));
   const parsed = ConfigSchema.safeParse(merged);

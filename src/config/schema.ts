@@ -36,7 +36,10 @@ export type Waiver = z.infer<typeof WaiverSchema>;
 // User, group, working directory, env files and bind are read from the unit itself at run time.
 export const ConfigSchema = z
   .object({
-    service: z.string().regex(/^[\w@.-]+$/, "must be a systemd unit name without spaces").default("projectmeats"),
+    service: z
+      .string()
+      .regex(/^[\w@.-]+$/, "must be a systemd unit name without spaces")
+      .default("projectmeats"),
     projectDir: absolute.default("/opt/projectmeats"),
     venvDir: absolute.default("/opt/projectmeats/venv"),
     settingsModule: z.string().default("apps.settings.production"),
@@ -60,9 +63,7 @@ export const ConfigSchema = z
     // Accepted findings; `waiversFile` (relative to the config file) adds the waivers it holds (a JSON array).
     waivers: z.array(WaiverSchema).default([]),
     waiversFile: z.string().min(1).optional(),
-    dependencies: z
-      .object({ postgresql: z.string().default("postgresql"), nginx: z.string().nullable().default("nginx") })
-      .prefault({}),
+    dependencies: z.object({ postgresql: z.string().default("postgresql"), nginx: z.string().nullable().default("nginx") }).prefault({}),
     timeouts: z
       .object({
         commandMs: z.number().int().positive().default(10_000),

@@ -5,7 +5,10 @@ const ENTRY = /^(?:([A-Za-z0-9._-]+)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9
 
 // Reads DEPLOY_HOSTS ("web1,deploy@web2:2222,[fd00::5]"); throws one message naming the first bad entry.
 export function parseHostList(text: string): SshTarget[] {
-  const entries = text.split(",").map((e) => e.trim()).filter(Boolean);
+  const entries = text
+    .split(",")
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (!entries.length) throw new Error(`DEPLOY_HOSTS names no host (received ${JSON.stringify(text)})`);
   const seen = new Set<string>();
   return entries.map((e) => {

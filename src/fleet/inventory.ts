@@ -32,7 +32,11 @@ export function hostsOf(list: InventoryList): string[] {
 
 // The hosts of `ansible <pattern> --list-hosts` ("  hosts (2):" then one per line).
 export function parseListHosts(out: string): string[] {
-  return out.split("\n").slice(1).map((l) => l.trim()).filter(Boolean);
+  return out
+    .split("\n")
+    .slice(1)
+    .map((l) => l.trim())
+    .filter(Boolean);
 }
 
 // One inventory host as a target: ansible_host, ansible_user, ansible_port, the ssh arguments and become mean what
@@ -46,7 +50,8 @@ export function targetOf(name: string, vars: HostVars = {}): Target {
     } catch (err) {
       throw new InventoryError(`host ${name}: ddv_config is not JSON: ${(err as Error).message} (received ${JSON.stringify(raw).slice(0, 80)})`);
     }
-    if (typeof config !== "object" || config === null || Array.isArray(config)) throw new InventoryError(`host ${name}: ddv_config must be an object, received ${JSON.stringify(raw).slice(0, 80)}`);
+    if (typeof config !== "object" || config === null || Array.isArray(config))
+      throw new InventoryError(`host ${name}: ddv_config must be an object, received ${JSON.stringify(raw).slice(0, 80)}`);
   }
   if (text(vars.ansible_connection) === "local") return { name, config };
   let options: string[];
@@ -58,22 +63,38 @@ export function targetOf(name: string, vars: HostVars = {}): Target {
   const key = text(vars.ansible_ssh_private_key_file ?? vars.ansible_private_key_file);
   if (key) options.push("-i", key);
   const port = vars.ansible_port === undefined ? undefined : Number(vars.ansible_port);
-  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) throw new InventoryError(`host ${name}: ansible_port ${JSON.stringify(vars.ansible_port)} is not a port`);
+  if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536))
+    throw new InventoryError(`host ${name}: ansible_port ${JSON.stringify(vars.ansible_port)} is not a port`);
   const user = text(vars.ansible_user ?? vars.ansible_ssh_user);
   return {
     name,
     config,
-    ssh: { host: text(vars.ansible_host ?? vars.ansible_ssh_host) ?? name, ...(user ? { user } : {}), ...(port ? { port } : {}), ...(options.length ? { options } : {}), ...(truthy(vars.ansible_become) && user !== "root" ? { sudo: true } : {}) },
+    ssh: {
+      host: text(vars.ansible_host ?? vars.ansible_ssh_host) ?? name,
+      ...(user ? { user } : {}),
+      ...(port ? { port } : {}),
+      ...(options.length ? { options } : {}),
+      ...(truthy(vars.ansible_become) && user !== "root" ? { sudo: true } : {}),
+    },
   };
 }
 
 async function ansible(argv: string[], what: string): Promise<string> {
   try {
-    return (await run(argv[0] as string, argv.slice(1), { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ANSIBLE_NOCOLOR: "1" } })).stdout;
+    return (await run(argv[0] as string, argv.slice(1), { timeout: 60_000, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ANSIBLE_NOCOLOR: "1" } }))
+      .stdout;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
-    if (e.code === "ENOENT") throw new InventoryError(`${argv[0]} is not installed: install Debian's ansible-core (apt-get install ansible-core) to read ${what}`);
-    throw new InventoryError(`${argv[0]} could not read ${what}: ${(e.stderr ?? e.message).trim().split("\n").filter((l) => !/^\s*$/.test(l)).slice(-2).join(" ")}`);
+    if (e.code === "ENOENT")
+      throw new InventoryError(`${argv[0]} is not installed: install Debian's ansible-core (apt-get install ansible-core) to read ${what}`);
+    throw new InventoryError(
+      `${argv[0]} could not read ${what}: ${(e.stderr ?? e.message)
+        .trim()
+        .split("\n")
+        .filter((l) => !/^\s*$/.test(l))
+        .slice(-2)
+        .join(" ")}`,
+    );
   }
 }
 

@@ -51,7 +51,10 @@ export function explainCrash(journal: string[], errorLog: string[] = []): CrashC
   const pre = lastOf(journal, /Control process exited, code=(\w+), status=(\S+)/);
   if (pre) {
     // The failing ExecStartPre's own last words: the nearest earlier line that is not one of systemd's own.
-    const said = journal.slice(Math.max(0, pre.i - 20), pre.i).reverse().find((l) => l.trim() && !/^\S+\.service: |^(Starting|Started|Stopped|Stopping) /.test(l));
+    const said = journal
+      .slice(Math.max(0, pre.i - 20), pre.i)
+      .reverse()
+      .find((l) => l.trim() && !/^\S+\.service: |^(Starting|Started|Stopped|Stopping) /.test(l));
     return { text: `a start-up command (ExecStartPre) exited ${pre.m[1]} status ${pre.m[2]}${said ? `: ${said.trim()}` : ""}` };
   }
   const all = [...journal, ...errorLog];
@@ -86,7 +89,10 @@ export function crashCause(ctx: ProbeContext): Promise<CrashCause | undefined> {
     const unit = await serviceUnit(ctx);
     const log = errorLogPath(unit);
     const [j, e] = await Promise.all([
-      ctx.transport.run(["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE", "-n", String(CAUSE_JOURNAL_ENTRIES), "-u", unitName(ctx.config.service)], { maxOutputBytes: 4 * 1024 * 1024 }),
+      ctx.transport.run(
+        ["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE", "-n", String(CAUSE_JOURNAL_ENTRIES), "-u", unitName(ctx.config.service)],
+        { maxOutputBytes: 4 * 1024 * 1024 },
+      ),
       log && log !== "-" ? ctx.transport.run(["tail", "-c", String(CAUSE_LOG_BYTES), log]) : undefined,
     ]);
     if (j.exitCode !== 0) throw new TransportError(`journalctl failed (exit ${j.exitCode}): ${j.stderr.trim()}`);

@@ -25,7 +25,10 @@ export async function deployIssues(ctx: ProbeContext): Promise<{ issues: DeployI
 
 // Migrations not yet applied, from `showmigrations --plan` output ("[ ]  app.0002_x").
 export function pendingMigrations(output: string): string[] {
-  return output.split("\n").filter((l) => l.startsWith("[ ]")).map((l) => l.slice(3).trim());
+  return output
+    .split("\n")
+    .filter((l) => l.startsWith("[ ]"))
+    .map((l) => l.slice(3).trim());
 }
 
 // Migrations not yet applied, from `showmigrations --plan --skip-checks` run in the one Python start (--skip-checks: a

@@ -132,7 +132,10 @@ export type ProcStat = { state: string; startTime: number };
 export function parseProcStat(text: string): ProcStat | undefined {
   const close = text.lastIndexOf(")"); // the command name may itself hold spaces and parentheses
   if (close < 0) return undefined;
-  const f = text.slice(close + 1).trim().split(/\s+/);
+  const f = text
+    .slice(close + 1)
+    .trim()
+    .split(/\s+/);
   const startTime = Number(f[19]);
   return f[0] && Number.isInteger(startTime) ? { state: f[0], startTime } : undefined;
 }
@@ -192,8 +195,12 @@ export function unitEnvSources(ctx: ProbeContext): Promise<EnvSource[]> {
           const env = parseEnvFile(await ctx.transport.readFile(f.path));
           return { name: f.path, kind: "EnvironmentFile=", optional: f.optional, exists: true, env };
         } catch (err) {
-          if (err instanceof TransportError && (err.code === "ENOENT" || err.code === "ENOTDIR")) return { name: f.path, kind: "EnvironmentFile=", optional: f.optional, exists: false, env: {} };
-          throw new TransportError(`cannot read the unit's env file ${f.path}: ${err instanceof TransportError ? (err.code ?? err.message) : String(err)}`, err instanceof TransportError ? err.code : undefined);
+          if (err instanceof TransportError && (err.code === "ENOENT" || err.code === "ENOTDIR"))
+            return { name: f.path, kind: "EnvironmentFile=", optional: f.optional, exists: false, env: {} };
+          throw new TransportError(
+            `cannot read the unit's env file ${f.path}: ${err instanceof TransportError ? (err.code ?? err.message) : String(err)}`,
+            err instanceof TransportError ? err.code : undefined,
+          );
         }
       }),
     );
@@ -227,7 +234,8 @@ export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "m
   const alive = (s: ProcStat | undefined) => s !== undefined && s.state !== "Z" && s.state !== "X";
   if (unit.activeState !== "active" || unit.subState !== "running") return { steady: false, reason: `the unit is ${unit.activeState}/${unit.subState}` };
   if (!alive(look.before)) return { steady: false, reason: look.before ? `PID ${pid} is exiting (state ${look.before.state})` : `PID ${pid} is gone` };
-  if (!alive(look.after)) return { steady: false, reason: look.after ? `PID ${pid} was exiting while we read it (state ${look.after.state})` : `PID ${pid} exited while we read it` };
+  if (!alive(look.after))
+    return { steady: false, reason: look.after ? `PID ${pid} was exiting while we read it (state ${look.after.state})` : `PID ${pid} exited while we read it` };
   if (look.before?.startTime !== look.after?.startTime) return { steady: false, reason: `PID ${pid} was replaced by another process while we read it` };
   if (look.environError) {
     const code = look.environError.code;
@@ -238,7 +246,8 @@ export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "m
   const env = parseEnviron(look.environ ?? "");
   const names = Object.keys(env);
   if (!names.length) return { steady: false, reason: `PID ${pid} had an empty environ (exiting)` };
-  if (defined.length && !defined.some((k) => k in env)) return { steady: false, reason: `PID ${pid}'s environ holds none of the unit's variables (${defined.slice(0, 3).join(", ")}...)` };
+  if (defined.length && !defined.some((k) => k in env))
+    return { steady: false, reason: `PID ${pid}'s environ holds none of the unit's variables (${defined.slice(0, 3).join(", ")}...)` };
   return { steady: true };
 }
 

@@ -4,7 +4,12 @@ import { accessInService, describeBasis, judgedProcess, mountOf, serviceMounts, 
 import { serviceUnit } from "./systemd.ts";
 
 export type Account = { uid: number; gids: number[]; name: string };
-export type UserDb = { users: Map<string, { uid: number; gid: number }>; groups: Map<string, { gid: number; members: string[] }>; uidName: Map<number, string>; gidName: Map<number, string> };
+export type UserDb = {
+  users: Map<string, { uid: number; gid: number }>;
+  groups: Map<string, { gid: number; members: string[] }>;
+  uidName: Map<number, string>;
+  gidName: Map<number, string>;
+};
 
 // /etc/passwd and /etc/group, read once, for owner names and group membership.
 export function userDb(ctx: ProbeContext): Promise<UserDb> {
@@ -77,15 +82,23 @@ export async function access(ctx: ProbeContext, path: string, who: Account, want
   const mode = v.kind === "nox" ? "x" : want;
   const mount = mountOf(await serviceMounts(ctx, proc.pid), v.at);
   let why = "";
-  if (mount?.point === v.at && mount.root.includes("/inaccessible/")) why = ": made inaccessible inside the service's sandbox (ProtectHome=, InaccessiblePaths= or TemporaryFileSystem=)";
-  else if (mode === "w" && mount?.options.has("ro")) why = `: read-only inside the service's sandbox (the mount at ${mount.point} is ro there; list it in ReadWritePaths=)`;
-  else if (v.kind === "deny" && want === "x" && v.type === "f" && mount?.options.has("noexec")) why = `: the mount at ${mount.point} is noexec inside the service's sandbox`;
+  if (mount?.point === v.at && mount.root.includes("/inaccessible/"))
+    why = ": made inaccessible inside the service's sandbox (ProtectHome=, InaccessiblePaths= or TemporaryFileSystem=)";
+  else if (mode === "w" && mount?.options.has("ro"))
+    why = `: read-only inside the service's sandbox (the mount at ${mount.point} is ro there; list it in ReadWritePaths=)`;
+  else if (v.kind === "deny" && want === "x" && v.type === "f" && mount?.options.has("noexec"))
+    why = `: the mount at ${mount.point} is noexec inside the service's sandbox`;
   else if (st && allowed(st, real, mode)) why = ": the mode bits allow it, so an ACL or a security module denies it";
   return denied(`${name} cannot ${verb} ${v.at}${bits}${why}`, basis);
 }
 
 // The mode-bit model of access(): `who` from the unit's User=/Group= and /etc/passwd, no ACLs, no mounts.
-export async function modelAccess(ctx: ProbeContext, path: string, who: Account, want: Want): Promise<{ ok: true; stat: FileStat } | { ok: false; obstacle: string }> {
+export async function modelAccess(
+  ctx: ProbeContext,
+  path: string,
+  who: Account,
+  want: Want,
+): Promise<{ ok: true; stat: FileStat } | { ok: false; obstacle: string }> {
   const parts = path.split("/").filter(Boolean);
   const ancestors = parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
   const stats = await Promise.all([...ancestors, path].map((p) => ctx.transport.stat(p)));
@@ -111,7 +124,12 @@ export async function accessBasis(ctx: ProbeContext): Promise<string> {
 // The uid and groups the service has: the running process's own, else the unit's account from /etc/passwd.
 export async function serviceIds(ctx: ProbeContext): Promise<{ uid: number; gids: number[]; basis: string }> {
   const p = await serviceProcess(ctx);
-  if (!("down" in p)) return { uid: p.uid, gids: [...new Set([p.gid, ...p.groups])], basis: `the running process's credentials (pid ${p.pid}: uid ${p.uid}, gid ${p.gid}, groups ${p.groups.join(",") || "none"})` };
+  if (!("down" in p))
+    return {
+      uid: p.uid,
+      gids: [...new Set([p.gid, ...p.groups])],
+      basis: `the running process's credentials (pid ${p.pid}: uid ${p.uid}, gid ${p.gid}, groups ${p.groups.join(",") || "none"})`,
+    };
   const who = await serviceAccount(ctx);
   return { uid: who.uid, gids: who.gids, basis: `the unit's User=/Group= from /etc/passwd: ${p.down}` };
 }
@@ -136,5 +154,13 @@ export async function serviceAccount(ctx: ProbeContext): Promise<Account> {
 export function joinDenials(results: AccessResult[]): string {
   const bad = results.filter((r): r is Extract<AccessResult, { ok: false }> => !r.ok);
   const bases = [...new Set(bad.map((r) => r.basis))];
-  return bases.map((b) => `${bad.filter((r) => r.basis === b).map((r) => r.obstacle).join("; ")} (${b})`).join("; ");
+  return bases
+    .map(
+      (b) =>
+        `${bad
+          .filter((r) => r.basis === b)
+          .map((r) => r.obstacle)
+          .join("; ")} (${b})`,
+    )
+    .join("; ");
 }

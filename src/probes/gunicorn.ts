@@ -16,7 +16,16 @@ export type GunicornSettings = {
 };
 
 // Gunicorn's built-ins (20.x and 21.x/22.x agree): 1 worker ($WEB_CONCURRENCY), 1 thread, 30 s timeouts, bind 127.0.0.1:8000 ($PORT).
-const FLAGS: Record<string, string> = { "-b": "bind", "--bind": "bind", "-w": "workers", "--workers": "workers", "--threads": "threads", "-t": "timeout", "--timeout": "timeout", "--graceful-timeout": "graceful_timeout" };
+const FLAGS: Record<string, string> = {
+  "-b": "bind",
+  "--bind": "bind",
+  "-w": "workers",
+  "--workers": "workers",
+  "--threads": "threads",
+  "-t": "timeout",
+  "--timeout": "timeout",
+  "--graceful-timeout": "graceful_timeout",
+};
 
 // The options we judge from one argv, as argparse reads them: `--flag V`, `--flag=V`, `-wV`; later wins, --bind appends.
 export function argvOptions(argv: string[]): Record<string, string[]> {
@@ -70,8 +79,15 @@ export function gunicornSettings(ctx: ProbeContext): Promise<GunicornSettings> {
     }
     const why = f.ran ? (f.gunicorn as { error: string }).error : f.error;
     const argv = gunicornArgv(unit.execStart?.argv);
-    if (!argv) throw new Error(`ExecStart does not run gunicorn (${unit.execStart?.argv.slice(0, 3).join(" ") || "no ExecStart"}) and its config loader could not run: ${ctx.clip(why, 200)}`);
-    return { source: `the ExecStart command line and GUNICORN_CMD_ARGS (gunicorn's config loader could not run: ${ctx.clip(why, 200)}; a config file is not read)`, fromLoader: false, ...settingsFromArgv(argv, env) };
+    if (!argv)
+      throw new Error(
+        `ExecStart does not run gunicorn (${unit.execStart?.argv.slice(0, 3).join(" ") || "no ExecStart"}) and its config loader could not run: ${ctx.clip(why, 200)}`,
+      );
+    return {
+      source: `the ExecStart command line and GUNICORN_CMD_ARGS (gunicorn's config loader could not run: ${ctx.clip(why, 200)}; a config file is not read)`,
+      fromLoader: false,
+      ...settingsFromArgv(argv, env),
+    };
   });
 }
 

@@ -60,5 +60,12 @@ export async function measureLoad(ctx: ProbeContext, base: string, path: string,
     await pool.close();
   }
   times.sort((a, b) => a - b);
-  return { path, requests: times.length, p50: percentile(times, 50), p95: percentile(times, 95), p99: percentile(times, 99), errorRate: times.length ? errors / times.length : 1 };
+  return {
+    path,
+    requests: times.length,
+    p50: percentile(times, 50),
+    p95: percentile(times, 95),
+    p99: percentile(times, 99),
+    errorRate: times.length ? errors / times.length : 1,
+  };
 }

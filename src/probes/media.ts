@@ -33,7 +33,11 @@ export function parseMediaListing(stdout: string, stderr: string, root: string):
   const lines = stdout.split("\n").filter(Boolean);
   const capped = lines.length > LIST_CAP;
   if (!capped && status !== 0) {
-    const why = stderr.split("\n").filter((l) => l && !l.startsWith("find-exit")).slice(0, 2).join(" | ");
+    const why = stderr
+      .split("\n")
+      .filter((l) => l && !l.startsWith("find-exit"))
+      .slice(0, 2)
+      .join(" | ");
     throw new TransportError(`listing ${root} failed (${Number.isNaN(status) ? "did not finish" : `exit ${status}`}): ${why || "no message"}`, "EFIND");
   }
   const kept = lines.slice(0, LIST_CAP);

@@ -65,10 +65,30 @@ export function serverFacts(ctx: ProbeContext): Promise<ServerFacts & { socketDi
     const { env } = await serviceEnv(ctx);
     const url = readDatabaseUrl(env.DATABASE_URL);
     const where = psqlTarget(url.kind === "postgres" ? url.target : undefined);
-    const argv = ["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", where.socketDir, "-p", String(where.port), "-d", "postgres", "-c", SERVER_FACTS_SQL];
+    const argv = [
+      "runuser",
+      "-u",
+      "postgres",
+      "--",
+      "psql",
+      "-XAtq",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      where.socketDir,
+      "-p",
+      String(where.port),
+      "-d",
+      "postgres",
+      "-c",
+      SERVER_FACTS_SQL,
+    ];
     const r = await ctx.transport.run(argv, { cwd: "/", timeoutMs: ctx.config.timeouts.commandMs });
     if (r.exitCode !== 0)
-      throw new TransportError(`psql as postgres on ${where.socketDir} port ${where.port} exited ${r.exitCode}: ${ctx.clip(r.stderr.trim() || r.stdout.trim(), 300)}`, "EPSQL");
+      throw new TransportError(
+        `psql as postgres on ${where.socketDir} port ${where.port} exited ${r.exitCode}: ${ctx.clip(r.stderr.trim() || r.stdout.trim(), 300)}`,
+        "EPSQL",
+      );
     return { ...parseServerFacts(r.stdout), ...where };
   });
 }
@@ -85,7 +105,10 @@ export function isLocalDatabase(t: DbTarget | undefined): boolean {
 
 // listen_addresses judged against where the app connects: entries beyond loopback, or why they are needed.
 export function judgeListen(listen: string, appHost: string | undefined): { wider: string[]; appLocal: boolean } {
-  const entries = listen.split(",").map((s) => s.trim()).filter(Boolean);
+  const entries = listen
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
   const appLocal = appHost === undefined || appHost.startsWith("/") || isLoopback(appHost.toLowerCase());
   return { wider: entries.filter((e) => !isLoopback(e.toLowerCase())), appLocal };
 }
@@ -93,7 +116,13 @@ export function judgeListen(listen: string, appHost: string | undefined): { wide
 // A netmask as the prefix length pg_hba.conf is usually written with (255.255.255.0 -> 24); the mask itself when it is not contiguous.
 export function prefixLength(mask: string): string {
   const v4 = mask.includes(".");
-  const groups = v4 ? mask.split(".").map((g) => Number(g).toString(2).padStart(8, "0")) : mask.split(":").map((g) => parseInt(g || "0", 16).toString(2).padStart(16, "0"));
+  const groups = v4
+    ? mask.split(".").map((g) => Number(g).toString(2).padStart(8, "0"))
+    : mask.split(":").map((g) =>
+        parseInt(g || "0", 16)
+          .toString(2)
+          .padStart(16, "0"),
+      );
   const bits = groups.join("");
   if (mask.includes("::") || !/^1*0*$/.test(bits)) return mask;
   return String(bits.indexOf("0") === -1 ? bits.length : bits.indexOf("0"));

@@ -18,7 +18,24 @@ export type DbUrl =
 // dj-database-url's PostgreSQL schemes (its SCHEMES table). It looks schemes up exactly: `postgres+psycopg` is not one.
 const PG_SCHEMES = ["postgres", "postgresql", "pgsql", "postgis"];
 // Its other schemes: a valid URL for another engine, not an unreadable one.
-const OTHER_SCHEMES = ["mongodb", "mongodb+srv", "mysql", "mysql2", "mysqlgis", "mysql-connector", "mssql", "mssqlms", "spatialite", "sqlite", "oracle", "oraclegis", "redshift", "cockroach", "timescale", "timescalegis"];
+const OTHER_SCHEMES = [
+  "mongodb",
+  "mongodb+srv",
+  "mysql",
+  "mysql2",
+  "mysqlgis",
+  "mysql-connector",
+  "mssql",
+  "mssqlms",
+  "spatialite",
+  "sqlite",
+  "oracle",
+  "oraclegis",
+  "redshift",
+  "cockroach",
+  "timescale",
+  "timescalegis",
+];
 
 // Debian's libpq: an empty host means the Unix socket in this directory.
 export const DEFAULT_SOCKET_DIR = "/var/run/postgresql";
@@ -84,7 +101,8 @@ export function readDatabaseUrl(url: string | undefined): DbUrl {
   let port: number | undefined;
   if (u.portText) {
     // Never echo the text: with a "/" in the password, the password's start lands here.
-    if (!/^[0-9]+$/.test(u.portText)) return { kind: "unreadable", reason: "its port is not a number (a password with '/', '?' or '#' must be percent-encoded)" };
+    if (!/^[0-9]+$/.test(u.portText))
+      return { kind: "unreadable", reason: "its port is not a number (a password with '/', '?' or '#' must be percent-encoded)" };
     port = Number(u.portText);
     if (port > 65535) return { kind: "unreadable", reason: "its port is out of range 0-65535" };
   }
@@ -175,9 +193,17 @@ export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
     const host = await pgAddress(ctx, target.host, target.port);
     const connect = async (s: Ssl) => {
       const client = new pg.Client({
-        host, port: target.port, user: target.user, password: target.password, database: target.database, ssl: s,
+        host,
+        port: target.port,
+        user: target.user,
+        password: target.password,
+        database: target.database,
+        ssl: s,
         ...(target.params?.options ? { options: target.params.options } : {}),
-        connectionTimeoutMillis: t, statement_timeout: t, query_timeout: t + 500, application_name: "django-deploy-validator",
+        connectionTimeoutMillis: t,
+        statement_timeout: t,
+        query_timeout: t + 500,
+        application_name: "django-deploy-validator",
       });
       client.on("error", () => {}); // a server going away mid-run must not crash the run
       try {
@@ -200,7 +226,10 @@ export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
       // Over a Unix socket with peer authentication, PostgreSQL compares OUR OS user (root) with the role: the
       // service's own user would pass, so a refusal here does not tell whether its credentials work.
       if (target.host.startsWith("/") && /peer authentication failed/i.test(e.message))
-        throw new TransportError(`cannot test ${describeTarget(target)}: the socket uses peer authentication, which checks the validator's OS user, not the service's`, "EPEER");
+        throw new TransportError(
+          `cannot test ${describeTarget(target)}: the socket uses peer authentication, which checks the validator's OS user, not the service's`,
+          "EPEER",
+        );
       return { ok: false, target, reason: `${describeTarget(target)}: ${e.code ? `${e.code} ` : ""}${e.message}` };
     }
     ctx.onClose(() => Promise.race([client.end(), new Promise<void>((r) => setTimeout(r, 1_000).unref())]), "db:connection");

@@ -101,7 +101,12 @@ export function unitPids(ctx: ProbeContext): Promise<number[]> {
       for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
         const text = await ctx.transport.readFile(`${root}${unit.controlGroup}/cgroup.procs`).catch(() => undefined);
         // 0: a process outside our PID namespace, which we cannot read.
-        if (text !== undefined) return text.split("\n").filter(Boolean).map(Number).filter((p) => p > 0);
+        if (text !== undefined)
+          return text
+            .split("\n")
+            .filter(Boolean)
+            .map(Number)
+            .filter((p) => p > 0);
       }
     }
     return unit.mainPid ? [unit.mainPid] : [];
@@ -234,7 +239,10 @@ export async function processAgeSeconds(ctx: ProbeContext, pid: number): Promise
   if (text === undefined) return undefined;
   const stat = parseProcStat(text);
   const up = Number(uptime.split(" ")[0]);
-  if (!stat || !uptime.trim() || !Number.isFinite(up)) throw new Error(`cannot read a start time from /proc/${pid}/stat and /proc/uptime: ${JSON.stringify(text.slice(0, 60))}, ${JSON.stringify(uptime.slice(0, 30))}`);
+  if (!stat || !uptime.trim() || !Number.isFinite(up))
+    throw new Error(
+      `cannot read a start time from /proc/${pid}/stat and /proc/uptime: ${JSON.stringify(text.slice(0, 60))}, ${JSON.stringify(uptime.slice(0, 30))}`,
+    );
   if (stat.state === "Z" || stat.state === "X") return undefined;
   return Math.max(0, up - stat.startTime / USER_HZ);
 }

@@ -37,7 +37,8 @@ export function serviceProcess(ctx: ProbeContext): Promise<ServiceProcess | Down
     try {
       text = await ctx.transport.readFile(`/proc/${u.mainPid}/status`);
     } catch (err) {
-      if ((err as TransportError).code === "ENOENT" || (err as TransportError).code === "ESRCH") return { down: `the service's process (pid ${u.mainPid}) exited while we looked` };
+      if ((err as TransportError).code === "ENOENT" || (err as TransportError).code === "ESRCH")
+        return { down: `the service's process (pid ${u.mainPid}) exited while we looked` };
       throw err;
     }
     return { pid: u.mainPid, ...parseStatus(text) };
@@ -89,7 +90,23 @@ function components(path: string): string[] {
 export function accessCommand(p: ServiceProcess, requests: Array<{ path: string; want: Want }>): string[] {
   const groups = p.groups.length ? [`--groups=${p.groups.join(",")}`] : ["--clear-groups"];
   const args = requests.flatMap((r) => [r.want, `/${components(r.path).join("/")}`]);
-  return ["nsenter", "-t", String(p.pid), "-m", "--", "setpriv", `--reuid=${p.uid}`, `--regid=${p.gid}`, ...groups, "--", "/bin/sh", "-c", SCRIPT, "sh", ...args];
+  return [
+    "nsenter",
+    "-t",
+    String(p.pid),
+    "-m",
+    "--",
+    "setpriv",
+    `--reuid=${p.uid}`,
+    `--regid=${p.gid}`,
+    ...groups,
+    "--",
+    "/bin/sh",
+    "-c",
+    SCRIPT,
+    "sh",
+    ...args,
+  ];
 }
 
 // Reads the command's lines back into one verdict per request; undefined when the output is incomplete.
@@ -149,7 +166,10 @@ async function flush(ctx: ProbeContext, q: Queue): Promise<void> {
       q.exited = down;
       return batch.forEach((r) => r.resolve(down));
     }
-    throw new TransportError(`nsenter/setpriv into the service's mount namespace failed (exit ${res.exitCode}): ${ctx.clip(res.stderr.trim() || res.stdout.trim(), 300)}`, "ENSENTER");
+    throw new TransportError(
+      `nsenter/setpriv into the service's mount namespace failed (exit ${res.exitCode}): ${ctx.clip(res.stderr.trim() || res.stdout.trim(), 300)}`,
+      "ENSENTER",
+    );
   } catch (err) {
     if (!batch.length) {
       batch = q.pending.splice(0);
@@ -180,7 +200,7 @@ export function accessInService(ctx: ProbeContext, path: string, want: Want): Pr
 export type Mount = { point: string; root: string; options: Set<string> };
 
 // Decodes mountinfo's octal escapes (\040 for a space).
-const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+const unescapeOctal = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 // The mount `path` lies on in a /proc/PID/mountinfo text (longest mount point, the later one when stacked),
 // with per-mount and superblock options merged.
@@ -189,12 +209,12 @@ export function mountOf(mountinfo: string, path: string): Mount | undefined {
   for (const line of mountinfo.split("\n")) {
     const [left, right] = line.split(" - ");
     const f = (left ?? "").split(" ");
-    const point = unescape(f[4] ?? "");
+    const point = unescapeOctal(f[4] ?? "");
     if (!point.startsWith("/")) continue;
     const covers = point === "/" || path === point || path.startsWith(`${point}/`);
     if (!covers || (best && point.length < best.point.length)) continue;
     const superOpts = (right ?? "").split(" ")[2] ?? "";
-    best = { point, root: unescape(f[3] ?? ""), options: new Set([...(f[5] ?? "").split(","), ...superOpts.split(",")]) };
+    best = { point, root: unescapeOctal(f[3] ?? ""), options: new Set([...(f[5] ?? "").split(","), ...superOpts.split(",")]) };
   }
   return best;
 }

@@ -16,7 +16,12 @@ export type ReadableCandidate = { path: string; mode: number; size: number };
 
 // Env-style files with the o+r bit under `dir` on its own filesystem, from one bounded find(1) that prunes the
 // venv, node_modules and .git. At most cap+1 lines are read; a failing find is an error.
-export async function findReadableEnvFiles(ctx: ProbeContext, dir: string, venv: string, cap = FIND_CAP): Promise<{ hits: ReadableCandidate[]; more: boolean }> {
+export async function findReadableEnvFiles(
+  ctx: ProbeContext,
+  dir: string,
+  venv: string,
+  cap = FIND_CAP,
+): Promise<{ hits: ReadableCandidate[]; more: boolean }> {
   const names = NAMES.map((_, i) => `-name "\${${i + 4}}"`).join(" -o ");
   const script = `find -H "$1" -xdev \\( -path "$2" -o -name node_modules -o -name .git \\) -prune -o -type f -perm -0004 \\( ${names} \\) -printf "%s %m %p\\n"; echo "find-exit $?" >&2`;
   const r = await ctx.transport.run(["sh", "-c", `{ ${script}; } | head -n "$3"`, "sh", dir, venv, String(cap + 1), ...NAMES], { timeoutMs: FIND_TIMEOUT_MS });
@@ -29,8 +34,15 @@ export function parseCandidates(stdout: string, stderr: string, dir: string, cap
   const lines = stdout.split("\n").filter(Boolean);
   const more = lines.length > cap;
   if (!more && status !== 0) {
-    const why = stderr.split("\n").filter((l) => l && !l.startsWith("find-exit")).slice(0, 2).join(" | ");
-    throw new TransportError(`find under ${dir} ${Number.isNaN(status) ? "did not finish" : `exited ${status}`}: ${why || "no message"}; not every path was looked at`, "EFIND");
+    const why = stderr
+      .split("\n")
+      .filter((l) => l && !l.startsWith("find-exit"))
+      .slice(0, 2)
+      .join(" | ");
+    throw new TransportError(
+      `find under ${dir} ${Number.isNaN(status) ? "did not finish" : `exited ${status}`}: ${why || "no message"}; not every path was looked at`,
+      "EFIND",
+    );
   }
   const hits = lines.slice(0, cap).map((l) => {
     const m = l.match(/^(\d+) ([0-7]+) (.*)$/);
@@ -49,7 +61,10 @@ export function secretAssignments(text: string, rules?: SecretRules): string[] {
     const m = line.match(/^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/);
     if (!m) continue;
     const name = m[1] as string;
-    const value = (m[2] as string).trim().replace(/^(["'])(.*)\1$/, "$2").trim();
+    const value = (m[2] as string)
+      .trim()
+      .replace(/^(["'])(.*)\1$/, "$2")
+      .trim();
     if (!value || /^\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$/.test(value)) continue;
     if (isSecretName(name, rules)) out.add(name);
     else if (urlPassword(value)) out.add(`${name} (password in URL)`);

@@ -12,7 +12,18 @@ export const PLACEHOLDERS = ["django-insecure-", "your-super-secret", "change-me
 const MARKER = "DDV-SERVICE-FACTS ";
 
 export type GunicornFacts =
-  | { ok: true; version: string; bind: string[]; workers: number; threads: number; timeout: number; gracefulTimeout: number; workerClass: string; configFile: string | null; explicit: string[] }
+  | {
+      ok: true;
+      version: string;
+      bind: string[];
+      workers: number;
+      threads: number;
+      timeout: number;
+      gracefulTimeout: number;
+      workerClass: string;
+      configFile: string | null;
+      explicit: string[];
+    }
   | { ok: false; error: string; notAsked?: undefined }
   // The start skipped Gunicorn's config loader (no check in the run reads it); its version is still known.
   | { ok: false; error: string; notAsked: true; version: string | null };
@@ -67,7 +78,10 @@ export function gunicornArgv(argv: string[] | undefined): string[] | undefined {
 
 // Reads the JSON line the program printed (after anything the app itself printed).
 export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: true }>, "ran" | "as"> | undefined {
-  const line = stdout.split("\n").reverse().find((l) => l.startsWith(MARKER));
+  const line = stdout
+    .split("\n")
+    .reverse()
+    .find((l) => l.startsWith(MARKER));
   return line ? JSON.parse(line.slice(MARKER.length)) : undefined;
 }
 
@@ -129,7 +143,6 @@ export function gunicornFacts(ctx: ProbeContext): Promise<GunicornStart> {
   });
 }
 
-
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's python.
 async function startPython(ctx: ProbeContext, want: StartOptions): Promise<ServiceFacts | GunicornStart> {
   const [unit, { env, source }] = await Promise.all([serviceUnit(ctx), serviceEnv(ctx)]);
@@ -138,11 +151,19 @@ async function startPython(ctx: ProbeContext, want: StartOptions): Promise<Servi
   const group = unit.group || user;
   const python = `${ctx.config.venvDir}/bin/python`;
   const as = `as ${user}, environment of ${source}`;
-  const opts = { placeholders: PLACEHOLDERS, failLevel: ctx.config.thresholds.checkDeployFailLevel, gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null, connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)), ...want };
+  const opts = {
+    placeholders: PLACEHOLDERS,
+    failLevel: ctx.config.thresholds.checkDeployFailLevel,
+    gunicornArgv: gunicornArgv(unit.execStart?.argv) ?? null,
+    connectTimeout: Math.max(1, Math.floor(ctx.config.timeouts.dbMs / 1000)),
+    ...want,
+  };
   const cleanEnv = { ...env, DJANGO_SETTINGS_MODULE: env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, PYTHONDONTWRITEBYTECODE: "1" };
   // setpriv changes identity without touching the environment (runuser/su would rewrite it).
   const argv = ["setpriv", `--reuid=${user}`, `--regid=${group}`, "--init-groups", "--", python, "-", JSON.stringify(opts)];
-  const key = createHash("sha256").update(JSON.stringify([ctx.transport.name, argv, cwd, cleanEnv, as])).digest("hex");
+  const key = createHash("sha256")
+    .update(JSON.stringify([ctx.transport.name, argv, cwd, cleanEnv, as]))
+    .digest("hex");
   const known = answered.get(key);
   if (known) return known;
   try {

@@ -56,7 +56,10 @@ export function sampleByExtension(listing: string): StaticSample[] {
     .sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   const chosen = new Map<string, StaticSample>();
   for (const { size, rel } of rows) {
-    const m = rel.split("/").pop()?.match(/.\.([A-Za-z0-9]+)$/);
+    const m = rel
+      .split("/")
+      .pop()
+      ?.match(/.\.([A-Za-z0-9]+)$/);
     if (!m) continue;
     const ext = (m[1] as string).toLowerCase();
     const had = chosen.get(ext);
@@ -79,10 +82,15 @@ export function staticSample(ctx: ProbeContext): Promise<StaticSample[]> {
 // Reads staticSample's listing; a failed or over-long find is an error (we would sample a part of the tree).
 export function parseStaticListing(stdout: string, stderr: string, root: string): StaticSample[] {
   const status = Number(stderr.match(/^find-exit (\d+)$/m)?.[1] ?? Number.NaN);
-  const why = stderr.split("\n").filter((l) => l && !l.startsWith("find-exit")).slice(0, 2).join(" | ");
+  const why = stderr
+    .split("\n")
+    .filter((l) => l && !l.startsWith("find-exit"))
+    .slice(0, 2)
+    .join(" | ");
   const lines = stdout.split("\n").filter(Boolean);
   if (lines.length > LIST_CAP) throw new TransportError(`more than ${LIST_CAP} files under ${root}: not sampled`, "E2BIG");
-  if (status !== 0) throw new TransportError(`listing ${root} failed (${Number.isNaN(status) ? "did not finish" : `exit ${status}`}): ${why || "no message"}`, "EFIND");
+  if (status !== 0)
+    throw new TransportError(`listing ${root} failed (${Number.isNaN(status) ? "did not finish" : `exit ${status}`}): ${why || "no message"}`, "EFIND");
   return sampleByExtension(stdout);
 }
 

@@ -3,9 +3,29 @@ import type { ProbeContext } from "./context.ts";
 
 // Every property the checks read, fetched for all units in one `systemctl show`.
 const PROPS = [
-  "Id", "LoadState", "ActiveState", "SubState", "Result", "ExecMainStatus", "ExecMainCode", "NRestarts", "MainPID",
-  "User", "Group", "WorkingDirectory", "Environment", "EnvironmentFiles", "ExecStart", "DropInPaths", "FragmentPath",
-  "UnitFileState", "InvocationID", "Restart", "ControlGroup", "SuccessExitStatus", "CPUQuotaPerSecUSec",
+  "Id",
+  "LoadState",
+  "ActiveState",
+  "SubState",
+  "Result",
+  "ExecMainStatus",
+  "ExecMainCode",
+  "NRestarts",
+  "MainPID",
+  "User",
+  "Group",
+  "WorkingDirectory",
+  "Environment",
+  "EnvironmentFiles",
+  "ExecStart",
+  "DropInPaths",
+  "FragmentPath",
+  "UnitFileState",
+  "InvocationID",
+  "Restart",
+  "ControlGroup",
+  "SuccessExitStatus",
+  "CPUQuotaPerSecUSec",
   "ConsistsOf",
 ];
 
@@ -87,7 +107,8 @@ export function parseTimespan(text: string): number | undefined {
 // Parses `busctl --json=short get-property ... ExecStart` (type a(sasbttttuii)): one entry per ExecStart= line.
 export function parseBusExecStart(text: string): ExecLine[] {
   const v = JSON.parse(text) as { type?: string; data?: unknown };
-  if (v.type !== "a(sasbttttuii)" || !Array.isArray(v.data)) throw new TransportError(`busctl returned type ${String(v.type)} for ExecStart, expected a(sasbttttuii)`, "EBUSCTL");
+  if (v.type !== "a(sasbttttuii)" || !Array.isArray(v.data))
+    throw new TransportError(`busctl returned type ${String(v.type)} for ExecStart, expected a(sasbttttuii)`, "EBUSCTL");
   return (v.data as Array<[string, string[]]>).map(([path, argv]) => ({ path, argv }));
 }
 
@@ -164,7 +185,15 @@ export class UnitMap extends Map<string, Unit> {
 async function busExecStart(ctx: ProbeContext, name: string): Promise<ExecLine[] | Error> {
   const path = unitBusPath(name);
   try {
-    const r = await ctx.transport.run(["busctl", "--json=short", "get-property", "org.freedesktop.systemd1", path, "org.freedesktop.systemd1.Service", "ExecStart"]);
+    const r = await ctx.transport.run([
+      "busctl",
+      "--json=short",
+      "get-property",
+      "org.freedesktop.systemd1",
+      path,
+      "org.freedesktop.systemd1.Service",
+      "ExecStart",
+    ]);
     if (r.exitCode !== 0) return new TransportError(`busctl get-property ${path} ExecStart failed (exit ${r.exitCode}): ${r.stderr.trim()}`, "EBUSCTL");
     return parseBusExecStart(r.stdout);
   } catch (err) {
@@ -194,7 +223,12 @@ export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
       // A unit systemd does not know has no ExecStart to read. For a loaded one, not reading it is an error, but only
       // for the checks that read ExecStart (a host without a system bus still gets every other answer).
       if (exec instanceof Error && unit.loadState === "loaded") {
-        const unreadable = { enumerable: true, get: (): never => { throw exec; } };
+        const unreadable = {
+          enumerable: true,
+          get: (): never => {
+            throw exec;
+          },
+        };
         Object.defineProperties(unit, { execStart: unreadable, execStarts: unreadable });
       }
       units.set(n, unit);
@@ -223,14 +257,20 @@ export async function serviceUnit(ctx: ProbeContext): Promise<Unit> {
 
 // The WSGI target in ExecStart ("projectmeats.wsgi:application"), if any.
 export function wsgiModule(unit: Unit): string | undefined {
-  return unit.execStart?.argv.slice(1).find((a) => /^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(.*\))?$/.test(a))?.split(":")[0];
+  return unit.execStart?.argv
+    .slice(1)
+    .find((a) => /^[A-Za-z_][\w.]*:[A-Za-z_]\w*(\(.*\))?$/.test(a))
+    ?.split(":")[0];
 }
 
 // `systemd-analyze verify` findings for the unit (stderr lines), empty when clean.
 export function verifyUnit(ctx: ProbeContext): Promise<{ exitCode: number; findings: string[] }> {
   return ctx.once("systemd:verify", async () => {
     const r = await ctx.transport.run(["systemd-analyze", "verify", unitName(ctx.config.service)]);
-    const findings = r.stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+    const findings = r.stderr
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
     return { exitCode: r.exitCode, findings };
   });
 }
@@ -302,7 +342,16 @@ export function currentJournal(ctx: ProbeContext): Promise<JournalLines> {
     const unit = await serviceUnit(ctx);
     if (!unit.invocationId) return [];
     // One more than the cap: receiving it proves there were more entries than we judge.
-    const argv = ["journalctl", "--no-pager", "-o", "json", "--output-fields=MESSAGE", "-n", String(JOURNAL_MAX_ENTRIES + 1), `_SYSTEMD_INVOCATION_ID=${unit.invocationId}`];
+    const argv = [
+      "journalctl",
+      "--no-pager",
+      "-o",
+      "json",
+      "--output-fields=MESSAGE",
+      "-n",
+      String(JOURNAL_MAX_ENTRIES + 1),
+      `_SYSTEMD_INVOCATION_ID=${unit.invocationId}`,
+    ];
     const r = await ctx.transport.run(argv, { maxOutputBytes: JOURNAL_MAX_BYTES });
     if (r.exitCode !== 0) throw new TransportError(`journalctl failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
     return parseJournal(r.stdout, r.truncated === true);

@@ -1,5 +1,5 @@
 import type { Transport } from "../transport/types.ts";
-import { BackupFolder, must } from "./backup.ts";
+import { type BackupFolder, must } from "./backup.ts";
 import { pinned, RefusedError, type Facts } from "./pinned.ts";
 import type { Action } from "./fix.ts";
 
@@ -68,7 +68,8 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
       const e = await backup.save(a.path, env.fix, { content: false });
       register({ what: e.existed ? `restore owner and mode of ${a.path}` : `remove ${a.path} if still empty`, run: () => backup.restore(e) });
       if (e.existed && e.kind !== "dir") throw new RefusedError(`refused: ${a.path} exists and is not a directory`);
-      if (e.existed) await pinned(t, { op: "change", path: a.path, owner: a.owner, group: a.group, mode: a.mode, expect: { dev: e.dev as number, ino: e.ino as number } });
+      if (e.existed)
+        await pinned(t, { op: "change", path: a.path, owner: a.owner, group: a.group, mode: a.mode, expect: { dev: e.dev as number, ino: e.ino as number } });
       else await backup.created(e, (await pinned<{ after: Facts }>(t, { op: "mkdir", path: a.path, mode: a.mode, owner: a.owner, group: a.group })).after);
       return;
     }
@@ -89,8 +90,10 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
     case "unit": {
       const before = await unitState(t, a.unit);
       await check(t, ["systemctl", a.verb, "--", a.unit], `systemctl ${a.verb} ${a.unit}`, { timeoutMs: env.timeoutMs * 3 });
-      if (a.verb === "start" && before.active !== "active") register({ what: `stop ${a.unit} (it was ${before.active})`, run: async () => void (await t.run(["systemctl", "stop", "--", a.unit])) });
-      if (a.verb === "enable" && before.enabled !== "enabled") register({ what: `disable ${a.unit} (it was ${before.enabled})`, run: async () => void (await t.run(["systemctl", "disable", "--", a.unit])) });
+      if (a.verb === "start" && before.active !== "active")
+        register({ what: `stop ${a.unit} (it was ${before.active})`, run: async () => void (await t.run(["systemctl", "stop", "--", a.unit])) });
+      if (a.verb === "enable" && before.enabled !== "enabled")
+        register({ what: `disable ${a.unit} (it was ${before.enabled})`, run: async () => void (await t.run(["systemctl", "disable", "--", a.unit])) });
       return; // a restart or reload of restored files is done by the rollback itself
     }
     case "daemon-reload":

@@ -6,7 +6,15 @@ import type { Outcome } from "../runner/evaluate.ts";
 
 // One applied step as the audit report shows it.
 export type StepRecord = { fix: string; title: string; ids: string[]; actions: string[]; start: number; stop: number; result: string; reason?: string };
-export type RunRecord = { host: string; report: string; backup: string; steps: StepRecord[]; manual: Array<{ id: string; why: string }>; before: Map<string, Outcome>; after: Map<string, Outcome> };
+export type RunRecord = {
+  host: string;
+  report: string;
+  backup: string;
+  steps: StepRecord[];
+  manual: Array<{ id: string; why: string }>;
+  before: Map<string, Outcome>;
+  after: Map<string, Outcome>;
+};
 
 const STATUS: Record<string, string> = { verified: "passed", "rolled back": "failed", failed: "failed" };
 
@@ -16,11 +24,19 @@ const STATUS: Record<string, string> = { verified: "passed", "rolled back": "fai
 export function remediationResults(r: RunRecord, secrets: string[]): object[] {
   const clean = (s: string) => redact(s, secrets);
   const labels = (extra: Array<[string, string]>) =>
-    [["parentSuite", "remediation"], ["epic", "remediation"], ["feature", "fix, re-check, roll back"], ["host", r.host], ...extra].map(([name, value]) => ({ name, value }));
+    [["parentSuite", "remediation"], ["epic", "remediation"], ["feature", "fix, re-check, roll back"], ["host", r.host], ...extra].map(([name, value]) => ({
+      name,
+      value,
+    }));
   const checkStep = (when: string, id: string, o: Outcome | undefined, at: number) => ({
     name: `${when}: ${id} ${o?.status ?? "not checked"}${o?.observed ? ` (${clean(o.observed).slice(0, 200)})` : ""}`,
     status: o?.status === "pass" ? "passed" : o?.status === "skip" ? "skipped" : "failed",
-    stage: "finished", start: at, stop: at, steps: [], attachments: [], parameters: [],
+    stage: "finished",
+    start: at,
+    stop: at,
+    steps: [],
+    attachments: [],
+    parameters: [],
   });
   const out: object[] = r.steps.map((s) => {
     const name = `remediation ${s.fix}${s.ids.length ? ` (${s.ids.join(", ")})` : ""}`;
@@ -35,11 +51,23 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       start: s.start,
       stop: s.stop,
       labels: labels([["story", s.fix]]),
-      parameters: [{ name: "backup folder", value: r.backup }, { name: "report", value: r.report }],
+      parameters: [
+        { name: "backup folder", value: r.backup },
+        { name: "report", value: r.report },
+      ],
       attachments: [],
       steps: [
         ...s.ids.map((id) => checkStep("before", id, r.before.get(id), s.start)),
-        ...s.actions.map((a) => ({ name: clean(a.split("\n")[0] as string), status: s.result === "failed" ? "broken" : "passed", stage: "finished", start: s.start, stop: s.stop, steps: [], attachments: [], parameters: [] })),
+        ...s.actions.map((a) => ({
+          name: clean(a.split("\n")[0] as string),
+          status: s.result === "failed" ? "broken" : "passed",
+          stage: "finished",
+          start: s.start,
+          stop: s.stop,
+          steps: [],
+          attachments: [],
+          parameters: [],
+        })),
         ...s.ids.map((id) => checkStep("after", id, r.after.get(id), s.stop)),
       ],
     };
@@ -53,9 +81,13 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       fullName: "remediation: manual steps",
       status: "skipped",
       statusDetails: { message: clean(r.manual.map((m) => `${m.id}: ${m.why}`).join("\n")) },
-      stage: "finished", start: now, stop: now,
+      stage: "finished",
+      start: now,
+      stop: now,
       labels: labels([["story", "manual"]]),
-      parameters: [], attachments: [], steps: [],
+      parameters: [],
+      attachments: [],
+      steps: [],
     });
   }
   return out;

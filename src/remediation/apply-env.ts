@@ -30,7 +30,11 @@ export async function makeApplyEnv(config: Config, mk: () => Transport, t: Trans
       const user = unit.user || "root";
       const cwd = unit.workingDirectory || `${config.projectDir}/backend`;
       const base = { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LANG: "C.UTF-8" };
-      return { argv: ["setpriv", `--reuid=${user}`, `--regid=${unit.group || user}`, "--init-groups", "--", ...argv], cwd, env: { ...base, DJANGO_SETTINGS_MODULE: config.settingsModule, ...vars, PYTHONDONTWRITEBYTECODE: "1" } };
+      return {
+        argv: ["setpriv", `--reuid=${user}`, `--regid=${unit.group || user}`, "--init-groups", "--", ...argv],
+        cwd,
+        env: { ...base, DJANGO_SETTINGS_MODULE: config.settingsModule, ...vars, PYTHONDONTWRITEBYTECODE: "1" },
+      };
     },
     async waitGreen(ids, seconds) {
       const until = Date.now() + seconds * 1000;

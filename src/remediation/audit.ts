@@ -6,7 +6,18 @@ import { pinned } from "./pinned.ts";
 // The append-only audit log on the host: one JSON line per fix applied, rolled back or refused.
 export const AUDIT_LOG = `${STATE_DIR}/audit.jsonl`;
 
-export type AuditEntry = { time: string; user: string; host: string; report: string; ids: string[]; fix: string; result: string; reason?: string; files: string[]; backup: string };
+export type AuditEntry = {
+  time: string;
+  user: string;
+  host: string;
+  report: string;
+  ids: string[];
+  fix: string;
+  result: string;
+  reason?: string;
+  files: string[];
+  backup: string;
+};
 
 // Appends one entry, secrets redacted (a reason may quote a command's output), fsynced: written before a step
 // starts ("started") and when it ends, it tells what an interrupted run was doing.

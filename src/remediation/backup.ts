@@ -118,14 +118,24 @@ export async function restoreEntry(t: Transport, e: ManifestEntry) {
     await pinned(t, { op: "write", path: e.path, data: r.data, mode: e.mode as number, owner: e.uid as number, group: e.gid as number, xattrs: e.xattrs });
     return;
   }
-  await pinned(t, { op: "change", path: e.path, owner: e.uid as number, group: e.gid as number, mode: e.mode as number, expect: { dev: e.dev as number, ino: e.ino as number } });
+  await pinned(t, {
+    op: "change",
+    path: e.path,
+    owner: e.uid as number,
+    group: e.gid as number,
+    mode: e.mode as number,
+    expect: { dev: e.dev as number, ino: e.ino as number },
+  });
 }
 
 // Refuses an object that is not what the plan looked at (another inode, or owner/mode changed since).
 export function assertSame(path: string, f: Facts, want: Expect) {
   if (f.dev !== want.dev || f.ino !== want.ino) throw new RefusedError(`refused: ${path} is not the file the plan looked at (it was replaced since)`);
   for (const k of ["mode", "uid", "gid"] as const)
-    if (want[k] !== undefined && want[k] !== f[k]) throw new RefusedError(`refused: ${path} changed since the plan (${k} ${k === "mode" ? f[k].toString(8) : f[k]}, planned from ${k === "mode" ? (want[k] as number).toString(8) : want[k]})`);
+    if (want[k] !== undefined && want[k] !== f[k])
+      throw new RefusedError(
+        `refused: ${path} changed since the plan (${k} ${k === "mode" ? f[k].toString(8) : f[k]}, planned from ${k === "mode" ? (want[k] as number).toString(8) : want[k]})`,
+      );
 }
 
 // SHA-256 of a file on the host.

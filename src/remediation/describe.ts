@@ -50,10 +50,25 @@ export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write"
   // Shown as UTF-8 whatever the write's encoding, so secrets (learned as UTF-8) are redacted in what is shown.
   const before = st ? Buffer.from((await pinned<Read>(t, { op: "read", path: a.path })).data, "base64").toString("utf8") : "";
   const after = Buffer.from(a.content, a.encoding ?? "utf8").toString("utf8");
-  const patch = createTwoFilesPatch(st ? a.path : "/dev/null", a.path, maskEnvText(before, secrets, rules), maskEnvText(after, secrets, rules, before), "", "", { context: 2 });
-  const body = patch.split("\n").filter((l) => !/^(Index: |={10,})/.test(l)).join("\n").trimEnd();
+  const patch = createTwoFilesPatch(
+    st ? a.path : "/dev/null",
+    a.path,
+    maskEnvText(before, secrets, rules),
+    maskEnvText(after, secrets, rules, before),
+    "",
+    "",
+    { context: 2 },
+  );
+  const body = patch
+    .split("\n")
+    .filter((l) => !/^(Index: |={10,})/.test(l))
+    .join("\n")
+    .trimEnd();
   const meta = st ? `` : ` (new file, mode ${a.mode.toString(8)}, ${a.owner}:${a.group})`;
-  return `write ${showPath(a.path)}${meta}\n${body.split("\n").map((l) => `      ${l}`).join("\n")}`;
+  return `write ${showPath(a.path)}${meta}\n${body
+    .split("\n")
+    .map((l) => `      ${l}`)
+    .join("\n")}`;
 }
 
 // A path as the plan prints it: control characters escaped, so a name holding a newline cannot forge a plan line.

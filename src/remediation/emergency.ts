@@ -11,7 +11,8 @@ export type EmergencyOptions = { config: Config; transport: () => Transport; say
 
 // The emergency playbooks (emergency-restart, emergency-reset); resolves the exit code.
 export async function emergency(command: string, o: EmergencyOptions): Promise<number> {
-  if (command !== "emergency-restart" && command !== "emergency-reset") throw new RemediateError(`unknown emergency playbook ${JSON.stringify(command)}`, EXIT.usage);
+  if (command !== "emergency-restart" && command !== "emergency-reset")
+    throw new RemediateError(`unknown emergency playbook ${JSON.stringify(command)}`, EXIT.usage);
   const t = o.transport();
   const ctx = await freshContext(o.config, t);
   try {

@@ -19,11 +19,21 @@ async function remediateHost(o: FleetOptions, target: Target, report: Report): P
   const config = loadConfig(process.env, process.cwd(), target);
   const t: Transport = target.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs) : createLocalTransport(config.timeouts.commandMs);
   // Every line names its host (a plan's diff spans several lines).
-  const say = (l: string) => o.say(l.split("\n").map((x) => `[${target.name}] ${x}`).join("\n"));
+  const say = (l: string) =>
+    o.say(
+      l
+        .split("\n")
+        .map((x) => `[${target.name}] ${x}`)
+        .join("\n"),
+    );
   try {
     // Fixes write system files and restart services: as root there, or through passwordless sudo (become).
     const uid = (await t.run(["id", "-u"])).stdout.trim();
-    if (uid !== "0") throw new RemediateError(`the ssh user on ${target.name} is not root (uid ${uid}): connect as root, or set ansible_become=true with passwordless sudo`, EXIT.notRoot);
+    if (uid !== "0")
+      throw new RemediateError(
+        `the ssh user on ${target.name} is not root (uid ${uid}): connect as root, or set ansible_become=true with passwordless sudo`,
+        EXIT.notRoot,
+      );
     return await remediate({ ...o, report, config, say, transport: () => t });
   } catch (err) {
     if (err instanceof RemediateError) {
@@ -43,7 +53,11 @@ export async function remediateFleet(o: FleetOptions): Promise<number> {
   const reports = readFleetReport(o.report);
   const byName = new Map(o.targets.map((t) => [t.name, t]));
   const unknown = reports.filter((r) => !byName.has(r.target as string)).map((r) => r.target);
-  if (unknown.length) throw new RemediateError(`report ${o.report} names host(s) ${unknown.join(", ")} that DEPLOY_HOSTS / DEPLOY_INVENTORY (with DEPLOY_LIMIT) does not: use the run's own host list`, EXIT.badReport);
+  if (unknown.length)
+    throw new RemediateError(
+      `report ${o.report} names host(s) ${unknown.join(", ")} that DEPLOY_HOSTS / DEPLOY_INVENTORY (with DEPLOY_LIMIT) does not: use the run's own host list`,
+      EXIT.badReport,
+    );
   const queue = [...reports];
   const codes: number[] = [];
   let stopped: string | undefined;

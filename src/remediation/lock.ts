@@ -17,7 +17,10 @@ export async function takeLock(t: Transport, who: { pid: number; user: string; r
   const owner: Owner = { ...who, host: hostname(), since: new Date().toISOString() };
   const l = await t.lock(LOCK_FILE, JSON.stringify(owner));
   if (l.held) return l.release;
-  throw new RemediateError(`another remediation is running on this host: ${describeOwner(l.busy)}; wait for it to end (the lock frees itself when its process ends)`, EXIT.locked);
+  throw new RemediateError(
+    `another remediation is running on this host: ${describeOwner(l.busy)}; wait for it to end (the lock frees itself when its process ends)`,
+    EXIT.locked,
+  );
 }
 
 // "root, pid 4242 on ctl1, for 3 min (report reports/vitest-report.json)" from what the holder wrote.

@@ -54,7 +54,10 @@ export async function pinned<T>(t: Transport, request: Request): Promise<T> {
 
 // What lies at each path, links not followed: a link or a link on the way is reported, never resolved.
 export async function inspectPaths(t: Transport, paths: string[]): Promise<Map<string, Inspected>> {
-  const answers = await pinnedBatch(t, paths.map((path) => ({ op: "inspect", path })));
+  const answers = await pinnedBatch(
+    t,
+    paths.map((path) => ({ op: "inspect", path })),
+  );
   return new Map(
     paths.map((p, i) => {
       const a = answers[i] as Answer;

@@ -57,7 +57,8 @@ export async function buildPlan(red: string[], baseline: Map<string, Outcome>, e
     const step = await planStep(fix, ids, env);
     if ("why" in step) for (const id of ids) manual.push({ id, why: `${step.why}; ${checkById(id).recommendation}` });
     else {
-      for (const [id, why] of Object.entries(step.manualIds)) manual.push({ id, why: `${fix.id} cannot cure it here: ${why}; ${checkById(id).recommendation}` });
+      for (const [id, why] of Object.entries(step.manualIds))
+        manual.push({ id, why: `${fix.id} cannot cure it here: ${why}; ${checkById(id).recommendation}` });
       steps.push({ ...step, ids: step.ids.filter((id) => !(id in step.manualIds)) });
     }
   }
@@ -72,7 +73,7 @@ export async function buildPlan(red: string[], baseline: Map<string, Outcome>, e
 
 async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Promise<(Step & { manualIds: Record<string, string> }) | { why: string }> {
   const fe = { ...env, ids };
-  let p;
+  let p: Awaited<ReturnType<Fix["plan"]>>;
   try {
     p = await fix.plan(fe);
   } catch (err) {
@@ -83,8 +84,10 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
   const decl = await fix.touches(fe);
   for (const a of p.actions) {
     const { file, unit } = touched(a);
-    if (file && !decl.files.some((f) => file === f.replace(/\/+$/, "") || file.startsWith(f.endsWith("/") ? f : `${f}/`))) throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
-    if (unit && !decl.units.some((u) => globMatch(u, unit))) throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
+    if (file && !decl.files.some((f) => file === f.replace(/\/+$/, "") || file.startsWith(f.endsWith("/") ? f : `${f}/`)))
+      throw new Error(`fix ${fix.id} planned to touch ${file}, outside what it declares (${decl.files.join(", ")})`);
+    if (unit && !decl.units.some((u) => globMatch(u, unit)))
+      throw new Error(`fix ${fix.id} planned to touch unit ${unit}, outside what it declares (${decl.units.join(", ")})`);
   }
   const refused = await pinFiles(env.transport, p.actions);
   if (refused) return { why: `${fix.id} will not act: ${refused}` };
@@ -94,14 +97,18 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
 // Looks at every path the actions change, links not followed, in one call: a link on the way (or at the path, unless
 // a mkdir replaces nothing) refuses the step; each change is held to the object seen here (device, inode, owner, mode).
 async function pinFiles(t: FixEnv["transport"], actions: Action[]): Promise<string | undefined> {
-  const files = actions.filter((a): a is Extract<Action, { path: string }> => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir");
+  const files = actions.filter(
+    (a): a is Extract<Action, { path: string }> => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir",
+  );
   const seen = await inspectPaths(t, [...new Set(files.map((a) => a.path))]);
   for (const a of files) {
     const f = seen.get(a.path);
     if (!f || f.kind === "missing") continue;
     if (f.kind === "refused") return f.why;
-    if (f.kind === "link") return `refused: ${a.path} is a symbolic link${f.target ? ` (to ${f.target})` : ""}: root does not act through links; replace it with the real file by hand if it belongs there`;
-    if (f.kind === "file" && f.nlink > 1 && a.kind !== "mkdir") return `refused: ${a.path} has ${f.nlink} hard links: another name may be a file outside the deployment`;
+    if (f.kind === "link")
+      return `refused: ${a.path} is a symbolic link${f.target ? ` (to ${f.target})` : ""}: root does not act through links; replace it with the real file by hand if it belongs there`;
+    if (f.kind === "file" && f.nlink > 1 && a.kind !== "mkdir")
+      return `refused: ${a.path} has ${f.nlink} hard links: another name may be a file outside the deployment`;
     if (a.kind !== "mkdir") a.expect ??= identityOf(f);
   }
   return undefined;

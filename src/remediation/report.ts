@@ -23,7 +23,12 @@ const VitestJson = z.object({
   startTime: z.number(),
   testResults: z.array(z.object({ assertionResults: z.array(z.object({ meta: z.record(z.string(), z.unknown()).optional() })) })),
 });
-const AllureResult = z.object({ start: z.number().optional(), stop: z.number().optional(), status: z.string().optional(), labels: z.array(z.object({ name: z.string(), value: z.string() })).default([]) });
+const AllureResult = z.object({
+  start: z.number().optional(),
+  stop: z.number().optional(),
+  status: z.string().optional(),
+  labels: z.array(z.object({ name: z.string(), value: z.string() })).default([]),
+});
 
 const bad = (msg: string) => new RemediateError(msg, EXIT.badReport);
 
@@ -31,7 +36,10 @@ const bad = (msg: string) => new RemediateError(msg, EXIT.badReport);
 // vitest-report.json).
 export function readReport(p: string): Report {
   const r = readMetas(p);
-  if (new Set(r.metas.map((m) => m.target)).size > 1) throw bad(`report ${r.file} is a fleet report (${describeTargets(r.metas)}): remediate it with the same DEPLOY_HOSTS or DEPLOY_INVENTORY as the run that made it`);
+  if (new Set(r.metas.map((m) => m.target)).size > 1)
+    throw bad(
+      `report ${r.file} is a fleet report (${describeTargets(r.metas)}): remediate it with the same DEPLOY_HOSTS or DEPLOY_INVENTORY as the run that made it`,
+    );
   return toReport(r, r.metas);
 }
 
@@ -39,8 +47,15 @@ export function readReport(p: string): Report {
 export function readFleetReport(p: string): Report[] {
   const r = readMetas(p);
   const order = [...new Set(r.metas.map((m) => m.target))];
-  if (order.includes(undefined)) throw bad(`report ${r.file} is not from a fleet run (no host names in it): remediate it on its host, without DEPLOY_HOSTS or DEPLOY_INVENTORY`);
-  return order.map((t) => ({ ...toReport(r, r.metas.filter((m) => m.target === t)), target: t }));
+  if (order.includes(undefined))
+    throw bad(`report ${r.file} is not from a fleet run (no host names in it): remediate it on its host, without DEPLOY_HOSTS or DEPLOY_INVENTORY`);
+  return order.map((t) => ({
+    ...toReport(
+      r,
+      r.metas.filter((m) => m.target === t),
+    ),
+    target: t,
+  }));
 }
 
 const describeTargets = (metas: Array<z.infer<typeof Meta>>) => [...new Set(metas.map((m) => m.target ?? "this host"))].join(", ");
@@ -51,7 +66,7 @@ function toReport(r: Metas, metas: Array<z.infer<typeof Meta>>): Report {
 }
 
 function readMetas(p: string): Metas {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(p);
   } catch {
@@ -112,7 +127,15 @@ function readAllure(dir: string, names: string[]): Metas {
     const status = outcome === "waived" ? "waived" : outcome === "below" ? "fail" : (ALLURE_STATUS[r.data.status ?? ""] ?? "error");
     const host = label("machine_id") ? { hostname: label("host") ?? "", machineId: label("machine_id") as string } : undefined;
     const target = label("target");
-    const m = Meta.safeParse({ checkId: id, status, blockedBy: label("blocked_by"), rootCause: label("root_cause"), host, catalogue: label("catalogue"), target });
+    const m = Meta.safeParse({
+      checkId: id,
+      status,
+      blockedBy: label("blocked_by"),
+      rootCause: label("root_cause"),
+      host,
+      catalogue: label("catalogue"),
+      target,
+    });
     if (!m.success) throw bad(`${path.join(dir, n)} has a malformed check result (${JSON.stringify(id).slice(0, 40)})`);
     const start = r.data.start ?? 0;
     const key = `${target ?? ""} ${id}`;

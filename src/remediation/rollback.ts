@@ -45,7 +45,8 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
   const t = o.transport();
   const runs = (await t.readDir(STATE_DIR).catch(() => [] as string[])).filter((n) => RUN_DIR.test(n)).sort();
   const name = o.which === "latest" ? runs.at(-1) : runs.find((r) => r === o.which);
-  if (!name) throw new RemediateError(`no remediation run ${JSON.stringify(o.which)} in ${STATE_DIR} (newest: ${runs.slice(-3).join(", ") || "none"})`, EXIT.badReport);
+  if (!name)
+    throw new RemediateError(`no remediation run ${JSON.stringify(o.which)} in ${STATE_DIR} (newest: ${runs.slice(-3).join(", ") || "none"})`, EXIT.badReport);
   const dir = `${STATE_DIR}/${name}`;
   let m: z.infer<typeof ManifestSchema>;
   try {
@@ -84,9 +85,28 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
     Object.assign(folder.meta, { service: m.service, psql: m.psql, rolledBack: new Date().toISOString() });
     await folder.writeManifest();
     const result = failed.length ? "failed" : "rolled back";
-    await audit(t, { time: new Date().toISOString(), user: userInfo().username, host: "", report: dir, ids: [], fix: "rollback", result, reason: failed.join("; ") || undefined, files: m.files.map((e) => e.path), backup: dir }, []);
+    await audit(
+      t,
+      {
+        time: new Date().toISOString(),
+        user: userInfo().username,
+        host: "",
+        report: dir,
+        ids: [],
+        fix: "rollback",
+        result,
+        reason: failed.join("; ") || undefined,
+        files: m.files.map((e) => e.path),
+        backup: dir,
+      },
+      [],
+    );
     for (const f of failed) o.say(`  FAILED ${f}`);
-    o.say(failed.length ? `rollback incomplete: ${failed.length} item(s) could not be put back` : `rolled back: ${entries.length} path(s), ${sql.length} SQL undo(s)${m.service ? `; ${m.service} restarted if it was running` : ""}`);
+    o.say(
+      failed.length
+        ? `rollback incomplete: ${failed.length} item(s) could not be put back`
+        : `rolled back: ${entries.length} path(s), ${sql.length} SQL undo(s)${m.service ? `; ${m.service} restarted if it was running` : ""}`,
+    );
     return failed.length ? EXIT.partial : EXIT.ok;
   } finally {
     await release();

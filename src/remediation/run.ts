@@ -95,7 +95,22 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     const applyEnv = await makeApplyEnv(config, o.transport, t, backup, ctx);
     const done: Done[] = [];
     const auditLine = (d: Done, result: string) =>
-      audit(t, { time: new Date().toISOString(), user: userInfo().username, host: identity.hostname, report: report.file, ids: d.step.ids, fix: d.step.fix.id, result, reason: d.error, files: backup.entries.filter((e) => e.fix === d.step.fix.id).map((e) => e.path), backup: backup.dir }, secrets());
+      audit(
+        t,
+        {
+          time: new Date().toISOString(),
+          user: userInfo().username,
+          host: identity.hostname,
+          report: report.file,
+          ids: d.step.ids,
+          fix: d.step.fix.id,
+          result,
+          reason: d.error,
+          files: backup.entries.filter((e) => e.fix === d.step.fix.id).map((e) => e.path),
+          backup: backup.dir,
+        },
+        secrets(),
+      );
     // Ctrl-C or a TERM mid-apply: the step under way is rolled back and nothing further starts (a SIGKILL or power
     // loss leaves the manifest, written before each change: `remediate rollback latest`).
     let interrupted: string | undefined;
@@ -132,7 +147,9 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     if (interrupted) {
       for (const d of done) await auditLine(d, d.result ?? "applied, not verified (interrupted)");
       const kept = done.filter((d) => !d.result).map((d) => d.step.fix.id);
-      say(`interrupted by ${interrupted}: ${kept.length ? `kept, not verified: ${kept.join(", ")}; undo them with \`npx tsx remediate rollback ${backup.dir.split("/").pop()}\`` : "nothing was kept"}`);
+      say(
+        `interrupted by ${interrupted}: ${kept.length ? `kept, not verified: ${kept.join(", ")}; undo them with \`npx tsx remediate rollback ${backup.dir.split("/").pop()}\`` : "nothing was kept"}`,
+      );
       return EXIT.interrupted;
     }
 
@@ -169,14 +186,25 @@ export async function remediate(o: RemediateOptions): Promise<number> {
 
     say("\nresult:");
     for (const d of done) {
-      say(`  ${d.result === "verified" ? "ok  " : "FAIL"} ${d.step.fix.id}${d.step.ids.length ? ` (${d.step.ids.join(", ")})` : ""}: ${d.result}${d.error ? `: ${d.error}` : ""}`);
+      say(
+        `  ${d.result === "verified" ? "ok  " : "FAIL"} ${d.step.fix.id}${d.step.ids.length ? ` (${d.step.ids.join(", ")})` : ""}: ${d.result}${d.error ? `: ${d.error}` : ""}`,
+      );
       await auditLine(d, d.result as string);
     }
     const stillRed = scope.filter((id) => isRed(after.get(id)));
     for (const m of manual) say(`  todo ${m.id}: ${m.why}`);
     say(`  ${stillRed.length ? `still red: ${stillRed.join(", ")}` : "every re-checked check passes"}; backups and manifest in ${backup.dir}`);
     const record = { host: identity.hostname, report: report.file, backup: backup.dir, manual, before: baseline, after };
-    const steps_ = done.map((d) => ({ fix: d.step.fix.id, title: d.step.fix.title, ids: d.step.ids, actions: described.get(d.step) ?? [], start: d.start, stop: d.stop || d.start, result: d.result as string, reason: d.error }));
+    const steps_ = done.map((d) => ({
+      fix: d.step.fix.id,
+      title: d.step.fix.title,
+      ids: d.step.ids,
+      actions: described.get(d.step) ?? [],
+      start: d.start,
+      stop: d.stop || d.start,
+      result: d.result as string,
+      reason: d.error,
+    }));
     const written = writeRemediationResults(path.join(reportsDir(), "remediation-results"), remediationResults({ ...record, steps: steps_ }, secrets()));
     if (written) say(`  Allure results of this remediation: ${written} (npm run report)`);
     return done.every((d) => d.result === "verified") && !manual.length && !stillRed.length ? EXIT.ok : EXIT.partial;
@@ -190,10 +218,16 @@ export async function remediate(o: RemediateOptions): Promise<number> {
 // deleted under a running app is still this deployment). Planning there would start or enable another machine's services.
 export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshContext>>, host: string) {
   const u = await serviceUnit(ctx).catch((err: unknown) => {
-    throw new RemediateError(`cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): remediation needs the host's systemd; nothing was planned`, EXIT.wrongHost);
+    throw new RemediateError(
+      `cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): remediation needs the host's systemd; nothing was planned`,
+      EXIT.wrongHost,
+    );
   });
   if (u.loadState === "loaded" || u.activeState === "active" || u.activeState === "activating") return;
-  throw new RemediateError(`${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned`, EXIT.wrongHost);
+  throw new RemediateError(
+    `${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned`,
+    EXIT.wrongHost,
+  );
 }
 
 async function undoStep(d: Done, say: (l: string) => void, secrets: string[], t: Transport) {
@@ -215,7 +249,14 @@ async function undoStep(d: Done, say: (l: string) => void, secrets: string[], t:
 }
 
 // After a rollback: systemd rereads restored units and the app is restarted (if it runs) on restored files.
-async function settle(config: Config, mk: () => Transport, t: Transport, scope: string[], done: Done[], say: (l: string) => void): Promise<Map<string, Outcome>> {
+async function settle(
+  config: Config,
+  mk: () => Transport,
+  t: Transport,
+  scope: string[],
+  done: Done[],
+  say: (l: string) => void,
+): Promise<Map<string, Outcome>> {
   await t.run(["systemctl", "daemon-reload"]);
   if (done.some((d) => d.result === "rolled back" && d.step.fix.restartsApp)) {
     const unit = (await serviceUnit(await freshContext(config, t))).id;

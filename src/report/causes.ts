@@ -32,6 +32,12 @@ export const CAUSE_LABEL = "cause";
 export function allureCategories() {
   return [
     { id: "could-not-check", name: "Could not check (errors)", matchers: { statuses: ["broken"] }, groupByMessage: false, expand: true },
-    ...CAUSES.map((c) => ({ id: c.replace(/ /g, "-"), name: c[0]?.toUpperCase() + c.slice(1), matchers: { statuses: ["failed"], labels: { [CAUSE_LABEL]: `^${c}$` } }, groupByMessage: false, expand: true })),
+    ...CAUSES.map((c) => ({
+      id: c.replace(/ /g, "-"),
+      name: c[0]?.toUpperCase() + c.slice(1),
+      matchers: { statuses: ["failed"], labels: { [CAUSE_LABEL]: `^${c}$` } },
+      groupByMessage: false,
+      expand: true,
+    })),
   ];
 }

@@ -27,7 +27,10 @@ export function parseOsRelease(text: string): string | undefined {
 
 // Debian's `pg_lsclusters --no-header` lines as "15/main online, port 5432" (several clusters joined).
 export function parseClusters(text: string): string | undefined {
-  const rows = text.split("\n").map((l) => l.trim().split(/\s+/)).filter((f) => f.length >= 4 && /^\d/.test(f[0] as string));
+  const rows = text
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length >= 4 && /^\d/.test(f[0] as string));
   return rows.length ? rows.map((f) => `${f[0]}/${f[1]} ${f[3]}, port ${f[2]}`).join("; ") : undefined;
 }
 
@@ -40,7 +43,9 @@ export function gitCommit(repo = REPO): string {
     const ref = head.slice(5);
     const loose = path.join(gitDir, ref);
     if (existsSync(loose)) return readFileSync(loose, "utf8").trim();
-    const packed = readFileSync(path.join(gitDir, "packed-refs"), "utf8").split("\n").find((l) => l.endsWith(` ${ref}`));
+    const packed = readFileSync(path.join(gitDir, "packed-refs"), "utf8")
+      .split("\n")
+      .find((l) => l.endsWith(` ${ref}`));
     return packed?.split(" ")[0] ?? `unknown (${ref} not found)`;
   } catch (err) {
     return `unknown (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
@@ -58,9 +63,18 @@ export async function gatherEnvironment(ctx: ProbeContext): Promise<Record<strin
   const [host, os, kernel, facts, postgres, nginx, systemd] = await Promise.all([
     hostIdentity(ctx).catch(() => undefined),
     ctx.transport.readFile("/etc/os-release").then(parseOsRelease, () => undefined),
-    ctx.transport.readFile("/proc/sys/kernel/osrelease").then((t) => t.trim(), () => undefined),
+    ctx.transport.readFile("/proc/sys/kernel/osrelease").then(
+      (t) => t.trim(),
+      () => undefined,
+    ),
     serviceFacts(ctx).catch((err: unknown) => ({ ran: false as const, as: "", error: (err as Error).message })),
-    Promise.all([firstLine(ctx, ["psql", "--version"]), ctx.transport.run(["pg_lsclusters", "--no-header"]).then((r) => parseClusters(r.stdout), () => undefined)]),
+    Promise.all([
+      firstLine(ctx, ["psql", "--version"]),
+      ctx.transport.run(["pg_lsclusters", "--no-header"]).then(
+        (r) => parseClusters(r.stdout),
+        () => undefined,
+      ),
+    ]),
     ctx.config.dependencies.nginx ? firstLine(ctx, ["nginx", "-v"]) : Promise.resolve("not used (no nginx configured)"),
     firstLine(ctx, ["systemctl", "--version"]),
   ]);

@@ -27,7 +27,26 @@ export type EvidenceKind =
 // Checks judging the running Django service: its journal since the current start says why it is not well.
 const JOURNAL = new Set(["SVC-001", "SVC-003", "SVC-011", "SVC-015", "SVC-017", "SVC-018", "HTTP-001", "HTTP-003", "HTTP-004"]);
 // Checks judging the Django unit's definition: `systemctl cat` shows the unit file and every drop-in.
-const UNIT = new Set(["SVC-001", "SVC-002", "SVC-003", "SVC-004", "SVC-005", "SVC-006", "SVC-007", "SVC-008", "SVC-009", "SVC-010", "SVC-016", "SVC-017", "SVC-018", "SVC-019", "SEC-007", "SEC-008", "SEC-009", "PERF-003"]);
+const UNIT = new Set([
+  "SVC-001",
+  "SVC-002",
+  "SVC-003",
+  "SVC-004",
+  "SVC-005",
+  "SVC-006",
+  "SVC-007",
+  "SVC-008",
+  "SVC-009",
+  "SVC-010",
+  "SVC-016",
+  "SVC-017",
+  "SVC-018",
+  "SVC-019",
+  "SEC-007",
+  "SEC-008",
+  "SEC-009",
+  "PERF-003",
+]);
 
 // The HTTP requests a check sends (same method, Host and URL, so the memoised answer is reused, not re-asked).
 function requestsOf(id: string, c: Config): Request[] {
@@ -68,7 +87,8 @@ export function planEvidence(check: Pick<Check, "id">, c: Config): EvidenceKind[
       break;
     case "SVC-013":
     case "SVC-014":
-      if (c.dependencies.nginx) out.push(check.id === "SVC-013" ? { kind: "status", unit: unitName(c.dependencies.nginx) } : { kind: "command", argv: ["nginx", "-t"] });
+      if (c.dependencies.nginx)
+        out.push(check.id === "SVC-013" ? { kind: "status", unit: unitName(c.dependencies.nginx) } : { kind: "command", argv: ["nginx", "-t"] });
       break;
     case "SEC-009":
       out.push({ kind: "command", argv: ["systemd-analyze", "security", "--no-pager", service] });
@@ -99,7 +119,9 @@ export function describeResponse(req: Request, hostHeader: string, r: HttpResult
   const head = `${req.method ?? "GET"} ${r.url} (Host: ${req.host ?? hostHeader})`;
   if ("error" in r) return `${head}\nno answer after ${Math.round(r.ms)} ms: ${r.error}`;
   const headers = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`);
-  return [head, `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ""}`.trimEnd(), ...headers, `(${r.bytes} bytes of body in ${Math.round(r.ms)} ms)`].join("\n");
+  return [head, `HTTP/1.1 ${r.status} ${STATUS_CODES[r.status] ?? ""}`.trimEnd(), ...headers, `(${r.bytes} bytes of body in ${Math.round(r.ms)} ms)`].join(
+    "\n",
+  );
 }
 
 // A command and what it printed, as an operator would see it in a shell.
@@ -130,7 +152,10 @@ async function gatherOne(ctx: ProbeContext, k: EvidenceKind): Promise<Evidence> 
       return { name: k.argv.join(" "), text: await runOnce(ctx, k.argv) };
     case "http": {
       const answers = await Promise.all(k.requests.map((q) => fetchCached(ctx, q.base, q.path, { method: q.method, host: q.host })));
-      return { name: "HTTP status lines and headers", text: answers.map((r, i) => describeResponse(k.requests[i] as Request, ctx.config.hostHeader, r)).join("\n\n") };
+      return {
+        name: "HTTP status lines and headers",
+        text: answers.map((r, i) => describeResponse(k.requests[i] as Request, ctx.config.hostHeader, r)).join("\n\n"),
+      };
     }
     case "django": {
       const f = await serviceFacts(ctx);
@@ -150,7 +175,9 @@ export async function gatherEvidence(ctx: ProbeContext, check: Pick<Check, "id">
   const kinds = planEvidence(check, ctx.config);
   const pieces = await Promise.all(
     kinds.map((k) =>
-      gatherOne(ctx, k).catch((err: unknown): Evidence => ({ name: k.kind === "command" ? k.argv.join(" ") : k.kind, text: `could not gather: ${(err as Error).message}` })),
+      gatherOne(ctx, k).catch(
+        (err: unknown): Evidence => ({ name: k.kind === "command" ? k.argv.join(" ") : k.kind, text: `could not gather: ${(err as Error).message}` }),
+      ),
     ),
   );
   // Redact before cutting: a cut could leave part of a secret that no longer matches.

@@ -39,7 +39,9 @@ export function renderTroubleshooting(checks: readonly GuideCheck[], fixTitle: (
     "",
     "| ID | Check | Severity | Smoke gate | Automated fix |",
     "| --- | --- | --- | --- | --- |",
-    ...checks.map((c) => `| [${c.id}](#${anchor(c.id)}) | ${cell(c.title)} | ${c.severity} | ${c.smoke ? "yes" : "no"} | ${c.fixId ? `\`${c.fixId}\`` : "none"} |`),
+    ...checks.map(
+      (c) => `| [${c.id}](#${anchor(c.id)}) | ${cell(c.title)} | ${c.severity} | ${c.smoke ? "yes" : "no"} | ${c.fixId ? `\`${c.fixId}\`` : "none"} |`,
+    ),
     "",
   ];
 
@@ -47,7 +49,10 @@ export function renderTroubleshooting(checks: readonly GuideCheck[], fixTitle: (
     const why = [`Severity ${SEVERITY[c.severity]}.`];
     const blocked = dependants.get(c.id) ?? [];
     if (blocked.length) why.push(`When it fails, these checks are skipped as blocked by it (fix this one first): ${blocked.map(link).join(", ")}.`);
-    if (c.dependsOn.length) why.push(`It depends on ${c.dependsOn.map(link).join(", ")}: when ${c.dependsOn.length > 1 ? "one of them fails" : "that fails"}, this check is skipped as blocked by it.`);
+    if (c.dependsOn.length)
+      why.push(
+        `It depends on ${c.dependsOn.map(link).join(", ")}: when ${c.dependsOn.length > 1 ? "one of them fails" : "that fails"}, this check is skipped as blocked by it.`,
+      );
     let fix: string;
     if (!c.fixId) fix = "None: fix it by hand as above, then run the validator again.";
     else {

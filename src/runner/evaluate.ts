@@ -56,7 +56,11 @@ export class Evaluator {
     // finding belongs to the run that includes it); a failure or error names the root it comes from.
     const own = await (early ?? this.attempt(check));
     if (this.opts.redOutsideFails && own.status === "pass")
-      return done({ status: "fail", rootCause: root, observed: `its root ${root} (${this.lookup(root).title}) ${how} and was left out of this run by -t: ${r.observed}; run without -t to see it (its own look: ${own.observed})` });
+      return done({
+        status: "fail",
+        rootCause: root,
+        observed: `its root ${root} (${this.lookup(root).title}) ${how} and was left out of this run by -t: ${r.observed}; run without -t to see it (its own look: ${own.observed})`,
+      });
     if (own.status === "pass" || own.status === "skip") return done(own);
     return done({ ...own, rootCause: root, observed: `${own.observed}; root cause: ${root} (${this.lookup(root).title}) ${how}: ${r.observed}` });
   }

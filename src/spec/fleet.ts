@@ -10,10 +10,12 @@ const reporter = new Map<string, string>();
 export function reach(t: Target): Promise<string | undefined> {
   let p = reachability.get(t.name);
   if (!p) {
-    p = session(t).ctx.transport.run(["true"]).then(
-      () => undefined,
-      (err: Error) => err.message,
-    );
+    p = session(t)
+      .ctx.transport.run(["true"])
+      .then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
     reachability.set(t.name, p);
   }
   return p;

@@ -32,7 +32,8 @@ export default async function setup(project: TestProject) {
       if (bad.length) throw new ConfigError(`waivers of critical checks must name a host and expire within ${CRITICAL_WAIVER_DAYS} days: ${bad.join("; ")}`);
       // Every waiver in force is said before any check, so an accepted finding is never a silent one.
       const today = new Date().toLocaleDateString("sv-SE");
-      for (const w of config.waivers.filter((x) => x.expires >= today)) process.stderr.write(`ddv: waiver in force: ${w.id}${w.host ? ` on ${w.host}` : ""} until ${w.expires}: ${w.reason}\n`);
+      for (const w of config.waivers.filter((x) => x.expires >= today))
+        process.stderr.write(`ddv: waiver in force: ${w.id}${w.host ? ` on ${w.host}` : ""} until ${w.expires}: ${w.reason}\n`);
     }
   } catch (err) {
     if (err instanceof ConfigError) {

@@ -8,7 +8,9 @@ export default class JudgedReporter implements Reporter {
     // Every check the run evaluated carries its status in meta (skips as blocked or waived included).
     const judged = tests.filter((t) => (t.meta() as { status?: string }).status !== undefined).length;
     if (judged > 0 || !tests.length) return;
-    process.stderr.write(`\nddv: none of the ${tests.length} checks was judged in this run (every one was filtered out, by -t or otherwise): this is not a green gate.\n`);
+    process.stderr.write(
+      `\nddv: none of the ${tests.length} checks was judged in this run (every one was filtered out, by -t or otherwise): this is not a green gate.\n`,
+    );
     process.exitCode = 1;
   }
 }

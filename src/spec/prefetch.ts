@@ -39,7 +39,9 @@ export function runProbes(target?: Target): RunProbes {
   let p = probes.get(key);
   if (!p) {
     const config = loadConfig(process.env, process.cwd(), target);
-    const transport = target?.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs, inject("ddvSshDir")) : createLocalTransport(config.timeouts.commandMs);
+    const transport = target?.ssh
+      ? createSshTransport(target.ssh, config.timeouts.commandMs, inject("ddvSshDir"))
+      : createLocalTransport(config.timeouts.commandMs);
     const ctx = new ProbeContext(config, transport);
     // Failures surface in the checks that read these facts; nothing is awaited here.
     showUnits(ctx).catch(() => {});

@@ -38,7 +38,10 @@ export function formatOutcome(check: Check, o: Outcome): string {
 function registerCheck(check: Check, parent: string, target?: Target) {
   // The ID leads the title (for -t, the terminal and JUnit), is the Allure ID, and sits in meta (for the JSON report
   // and remediation); in a fleet run the host follows it.
-  const options = { tags: check.smoke ? ["smoke"] : [], meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke, target: target?.name } };
+  const options = {
+    tags: check.smoke ? ["smoke"] : [],
+    meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke, target: target?.name },
+  };
   const name = testName(check, target?.name);
   test(name, options, async (ctx) => {
     await allure.allureId(check.id);
@@ -83,7 +86,14 @@ function registerCheck(check: Check, parent: string, target?: Target) {
     const observed = redact(o.observed, secrets);
     const r = reportOutcome(check, o, s.ctx.config, host?.hostname ?? hostname(), new Date().toLocaleDateString("sv-SE"));
     const waiver = r.kind === "waived" ? { reason: r.waiver.reason, expires: r.waiver.expires } : undefined;
-    Object.assign(ctx.task.meta, { status: r.kind === "waived" ? "waived" : o.status, observed, blockedBy: o.blockedBy, rootCause: o.rootCause, waiver, belowFailOn: r.kind === "below" || undefined });
+    Object.assign(ctx.task.meta, {
+      status: r.kind === "waived" ? "waived" : o.status,
+      observed,
+      blockedBy: o.blockedBy,
+      rootCause: o.rootCause,
+      waiver,
+      belowFailOn: r.kind === "below" || undefined,
+    });
     if (o.blockedBy) await allure.label("blocked_by", o.blockedBy);
     if (o.rootCause) await allure.label("root_cause", o.rootCause);
     if (o.status === "pass") {
@@ -159,7 +169,8 @@ async function judgeLeftOut(checks: Check[], targets: Target[] | undefined) {
     if (!out.length || (t && (await reach(t)))) continue;
     const secrets = await s.secrets;
     for (const o of await Promise.all(out.map((c) => s.evaluator.evaluate(c.id))))
-      if (o.status === "fail" || o.status === "error") red.push(`${o.id}${t ? ` [${t.name}]` : ""} ${o.status === "fail" ? "FAIL" : "ERROR"}: ${redact(o.observed, secrets).slice(0, 200)}`);
+      if (o.status === "fail" || o.status === "error")
+        red.push(`${o.id}${t ? ` [${t.name}]` : ""} ${o.status === "fail" ? "FAIL" : "ERROR"}: ${redact(o.observed, secrets).slice(0, 200)}`);
   }
   if (!red.length) return;
   const err = new Error(`the smoke gate is red: ${red.length} check(s) left out by -t are red:\n  ${red.join("\n  ")}\n  run the gate without -t to see them`);

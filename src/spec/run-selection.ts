@@ -6,11 +6,29 @@ import path from "node:path";
 export type RunSelection = { suites: string[]; namePattern?: string };
 
 // Flags whose next argument is a value, not a file filter (`-t smoke` names tests, not specs/smoke).
-const VALUE_FLAGS = new Set(["-t", "--testNamePattern", "-c", "--config", "--project", "--dir", "-r", "--root", "--exclude", "--reporter", "--outputFile", "--shard", "--mode", "--pool", "--environment"]);
+const VALUE_FLAGS = new Set([
+  "-t",
+  "--testNamePattern",
+  "-c",
+  "--config",
+  "--project",
+  "--dir",
+  "-r",
+  "--root",
+  "--exclude",
+  "--reporter",
+  "--outputFile",
+  "--shard",
+  "--mode",
+  "--pool",
+  "--environment",
+]);
 
 // The spec suites a `vitest run ARGS` will load, as vitest filters files (a substring of the relative path).
 export function selectRun(argv: string[], root: string): RunSelection {
-  const suites = readdirSync(path.join(root, "specs"), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+  const suites = readdirSync(path.join(root, "specs"), { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name);
   const filters: string[] = [];
   let namePattern: string | undefined;
   const args = argv.slice(argv.indexOf("run") + 1);

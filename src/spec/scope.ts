@@ -30,7 +30,11 @@ export function runScope(target?: string): Set<string> {
   } catch {
     pattern = /$^/; // vitest itself refuses such a pattern: nothing is in scope
   }
-  const ids = run.suites.flatMap((s) => checksOf(s).filter((c) => !pattern || pattern.test(testName(c, target))).map((c) => c.id));
+  const ids = run.suites.flatMap((s) =>
+    checksOf(s)
+      .filter((c) => !pattern || pattern.test(testName(c, target)))
+      .map((c) => c.id),
+  );
   return new Set(ids);
 }
 

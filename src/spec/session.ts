@@ -28,5 +28,9 @@ export async function endSession() {
   const probes = allProbes();
   await Promise.all(probes.map((p) => p.ctx.close()));
   const file = process.env.DDV_TRANSPORT_STATS;
-  if (file) writeFileSync(file, JSON.stringify(Object.fromEntries(probes.map(({ ctx: { transport: t } }) => [t.name, { roundTrips: t.roundTrips ?? 0, requests: t.requests ?? 0 }]))));
+  if (file)
+    writeFileSync(
+      file,
+      JSON.stringify(Object.fromEntries(probes.map(({ ctx: { transport: t } }) => [t.name, { roundTrips: t.roundTrips ?? 0, requests: t.requests ?? 0 }]))),
+    );
 }

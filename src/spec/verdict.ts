@@ -21,6 +21,7 @@ export function reportOutcome(check: Check, o: Outcome, config: Config, host: st
   const w = waiverFor(config, check.id, host);
   if (w && w.expires >= today) return { kind: "waived", waiver: w, note: `WAIVED until ${w.expires}: ${w.reason}` };
   if (w) return { kind: "fail", note: `the waiver for ${check.id} expired on ${w.expires} (${w.reason}): renew it with a new date or fix the finding` };
-  if (SEVERITIES.indexOf(check.severity) > SEVERITIES.indexOf(config.failOn)) return { kind: "below", note: `${check.severity} finding, below failOn=${config.failOn}: reported, not red` };
+  if (SEVERITIES.indexOf(check.severity) > SEVERITIES.indexOf(config.failOn))
+    return { kind: "below", note: `${check.severity} finding, below failOn=${config.failOn}: reported, not red` };
   return { kind: "fail" };
 }

@@ -24,7 +24,12 @@ export function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: n
   const cap = opts.maxOutputBytes ?? MAX_OUTPUT;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env ?? process.env, detached: true, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
+    const child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      detached: true,
+      stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
@@ -58,7 +63,12 @@ export function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: n
       live.delete(child.pid as number);
       if (timedOut) return reject(new TransportError(`${file} timed out after ${timeout} ms`, "ETIMEDOUT"));
       if (code === null) return reject(new TransportError(`${file} was killed by ${signal}`, "ESIGNAL"));
-      const result: CommandResult = { exitCode: code, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8"), durationMs: performance.now() - started };
+      const result: CommandResult = {
+        exitCode: code,
+        stdout: Buffer.concat(out).toString("utf8"),
+        stderr: Buffer.concat(err).toString("utf8"),
+        durationMs: performance.now() - started,
+      };
       resolve(truncated ? { ...result, truncated } : result);
     });
     if (opts.input !== undefined) {
@@ -112,7 +122,12 @@ export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
       }
     },
     // Not a link, gone or unreadable: undefined; a hung call still rejects with ETIMEDOUT.
-    readLink: (path) => bounded(fs.readlink(path).catch(() => undefined), defaultTimeoutMs, `readlink of ${path}`),
+    readLink: (path) =>
+      bounded(
+        fs.readlink(path).catch(() => undefined),
+        defaultTimeoutMs,
+        `readlink of ${path}`,
+      ),
     async readDir(path) {
       try {
         return await bounded(fs.readdir(path), defaultTimeoutMs, `listing ${path}`);

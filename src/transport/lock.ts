@@ -62,7 +62,11 @@ export function holdLocally(file: string, owner: string, timeoutMs: number): Pro
         }
       });
     });
-    child.on("error", (e: NodeJS.ErrnoException) => done(() => reject(new TransportError(`python3 could not run to take the lock ${file}: ${e.code ?? e.message}`, e.code ?? "ESPAWN"))));
-    child.on("close", (code) => done(() => reject(new TransportError(`the lock holder for ${file} exited ${code}: ${err.trim().split("\n").at(-1) ?? ""}`, "ELOCK"))));
+    child.on("error", (e: NodeJS.ErrnoException) =>
+      done(() => reject(new TransportError(`python3 could not run to take the lock ${file}: ${e.code ?? e.message}`, e.code ?? "ESPAWN"))),
+    );
+    child.on("close", (code) =>
+      done(() => reject(new TransportError(`the lock holder for ${file} exited ${code}: ${err.trim().split("\n").at(-1) ?? ""}`, "ELOCK"))),
+    );
   });
 }

@@ -14,7 +14,12 @@ export function helperCommand(sudo = false): string {
 }
 
 // A request to the helper (see remote-helper.py) and its answer.
-export type HelperRequest = { op: "run"; argv: string[]; cwd?: string; env?: Record<string, string>; input?: string; timeout: number; max: number } | { op: "read"; path: string; max: number } | { op: "stat" | "readdir" | "readlink"; path: string } | { op: "hold"; argv: string[]; key: string } | { op: "release"; key: string };
+export type HelperRequest =
+  | { op: "run"; argv: string[]; cwd?: string; env?: Record<string, string>; input?: string; timeout: number; max: number }
+  | { op: "read"; path: string; max: number }
+  | { op: "stat" | "readdir" | "readlink"; path: string }
+  | { op: "hold"; argv: string[]; key: string }
+  | { op: "release"; key: string };
 export type HelperAnswer = { errno?: string; message?: string; timeout?: boolean; [k: string]: unknown };
 
 export type Helper = { readonly dead: boolean; call(q: HelperRequest, waitMs: number): Promise<HelperAnswer>; kill(): void };
@@ -32,7 +37,10 @@ export function startHelper(argv: string[], failure: (stderr: string, code: numb
   let next = 0;
   const fail = (err: TransportError) => {
     dead ??= err;
-    for (const p of pending.values()) clearTimeout(p.timer), p.reject(dead);
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(dead);
+    }
     pending.clear();
   };
   child.stdin?.on("error", () => {});

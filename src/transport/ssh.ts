@@ -16,13 +16,20 @@ export type SshTarget = { host: string; user?: string; port?: number; options?: 
 // `master`: "yes" for the one connection that carries the others, "no" for the commands riding on it.
 export function sshOptions(t: SshTarget, controlPath: string, connectTimeoutS: number, master: "yes" | "no" = "no"): string[] {
   return [
-    "-o", "BatchMode=yes",
-    "-o", `ConnectTimeout=${connectTimeoutS}`,
-    "-o", "ServerAliveInterval=5",
-    "-o", "ServerAliveCountMax=2",
-    "-o", `ControlMaster=${master}`,
-    "-o", `ControlPath=${controlPath}`,
-    "-o", "StreamLocalBindUnlink=yes",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    `ConnectTimeout=${connectTimeoutS}`,
+    "-o",
+    "ServerAliveInterval=5",
+    "-o",
+    "ServerAliveCountMax=2",
+    "-o",
+    `ControlMaster=${master}`,
+    "-o",
+    `ControlPath=${controlPath}`,
+    "-o",
+    "StreamLocalBindUnlink=yes",
     ...(t.port ? ["-p", String(t.port)] : []),
     ...(t.user ? ["-l", t.user] : []),
     ...(t.options ?? []),
@@ -55,27 +62,46 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
   function connect(): Promise<void> {
     master ??= new Promise<void>((resolve, reject) => {
       trips++;
-      const child = spawn(ssh, [...sshOptions(target, controlPath, connectS, "yes"), "-T", "--", target.host, "exec cat >/dev/null"], { stdio: ["pipe", "ignore", "pipe"] });
+      const child = spawn(ssh, [...sshOptions(target, controlPath, connectS, "yes"), "-T", "--", target.host, "exec cat >/dev/null"], {
+        stdio: ["pipe", "ignore", "pipe"],
+      });
       masterChild = child;
       let err = "";
       let up = false;
       child.stderr?.on("data", (d: Buffer) => void (err += d.toString()));
       child.stdin?.on("error", () => {});
-      const stop = () => (clearInterval(poll), clearTimeout(timer));
+      const stop = () => {
+        clearInterval(poll);
+        clearTimeout(timer);
+      };
       const poll = setInterval(() => {
-        if (existsSync(controlPath)) (up = true), stop(), resolve();
+        if (!existsSync(controlPath)) return;
+        up = true;
+        stop();
+        resolve();
       }, 10);
       const timer = setTimeout(() => {
         stop();
         child.kill("SIGKILL");
         reject(new TransportError(`ssh to ${target.host}: no connection within ${defaultTimeoutMs} ms`, "ESSH"));
       }, defaultTimeoutMs);
-      child.on("error", (e) => (stop(), reject(new TransportError(`cannot start ${ssh}: ${e.message}`, "ENOENT"))));
+      child.on("error", (e) => {
+        stop();
+        reject(new TransportError(`cannot start ${ssh}: ${e.message}`, "ENOENT"));
+      });
       // "close", not "exit": ssh's last words on stderr are read by then.
       child.on("close", (code, signal) => {
         stop();
         // Before the connection is up, ssh's last lines say why (a ProxyCommand's own error comes before ssh's).
-        const why = up ? lastLine(err) : err.trim().split("\n").map((l) => l.trim()).filter((l) => l && !/^@+$|^Warning: Permanently added/.test(l)).slice(-3).join(" / ");
+        const why = up
+          ? lastLine(err)
+          : err
+              .trim()
+              .split("\n")
+              .map((l) => l.trim())
+              .filter((l) => l && !/^@+$|^Warning: Permanently added/.test(l))
+              .slice(-3)
+              .join(" / ");
         lost = why || (signal ? `killed by ${signal}` : `exit ${code}`);
         if (!up) reject(new TransportError(`ssh to ${target.host} failed: ${lost}`, "ESSH"));
       });
@@ -86,7 +112,10 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
   }
 
   function ended(): TransportError {
-    return new TransportError(`ssh to ${target.host}: the connection ended during the run (${lost}); not reconnecting, so nothing is judged on a host we lost`, "ESSH");
+    return new TransportError(
+      `ssh to ${target.host}: the connection ended during the run (${lost}); not reconnecting, so nothing is judged on a host we lost`,
+      "ESSH",
+    );
   }
 
   const forwards = new Map<string, Promise<string>>();
@@ -97,7 +126,8 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
     if (lost) return ended();
     if (target.sudo && /^sudo: (a password is required|a terminal is required)/m.test(stderr))
       return new TransportError(`sudo on ${target.host} wants a password: allow this user passwordless sudo (NOPASSWD) or connect as root`, "ESUDO");
-    if (code === 127 || /python3: (command )?not found/.test(stderr)) return new TransportError(`${target.host} has no python3, which the ssh transport runs its helper with (Debian: apt-get install python3)`, "ENOPYTHON");
+    if (code === 127 || /python3: (command )?not found/.test(stderr))
+      return new TransportError(`${target.host} has no python3, which the ssh transport runs its helper with (Debian: apt-get install python3)`, "ENOPYTHON");
     return new TransportError(`ssh to ${target.host}: the remote helper ended (${lastLine(stderr) || `exit ${code}`})`, "ESSH");
   }
 
@@ -121,7 +151,18 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
   async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult> {
     const started = performance.now();
     const timeoutMs = opts.timeoutMs ?? defaultTimeoutMs;
-    const a = await call({ op: "run", argv, cwd: opts.cwd, env: opts.env, input: opts.input === undefined ? undefined : Buffer.from(opts.input).toString("base64"), timeout: timeoutMs / 1000, max: opts.maxOutputBytes ?? 16 * 1024 * 1024 }, timeoutMs + 3_000);
+    const a = await call(
+      {
+        op: "run",
+        argv,
+        cwd: opts.cwd,
+        env: opts.env,
+        input: opts.input === undefined ? undefined : Buffer.from(opts.input).toString("base64"),
+        timeout: timeoutMs / 1000,
+        max: opts.maxOutputBytes ?? 16 * 1024 * 1024,
+      },
+      timeoutMs + 3_000,
+    );
     if (a.timeout) throw new TransportError(`${argv[0]} timed out after ${timeoutMs} ms on ${target.host}`, "ETIMEDOUT");
     if (a.errno) throw new TransportError(`${argv[0]} could not run on ${target.host}: ${a.errno} ${a.message ?? ""}`.trim(), a.errno);
     const text = (b64: unknown) => Buffer.from(String(b64 ?? ""), "base64").toString("utf8");
@@ -149,7 +190,8 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
         const local = path.join(dir, file);
         trips++;
         const r = await runCommand([ssh, ...base, "-O", "forward", "-L", `${local}:${remote}`, "--", target.host], {}, defaultTimeoutMs, live);
-        if (r.exitCode !== 0) throw new TransportError(`ssh to ${target.host}: cannot forward to ${remote}: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`, "ESSH");
+        if (r.exitCode !== 0)
+          throw new TransportError(`ssh to ${target.host}: cannot forward to ${remote}: ${lastLine(r.stderr) || `exit ${r.exitCode}`}`, "ESSH");
         return local;
       })();
       p.catch(() => forwards.delete(key));
@@ -182,7 +224,14 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
       const a = await fileCall({ op: "stat", path: p });
       if (a.missing) return undefined;
       const type = Number(a.mode) & 0o170000;
-      return { mode: Number(a.mode) & 0o7777, uid: Number(a.uid), gid: Number(a.gid), isDirectory: type === 0o040000, isFile: type === 0o100000, size: Number(a.size) };
+      return {
+        mode: Number(a.mode) & 0o7777,
+        uid: Number(a.uid),
+        gid: Number(a.gid),
+        isDirectory: type === 0o040000,
+        isFile: type === 0o100000,
+        size: Number(a.size),
+      };
     },
     async readDir(p) {
       return (await fileCall({ op: "readdir", path: p })).names as string[];

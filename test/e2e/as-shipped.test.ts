@@ -100,7 +100,8 @@ describeE2E("ProjectMeats as shipped (flavour as-shipped)", () => {
     writeFileSync(path.join(dir, "waivers.json"), JSON.stringify(waivers));
     writeFileSync(path.join(dir, "waived.config.json"), JSON.stringify({ waiversFile: "waivers.json" }));
     writeFileSync(path.join(dir, "fail-on.config.json"), JSON.stringify({ failOn: "critical" }));
-    const run = (config: string, label: string) => hostCli(["run", NAME, "--"], { env: { DEPLOY_CONFIG: path.join(dir, config), DDV_REPORTS_DIR: `reports/e2e/${label}`, NO_COLOR: "1" } });
+    const run = (config: string, label: string) =>
+      hostCli(["run", NAME, "--"], { env: { DEPLOY_CONFIG: path.join(dir, config), DDV_REPORTS_DIR: `reports/e2e/${label}`, NO_COLOR: "1" } });
 
     const w = await run("waived.config.json", "as-shipped-waived");
     const wOut = `${w.stdout}\n${w.stderr}`;
@@ -113,7 +114,10 @@ describeE2E("ProjectMeats as shipped (flavour as-shipped)", () => {
     // Every waiver in force is said before any check.
     for (const id of accepted) expect(wOut).toContain(`ddv: waiver in force: ${id} until 2999-12-31: accepted until the hardening sprint`);
     // A critical check waived on every host, for years: refused before any check runs.
-    writeFileSync(path.join(dir, "critical-waiver.config.json"), JSON.stringify({ waivers: [{ id: "SVC-001", reason: "the site is down on purpose", expires: "2999-12-31" }] }));
+    writeFileSync(
+      path.join(dir, "critical-waiver.config.json"),
+      JSON.stringify({ waivers: [{ id: "SVC-001", reason: "the site is down on purpose", expires: "2999-12-31" }] }),
+    );
     const c = await run("critical-waiver.config.json", "as-shipped-critical-waiver");
     expect(c.exitCode, c.stderr).toBe(78);
     expect(c.stderr).toMatch(/waivers of critical checks must name a host and expire within 7 days: SVC-001 names no host and expires 2999-12-31/);

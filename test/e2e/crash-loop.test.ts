@@ -34,10 +34,16 @@ describeE2E("crash loops under CPU load", () => {
     try {
       expect(up.exitCode, up.stderr).toBe(0);
       for (let run = 1; run <= RUNS; run++) {
-        expect(hogs.every((h) => h.exitCode === null), "the busy loops still run").toBe(true);
+        expect(
+          hogs.every((h) => h.exitCode === null),
+          "the busy loops still run",
+        ).toBe(true);
         const v = await validateInside(host, [], `crash-loop-${name}-${run}`);
         const failed = v.results.filter((r) => r.status === "fail");
-        const story = `run ${run}:\n${v.results.filter((r) => r.status === "fail" || r.status === "error").map((r) => `${r.id} ${r.status}: ${r.observed}`).join("\n")}`;
+        const story = `run ${run}:\n${v.results
+          .filter((r) => r.status === "fail" || r.status === "error")
+          .map((r) => `${r.id} ${r.status}: ${r.observed}`)
+          .join("\n")}`;
         expect(idsWith(v.results, "not-run"), v.output).toEqual([]);
         expect(idsWith(v.results, "error"), story).toEqual([]);
         expect(failed.map((r) => r.id).sort(), story).toEqual([...scenario.expectFail].sort());

@@ -18,7 +18,11 @@ const byHand = async (host: string, port: number) => expect((await sh(host, BY_H
 // The master of the hand-started Gunicorn on `port` (the oldest process naming that bind).
 const masterOn = async (host: string, port: number) => (await sh(host, `pgrep -o -f "gunicorn --bind 127.0.0.1:$1 "`, String(port))).stdout.trim();
 const isAlive = async (host: string, pid: string) => (await sh(host, `kill -0 "$1"`, pid)).exitCode === 0;
-const sums = (host: string) => sh(host, "sha256sum /etc/systemd/system/projectmeats.service /etc/systemd/system/projectmeats.service.d/*.conf 2>/dev/null; stat -c '%n %a %U:%G' /etc/systemd/system/projectmeats.service /etc/systemd/system/projectmeats.service.d/*.conf");
+const sums = (host: string) =>
+  sh(
+    host,
+    "sha256sum /etc/systemd/system/projectmeats.service /etc/systemd/system/projectmeats.service.d/*.conf 2>/dev/null; stat -c '%n %a %U:%G' /etc/systemd/system/projectmeats.service /etc/systemd/system/projectmeats.service.d/*.conf",
+  );
 
 // The smoke gate is green. One second try only when every red check merely timed out ("no answer within"): the
 // hosts share two loaded cores, and a site restarted seconds ago may miss a 3 s HTTP timeout once.
@@ -42,7 +46,9 @@ async function withHost(name: string, scenario: string | undefined, body: (host:
 }
 
 describeE2E("emergency playbooks", () => {
-  test("emergency-restart on a crash loop: says why while the app is broken; green once it is fixed; another project gunicorn lives", { timeout: 900_000 }, async () => {
+  test("emergency-restart on a crash loop: says why while the app is broken; green once it is fixed; another project gunicorn lives", {
+    timeout: 900_000,
+  }, async () => {
     await withHost("e2e-em-loop", "app-import-error", async (host) => {
       // While the settings raise, a restart cannot help: it says so, with the crash cause, and exits 1.
       await sh(host, `printf '{"remediation":{"restartWaitSeconds":8}}' > /root/short.json`);
@@ -69,7 +75,9 @@ describeE2E("emergency playbooks", () => {
     });
   });
 
-  test("emergency-restart with a stale gunicorn started by hand on the port: it is stopped, the unit comes up green, a gunicorn on another port lives", { timeout: 900_000 }, async () => {
+  test("emergency-restart with a stale gunicorn started by hand on the port: it is stopped, the unit comes up green, a gunicorn on another port lives", {
+    timeout: 900_000,
+  }, async () => {
     await withHost("e2e-em-stale", undefined, async (host) => {
       await sh(host, "systemctl stop projectmeats");
       await byHand(host, 8000);
@@ -88,7 +96,9 @@ describeE2E("emergency playbooks", () => {
     });
   });
 
-  test("emergency-restart never kills a listener that is not a gunicorn of this project (rogue-listener): it names it and exits 1", { timeout: 600_000 }, async () => {
+  test("emergency-restart never kills a listener that is not a gunicorn of this project (rogue-listener): it names it and exits 1", {
+    timeout: 600_000,
+  }, async () => {
     await withHost("e2e-em-rogue", "rogue-listener", async (host) => {
       await sh(host, `printf '{"remediation":{"restartWaitSeconds":8}}' > /root/short.json`);
       const r = await remediate(host, "emergency-restart --yes", "DEPLOY_CONFIG=/root/short.json");

@@ -6,15 +6,45 @@ import { assertNoProcessWarnings } from "./hosts.ts";
 import { recordPhase } from "./phases.ts";
 
 // `file`, `fileStart`, `fileEnd`: the spec file the row belongs to and when its first test started and last ended (ms).
-export type FleetRow = { target: string; id: string; status: string; message: string; name: string; machineId?: string; file: string; fileStart: number; fileEnd: number };
+export type FleetRow = {
+  target: string;
+  id: string;
+  status: string;
+  message: string;
+  name: string;
+  machineId?: string;
+  file: string;
+  fileStart: number;
+  fileEnd: number;
+};
 
 // One row per (host, check) of a fleet run's vitest JSON report.
 export function readFleetReport(file: string): FleetRow[] {
   const report = JSON.parse(readFileSync(file, "utf8")) as {
-    testResults: Array<{ name: string; startTime: number; endTime: number; assertionResults: Array<{ title: string; status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; target?: string; host?: { machineId: string } } }> }>;
+    testResults: Array<{
+      name: string;
+      startTime: number;
+      endTime: number;
+      assertionResults: Array<{
+        title: string;
+        status: string;
+        failureMessages?: string[];
+        meta?: { checkId?: string; status?: string; target?: string; host?: { machineId: string } };
+      }>;
+    }>;
   };
   return report.testResults.flatMap((f) =>
-    f.assertionResults.map((a) => ({ target: a.meta?.target ?? "?", id: a.meta?.checkId ?? "?", status: a.meta?.status ?? "not-run", message: (a.failureMessages ?? []).join("\n"), name: a.title, machineId: a.meta?.host?.machineId, file: f.name, fileStart: f.startTime, fileEnd: f.endTime })),
+    f.assertionResults.map((a) => ({
+      target: a.meta?.target ?? "?",
+      id: a.meta?.checkId ?? "?",
+      status: a.meta?.status ?? "not-run",
+      message: (a.failureMessages ?? []).join("\n"),
+      name: a.title,
+      machineId: a.meta?.host?.machineId,
+      file: f.name,
+      fileStart: f.startTime,
+      fileEnd: f.endTime,
+    })),
   );
 }
 
@@ -23,7 +53,13 @@ export function readFleetReport(file: string): FleetRow[] {
 export async function validateFleet(args: string[], env: Record<string, string>, label: string) {
   const dir = path.join("reports", "e2e", label);
   const started = performance.now();
-  const r = await execa("npx", ["vitest", "run", ...args], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { ...env, DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
+  const r = await execa("npx", ["vitest", "run", ...args], {
+    cwd: REPO_ROOT,
+    reject: false,
+    timeout: 300_000,
+    stdin: "ignore",
+    env: { ...env, DDV_REPORTS_DIR: dir, NO_COLOR: "1" },
+  });
   recordPhase("fleet run", performance.now() - started);
   const output = `${r.stdout}\n${r.stderr}`;
   assertNoProcessWarnings(output, `the fleet run ${label}`);

@@ -33,10 +33,16 @@ describeE2E("fleets over ssh", () => {
     const ups = await Promise.all([hostCli(["up", "--name", A]), hostCli(["up", "--scenario", "debug-on", "--name", B]), hostCli(["up", "--name", C])]);
     for (const up of ups) expect(up.exitCode, up.stderr).toBe(0);
     rmSync(DIR, { recursive: true, force: true });
-    fleet = await prepareFleet([A, B, C], DIR, [{ name: "deploy", sudo: "nopasswd" }, { name: "needpw", sudo: "password" }]);
+    fleet = await prepareFleet([A, B, C], DIR, [
+      { name: "deploy", sudo: "nopasswd" },
+      { name: "needpw", sudo: "password" },
+    ]);
     inventory = path.join(DIR, "inventory.ini");
     // C is reached as a non-root user with passwordless sudo, as many teams run Ansible.
-    writeFileSync(inventory, ["[web]", inventoryLine(fleet, A), inventoryLine(fleet, B), inventoryLine(fleet, C, { user: "deploy", become: true }), ""].join("\n"));
+    writeFileSync(
+      inventory,
+      ["[web]", inventoryLine(fleet, A), inventoryLine(fleet, B), inventoryLine(fleet, C, { user: "deploy", become: true }), ""].join("\n"),
+    );
   }, 600_000);
 
   afterAll(async () => {
@@ -71,21 +77,43 @@ describeE2E("fleets over ssh", () => {
     expect(r.output).toContain(`SEC-001 [${B}] DEBUG is off`);
     expect(readFileSync(path.join(REPO_ROOT, r.dir, "junit.xml"), "utf8")).toContain(`SEC-001 [${B}]`);
     const results = readdirSync(path.join(REPO_ROOT, r.dir, "allure-results")).filter((n) => n.endsWith("-result.json"));
-    const labelled = results.map((n) => JSON.parse(readFileSync(path.join(REPO_ROOT, r.dir, "allure-results", n), "utf8")) as { status: string; labels: Array<{ name: string; value: string }> });
+    const labelled = results.map(
+      (n) =>
+        JSON.parse(readFileSync(path.join(REPO_ROOT, r.dir, "allure-results", n), "utf8")) as {
+          status: string;
+          labels: Array<{ name: string; value: string }>;
+        },
+    );
     const sec001 = labelled.filter((x) => x.labels.some((l) => l.name === "check_id" && l.value === "SEC-001"));
-    expect(sec001.map((x) => [x.labels.find((l) => l.name === "target")?.value, x.status]).sort()).toEqual([[A, "passed"], [B, "failed"], [C, "passed"]]);
+    expect(sec001.map((x) => [x.labels.find((l) => l.name === "target")?.value, x.status]).sort()).toEqual([
+      [A, "passed"],
+      [B, "failed"],
+      [C, "passed"],
+    ]);
   }, 300_000);
 
   test("remediation over ssh fixes only the broken host, keeps its backups there, and the fleet comes back green", async () => {
     // First as a user who is neither root nor allowed sudo on the first host: refused there, nothing attempted after.
     const plain = path.join(DIR, "plain-user.ini");
     writeFileSync(plain, ["[web]", inventoryLine(fleet, A, { user: "deploy" }), inventoryLine(fleet, B), inventoryLine(fleet, C), ""].join("\n"));
-    const refused = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], { cwd: REPO_ROOT, reject: false, timeout: 120_000, stdin: "ignore", env: { DEPLOY_INVENTORY: plain, NO_COLOR: "1" } });
+    const refused = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], {
+      cwd: REPO_ROOT,
+      reject: false,
+      timeout: 120_000,
+      stdin: "ignore",
+      env: { DEPLOY_INVENTORY: plain, NO_COLOR: "1" },
+    });
     expect(refused.exitCode, refused.stdout + refused.stderr).toBe(77);
     expect(refused.stdout).toMatch(new RegExp(`\\[${A}\\] refused: the ssh user on ${A} is not root \\(uid \\d+\\)`));
     expect(refused.stdout).toContain(`not attempted: ${B}, ${C}`);
     const stop = watchCommandLines(await hostSecrets(B));
-    const rm = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { DEPLOY_INVENTORY: inventory, NO_COLOR: "1" } });
+    const rm = await execa("npx", ["tsx", "remediate", "--from-report", "reports/e2e/fleet-smoke", "--yes"], {
+      cwd: REPO_ROOT,
+      reject: false,
+      timeout: 300_000,
+      stdin: "ignore",
+      env: { DEPLOY_INVENTORY: inventory, NO_COLOR: "1" },
+    });
     const out = `${rm.stdout}\n${rm.stderr}`;
     // Its steps as the service (manage.py check with the service's environment) took no secret on a command line.
     const seen = await stop();
@@ -105,7 +133,13 @@ describeE2E("fleets over ssh", () => {
 
   test("a master connection killed mid-run turns the host's remaining checks into errors: no hang, no pass", async () => {
     const dir = "reports/e2e/fleet-killed";
-    const run = execa("npx", ["vitest", "run", "specs/service", "specs/http", "specs/database", "specs/fs-permissions", "specs/security"], { cwd: REPO_ROOT, reject: false, timeout: 300_000, stdin: "ignore", env: { DEPLOY_INVENTORY: inventory, DEPLOY_LIMIT: A, DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
+    const run = execa("npx", ["vitest", "run", "specs/service", "specs/http", "specs/database", "specs/fs-permissions", "specs/security"], {
+      cwd: REPO_ROOT,
+      reject: false,
+      timeout: 300_000,
+      stdin: "ignore",
+      env: { DEPLOY_INVENTORY: inventory, DEPLOY_LIMIT: A, DDV_REPORTS_DIR: dir, NO_COLOR: "1" },
+    });
     // Killed once the first spec file has finished (its line in the run's own progress): the host was reached and
     // judged, and the files still to come start their checks after the kill, whatever order vitest picks.
     const firstFileDone = new Promise<void>((resolve) => {
@@ -136,7 +170,10 @@ describeE2E("fleets over ssh", () => {
     const tail = Date.now() - killedAt;
     const output = `${r.stdout}\n${r.stderr}`;
     expect(r.exitCode, output).toBe(1);
-    expect([...masters].filter((p) => p !== master), "a master connection was opened again after the kill").toEqual([]);
+    expect(
+      [...masters].filter((p) => p !== master),
+      "a master connection was opened again after the kill",
+    ).toEqual([]);
     // Bounded by the probe timeout (commandMs, 10 s by default), not by a hang.
     expect(tail, output).toBeLessThan(30_000);
     const { readFleetReport } = await import("./fleet-helpers.ts");
@@ -147,7 +184,10 @@ describeE2E("fleets over ssh", () => {
     // (the unit's properties, the service's environment), never on a reconnect.
     for (const e of errors) expect(e.message, output).toMatch(new RegExp(`ssh to ${A}|ESSH`));
     // The host was reached before the kill: a lost connection, not an unreachable host.
-    expect(rows.filter((x) => /could not be reached/.test(x.message)), output).toEqual([]);
+    expect(
+      rows.filter((x) => /could not be reached/.test(x.message)),
+      output,
+    ).toEqual([]);
     // Whatever order vitest runs the files in: files run one after another, so every file after the one in flight
     // at the kill started all its checks after it. Each such file has checks that must reach the host again (a
     // command, a request, a query), and those error. The kill comes early enough that such files exist.
@@ -164,7 +204,17 @@ describeE2E("fleets over ssh", () => {
     const wrongKnown = path.join(DIR, "known_hosts.wrong");
     writeFileSync(wrongKnown, `${A} ${readFileSync(`${otherHostKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ")}\n`);
     const bad = path.join(DIR, "bad.ini");
-    writeFileSync(bad, ["[bad]", inventoryLine(fleet, A, { alias: "gone", pid: 2147480 }), inventoryLine(fleet, A, { alias: "wrongkey", key: stranger }), inventoryLine(fleet, A, { alias: "hostkey", knownHosts: wrongKnown }), inventoryLine(fleet, A, { alias: "needpw", user: "needpw", become: true }), ""].join("\n"));
+    writeFileSync(
+      bad,
+      [
+        "[bad]",
+        inventoryLine(fleet, A, { alias: "gone", pid: 2147480 }),
+        inventoryLine(fleet, A, { alias: "wrongkey", key: stranger }),
+        inventoryLine(fleet, A, { alias: "hostkey", knownHosts: wrongKnown }),
+        inventoryLine(fleet, A, { alias: "needpw", user: "needpw", become: true }),
+        "",
+      ].join("\n"),
+    );
     const started = performance.now();
     const r = await validateFleet(["specs/smoke"], { DEPLOY_INVENTORY: bad }, "fleet-bad-access");
     expect(r.exitCode, r.output).toBe(1);

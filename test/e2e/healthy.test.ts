@@ -92,7 +92,9 @@ describeE2E("a healthy reference host", () => {
     const dir = path.join(REPO_ROOT, "reports/e2e");
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, "bad-config.json"), JSON.stringify({ gunicornUrl: "ftp://x", thresholds: { p95Ms: -1 } }));
-    const r = await hostCli(["run", NAME, "--", "specs/smoke"], { env: { DEPLOY_CONFIG: path.join(dir, "bad-config.json"), DDV_REPORTS_DIR: "reports/e2e/bad-config" } });
+    const r = await hostCli(["run", NAME, "--", "specs/smoke"], {
+      env: { DEPLOY_CONFIG: path.join(dir, "bad-config.json"), DDV_REPORTS_DIR: "reports/e2e/bad-config" },
+    });
     expect(r.exitCode).toBe(78);
     expect(r.stderr).toContain("at gunicornUrl");
     expect(r.stderr).toContain("at thresholds.p95Ms");

@@ -8,7 +8,13 @@ import { phaseOf, recordPhase } from "./phases.ts";
 // Each call's phase and duration go to the run's phase table (phases.ts).
 export async function hostCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
   const started = performance.now();
-  const r = await execa("npx", ["tsx", "fixtures/host", ...args], { cwd: REPO_ROOT, reject: false, timeout: opts.timeoutMs ?? 180_000, env: opts.env, stdin: "ignore" });
+  const r = await execa("npx", ["tsx", "fixtures/host", ...args], {
+    cwd: REPO_ROOT,
+    reject: false,
+    timeout: opts.timeoutMs ?? 180_000,
+    env: opts.env,
+    stdin: "ignore",
+  });
   recordPhase(phaseOf(args), performance.now() - started);
   return r;
 }
@@ -18,7 +24,13 @@ export type CheckResult = { id: string; status: string; observed: string; blocke
 // Reads a vitest JSON report into one row per check.
 export function readReport(file: string): CheckResult[] {
   const report = JSON.parse(readFileSync(file, "utf8")) as {
-    testResults: Array<{ assertionResults: Array<{ status: string; failureMessages?: string[]; meta?: { checkId?: string; status?: string; observed?: string; blockedBy?: string } }> }>;
+    testResults: Array<{
+      assertionResults: Array<{
+        status: string;
+        failureMessages?: string[];
+        meta?: { checkId?: string; status?: string; observed?: string; blockedBy?: string };
+      }>;
+    }>;
   };
   return report.testResults.flatMap((f) =>
     f.assertionResults.map((a) => ({
@@ -59,7 +71,11 @@ export async function validateInside(name: string, args: string[] = [], label = 
 }
 
 // IDs with a given status, sorted.
-export const idsWith = (rows: CheckResult[], status: string) => rows.filter((r) => r.status === status).map((r) => r.id).sort();
+export const idsWith = (rows: CheckResult[], status: string) =>
+  rows
+    .filter((r) => r.status === status)
+    .map((r) => r.id)
+    .sort();
 
 // Whether the site answers healthy JSON on /health/ through Gunicorn and through nginx, asked with curl inside the host.
 export async function siteHealthy(name: string): Promise<{ healthy: boolean; detail: string }> {

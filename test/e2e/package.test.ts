@@ -10,7 +10,8 @@ import { describeE2E } from "./e2e.ts";
 // remediate must all start (on this machine the gate is red, systemd not being PID 1: it must run and say so).
 const dir = mkdtempSync(path.join(tmpdir(), "ddv-package-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const sh = (cmd: string, args: string[], env: Record<string, string> = {}) => execa(cmd, args, { cwd: dir, reject: false, stdin: "ignore", timeout: 300_000, env: { npm_config_update_notifier: "false", NO_COLOR: "1", ...env } });
+const sh = (cmd: string, args: string[], env: Record<string, string> = {}) =>
+  execa(cmd, args, { cwd: dir, reject: false, stdin: "ignore", timeout: 300_000, env: { npm_config_update_notifier: "false", NO_COLOR: "1", ...env } });
 
 describeE2E("the package a server installs", () => {
   test("npm ci --omit=dev, then the gate, the report and remediate run", { timeout: 900_000 }, async () => {

@@ -37,7 +37,14 @@ export function phaseTable(): string {
     const r = rows.get(phase) ?? { n: 0, ms: 0 };
     rows.set(phase, { n: r.n + 1, ms: r.ms + ms });
   }
-  const lines = [...rows.entries()].sort((a, b) => b[1].ms - a[1].ms).map(([p, r]) => `  ${p.padEnd(14)} ${String(r.n).padStart(5)} ${(r.ms / 1000).toFixed(0).padStart(7)} s ${(r.ms / r.n / 1000).toFixed(1).padStart(7)} s`);
+  const lines = [...rows.entries()]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(([p, r]) => `  ${p.padEnd(14)} ${String(r.n).padStart(5)} ${(r.ms / 1000).toFixed(0).padStart(7)} s ${(r.ms / r.n / 1000).toFixed(1).padStart(7)} s`);
   const total = [...rows.values()].reduce((a, r) => ({ n: a.n + r.n, ms: a.ms + r.ms }), { n: 0, ms: 0 });
-  return [`e2e phases (host actions; concurrent ones add up):`, `  ${"phase".padEnd(14)} ${"count".padStart(5)} ${"total".padStart(9)} ${"mean".padStart(9)}`, ...lines, `  ${"all".padEnd(14)} ${String(total.n).padStart(5)} ${(total.ms / 1000).toFixed(0).padStart(7)} s`].join("\n");
+  return [
+    `e2e phases (host actions; concurrent ones add up):`,
+    `  ${"phase".padEnd(14)} ${"count".padStart(5)} ${"total".padStart(9)} ${"mean".padStart(9)}`,
+    ...lines,
+    `  ${"all".padEnd(14)} ${String(total.n).padStart(5)} ${(total.ms / 1000).toFixed(0).padStart(7)} s`,
+  ].join("\n");
 }

@@ -9,10 +9,13 @@ export const STATE_DIR = "/var/lib/ddv/remediation";
 
 // Whether every ID has a check whose fixId names a registered fix (decided when the tests load: new fixes count).
 export function fixable(ids: readonly string[]): boolean {
-  return ids.length > 0 && ids.every((id) => {
-    const c = catalogue.find((x) => x.id === id);
-    return !!c?.fixId && !!fixById(c.fixId);
-  });
+  return (
+    ids.length > 0 &&
+    ids.every((id) => {
+      const c = catalogue.find((x) => x.id === id);
+      return !!c?.fixId && !!fixById(c.fixId);
+    })
+  );
 }
 
 // Runs a shell script inside the host as root; stdin is not a terminal (as under cron or CI).
@@ -138,7 +141,13 @@ export function rowChanges(before: Map<string, number>, after: Map<string, numbe
 // The secret values of the host's env file: SECRET_KEY and the DATABASE_URL password.
 export async function hostSecrets(host: string): Promise<string[]> {
   const r = await shInside(host, "cat /etc/projectmeats/projectmeats.env");
-  const env = Object.fromEntries(r.stdout.split("\n").map((l) => l.match(/^([A-Z_]+)=(.*)$/)).filter(Boolean).map((m) => [m?.[1], m?.[2]]));
+  const env = Object.fromEntries(
+    r.stdout
+      .split("\n")
+      .map((l) => l.match(/^([A-Z_]+)=(.*)$/))
+      .filter(Boolean)
+      .map((m) => [m?.[1], m?.[2]]),
+  );
   const pw = (env.DATABASE_URL as string | undefined)?.match(/^[a-z]+:\/\/[^:]*:([^@]*)@/)?.[1];
   const out = [env.SECRET_KEY, pw].filter((s): s is string => !!s && s.length >= 8);
   if (out.length < 2) throw new Error(`expected SECRET_KEY and a DATABASE_URL password in the env file, found ${out.length}`);

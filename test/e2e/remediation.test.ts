@@ -61,7 +61,14 @@ describeE2E("remediation safety", () => {
     expect(changes(before, after)).toEqual([]);
     expect(dbBefore).toBeDefined();
     expect(rowChanges(dbBefore as Map<string, number>, dbAfter as Map<string, number>)).toEqual([]);
-    expect((await shInside(HOST, `ls -d ${STATE_DIR}/[0-9]* 2>/dev/null | head -1; [ ! -e ${STATE_DIR}/remediation.lock ] || flock -n ${STATE_DIR}/remediation.lock true || echo held`)).stdout.trim()).toBe("");
+    expect(
+      (
+        await shInside(
+          HOST,
+          `ls -d ${STATE_DIR}/[0-9]* 2>/dev/null | head -1; [ ! -e ${STATE_DIR}/remediation.lock ] || flock -n ${STATE_DIR}/remediation.lock true || echo held`,
+        )
+      ).stdout.trim(),
+    ).toBe("");
   });
 
   test.skipIf(noDebugFix)("without a terminal and without --yes: one line, exit 64, nothing applied", { timeout: 900_000 }, async () => {
@@ -74,62 +81,85 @@ describeE2E("remediation safety", () => {
     expect(await fileId(ENV_FILE)).toBe(before);
   });
 
-  test.skipIf(noDebugFix)("a second run is refused while the first holds the lock; the fix that did not help is rolled back byte-identical", { timeout: 1_200_000 }, async () => {
-    const before = await fileState(ENV_FILE);
-    // The first run in the background; the second as soon as the lock exists, from the same shell.
-    const script = `cd "$0" && rm -f /tmp/r1.* /tmp/r2.*
+  test.skipIf(noDebugFix)(
+    "a second run is refused while the first holds the lock; the fix that did not help is rolled back byte-identical",
+    { timeout: 1_200_000 },
+    async () => {
+      const before = await fileState(ENV_FILE);
+      // The first run in the background; the second as soon as the lock exists, from the same shell.
+      const script = `cd "$0" && rm -f /tmp/r1.* /tmp/r2.*
 (npx tsx remediate --from-report "$1" --yes </dev/null >/tmp/r1.out 2>/tmp/r1.err; echo $? >/tmp/r1.rc) &
 for i in $(seq 1200); do [ -e ${STATE_DIR}/remediation.lock ] && ! flock -n ${STATE_DIR}/remediation.lock true && break; sleep 0.1; done
 cat ${STATE_DIR}/remediation.lock >/tmp/lock.json
 npx tsx remediate --from-report "$1" --yes </dev/null >/tmp/r2.out 2>/tmp/r2.err; echo $? >/tmp/r2.rc
 wait`;
-    const run = await hostCli(["exec", HOST, "--", "bash", "-c", script, REPO_ROOT, report], { timeoutMs: 1_100_000 });
-    expect(run.exitCode, String(run.stderr)).toBe(0);
-    const read = async (f: string) => (await shInside(HOST, `cat /tmp/${f}`)).stdout;
-    const [r1out, r1err, r1rc, r2out, r2err, r2rc, lock] = await Promise.all(["r1.out", "r1.err", "r1.rc", "r2.out", "r2.err", "r2.rc", "lock.json"].map(read));
-    outputs.push(r1out, r1err, r2out, r2err);
-    const owner = JSON.parse(lock) as { pid: number; user: string };
-    // The second: one line, exit 73, naming the holder.
-    expect(r2rc.trim(), `${r2out}\n${r2err}`).toBe("73");
-    expect(r2err.trim().split("\n")).toHaveLength(1);
-    expect(r2err).toMatch(new RegExp(`^remediate: another remediation is running on this host: root, pid ${owner.pid} on \\S+, for \\d+ (s|min) \\(.*vitest-report\\.json\\)`));
-    // The first: set-debug-false applied, SEC-001 still red, rolled back; exit 1.
-    expect(r1rc.trim(), `${r1out}\n${r1err}`).toBe("1");
-    expect(r1out).toMatch(/set-debug-false: ROLLED BACK: still failing after the fix: SEC-001/);
-    expect(r1out).toMatch(/FAIL set-debug-false \(SEC-001\): rolled back/);
-    expect(await fileState(ENV_FILE)).toBe(before);
-    // Free again: the kernel released the flock with the first run's holder.
-    expect((await shInside(HOST, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim()).toBe("free");
-    // The host is as the report saw it: SEC-001 red, nothing else.
-    const v = await validateInside(HOST, [], "rm-rollback-after");
-    expect(idsWith(v.results, "fail"), v.output).toEqual(["SEC-001"]);
-    expect(idsWith(v.results, "error"), v.output).toEqual([]);
-  });
+      const run = await hostCli(["exec", HOST, "--", "bash", "-c", script, REPO_ROOT, report], { timeoutMs: 1_100_000 });
+      expect(run.exitCode, String(run.stderr)).toBe(0);
+      const read = async (f: string) => (await shInside(HOST, `cat /tmp/${f}`)).stdout;
+      const [r1out, r1err, r1rc, r2out, r2err, r2rc, lock] = await Promise.all(
+        ["r1.out", "r1.err", "r1.rc", "r2.out", "r2.err", "r2.rc", "lock.json"].map(read),
+      );
+      outputs.push(r1out, r1err, r2out, r2err);
+      const owner = JSON.parse(lock) as { pid: number; user: string };
+      // The second: one line, exit 73, naming the holder.
+      expect(r2rc.trim(), `${r2out}\n${r2err}`).toBe("73");
+      expect(r2err.trim().split("\n")).toHaveLength(1);
+      expect(r2err).toMatch(
+        new RegExp(`^remediate: another remediation is running on this host: root, pid ${owner.pid} on \\S+, for \\d+ (s|min) \\(.*vitest-report\\.json\\)`),
+      );
+      // The first: set-debug-false applied, SEC-001 still red, rolled back; exit 1.
+      expect(r1rc.trim(), `${r1out}\n${r1err}`).toBe("1");
+      expect(r1out).toMatch(/set-debug-false: ROLLED BACK: still failing after the fix: SEC-001/);
+      expect(r1out).toMatch(/FAIL set-debug-false \(SEC-001\): rolled back/);
+      expect(await fileState(ENV_FILE)).toBe(before);
+      // Free again: the kernel released the flock with the first run's holder.
+      expect((await shInside(HOST, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim()).toBe("free");
+      // The host is as the report saw it: SEC-001 red, nothing else.
+      const v = await validateInside(HOST, [], "rm-rollback-after");
+      expect(idsWith(v.results, "fail"), v.output).toEqual(["SEC-001"]);
+      expect(idsWith(v.results, "error"), v.output).toEqual([]);
+    },
+  );
 
-  test.skipIf(noDebugFix)("the audit log has a line when each step starts and one when it ends; no secret in it, the manifest or any output", { timeout: 600_000 }, async () => {
-    const secrets = await hostSecrets(HOST);
-    const log = (await shInside(HOST, `cat ${STATE_DIR}/audit.jsonl`)).stdout.trim().split("\n");
-    const entries = log.map((l) => JSON.parse(l) as Record<string, unknown>);
-    const dirs = [...new Set(entries.map((e) => e.backup as string))];
-    expect(dirs).toHaveLength(1); // one applying run (the dry run and the refused ones applied nothing)
-    const manifest = (await shInside(HOST, `cat ${dirs[0]}/manifest.json`)).stdout;
-    const m = JSON.parse(manifest) as { declared: Record<string, unknown>; files: Array<{ path: string; fix: string }> };
-    // Two lines per step: "started" (written before the step touches anything) and its result; each with the fields
-    // the issue names.
-    expect(entries.filter((e) => e.result === "started").map((e) => e.fix).sort()).toEqual(Object.keys(m.declared).sort());
-    expect(entries.filter((e) => e.result !== "started").map((e) => e.fix).sort()).toEqual(Object.keys(m.declared).sort());
-    for (const e of entries) expect(Object.keys(e)).toEqual(expect.arrayContaining(["time", "user", "host", "report", "ids", "fix", "result", "files", "backup"]));
-    expect(entries.find((e) => e.fix === "set-debug-false")).toMatchObject({ result: "rolled back", ids: ["SEC-001"], files: [ENV_FILE], user: "root" });
-    expect(m.files.find((f) => f.path === ENV_FILE)?.fix).toBe("set-debug-false");
-    // The run folder holds copies of env files: root only.
-    expect((await shInside(HOST, `stat -c '%U %a' ${dirs[0]} ${STATE_DIR}`)).stdout.trim().split("\n")).toEqual(["root 700", "root 700"]);
-    for (const s of secrets) {
-      expect(log.join("\n").includes(s), "a secret in the audit log").toBe(false);
-      expect(manifest.includes(s), "a secret in the manifest").toBe(false);
-      for (const o of outputs) expect(o.includes(s), "a secret in the CLI output").toBe(false);
-    }
-    expect(outputs.join("").length).toBeGreaterThan(0);
-  });
+  test.skipIf(noDebugFix)(
+    "the audit log has a line when each step starts and one when it ends; no secret in it, the manifest or any output",
+    { timeout: 600_000 },
+    async () => {
+      const secrets = await hostSecrets(HOST);
+      const log = (await shInside(HOST, `cat ${STATE_DIR}/audit.jsonl`)).stdout.trim().split("\n");
+      const entries = log.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const dirs = [...new Set(entries.map((e) => e.backup as string))];
+      expect(dirs).toHaveLength(1); // one applying run (the dry run and the refused ones applied nothing)
+      const manifest = (await shInside(HOST, `cat ${dirs[0]}/manifest.json`)).stdout;
+      const m = JSON.parse(manifest) as { declared: Record<string, unknown>; files: Array<{ path: string; fix: string }> };
+      // Two lines per step: "started" (written before the step touches anything) and its result; each with the fields
+      // the issue names.
+      expect(
+        entries
+          .filter((e) => e.result === "started")
+          .map((e) => e.fix)
+          .sort(),
+      ).toEqual(Object.keys(m.declared).sort());
+      expect(
+        entries
+          .filter((e) => e.result !== "started")
+          .map((e) => e.fix)
+          .sort(),
+      ).toEqual(Object.keys(m.declared).sort());
+      for (const e of entries)
+        expect(Object.keys(e)).toEqual(expect.arrayContaining(["time", "user", "host", "report", "ids", "fix", "result", "files", "backup"]));
+      expect(entries.find((e) => e.fix === "set-debug-false")).toMatchObject({ result: "rolled back", ids: ["SEC-001"], files: [ENV_FILE], user: "root" });
+      expect(m.files.find((f) => f.path === ENV_FILE)?.fix).toBe("set-debug-false");
+      // The run folder holds copies of env files: root only.
+      expect((await shInside(HOST, `stat -c '%U %a' ${dirs[0]} ${STATE_DIR}`)).stdout.trim().split("\n")).toEqual(["root 700", "root 700"]);
+      for (const s of secrets) {
+        expect(log.join("\n").includes(s), "a secret in the audit log").toBe(false);
+        expect(manifest.includes(s), "a secret in the manifest").toBe(false);
+        for (const o of outputs) expect(o.includes(s), "a secret in the CLI output").toBe(false);
+      }
+      expect(outputs.join("").length).toBeGreaterThan(0);
+    },
+  );
 });
 
 if (noDebugFix) test.skip(SKIP_WHY, () => {});

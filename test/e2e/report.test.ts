@@ -14,7 +14,15 @@ const NAME = `e2e-rep-${process.pid}`;
 const LABEL = "report";
 const CHROMIUM = "/usr/bin/chromium";
 // The flags the issue asks for: no network side traffic, no sandbox (root in CI), a fresh profile each time.
-const FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+const FLAGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 
 let results: CheckResult[] = [];
 let output = "";
@@ -59,8 +67,14 @@ describeE2E("the audit reports of a broken host", () => {
     for (const n of names) expect(n).toMatch(/^(SVC|HTTP|DB|FS|SEC|PERF)-\d{3} /);
     // The failure carries the terminal's message (XML-escaped in the attribute).
     const failure = xml.match(/<failure message="([^"]*)" type="AssertionError">/)?.[1] ?? "";
-    const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
-    const message = unescape(failure);
+    const unescapeXml = (s: string) =>
+      s
+        .replace(/&quot;/g, '"')
+        .replace(/&apos;/g, "'")
+        .replace(/&lt;/g, "<")
+        .replace(/&gt;/g, ">")
+        .replace(/&amp;/g, "&");
+    const message = unescapeXml(failure);
     expect(message.startsWith("HTTP-001 FAIL: Health endpoints answer healthy JSON through Gunicorn\n  expected: ")).toBe(true);
     expect(output).toContain(message);
   });
@@ -68,15 +82,33 @@ describeE2E("the audit reports of a broken host", () => {
   test("allure-results hold the environment, the host parameter, the cause and capped evidence", () => {
     const res = path.join(dir, "allure-results");
     const env = parseEnvInfo(readFileSync(path.join(res, "environment.properties"), "utf8"));
-    for (const key of ["Host name", "OS", "Django", "Gunicorn", "PostgreSQL", "nginx", "systemd", "Validator", "Validator commit", "Config file"]) expect(env[key], key).toMatch(/^\S/);
+    for (const key of ["Host name", "OS", "Django", "Gunicorn", "PostgreSQL", "nginx", "systemd", "Validator", "Validator commit", "Config file"])
+      expect(env[key], key).toMatch(/^\S/);
     expect(env.Django).toMatch(/^\d+\.\d+/);
     expect(env["Validator commit"]).toMatch(/^[0-9a-f]{40}$/);
-    const http001 = readFileSync(path.join(res, (readdirSync(res).find((f) => f.endsWith("-result.json") && readFileSync(path.join(res, f), "utf8").includes('"name":"HTTP-001 ')) as string)), "utf8");
+    const http001 = readFileSync(
+      path.join(
+        res,
+        readdirSync(res).find((f) => f.endsWith("-result.json") && readFileSync(path.join(res, f), "utf8").includes('"name":"HTTP-001 ')) as string,
+      ),
+      "utf8",
+    );
     type Attachment = { name: string; source: string };
-    const r = JSON.parse(http001) as { labels: Array<{ name: string; value: string }>; parameters: Array<{ name: string }>; attachments: Attachment[]; steps: Array<{ attachments: Attachment[] }> };
+    const r = JSON.parse(http001) as {
+      labels: Array<{ name: string; value: string }>;
+      parameters: Array<{ name: string }>;
+      attachments: Attachment[];
+      steps: Array<{ attachments: Attachment[] }>;
+    };
     // allure-js-commons 3 records each runtime attachment as a step of the test body.
     r.attachments = [...r.attachments, ...r.steps.flatMap((st) => st.attachments)];
-    expect(r.labels).toEqual(expect.arrayContaining([{ name: "ALLURE_ID", value: "HTTP-001" }, { name: "cause", value: "service down" }, { name: "feature", value: "http" }]));
+    expect(r.labels).toEqual(
+      expect.arrayContaining([
+        { name: "ALLURE_ID", value: "HTTP-001" },
+        { name: "cause", value: "service down" },
+        { name: "feature", value: "http" },
+      ]),
+    );
     expect(r.parameters.map((p) => p.name)).toContain("host");
     expect(r.attachments.map((a) => a.name)).toEqual(["journal since the service's current start", "HTTP status lines and headers"]);
     for (const a of r.attachments) expect(readFileSync(path.join(res, a.source)).length).toBeLessThanOrEqual(16 * 1024);
@@ -96,7 +128,12 @@ describeE2E("the audit reports of a broken host", () => {
     const profile = mkdtempSync(path.join(tmpdir(), "ddv-chromium-"));
     let browser: BrowserContext | undefined;
     try {
-      browser = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport: { width: 1400, height: 1100 } });
+      browser = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: FLAGS,
+        viewport: { width: 1400, height: 1100 },
+      });
       const tab = await browser.newPage();
       const outside: string[] = [];
       tab.on("request", (q) => {

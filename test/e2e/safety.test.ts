@@ -12,7 +12,12 @@ const HOST = "e2e-safety";
 const KILLED = "e2e-sigkill";
 const MEDIA = "/opt/projectmeats/backend/media";
 // The deployment's own files: the fixes and playbooks may change these, nothing else.
-const DEPLOYMENT = ["/etc/projectmeats", "/etc/systemd/system/projectmeats.service", "/etc/systemd/system/projectmeats.service.d", "/etc/systemd/system/multi-user.target.wants/projectmeats.service"];
+const DEPLOYMENT = [
+  "/etc/projectmeats",
+  "/etc/systemd/system/projectmeats.service",
+  "/etc/systemd/system/projectmeats.service.d",
+  "/etc/systemd/system/multi-user.target.wants/projectmeats.service",
+];
 const outside = (p: string) => !DEPLOYMENT.some((d) => p === d || p.startsWith(`${d}/`));
 
 const PLANT = String.raw`set -e
@@ -51,7 +56,10 @@ describeE2E("remediation as root cannot be turned against its host", () => {
     expect(out.split("\n").filter((l) => /^777 /.test(l))).toEqual([]);
     expect((await shInside(HOST, `stat -c %a "${MEDIA}/evil\n777 " /tmp`)).stdout.trim().split("\n")).toEqual(["775", "1777"]);
     // The playbooks, with the Gunicorn logs themselves swapped for links by the service user.
-    await shInside(HOST, "cd /var/log/projectmeats && runuser -u projectmeats -- sh -c 'rm -f error.log access.log && ln -s /etc/shadow error.log && ln -s /etc/passwd access.log'");
+    await shInside(
+      HOST,
+      "cd /var/log/projectmeats && runuser -u projectmeats -- sh -c 'rm -f error.log access.log && ln -s /etc/shadow error.log && ln -s /etc/passwd access.log'",
+    );
     for (const p of ["emergency-restart", "emergency-reset"]) {
       const r = await remediateInside(HOST, [p, "--yes"]);
       const said = `${r.stdout}\n${r.stderr}`;
@@ -67,7 +75,9 @@ describeE2E("remediation as root cannot be turned against its host", () => {
     expect((await shInside(HOST, "stat -c '%a %U:%G' /tmp /var/tmp")).stdout.trim().split("\n")).toEqual(["1777 root:root", "1777 root:root"]);
   });
 
-  test("remediate killed with SIGKILL mid-step, or stopped by TERM: `rollback latest` restores every file byte-identical and the lock is free", { timeout: 900_000 }, async () => {
+  test("remediate killed with SIGKILL mid-step, or stopped by TERM: `rollback latest` restores every file byte-identical and the lock is free", {
+    timeout: 900_000,
+  }, async () => {
     // The env file: bytes, owner and mode. The log: owner and mode (the running Gunicorn keeps appending to it).
     const env = "/etc/projectmeats/projectmeats.env";
     const state = `stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env} && stat -c '%n %a %U:%G' /var/log/projectmeats/error.log`;
@@ -76,7 +86,11 @@ describeE2E("remediation as root cannot be turned against its host", () => {
     const v = await validateInside(KILLED, [], "sigkill");
     expect(v.exitCode).toBe(1);
     const original = (await shInside(KILLED, state)).stdout;
-    for (const [fix, signal] of [["fix-permissions", "KILL"], ["set-debug-false", "KILL"], ["set-debug-false", "TERM"]] as const) {
+    for (const [fix, signal] of [
+      ["fix-permissions", "KILL"],
+      ["set-debug-false", "KILL"],
+      ["set-debug-false", "TERM"],
+    ] as const) {
       // Signalled the moment the step has started and recorded its first file: the step is under way. KILL reaches the
       // whole session (a power loss); TERM only remediate's own process, which rolls the step back and stops.
       const script = `cd '${REPO_ROOT}' && : > /tmp/rm.out
@@ -92,7 +106,9 @@ wait $!; echo "rc=$?" >> /tmp/rm.out
         expect(said, said).toMatch(/SIGTERM: the step under way is rolled back, then remediate stops/);
         // The signal lands in set-debug-false or just after its one write: the step under way is undone or not
         // started, what was applied before is named with the command that undoes it.
-        expect(said, said).toMatch(/interrupted by SIGTERM: kept, not verified: fix-permissions(, set-debug-false)?; undo them with `npx tsx remediate rollback \d{8}T\d{6}Z?-[0-9a-f]+`/);
+        expect(said, said).toMatch(
+          /interrupted by SIGTERM: kept, not verified: fix-permissions(, set-debug-false)?; undo them with `npx tsx remediate rollback \d{8}T\d{6}Z?-[0-9a-f]+`/,
+        );
         expect(said, said).toMatch(/rc=130/);
       }
       const rb = await remediateInside(KILLED, ["rollback", "latest", "--yes"]);

@@ -14,7 +14,7 @@ const REPORTS = "reports/e2e/secrets";
 const KEY = `Kq$9'x%41"zR7-dollar$HOME-pct%2F-v8Lm3Nw0Pt6Yc1Ub5Ae2Gi4Jo7Sd`; // $, %, both quotes
 const DB_PASSWORD = "p@ss%w0rd$x/y'z";
 const TOKEN = "tok_5f3a9c1e7b2d4f60a8c9";
-const SMTP_PASSWORD = "smtp \"quoted\" pass";
+const SMTP_PASSWORD = 'smtp "quoted" pass';
 
 // The forms a secret could leak in: raw, URL-encoded (lower and upper hex), JSON-escaped, shell-quoted halves.
 function forms(s: string): string[] {
@@ -61,7 +61,10 @@ describeE2E("secrets never leave the host's env file", () => {
   test("every suite, a remediation and the HTML report: zero hits for any planted secret", { timeout: 900_000 }, async () => {
     const red = await validateInside(HOST, [], "secrets/before");
     outputs.push(red.output);
-    expect(red.results.filter((r) => r.status === "fail").map((r) => r.id), red.output).toContain("SEC-001");
+    expect(
+      red.results.filter((r) => r.status === "fail").map((r) => r.id),
+      red.output,
+    ).toContain("SEC-001");
     // Its Allure results go beside the run's, so the HTML report shows (and the sweep reads) them too.
     const fix = await shInside(HOST, `cd '${REPO_ROOT}' && DDV_REPORTS_DIR=${red.dir} npx tsx remediate --from-report ${red.dir} --yes </dev/null`);
     outputs.push(fix.stdout, fix.stderr);
@@ -70,12 +73,20 @@ describeE2E("secrets never leave the host's env file", () => {
     outputs.push(green.output);
     const audit = await shInside(HOST, "cat /var/lib/ddv/remediation/audit.jsonl /var/lib/ddv/remediation/*/manifest.json");
     outputs.push(audit.stdout);
-    const report = await execa("npx", ["tsx", "scripts/report.ts", path.join(REPORTS, "before")], { cwd: REPO_ROOT, reject: false, all: true, timeout: 600_000 });
+    const report = await execa("npx", ["tsx", "scripts/report.ts", path.join(REPORTS, "before")], {
+      cwd: REPO_ROOT,
+      reject: false,
+      all: true,
+      timeout: 600_000,
+    });
     outputs.push(String(report.all));
     expect(report.exitCode, String(report.all)).toBe(0);
 
     const files = readdirSync(path.join(REPO_ROOT, REPORTS), { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
-    expect(files.some((f) => f.name.endsWith(".html")), "the HTML report was built").toBe(true);
+    expect(
+      files.some((f) => f.name.endsWith(".html")),
+      "the HTML report was built",
+    ).toBe(true);
     expect(files.some((f) => f.name.endsWith("-result.json"))).toBe(true);
     const hits: string[] = [];
     for (const s of [KEY, DB_PASSWORD, TOKEN, SMTP_PASSWORD])

@@ -16,7 +16,9 @@ describe("the check catalogue", () => {
 
   test("IDs are static literals in the source, never built at run time", () => {
     const dir = path.join(REPO_ROOT, "src/checks");
-    const source = readdirSync(dir).map((f) => readFileSync(path.join(dir, f), "utf8")).join("\n");
+    const source = readdirSync(dir)
+      .map((f) => readFileSync(path.join(dir, f), "utf8"))
+      .join("\n");
     for (const c of catalogue) expect(source, c.id).toContain(`id: "${c.id}"`);
   });
 

@@ -56,6 +56,8 @@ describe("loadConfig", () => {
     const own = write("secrets.json", JSON.stringify({ secrets: { names: ["SHOP_API"], minLength: 12 } }));
     expect(loadConfig({ DEPLOY_CONFIG: own }, dir).secrets).toMatchObject({ names: ["SHOP_API"], minLength: 12, suffixes: c.secrets.suffixes });
     const bad = write("secrets-bad.json", JSON.stringify({ secrets: { names: ["NOT A NAME"], minLength: 0 } }));
-    expect(() => loadConfig({ DEPLOY_CONFIG: bad }, dir)).toThrow(/secrets\.names\[0\][\s\S]*must be an environment variable name|must be an environment variable name/);
+    expect(() => loadConfig({ DEPLOY_CONFIG: bad }, dir)).toThrow(
+      /secrets\.names\[0\][\s\S]*must be an environment variable name|must be an environment variable name/,
+    );
   });
 });

@@ -23,7 +23,13 @@ function withErrors(t: Transport, errors: Record<string, string>): Transport {
 
 describe("PERF-002's unitRssMb", () => {
   // The recorded cgroup.procs lists 162 (master), 173-175 (workers) and zeros for processes outside our PID namespace.
-  const files = { [`${CG}/cgroup.procs`]: recorded("cgroup-procs-projectmeats.txt"), "/proc/162/status": master, "/proc/173/status": master, "/proc/174/status": master, "/proc/175/status": master };
+  const files = {
+    [`${CG}/cgroup.procs`]: recorded("cgroup-procs-projectmeats.txt"),
+    "/proc/162/status": master,
+    "/proc/173/status": master,
+    "/proc/174/status": master,
+    "/proc/175/status": master,
+  };
 
   test("sums VmRSS of the unit's processes, skipping PID 0 entries", async () => {
     const t = replayTransport(healthyCommands(), files);
@@ -32,7 +38,11 @@ describe("PERF-002's unitRssMb", () => {
 
   test("a process that exited while measured (ENOENT) is skipped and counted", async () => {
     const { "/proc/175/status": _, ...rest } = files;
-    expect(await unitRssMb(replayContext(replayTransport(healthyCommands(), rest)))).toEqual({ totalMb: Math.round((3 * 28884) / 1024), processes: 3, vanished: 1 });
+    expect(await unitRssMb(replayContext(replayTransport(healthyCommands(), rest)))).toEqual({
+      totalMb: Math.round((3 * 28884) / 1024),
+      processes: 3,
+      vanished: 1,
+    });
   });
 
   test("any other unreadable status is an error, never 0 kB", async () => {
@@ -82,7 +92,10 @@ describe("CPUs the service can use", () => {
       "/sys/fs/cgroup/system.slice/cpu.max": "max 100000\n",
     });
     const ctx = replayContext(t);
-    expect(await cpuLimit(ctx)).toEqual({ cpus: 0.5, source: "affinity of the service's PID 70: 0-1, capped by quota cpu.max of /system.slice/projectmeats.service (50000 100000)" });
+    expect(await cpuLimit(ctx)).toEqual({
+      cpus: 0.5,
+      source: "affinity of the service's PID 70: 0-1, capped by quota cpu.max of /system.slice/projectmeats.service (50000 100000)",
+    });
     expect(await cpuCount(ctx)).toBe(0.5);
   });
 
@@ -107,7 +120,9 @@ describe("CPUs the service can use", () => {
     const t = replayTransport(healthyCommands(down), { "/proc/1/status": pid1 });
     expect(await cpuLimit(replayContext(t))).toEqual({ cpus: 2, source: "affinity of PID 1 (the service is not running): 0-1" });
     // MainPID set but the process gone meanwhile: the same fallback
-    expect((await cpuLimit(replayContext(replayTransport(healthyCommands(), { "/proc/1/status": pid1 })))).source).toContain("PID 1 (the service is not running)");
+    expect((await cpuLimit(replayContext(replayTransport(healthyCommands(), { "/proc/1/status": pid1 })))).source).toContain(
+      "PID 1 (the service is not running)",
+    );
   });
 
   test("an unreadable status is an error", async () => {

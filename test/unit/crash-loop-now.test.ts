@@ -16,7 +16,7 @@ const check = serviceChecks.find((c) => c.id === "SVC-003")!;
 function host(show: string, secondsSinceStart: number | undefined) {
   const files: Record<string, string> = { "/proc/uptime": `${(started + (secondsSinceStart ?? 0)).toFixed(2)} 1000.00\n` };
   if (secondsSinceStart !== undefined) files["/proc/5082/stat"] = stat;
-  return replayContext(replayTransport({ "journalctl": { stdout: "" }, ...healthyCommands(show) }, files));
+  return replayContext(replayTransport({ journalctl: { stdout: "" }, ...healthyCommands(show) }, files));
 }
 
 describe("SVC-003: crash-looping now", () => {

@@ -5,7 +5,13 @@ import { recorded } from "./replay.ts";
 // What systemd 252 (Debian 12) passed to a process for two env files with every odd shape, recorded on a reference
 // host with: systemd-run --wait --pipe -p EnvironmentFile=env-file-odd.env -p EnvironmentFile=env-file-odd-2.env
 // /usr/bin/env -0 (and once without the files, for the variables systemd-run adds itself).
-const fromSystemd = (name: string) => Object.fromEntries(recorded(name).split("\0").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+const fromSystemd = (name: string) =>
+  Object.fromEntries(
+    recorded(name)
+      .split("\0")
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
 
 describe("env files parsed as systemd parses them", () => {
   const baseline = fromSystemd("env-file-baseline.systemd-env0");
@@ -18,7 +24,7 @@ describe("env files parsed as systemd parses them", () => {
   });
 
   test.each([
-    ["quotes: single keeps backslashes, double unescapes only \" \\ ` $", "SQ", 'single $HOME "dq" \\n no escapes \\'],
+    ['quotes: single keeps backslashes, double unescapes only " \\ ` $', "SQ", 'single $HOME "dq" \\n no escapes \\'],
     ["double quotes keep a backslash before other characters", "DQ", 'double "quoted" \\ back $dollar `tick` \\n kept \\a kept'],
     ["adjacent quoted parts join", "MIXED", "abc"],
     ["quotes in the middle of an unquoted value are literal", "QUOTE_MID", "a\"b\"c 'd'"],

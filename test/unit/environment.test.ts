@@ -11,7 +11,7 @@ describe("env files and secrets", () => {
   });
 
   test("secretValues finds SECRET_KEY and the password inside DATABASE_URL, and redact hides both", () => {
-    const env = { SECRET_KEY: "k".repeat(10) + "XyZ", DATABASE_URL: "postgres://app:p%40ssw0rd@localhost/db", DEBUG: "False" };
+    const env = { SECRET_KEY: `${"k".repeat(10)}XyZ`, DATABASE_URL: "postgres://app:p%40ssw0rd@localhost/db", DEBUG: "False" };
     const secrets = secretValues(env);
     expect(secrets).toContain("p@ssw0rd");
     const text = `key=${env.SECRET_KEY} url=${env.DATABASE_URL} decoded=p@ssw0rd`;
@@ -29,7 +29,9 @@ describe("env files and secrets", () => {
   });
 
   test("variables named like secrets are secrets (DB_PASS, API_TOKEN); names merely containing PASS are not", () => {
-    expect(secretValues({ DB_PASS: "hunter22", API_TOKEN: "tok-123456", DEBUG: "False", PASSWORD_RESET_TIMEOUT: "3600", BYPASS_CACHE: "yes-please" }).sort()).toEqual(["hunter22", "tok-123456"]);
+    expect(
+      secretValues({ DB_PASS: "hunter22", API_TOKEN: "tok-123456", DEBUG: "False", PASSWORD_RESET_TIMEOUT: "3600", BYPASS_CACHE: "yes-please" }).sort(),
+    ).toEqual(["hunter22", "tok-123456"]);
   });
 
   test("clip redacts before it shortens, so no part of a secret survives the cut", () => {
@@ -41,7 +43,13 @@ describe("env files and secrets", () => {
   });
 
   test("parseDatabaseUrl decodes credentials and refuses other schemes", () => {
-    expect(parseDatabaseUrl("postgres://u:p%3Aw@db.example:6543/name")).toEqual({ host: "db.example", port: 6543, user: "u", password: "p:w", database: "name" });
+    expect(parseDatabaseUrl("postgres://u:p%3Aw@db.example:6543/name")).toEqual({
+      host: "db.example",
+      port: 6543,
+      user: "u",
+      password: "p:w",
+      database: "name",
+    });
     expect(parseDatabaseUrl("sqlite:////tmp/db.sqlite3")).toBeUndefined();
     expect(parseDatabaseUrl(undefined)).toBeUndefined();
     expect(parseDatabaseUrl("postgres://u:50%off@h/db")?.password).toBe("50%off");

@@ -12,10 +12,22 @@ import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 
 const db: UserDb = {
-  users: new Map([["projectmeats", { uid: 999, gid: 999 }], ["root", { uid: 0, gid: 0 }]]),
-  groups: new Map([["projectmeats", { gid: 999, members: [] }], ["www-data", { gid: 33, members: ["projectmeats"] }]]),
-  uidName: new Map([[999, "projectmeats"], [0, "root"]]),
-  gidName: new Map([[999, "projectmeats"], [33, "www-data"]]),
+  users: new Map([
+    ["projectmeats", { uid: 999, gid: 999 }],
+    ["root", { uid: 0, gid: 0 }],
+  ]),
+  groups: new Map([
+    ["projectmeats", { gid: 999, members: [] }],
+    ["www-data", { gid: 33, members: ["projectmeats"] }],
+  ]),
+  uidName: new Map([
+    [999, "projectmeats"],
+    [0, "root"],
+  ]),
+  gidName: new Map([
+    [999, "projectmeats"],
+    [33, "www-data"],
+  ]),
 };
 const st = (mode: number, uid: number, gid: number, isDirectory = false): FileStat => ({ mode, uid, gid, isDirectory, isFile: !isDirectory, size: 1 });
 
@@ -57,7 +69,11 @@ describe("FS-003: env file owner, group and mode", () => {
     ["0700 executable", st(0o700, 0, 0), ["execute bits set"]],
     ["0200 write-only", st(0o200, 0, 0), ["mode 0200 is not 400, 440, 600 or 640"]],
     ["0640 root:adm (a group the service does not hold)", st(0o640, 0, 4), ["group 4 may read it and is neither root nor one of the service's groups (33)"]],
-    ["0640 root:projectmeats (in /etc/group, not held by the process)", st(0o640, 0, 997), ["group 997 may read it and is neither root nor one of the service's groups (33)"]],
+    [
+      "0640 root:projectmeats (in /etc/group, not held by the process)",
+      st(0o640, 0, 997),
+      ["group 997 may read it and is neither root nor one of the service's groups (33)"],
+    ],
     ["0600 owned by another user", st(0o600, 1000, 1000), ["owner uid 1000 is neither root nor the service's uid 999"]],
   ])("%s", (_label, stat, problems) => {
     expect(envFileProblems(stat, ids)).toEqual(problems);
@@ -65,7 +81,12 @@ describe("FS-003: env file owner, group and mode", () => {
 
   const env = "/etc/projectmeats/projectmeats.env";
   const run = async (stat: FileStat, show = recorded("systemctl-show-healthy.txt")) => {
-    const t = replayTransport(healthyCommands(show), { [env]: stat, "/etc/passwd": "root:x:0:0::/root:/bin/sh\nprojectmeats:x:999:997::/:/bin/false\n", "/etc/group": "root:x:0:\nwww-data:x:33:projectmeats\nadm:x:4:\nprojectmeats:x:997:\n", "/proc/70/status": recorded("sandbox-proc-status.txt") });
+    const t = replayTransport(healthyCommands(show), {
+      [env]: stat,
+      "/etc/passwd": "root:x:0:0::/root:/bin/sh\nprojectmeats:x:999:997::/:/bin/false\n",
+      "/etc/group": "root:x:0:\nwww-data:x:33:projectmeats\nadm:x:4:\nprojectmeats:x:997:\n",
+      "/proc/70/status": recorded("sandbox-proc-status.txt"),
+    });
     const [svc5, fs3] = await new Evaluator(replayContext(t)).all(["SVC-005", "FS-003"]);
     expect(svc5?.status).toBe("pass");
     return fs3;
@@ -81,7 +102,12 @@ describe("FS-003: env file owner, group and mode", () => {
   });
   test("service down: the unit's groups from /etc/passwd and /etc/group, said so", async () => {
     const r = await run(st(0o640, 0, 4), recorded("systemctl-show-healthy.txt").replace("MainPID=70", "MainPID=0"));
-    expect(r).toMatchObject({ status: "fail", observed: expect.stringContaining("neither root nor one of the service's groups (997,33) (service ids from the unit's User=/Group= from /etc/passwd: the service is not running)") });
+    expect(r).toMatchObject({
+      status: "fail",
+      observed: expect.stringContaining(
+        "neither root nor one of the service's groups (997,33) (service ids from the unit's User=/Group= from /etc/passwd: the service is not running)",
+      ),
+    });
   });
 });
 
@@ -110,7 +136,9 @@ describe("FS-005: one bounded find", () => {
     const { r } = await fs5(get("six world-writable files in media (one inside a sticky 1777 dir), cap 200"));
     expect(r?.status).toBe("fail");
     expect(r?.observed).toMatch(/^6 world-writable: \/opt\/projectmeats\/backend\/media\/ww3 666, /);
-    expect(parseFind(get("six world-writable files in media (one inside a sticky 1777 dir), cap 200").stdout, "find-exit 0\n", "/x").hits).toContain("666 /opt/projectmeats/backend/media/sticky/inner");
+    expect(parseFind(get("six world-writable files in media (one inside a sticky 1777 dir), cap 200").stdout, "find-exit 0\n", "/x").hits).toContain(
+      "666 /opt/projectmeats/backend/media/sticky/inner",
+    );
   });
 
   test("a name with a newline planted to forge a record stays one path (the real find, on a real tree)", async () => {
@@ -136,9 +164,18 @@ describe("FS-005: one bounded find", () => {
   });
 
   test("find failing (missing dir, permission denied with hits so far, timeout) is an error, never a pass", async () => {
-    expect((await fs5(get("missing project dir"))).r).toMatchObject({ status: "error", observed: expect.stringContaining("find under /opt/projectmeats exited 1: find: ‘/opt/no-such-dir’: No such file or directory") });
-    expect((await fs5(get("as nobody, a subdirectory it cannot read"))).r).toMatchObject({ status: "error", observed: expect.stringContaining("Permission denied; not every path was looked at") });
-    expect((await fs5(new TransportError("sh timed out after 20000 ms", "ETIMEDOUT"))).r).toMatchObject({ status: "error", observed: expect.stringContaining("timed out") });
+    expect((await fs5(get("missing project dir"))).r).toMatchObject({
+      status: "error",
+      observed: expect.stringContaining("find under /opt/projectmeats exited 1: find: ‘/opt/no-such-dir’: No such file or directory"),
+    });
+    expect((await fs5(get("as nobody, a subdirectory it cannot read"))).r).toMatchObject({
+      status: "error",
+      observed: expect.stringContaining("Permission denied; not every path was looked at"),
+    });
+    expect((await fs5(new TransportError("sh timed out after 20000 ms", "ETIMEDOUT"))).r).toMatchObject({
+      status: "error",
+      observed: expect.stringContaining("timed out"),
+    });
     expect((await fs5({ exitCode: 137, stdout: "", stderr: "" })).r?.status).toBe("error"); // killed before it said how find ended
   });
 });

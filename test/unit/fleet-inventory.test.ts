@@ -26,7 +26,14 @@ test("hosts come in Ansible's order; host, user, port, ssh arguments, become and
 });
 
 test("option strings split as shlex does", () => {
-  expect(splitArgs(`-o ProxyCommand="nsenter -t 42 -n socat - TCP:127.0.0.1:22" -o 'A=b c' x\\ y "q\\"q"`)).toEqual(["-o", "ProxyCommand=nsenter -t 42 -n socat - TCP:127.0.0.1:22", "-o", "A=b c", "x y", 'q"q']);
+  expect(splitArgs(`-o ProxyCommand="nsenter -t 42 -n socat - TCP:127.0.0.1:22" -o 'A=b c' x\\ y "q\\"q"`)).toEqual([
+    "-o",
+    "ProxyCommand=nsenter -t 42 -n socat - TCP:127.0.0.1:22",
+    "-o",
+    "A=b c",
+    "x y",
+    'q"q',
+  ]);
   expect(splitArgs("  ")).toEqual([]);
   expect(() => splitArgs("-o 'open")).toThrow(/unclosed '/);
 });

@@ -44,7 +44,15 @@ test("a fleet report is refused where one host's is expected, and the other way 
 
 test("a report naming a host the current host list does not know is refused before anything connects", async () => {
   const said: string[] = [];
-  const run = remediateFleet({ report: fleetReport(), targets: [{ name: "web1", ssh: { host: "web1" } }], parallel: 1, say: (l) => said.push(l), confirm: async () => false, dryRun: true, forceStale: false });
+  const run = remediateFleet({
+    report: fleetReport(),
+    targets: [{ name: "web1", ssh: { host: "web1" } }],
+    parallel: 1,
+    say: (l) => said.push(l),
+    confirm: async () => false,
+    dryRun: true,
+    forceStale: false,
+  });
   await expect(run).rejects.toMatchObject({ exitCode: EXIT.badReport, message: expect.stringMatching(/names host\(s\) web2 that DEPLOY_HOSTS/) });
   expect(said).toEqual([]);
 });
@@ -66,7 +74,14 @@ test("hosts checked at once: DEPLOY_PARALLEL, 8 by default; anything but a count
 });
 
 test("bad fleet input stops `npx vitest run` before anything connects: one line, exit 66; a host's bad ddv_config exits 78", async () => {
-  const run = (env: Record<string, string>) => execa("npx", ["vitest", "run", "specs/smoke"], { cwd: REPO_ROOT, reject: false, stdin: "ignore", timeout: 120_000, env: { ...env, DDV_REPORTS_DIR: path.join(dir, "reports"), NO_COLOR: "1" } });
+  const run = (env: Record<string, string>) =>
+    execa("npx", ["vitest", "run", "specs/smoke"], {
+      cwd: REPO_ROOT,
+      reject: false,
+      stdin: "ignore",
+      timeout: 120_000,
+      env: { ...env, DDV_REPORTS_DIR: path.join(dir, "reports"), NO_COLOR: "1" },
+    });
   const limit = await run({ DEPLOY_LIMIT: "web" });
   expect(limit.exitCode, limit.stderr).toBe(66);
   expect(limit.stderr).toContain('DEPLOY_LIMIT "web" needs DEPLOY_INVENTORY');
@@ -89,7 +104,18 @@ test("no host starts after one that did not end fixed; the ones left are named",
     { name: "web1", ssh: { host: "unreachable", ssh: fake } },
     { name: "web2", ssh: { host: "unreachable", ssh: fake } },
   ];
-  const code = await remediateFleet({ report: fleetReport(), targets, parallel: 1, say: (l) => said.push(l), confirm: async () => false, dryRun: true, forceStale: false });
+  const code = await remediateFleet({
+    report: fleetReport(),
+    targets,
+    parallel: 1,
+    say: (l) => said.push(l),
+    confirm: async () => false,
+    dryRun: true,
+    forceStale: false,
+  });
   expect(code).toBe(EXIT.partial);
-  expect(said).toEqual([expect.stringMatching(/^\[web1\] could not remediate: ssh to unreachable failed: ssh: connect to host unreachable/), "stopped after web1 did not end fixed and verified; not attempted: web2"]);
+  expect(said).toEqual([
+    expect.stringMatching(/^\[web1\] could not remediate: ssh to unreachable failed: ssh: connect to host unreachable/),
+    "stopped after web1 did not end fixed and verified; not attempted: web2",
+  ]);
 });

@@ -11,7 +11,10 @@ const meta = { suite: "service", severity: "critical", expects: "stated", recomm
 const checks = new Map<string, Check>(
   [
     defineCheck({ ...meta, id: "SVC-006", title: "binary there", severity: "high" }, { run: async () => fail("/venv/bin/gunicorn does not exist") }),
-    defineCheck({ ...meta, id: "SVC-001", title: "service runs", smoke: true, dependsOn: ["SVC-006"] }, { run: async () => fail("ActiveState=activating SubState=auto-restart") }),
+    defineCheck(
+      { ...meta, id: "SVC-001", title: "service runs", smoke: true, dependsOn: ["SVC-006"] },
+      { run: async () => fail("ActiveState=activating SubState=auto-restart") },
+    ),
     defineCheck({ ...meta, id: "HTTP-001", title: "health answers", smoke: true, dependsOn: ["SVC-001"] }, { run: async () => fail("connection refused") }),
     defineCheck({ ...meta, id: "SVC-007", title: "pythonpath", severity: "high" }, { run: async () => fail("PYTHONPATH=/nope does not exist") }),
     defineCheck({ ...meta, id: "SVC-003", title: "not crash-looping", smoke: true, dependsOn: ["SVC-007"] }, { run: async () => pass("NRestarts=0") }),
@@ -78,7 +81,10 @@ describe("the catalogue's gate", () => {
 
   test("every root of a smoke check outside the gate is below critical (it cannot hide a critical failure)", () => {
     const smoke = new Set(catalogue.filter((c) => c.smoke).map((c) => c.id));
-    const outside = catalogue.filter((c) => c.smoke).flatMap((c) => c.dependsOn).filter((d) => !smoke.has(d));
+    const outside = catalogue
+      .filter((c) => c.smoke)
+      .flatMap((c) => c.dependsOn)
+      .filter((d) => !smoke.has(d));
     for (const id of outside) expect(catalogue.find((c) => c.id === id)?.severity, id).not.toBe("critical");
   });
 });
@@ -88,8 +94,14 @@ describe("which suites a vitest command line runs", () => {
   test.each([
     [["specs/smoke"], ["smoke"]],
     [["./specs/smoke/"], ["smoke"]],
-    [["specs/http", "specs/database"], ["database", "http"]],
-    [["-t", "smoke"], ["database", "fs-permissions", "http", "performance", "security", "service"]],
+    [
+      ["specs/http", "specs/database"],
+      ["database", "http"],
+    ],
+    [
+      ["-t", "smoke"],
+      ["database", "fs-permissions", "http", "performance", "security", "service"],
+    ],
     [[], ["database", "fs-permissions", "http", "performance", "security", "service"]],
     [[`${REPO_ROOT}/specs/security`], ["security"]],
   ])("vitest run %j", (args, suites) => {

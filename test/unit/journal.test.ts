@@ -23,7 +23,12 @@ describe("the current invocation's journal, bounded", () => {
 
   test("output cut by the transport mid-entry: the partial line is dropped, never parsed, and the cap is named", () => {
     const cut = journal.slice(0, 3000); // ends inside an entry
-    expect(() => cut.split("\n").filter(Boolean).map((l) => JSON.parse(l))).toThrow(); // what used to happen
+    expect(() =>
+      cut
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l)),
+    ).toThrow(); // what used to happen
     const lines = parseJournal(cut, true, 100, 3000);
     expect(lines.capped).toMatch(/journalctl's output passed 3000 bytes, so only the oldest \d+ of the newest 100 entries were read/);
     expect(lines[0]).toContain("Starting gunicorn");
@@ -51,6 +56,8 @@ describe("the current invocation's journal, bounded", () => {
     // Cut before the entry holding the traceback: gunicorn's start was read, the rest was not.
     const cut = journal.slice(0, journal.lastIndexOf("\n", journal.indexOf("Traceback")) + 40);
     const ctx = replayContext(replayTransport({ ...healthyCommands(), journalctl: { stdout: cut, truncated: true } }));
-    await expect(checkById("SVC-011").run(ctx)).rejects.toThrow(/the current start's journal was not read whole \(journalctl's output passed .* bytes.*\); no traceback in the \d+ lines read/);
+    await expect(checkById("SVC-011").run(ctx)).rejects.toThrow(
+      /the current start's journal was not read whole \(journalctl's output passed .* bytes.*\); no traceback in the \d+ lines read/,
+    );
   });
 });

@@ -36,7 +36,9 @@ describe("no link is followed", () => {
       { op: "read" as const, path: link },
       { op: "write" as const, path: link, data: Buffer.from("owned").toString("base64"), mode: 0o644, ...me },
     ])
-      await expect(pinned(t, req)).rejects.toThrow(new RefusedError(`refused: ${link} is a symbolic link (to ${secret}): root does not ${req.op === "write" ? "write through" : "act through"} links`));
+      await expect(pinned(t, req)).rejects.toThrow(
+        new RefusedError(`refused: ${link} is a symbolic link (to ${secret}): root does not ${req.op === "write" ? "write through" : "act through"} links`),
+      );
     untouched();
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
   });
@@ -70,8 +72,12 @@ describe("changes are held to what the plan saw", () => {
     // Moved aside, not deleted, so the new file cannot reuse its inode number.
     renameSync(p, `${p}.old`);
     writeFileSync(p, "A=2\n");
-    await expect(pinned(t, { op: "change", path: p, mode: 0o600, expect: { dev: seen.dev, ino: seen.ino } })).rejects.toThrow(/not the file the plan looked at/);
-    await expect(pinned(t, { op: "write", path: p, data: "", mode: 0o600, ...me, expect: { dev: seen.dev, ino: seen.ino } })).rejects.toThrow(/not the file the plan looked at/);
+    await expect(pinned(t, { op: "change", path: p, mode: 0o600, expect: { dev: seen.dev, ino: seen.ino } })).rejects.toThrow(
+      /not the file the plan looked at/,
+    );
+    await expect(pinned(t, { op: "write", path: p, data: "", mode: 0o600, ...me, expect: { dev: seen.dev, ino: seen.ino } })).rejects.toThrow(
+      /not the file the plan looked at/,
+    );
   });
 
   test("a write replaces the file by rename (a new inode, owner and mode as asked), and leaves no temp file", async () => {
@@ -129,7 +135,9 @@ describe("backups hold bytes, not links; restore is byte-identical", () => {
     expect(statSync(path.join(d, "keep.log")).isFile()).toBe(true);
     const f = path.join(dir, "other");
     writeFileSync(f, "x");
-    await expect(restoreEntry(t, { path: f, existed: false, created: { dev: made.after.dev, ino: made.after.ino }, fix: "test" })).rejects.toThrow(/not the file the plan looked at/);
+    await expect(restoreEntry(t, { path: f, existed: false, created: { dev: made.after.dev, ino: made.after.ino }, fix: "test" })).rejects.toThrow(
+      /not the file the plan looked at/,
+    );
     expect(readFileSync(f, "utf8")).toBe("x");
   });
 

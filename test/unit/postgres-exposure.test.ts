@@ -14,14 +14,21 @@ const check = (id: string) => databaseChecks.find((c) => c.id === id)!;
 
 // A healthy host's service environment (DATABASE_URL on localhost:5432) and one psql answer.
 function host(psql: { stdout?: string; stderr?: string; exitCode?: number } | Error, environ = recorded("proc-environ-healthy.txt")) {
-  const t = replayTransport({ ...healthyCommands(), "runuser -u postgres -- psql": psql }, { "/proc/70/stat": recorded("proc-stat-healthy.txt"), "/proc/70/environ": environ });
+  const t = replayTransport(
+    { ...healthyCommands(), "runuser -u postgres -- psql": psql },
+    { "/proc/70/stat": recorded("proc-stat-healthy.txt"), "/proc/70/environ": environ },
+  );
   return { t, ctx: replayContext(t) };
 }
 
 // The app's connection, replaced by one that answers the recorded role row.
 function withRole(ctx: ProbeContext, row: RoleFacts) {
   const client = { query: async () => ({ rows: [row] }) };
-  void ctx.once("db:connection", async () => ({ ok: true, client, target: { host: "localhost", port: 5432, user: "projectmeats_user", password: "", database: "projectmeats_db" } }));
+  void ctx.once("db:connection", async () => ({
+    ok: true,
+    client,
+    target: { host: "localhost", port: 5432, user: "projectmeats_user", password: "", database: "projectmeats_db" },
+  }));
   return ctx;
 }
 
@@ -36,7 +43,22 @@ describe("PostgreSQL's exposure on a healthy reference host", () => {
     const psql = t.calls.filter((c) => c[0] === "runuser");
     expect(psql).toHaveLength(1);
     // The cluster the app's DATABASE_URL names (TCP localhost:5432): Debian's socket, its port.
-    expect(psql[0]!.slice(0, 14)).toEqual(["runuser", "-u", "postgres", "--", "psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-h", "/var/run/postgresql", "-p", "5432", "-d", "postgres"]);
+    expect(psql[0]!.slice(0, 14)).toEqual([
+      "runuser",
+      "-u",
+      "postgres",
+      "--",
+      "psql",
+      "-XAtq",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      "/var/run/postgresql",
+      "-p",
+      "5432",
+      "-d",
+      "postgres",
+    ]);
   });
 });
 
@@ -61,14 +83,21 @@ describe("each finding, from a real broken host", () => {
 
   test("DB-008: password_encryption md5 and a role stored under it", async () => {
     const v = await check("DB-008").run(host({ stdout: facts("md5") }).ctx);
-    expect(v).toMatchObject({ pass: false, observed: "password_encryption = 'md5' (new passwords are stored with it); MD5-hashed password stored for legacy_reporting" });
+    expect(v).toMatchObject({
+      pass: false,
+      observed: "password_encryption = 'md5' (new passwords are stored with it); MD5-hashed password stored for legacy_reporting",
+    });
   });
 });
 
 describe("what cannot be read is an error, never a pass", () => {
   test("psql refused (peer authentication, no such socket) throws with its message", async () => {
-    const { ctx } = host({ exitCode: 2, stderr: 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory\n' });
-    for (const id of ["DB-005", "DB-006", "DB-008"]) await expect(check(id).run(ctx)).rejects.toThrow(/psql as postgres on \/var\/run\/postgresql port 5432 exited 2: .*No such file or directory/);
+    const { ctx } = host({
+      exitCode: 2,
+      stderr: 'psql: error: connection to server on socket "/var/run/postgresql/.s.PGSQL.5432" failed: No such file or directory\n',
+    });
+    for (const id of ["DB-005", "DB-006", "DB-008"])
+      await expect(check(id).run(ctx)).rejects.toThrow(/psql as postgres on \/var\/run\/postgresql port 5432 exited 2: .*No such file or directory/);
   });
 
   test("a timeout is the transport's error", async () => {
@@ -85,7 +114,17 @@ describe("what cannot be read is an error, never a pass", () => {
 });
 
 describe("the judgements", () => {
-  const rule = (r: Partial<HbaRule>): HbaRule => ({ line_number: 1, type: "host", database: ["all"], user_name: ["all"], address: "10.0.0.0", netmask: "255.0.0.0", auth_method: "scram-sha-256", error: null, ...r });
+  const rule = (r: Partial<HbaRule>): HbaRule => ({
+    line_number: 1,
+    type: "host",
+    database: ["all"],
+    user_name: ["all"],
+    address: "10.0.0.0",
+    netmask: "255.0.0.0",
+    auth_method: "scram-sha-256",
+    error: null,
+    ...r,
+  });
 
   test("listen_addresses: loopback entries only when the app is local; any width when it connects over the network", () => {
     expect(judgeListen("localhost, 127.0.0.1,::1", "localhost")).toEqual({ wider: [], appLocal: true });
@@ -96,20 +135,27 @@ describe("the judgements", () => {
   });
 
   test("pg_hba.conf: trust anywhere (the local postgres line too), clear text only where the channel is clear, ident over TCP, parse errors", () => {
-    expect(judgeHbaRule(rule({ type: "local", user_name: ["postgres"], address: null, netmask: null, auth_method: "trust" }))).toBe('line 1 "local all postgres trust": trust, no password asked');
+    expect(judgeHbaRule(rule({ type: "local", user_name: ["postgres"], address: null, netmask: null, auth_method: "trust" }))).toBe(
+      'line 1 "local all postgres trust": trust, no password asked',
+    );
     expect(judgeHbaRule(rule({ auth_method: "ldap" }))).toBe('line 1 "host all all 10.0.0.0/8 ldap": the password crosses TCP in clear text (not hostssl)');
     expect(judgeHbaRule(rule({ type: "hostssl", auth_method: "password" }))).toBeUndefined();
     expect(judgeHbaRule(rule({ type: "local", address: null, netmask: null, auth_method: "password" }))).toBeUndefined();
     expect(judgeHbaRule(rule({ auth_method: "ident" }))).toContain("ident over TCP");
     expect(judgeHbaRule(rule({ type: "local", address: null, netmask: null, auth_method: "peer" }))).toBeUndefined();
     expect(judgeHbaRule(rule({ auth_method: "md5" }))).toBeUndefined();
-    expect(judgeHbaRule(rule({ line_number: 7, auth_method: null, error: 'invalid authentication method "trusty"' }))).toBe('line 7 cannot be parsed by PostgreSQL: invalid authentication method "trusty"');
+    expect(judgeHbaRule(rule({ line_number: 7, auth_method: null, error: 'invalid authentication method "trusty"' }))).toBe(
+      'line 7 cannot be parsed by PostgreSQL: invalid authentication method "trusty"',
+    );
   });
 
   test("role: CREATEROLE alone and membership of a powerful role are faults; CREATEDB is reported, allowed", () => {
     const base = role("healthy");
     expect(judgeRole({ ...base, rolcreaterole: true })).toEqual({ faults: ["CREATEROLE"], notes: [] });
-    expect(judgeRole({ ...base, powerful: ["pg_execute_server_program", "postgres"] })).toEqual({ faults: ["member of pg_execute_server_program, postgres"], notes: [] });
+    expect(judgeRole({ ...base, powerful: ["pg_execute_server_program", "postgres"] })).toEqual({
+      faults: ["member of pg_execute_server_program, postgres"],
+      notes: [],
+    });
     expect(judgeRole({ ...base, rolcreatedb: true })).toEqual({ faults: [], notes: ["CREATEDB"] });
   });
 

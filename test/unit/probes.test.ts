@@ -13,7 +13,16 @@ describe("systemd probes on recorded output", () => {
     const t = replayTransport(healthy());
     const ctx = replayContext(t);
     const u = await serviceUnit(ctx);
-    expect(u).toMatchObject({ id: "projectmeats.service", activeState: "active", subState: "running", user: "projectmeats", group: "www-data", workingDirectory: "/opt/projectmeats/backend", restart: "on-failure", unitFileState: "enabled" });
+    expect(u).toMatchObject({
+      id: "projectmeats.service",
+      activeState: "active",
+      subState: "running",
+      user: "projectmeats",
+      group: "www-data",
+      workingDirectory: "/opt/projectmeats/backend",
+      restart: "on-failure",
+      unitFileState: "enabled",
+    });
     expect(u.environmentFiles).toEqual([{ path: "/etc/projectmeats/projectmeats.env", optional: false }]);
     expect(u.execStart?.path).toBe("/opt/projectmeats/venv/bin/gunicorn");
     expect(u.environment.PYTHONPATH).toBe("/opt/projectmeats/backend");
@@ -41,7 +50,9 @@ describe("systemd probes on recorded output", () => {
 
 describe("evaluation", () => {
   test("a stopped PostgreSQL is one red check; the database checks are blocked by it", async () => {
-    const stopped = show.replace(/(Id=postgresql.service[\s\S]*?)ActiveState=active/, "$1ActiveState=inactive").replace(/(Id=postgresql.service[\s\S]*?)SubState=exited/, "$1SubState=dead");
+    const stopped = show
+      .replace(/(Id=postgresql.service[\s\S]*?)ActiveState=active/, "$1ActiveState=inactive")
+      .replace(/(Id=postgresql.service[\s\S]*?)SubState=exited/, "$1SubState=dead");
     const ev = new Evaluator(replayContext(replayTransport(healthy(stopped))));
     const [pg, db1, db2] = await ev.all(["SVC-012", "DB-001", "DB-002"]);
     expect(pg).toMatchObject({ status: "fail", observed: expect.stringContaining("ActiveState=inactive") });

@@ -14,7 +14,9 @@ test("pg's concurrent-query deprecation and vitest's unhandled rejection are bot
 });
 
 test("a clean validator run's lines are not warnings", () => {
-  const clean = [" ✓ specs/smoke/smoke.spec.ts (24 tests) 412ms", " Test Files  1 passed (1)", "SEC-001 FAIL: DEBUG is on", "      Tests  24 passed (24)"].join("\n");
+  const clean = [" ✓ specs/smoke/smoke.spec.ts (24 tests) 412ms", " Test Files  1 passed (1)", "SEC-001 FAIL: DEBUG is on", "      Tests  24 passed (24)"].join(
+    "\n",
+  );
   expect(processWarnings(clean)).toEqual([]);
   expect(() => assertNoProcessWarnings(clean, "the run")).not.toThrow();
 });

@@ -13,7 +13,10 @@ const encodings: Record<string, (s: string) => string> = {
   URLSearchParams: (s) => new URLSearchParams({ x: s }).toString().slice(2),
   "lower-case percent hex": (s) => encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
   "JSON (no quotes)": (s) => JSON.stringify(s).slice(1, -1),
-  "JSON, ASCII only (Python json.dumps)": (s) => JSON.stringify(s).slice(1, -1).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
+  "JSON, ASCII only (Python json.dumps)": (s) =>
+    JSON.stringify(s)
+      .slice(1, -1)
+      .replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`),
   "HTML (Django: &quot; &#x27;)": (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&#x27;"),
   "HTML (markupsafe: &#34; &#39;)": (s) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&#34;").replace(/'/g, "&#39;"),
 };
@@ -45,14 +48,30 @@ describe("redaction masks every encoding of a secret", () => {
 
 describe("learning secrets by name, never by guess", () => {
   test("default names and suffixes; PASSWORD_RESET_TIMEOUT and DEBUG are not secrets", () => {
-    for (const n of ["SECRET_KEY", "DB_PASSWORD", "EMAIL_HOST_PASSWORD", "API_TOKEN", "STRIPE_SECRET", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "db_password", "REDIS_PASS"]) expect(isSecretName(n), n).toBe(true);
-    for (const n of ["PASSWORD_RESET_TIMEOUT", "DEBUG", "ALLOWED_HOSTS", "KEY_PREFIX", "TOKEN_TTL", "SECRET_KEY_FALLBACK_COUNT_", "_KEY"]) expect(isSecretName(n), n).toBe(false);
+    for (const n of [
+      "SECRET_KEY",
+      "DB_PASSWORD",
+      "EMAIL_HOST_PASSWORD",
+      "API_TOKEN",
+      "STRIPE_SECRET",
+      "AWS_SECRET_ACCESS_KEY",
+      "PGPASSWORD",
+      "db_password",
+      "REDIS_PASS",
+    ])
+      expect(isSecretName(n), n).toBe(true);
+    for (const n of ["PASSWORD_RESET_TIMEOUT", "DEBUG", "ALLOWED_HOSTS", "KEY_PREFIX", "TOKEN_TTL", "SECRET_KEY_FALLBACK_COUNT_", "_KEY"])
+      expect(isSecretName(n), n).toBe(false);
     const env = { PASSWORD_RESET_TIMEOUT: "360000000", DEBUG: "False", SECRET_KEY: "k".repeat(50), TIME_ZONE: "Europe/Amsterdam" };
     expect(secretValues(env)).toEqual(["k".repeat(50)]);
   });
 
   test("the password of any URL-valued variable, raw and decoded", () => {
-    const l = learnFromEnv({ DATABASE_URL: "postgres://app:p%40ss%2Fw0rd@db/x", CACHE_URL: "redis://:cachepass99@h:6379/0", SENTRY: "https://abc@o1.ingest.sentry.io/1" });
+    const l = learnFromEnv({
+      DATABASE_URL: "postgres://app:p%40ss%2Fw0rd@db/x",
+      CACHE_URL: "redis://:cachepass99@h:6379/0",
+      SENTRY: "https://abc@o1.ingest.sentry.io/1",
+    });
     expect(l.values.sort()).toEqual(["cachepass99", "p%40ss%2Fw0rd", "p@ss/w0rd"].sort());
     expect(urlPassword("postgres://u:pa/ss@h/db")).toBe("pa/ss"); // raw "/" in the password
     expect(urlPassword("postgres://u:p@ss@word@h/db")).toBe("p@ss@word"); // userinfo ends at the last @
@@ -72,7 +91,10 @@ describe("learning secrets by name, never by guess", () => {
 
   test("the rules come from the config: names, suffixes and the minimum length", () => {
     const rules = ConfigSchema.parse({ secrets: { names: ["MY_API"], suffixes: ["_CRED"], minLength: 4 } }).secrets;
-    expect(learnFromEnv({ MY_API: "abcd", X_CRED: "efgh", SECRET_KEY: "ijklmnop", Y_CRED: "abc" }, rules)).toEqual({ values: ["abcd", "efgh"], tooShort: ["Y_CRED"] });
+    expect(learnFromEnv({ MY_API: "abcd", X_CRED: "efgh", SECRET_KEY: "ijklmnop", Y_CRED: "abc" }, rules)).toEqual({
+      values: ["abcd", "efgh"],
+      tooShort: ["Y_CRED"],
+    });
   });
 });
 
@@ -82,13 +104,20 @@ describe("learnSecrets reads every environment the service has", () => {
 
   test("the running process and the unit's env files, both; short ones by name", async () => {
     const ctx = replayContext(
-      replayTransport(
-        healthyCommands(),
-        { "/proc/70/stat": recorded("proc-stat-healthy.txt"), "/proc/70/environ": recorded("proc-environ-healthy.txt"), "/etc/projectmeats/projectmeats.env": envFile },
-      ),
+      replayTransport(healthyCommands(), {
+        "/proc/70/stat": recorded("proc-stat-healthy.txt"),
+        "/proc/70/environ": recorded("proc-environ-healthy.txt"),
+        "/etc/projectmeats/projectmeats.env": envFile,
+      }),
     );
     const values = await learnSecrets(ctx);
-    expect(values).toEqual(expect.arrayContaining(["recorded-key-replaced-by-a-fake-one-of-the-same-shape-0123456789abc", "FakePassword0123456789abcdefghij", "file-key-0123456789-abcdefghij"]));
+    expect(values).toEqual(
+      expect.arrayContaining([
+        "recorded-key-replaced-by-a-fake-one-of-the-same-shape-0123456789abc",
+        "FakePassword0123456789abcdefghij",
+        "file-key-0123456789-abcdefghij",
+      ]),
+    );
     expect(ctx.secrets).toBe(values);
     expect(await shortSecrets(ctx)).toEqual(["DB_PASSWORD"]);
     expect((await secretFacts(ctx)).sources[0]).toBe("the running process (PID 70)");

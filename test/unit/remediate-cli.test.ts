@@ -145,7 +145,11 @@ describe("remediate CLI: bad input", SLOW, () => {
 
   test.concurrent("a report from an unknown catalogue version", async () => {
     const d = writeVitest(dir, "old-catalogue", vitestReport(allPass().map((r) => ({ ...r, catalogue: "0.0.1+deadbeef00" }))));
-    expectOneLine(await remediate(["--from-report", d]), EXIT.badReport, new RegExp(`catalogue 0\\.0\\.1\\+deadbeef00, this validator has ${catalogueVersion().replace(/[.+]/g, "\\$&")}`));
+    expectOneLine(
+      await remediate(["--from-report", d]),
+      EXIT.badReport,
+      new RegExp(`catalogue 0\\.0\\.1\\+deadbeef00, this validator has ${catalogueVersion().replace(/[.+]/g, "\\$&")}`),
+    );
   });
 
   test.concurrent("a report with no catalogue version", async () => {
@@ -156,8 +160,22 @@ describe("remediate CLI: bad input", SLOW, () => {
   test.concurrent("a stale report is refused; --force-stale lifts the age limit only", async () => {
     const stale = writeVitest(dir, "stale", vitestReport(allPass(), old));
     // Host and catalogue are still checked under --force-stale.
-    const foreign = writeVitest(dir, "stale-foreign", vitestReport(allPass().map((r) => ({ ...r, host: otherHost })), old));
-    const oldCat = writeVitest(dir, "stale-catalogue", vitestReport(allPass().map((r) => ({ ...r, catalogue: "9.9.9+0000000000" })), old));
+    const foreign = writeVitest(
+      dir,
+      "stale-foreign",
+      vitestReport(
+        allPass().map((r) => ({ ...r, host: otherHost })),
+        old,
+      ),
+    );
+    const oldCat = writeVitest(
+      dir,
+      "stale-catalogue",
+      vitestReport(
+        allPass().map((r) => ({ ...r, catalogue: "9.9.9+0000000000" })),
+        old,
+      ),
+    );
     const [refused, ok, foreignR, oldCatR] = await Promise.all([
       remediate(["--from-report", stale]),
       remediate(["--from-report", stale, "--force-stale"]),
@@ -184,7 +202,11 @@ describe("remediate CLI: bad input", SLOW, () => {
   });
 
   test.concurrent("an allure-results folder from another machine", async () => {
-    const d = writeAllure(path.join(dir, "allure-foreign"), allPass().map((r) => ({ ...r, host: otherHost })), Date.now());
+    const d = writeAllure(
+      path.join(dir, "allure-foreign"),
+      allPass().map((r) => ({ ...r, host: otherHost })),
+      Date.now(),
+    );
     expectOneLine(await remediate(["--from-report", d]), EXIT.badReport, /is from host elsewhere/);
   });
 

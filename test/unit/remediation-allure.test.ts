@@ -15,12 +15,35 @@ test("a remediation run becomes Allure results: one per step with before/after, 
       before: new Map([["DB-001", o("DB-001", "fail", `password authentication failed for ${secret}`)]]),
       after: new Map([["DB-001", o("DB-001", "pass", "connected")]]),
       steps: [
-        { fix: "repair-db-role", title: "Let the role log in", ids: ["DB-001"], actions: ["SQL on postgres: ALTER ROLE ..."], start: 1, stop: 2, result: "verified" },
-        { fix: "set-debug-false", title: "DEBUG=False", ids: ["SEC-001"], actions: ["write /etc/x.env"], start: 3, stop: 4, result: "rolled back", reason: `still failing (${secret})` },
+        {
+          fix: "repair-db-role",
+          title: "Let the role log in",
+          ids: ["DB-001"],
+          actions: ["SQL on postgres: ALTER ROLE ..."],
+          start: 1,
+          stop: 2,
+          result: "verified",
+        },
+        {
+          fix: "set-debug-false",
+          title: "DEBUG=False",
+          ids: ["SEC-001"],
+          actions: ["write /etc/x.env"],
+          start: 3,
+          stop: 4,
+          result: "rolled back",
+          reason: `still failing (${secret})`,
+        },
       ],
     },
     [secret],
-  ) as Array<{ name: string; status: string; labels: Array<{ name: string; value: string }>; steps: Array<{ name: string }>; statusDetails: { message: string } }>;
+  ) as Array<{
+    name: string;
+    status: string;
+    labels: Array<{ name: string; value: string }>;
+    steps: Array<{ name: string }>;
+    statusDetails: { message: string };
+  }>;
   expect(results.map((r) => [r.name, r.status])).toEqual([
     ["remediation repair-db-role (DB-001)", "passed"],
     ["remediation set-debug-false (SEC-001)", "failed"],

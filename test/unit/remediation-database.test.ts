@@ -47,12 +47,27 @@ describe("which role attributes to change", () => {
   it("fixes only what is wrong, each with its undo", () => {
     const r = loginRepairs({ ...healthy, connLimit: 0 });
     expect(r.map((x) => x.set)).toEqual(["CONNECTION LIMIT -1"]);
-    expect(alterRole("app", r.map((x) => x.undo))).toBe('ALTER ROLE "app" CONNECTION LIMIT 0;');
+    expect(
+      alterRole(
+        "app",
+        r.map((x) => x.undo),
+      ),
+    ).toBe('ALTER ROLE "app" CONNECTION LIMIT 0;');
   });
   it("NOLOGIN and an expired VALID UNTIL together; undo restores the old date", () => {
     const r = loginRepairs({ ...healthy, canLogin: false, validUntil: "2024-01-01T00:00:00+00:00", expired: true });
-    expect(alterRole("app", r.map((x) => x.set))).toBe(`ALTER ROLE "app" LOGIN VALID UNTIL 'infinity';`);
-    expect(alterRole("app", r.map((x) => x.undo))).toBe(`ALTER ROLE "app" NOLOGIN VALID UNTIL '2024-01-01T00:00:00+00:00';`);
+    expect(
+      alterRole(
+        "app",
+        r.map((x) => x.set),
+      ),
+    ).toBe(`ALTER ROLE "app" LOGIN VALID UNTIL 'infinity';`);
+    expect(
+      alterRole(
+        "app",
+        r.map((x) => x.undo),
+      ),
+    ).toBe(`ALTER ROLE "app" NOLOGIN VALID UNTIL '2024-01-01T00:00:00+00:00';`);
   });
   it("no statement for no clauses", () => {
     expect(alterRole("app", [])).toBe("");
@@ -107,7 +122,12 @@ describe("password against the stored verifier (recorded from PostgreSQL 15)", (
 describe("grants for DB-003", () => {
   it("reads psql's answer; no row for a missing role", () => {
     expect(parsePrivileges("")).toBeUndefined();
-    expect(parsePrivileges('{"connect" : true, "temp" : true, "usage" : true, "create" : false}')).toEqual({ connect: true, temp: true, usage: true, create: false });
+    expect(parsePrivileges('{"connect" : true, "temp" : true, "usage" : true, "create" : false}')).toEqual({
+      connect: true,
+      temp: true,
+      usage: true,
+      create: false,
+    });
   });
   it("grants only what is missing and revokes exactly that", () => {
     const g = grantsFor({ connect: true, temp: true, usage: true, create: false }, "app", "db");

@@ -39,7 +39,9 @@ describe("whose gunicorn is it", () => {
     expect(isProjectGunicorn({ argv: GUNICORN, cwd: "/srv/other" }, where)).toBe(false);
     expect(isProjectGunicorn({ argv: ["/srv/other/venv/bin/python3", "/srv/other/venv/bin/gunicorn"], cwd: "/opt/projectmeats/backend" }, where)).toBe(false);
     expect(isProjectGunicorn({ argv: ["python3", "-m", "http.server", "8000"], cwd: "/opt/projectmeats" }, where)).toBe(false);
-    expect(isProjectGunicorn({ argv: ["/opt/projectmeats/venv/bin/python3", "/opt/projectmeats/venv/bin/gunicornish"], cwd: "/opt/projectmeats" }, where)).toBe(false);
+    expect(isProjectGunicorn({ argv: ["/opt/projectmeats/venv/bin/python3", "/opt/projectmeats/venv/bin/gunicornish"], cwd: "/opt/projectmeats" }, where)).toBe(
+      false,
+    );
   });
   test("started by hand: in a session scope or no unit at all; a gunicorn inside some other service is that unit's", () => {
     const p = { pid: 9, ppid: 1, argv: GUNICORN, cwd: "/opt/projectmeats/backend" };
@@ -52,10 +54,17 @@ describe("whose gunicorn is it", () => {
 describe("what the unit needs", () => {
   const config = ConfigSchema.parse({});
   test("ports: the configured Gunicorn URL's and every --bind of ExecStart", () => {
-    expect(servicePorts(config, { execStart: { path: "x", argv: ["gunicorn", "--bind", "127.0.0.1:8001", "-b", "unix:/run/x.sock", "app:app"] } })).toEqual([8000, 8001]);
+    expect(servicePorts(config, { execStart: { path: "x", argv: ["gunicorn", "--bind", "127.0.0.1:8001", "-b", "unix:/run/x.sock", "app:app"] } })).toEqual([
+      8000, 8001,
+    ]);
   });
   test("pid files: PIDFile= and Gunicorn's --pid, -p and --pid=", () => {
-    expect(pidFiles({ execStart: { path: "x", argv: ["gunicorn", "--pid", "/run/a.pid", "-p", "/run/b.pid", "--pid=/run/c.pid"] } }, "/run/d.pid")).toEqual(["/run/d.pid", "/run/a.pid", "/run/b.pid", "/run/c.pid"]);
+    expect(pidFiles({ execStart: { path: "x", argv: ["gunicorn", "--pid", "/run/a.pid", "-p", "/run/b.pid", "--pid=/run/c.pid"] } }, "/run/d.pid")).toEqual([
+      "/run/d.pid",
+      "/run/a.pid",
+      "/run/b.pid",
+      "/run/c.pid",
+    ]);
     expect(pidFiles({ execStart: undefined }, "")).toEqual([]);
   });
 });
@@ -79,7 +88,18 @@ const facts: UnitFacts = {
 describe("the rendered unit", () => {
   const text = renderUnit(facts);
   test("a good unit: non-root user, loopback bind, timeouts, Restart=on-failure, no SuccessExitStatus, sandbox", () => {
-    for (const line of ["User=projectmeats", "Group=www-data", "WorkingDirectory=/opt/projectmeats/backend", "EnvironmentFile=/etc/projectmeats/projectmeats.env", "Restart=on-failure", "ProtectSystem=strict", "ReadWritePaths=/var/log/projectmeats /opt/projectmeats/backend/media", "NoNewPrivileges=true", "WantedBy=multi-user.target"]) expect(text.split("\n")).toContain(line);
+    for (const line of [
+      "User=projectmeats",
+      "Group=www-data",
+      "WorkingDirectory=/opt/projectmeats/backend",
+      "EnvironmentFile=/etc/projectmeats/projectmeats.env",
+      "Restart=on-failure",
+      "ProtectSystem=strict",
+      "ReadWritePaths=/var/log/projectmeats /opt/projectmeats/backend/media",
+      "NoNewPrivileges=true",
+      "WantedBy=multi-user.target",
+    ])
+      expect(text.split("\n")).toContain(line);
     expect(text).toContain("ExecStart=/opt/projectmeats/venv/bin/gunicorn \\\n    --bind 127.0.0.1:8000");
     expect(text).toMatch(/--timeout 120 \\\n {4}--graceful-timeout 30/);
     expect(text).not.toMatch(/SuccessExitStatus|User=root|0\.0\.0\.0/);
@@ -156,7 +176,10 @@ describe("the permissions baseline", () => {
 describe("progress lines", () => {
   test("each step prints its name, result and time; a thrown error is a failure; secrets are redacted", async () => {
     const lines: string[] = [];
-    const log = new StepLog((l) => lines.push(l), () => ["s3cr3t-value-123"]);
+    const log = new StepLog(
+      (l) => lines.push(l),
+      () => ["s3cr3t-value-123"],
+    );
     await log.run("stop x", async () => "x is inactive");
     await log.run("nothing to do", async () => ({ result: "skipped", detail: "empty" }));
     await log.run("start x", async () => {

@@ -21,7 +21,7 @@ describe("setEnvValue", () => {
   });
 
   it("keeps the quote style and indentation of the line", () => {
-    expect(edited(file, "SECRET_KEY", "x".repeat(3) + "Yz9")).toBe(file.replace("SECRET_KEY='abc'", "SECRET_KEY='xxxYz9'"));
+    expect(edited(file, "SECRET_KEY", `${"x".repeat(3)}Yz9`)).toBe(file.replace("SECRET_KEY='abc'", "SECRET_KEY='xxxYz9'"));
     expect(edited('  DEBUG = "1"\n', "DEBUG", "False")).toBe('  DEBUG = "False"\n');
   });
 

@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
 import type { UserDb } from "../../src/probes/files.ts";
 import type { FileStat, Transport } from "../../src/transport/types.ts";
-import { ancestorsOf, changesBetween, grant, gunicornLogFiles, neededBits, octal, parseModeLines, permits, within, withoutWorldWrite, type Inode } from "../../src/remediation/fixes/modes.ts";
+import {
+  ancestorsOf,
+  changesBetween,
+  grant,
+  gunicornLogFiles,
+  neededBits,
+  octal,
+  parseModeLines,
+  permits,
+  within,
+  withoutWorldWrite,
+  type Inode,
+} from "../../src/remediation/fixes/modes.ts";
 import { PathPlan } from "../../src/remediation/fixes/path-plan.ts";
 
 // The reference host's identities: projectmeats (uid 999, passwd group 997) runs with Group=www-data (33) only.
@@ -105,7 +117,9 @@ describe("path helpers", () => {
     expect(within("/opt", ["/opt/projectmeats"])).toBe(false);
   });
   it("finds Gunicorn's log files on its command line, both spellings, '-' ignored", () => {
-    expect(gunicornLogFiles(["gunicorn", "--access-logfile", "/var/log/p/access.log", "--error-logfile=/var/log/p/error.log", "--log-file", "-", "app:application"])).toEqual(["/var/log/p/access.log", "/var/log/p/error.log"]);
+    expect(
+      gunicornLogFiles(["gunicorn", "--access-logfile", "/var/log/p/access.log", "--error-logfile=/var/log/p/error.log", "--log-file", "-", "app:application"]),
+    ).toEqual(["/var/log/p/access.log", "/var/log/p/error.log"]);
   });
 });
 
@@ -119,10 +133,24 @@ function fakeTree(tree: Record<string, Inode>): Transport {
 }
 
 const db: UserDb = {
-  users: new Map([["root", { uid: 0, gid: 0 }], ["projectmeats", { uid: 999, gid: 997 }]]),
-  groups: new Map([["root", { gid: 0, members: [] }], ["www-data", { gid: 33, members: ["projectmeats"] }], ["projectmeats", { gid: 997, members: [] }]]),
-  uidName: new Map([[0, "root"], [999, "projectmeats"]]),
-  gidName: new Map([[0, "root"], [33, "www-data"], [997, "projectmeats"]]),
+  users: new Map([
+    ["root", { uid: 0, gid: 0 }],
+    ["projectmeats", { uid: 999, gid: 997 }],
+  ]),
+  groups: new Map([
+    ["root", { gid: 0, members: [] }],
+    ["www-data", { gid: 33, members: ["projectmeats"] }],
+    ["projectmeats", { gid: 997, members: [] }],
+  ]),
+  uidName: new Map([
+    [0, "root"],
+    [999, "projectmeats"],
+  ]),
+  gidName: new Map([
+    [0, "root"],
+    [33, "www-data"],
+    [997, "projectmeats"],
+  ]),
 };
 
 describe("PathPlan: walks from / and fixes only the obstacles", () => {
@@ -138,7 +166,12 @@ describe("PathPlan: walks from / and fixes only the obstacles", () => {
     expect(notes).toEqual(["/opt/projectmeats/backend/manage.py: root:root 0600 -> root:www-data 0640 (FS-001)"]);
   });
   it("a blocked ancestor is fixed once for both files under it, before them", async () => {
-    const t = fakeTree({ ...base, "/opt/projectmeats/backend": dir(0o700), "/opt/projectmeats/backend/manage.py": file(0o644, 999, 33), "/opt/projectmeats/backend/w.py": file(0o644, 999, 33) });
+    const t = fakeTree({
+      ...base,
+      "/opt/projectmeats/backend": dir(0o700),
+      "/opt/projectmeats/backend/manage.py": file(0o644, 999, 33),
+      "/opt/projectmeats/backend/w.py": file(0o644, 999, 33),
+    });
     const pp = new PathPlan(t, ["/opt/projectmeats"]);
     await pp.clear("/opt/projectmeats/backend/manage.py", svc, ["r"], code, "FS-001");
     await pp.clear("/opt/projectmeats/backend/w.py", svc, ["r"], code, "FS-001");

@@ -5,7 +5,15 @@ import { catalogueVersion } from "../../src/runner/identity.ts";
 
 // Crafted validator reports for remediation tests: the shapes `vitest --reporter=json` and allure-vitest write.
 
-export type Row = { id: string; status?: string; blockedBy?: string; rootCause?: string; host?: { hostname: string; machineId: string } | null; catalogue?: string | null; target?: string };
+export type Row = {
+  id: string;
+  status?: string;
+  blockedBy?: string;
+  rootCause?: string;
+  host?: { hostname: string; machineId: string } | null;
+  catalogue?: string | null;
+  target?: string;
+};
 
 // This machine's identity, as the validator would record it when run here.
 export const here = () => ({ hostname: readFileSync("/proc/sys/kernel/hostname", "utf8").trim(), machineId: readFileSync("/etc/machine-id", "utf8").trim() });
@@ -27,7 +35,13 @@ export function vitestReport(rows: Row[], startTime = Date.now()) {
     numTotalTests: rows.length,
     startTime,
     success: rows.every((r) => (r.status ?? "pass") === "pass"),
-    testResults: [{ name: "/specs/x.spec.ts", status: "passed", assertionResults: rows.map((r) => ({ title: `${r.id} t`, status: r.status === "fail" ? "failed" : "passed", meta: meta(r) })) }],
+    testResults: [
+      {
+        name: "/specs/x.spec.ts",
+        status: "passed",
+        assertionResults: rows.map((r) => ({ title: `${r.id} t`, status: r.status === "fail" ? "failed" : "passed", meta: meta(r) })),
+      },
+    ],
   };
 }
 

@@ -7,8 +7,19 @@ import type { Report } from "../../src/remediation/report.ts";
 const NOW = 1_800_000_000_000;
 const here = { hostname: "web1", machineId: "a".repeat(32) };
 const CAT = "0.1.0+0123456789";
-const report = (o: Partial<Report> = {}): Report => ({ file: "r.json", startedAt: NOW - 5 * 60_000, hostname: "web1", machineId: here.machineId, catalogue: CAT, checks: [{ id: "SVC-001", status: "fail" }], ...o });
-const check = (r: Report, o: { max?: number; force?: boolean } = {}) => () => checkReport(r, here, CAT, o.max ?? 60, o.force ?? false, NOW);
+const report = (o: Partial<Report> = {}): Report => ({
+  file: "r.json",
+  startedAt: NOW - 5 * 60_000,
+  hostname: "web1",
+  machineId: here.machineId,
+  catalogue: CAT,
+  checks: [{ id: "SVC-001", status: "fail" }],
+  ...o,
+});
+const check =
+  (r: Report, o: { max?: number; force?: boolean } = {}) =>
+  () =>
+    checkReport(r, here, CAT, o.max ?? 60, o.force ?? false, NOW);
 const refusal = (fn: () => void) => {
   try {
     fn();
@@ -25,7 +36,9 @@ describe("checkReport", () => {
   });
 
   test("another host is refused, naming both (machine-id shortened)", () => {
-    expect(refusal(check(report({ machineId: "b".repeat(32), hostname: "web2" })))).toBe(`65 report r.json is from host web2 (machine-id bbbbbbbb…), not this one (web1, aaaaaaaa…)`);
+    expect(refusal(check(report({ machineId: "b".repeat(32), hostname: "web2" })))).toBe(
+      `65 report r.json is from host web2 (machine-id bbbbbbbb…), not this one (web1, aaaaaaaa…)`,
+    );
   });
 
   test("a same-named host with another machine-id is another host (a rebuilt machine)", () => {
@@ -34,9 +47,22 @@ describe("checkReport", () => {
 
   test("no host identity, another or no catalogue, an unknown ID: refused", () => {
     expect(refusal(check(report({ machineId: undefined })))).toMatch(/^65 .*carries no host identity/);
-    expect(refusal(check(report({ catalogue: "0.0.9+ffffffffff" })))).toBe(`65 report r.json was made with catalogue 0.0.9+ffffffffff, this validator has ${CAT}: run the validator again`);
+    expect(refusal(check(report({ catalogue: "0.0.9+ffffffffff" })))).toBe(
+      `65 report r.json was made with catalogue 0.0.9+ffffffffff, this validator has ${CAT}: run the validator again`,
+    );
     expect(refusal(check(report({ catalogue: undefined })))).toMatch(/^65 .*catalogue unknown/);
-    expect(refusal(check(report({ checks: [{ id: "SVC-001", status: "fail" }, { id: "PERF-999", status: "pass" }] })))).toMatch(/^65 .*names check PERF-999, which this catalogue does not have/);
+    expect(
+      refusal(
+        check(
+          report({
+            checks: [
+              { id: "SVC-001", status: "fail" },
+              { id: "PERF-999", status: "pass" },
+            ],
+          }),
+        ),
+      ),
+    ).toMatch(/^65 .*names check PERF-999, which this catalogue does not have/);
   });
 
   test("older than the configured limit: refused unless --force-stale", () => {

@@ -8,7 +8,14 @@ import type { Outcome } from "../../src/runner/evaluate.ts";
 
 const fake = new Map<string, Fix>();
 vi.mock("../../src/remediation/fixes/index.ts", () => ({ fixById: (id: string) => fake.get(id), fixes: [] }));
-const restart: Fix = { id: "restart-service", title: "restart", rank: 80, restartsApp: false, touches: () => ({ files: [], units: ["projectmeats.service"] }), plan: async () => ({ actions: [{ kind: "restart-until-green", unit: "projectmeats.service", ids: ["SVC-001"], seconds: 30 }] }) };
+const restart: Fix = {
+  id: "restart-service",
+  title: "restart",
+  rank: 80,
+  restartsApp: false,
+  touches: () => ({ files: [], units: ["projectmeats.service"] }),
+  plan: async () => ({ actions: [{ kind: "restart-until-green", unit: "projectmeats.service", ids: ["SVC-001"], seconds: 30 }] }),
+};
 vi.mock("../../src/remediation/fixes/service.ts", () => ({ restartService: restart }));
 
 const { buildPlan, targetIds } = await import("../../src/remediation/plan.ts");
@@ -34,31 +41,63 @@ describe("targetIds", () => {
   });
 
   test("errors are listed apart and never become targets themselves", () => {
-    const r = targetIds(report([{ id: "SVC-003", status: "error" }, { id: "FS-002", status: "error" }, { id: "FS-001", status: "fail" }]));
+    const r = targetIds(
+      report([
+        { id: "SVC-003", status: "error" },
+        { id: "FS-002", status: "error" },
+        { id: "FS-001", status: "fail" },
+      ]),
+    );
     expect(r).toEqual({ targets: ["FS-001"], couldNotCheck: ["SVC-003", "FS-002"] });
   });
 
   test("an ID that errored but is also the root cause of a failure is a target, not listed twice", () => {
-    const r = targetIds(report([{ id: "SVC-012", status: "error" }, { id: "DB-001", status: "fail", rootCause: "SVC-012" }]));
+    const r = targetIds(
+      report([
+        { id: "SVC-012", status: "error" },
+        { id: "DB-001", status: "fail", rootCause: "SVC-012" },
+      ]),
+    );
     expect(r.targets.sort()).toEqual(["DB-001", "SVC-012"]);
     expect(r.couldNotCheck).toEqual([]);
   });
 
   test("a clean report: nothing to do", () => {
-    expect(targetIds(report([{ id: "SVC-001", status: "pass" }, { id: "SVC-002", status: "skip" }]))).toEqual({ targets: [], couldNotCheck: [] });
+    expect(
+      targetIds(
+        report([
+          { id: "SVC-001", status: "pass" },
+          { id: "SVC-002", status: "skip" },
+        ]),
+      ),
+    ).toEqual({ targets: [], couldNotCheck: [] });
   });
 });
 
 const out = (id: string, status: Outcome["status"], observed = "x"): [string, Outcome] => [id, { id, status, observed } as Outcome];
 // The paths these plans name do not exist here: the real file helper finds them missing and pins nothing.
 const env = { ctx: {} as never, config: {} as never, transport: createLocalTransport(), addSecret() {} };
-const mk = (id: string, rank: number, o: Partial<Fix> = {}): Fix => ({ id, title: id, rank, restartsApp: false, touches: () => ({ files: ["/etc/x"], units: ["x.service"] }), plan: async () => ({ actions: [{ kind: "chmod", path: "/etc/x/f", mode: 0o640 }] }), ...o });
+const mk = (id: string, rank: number, o: Partial<Fix> = {}): Fix => ({
+  id,
+  title: id,
+  rank,
+  restartsApp: false,
+  touches: () => ({ files: ["/etc/x"], units: ["x.service"] }),
+  plan: async () => ({ actions: [{ kind: "chmod", path: "/etc/x/f", mode: 0o640 }] }),
+  ...o,
+});
 
 describe("buildPlan", () => {
   test("steps ordered by rank, one step per fix with every ID it cures; the app restarted once after what it loads", async () => {
     fake.clear();
     const ids = { pg: checkById("SVC-012"), perm: checkById("FS-001"), perm2: checkById("FS-002"), env: checkById("SEC-001") };
-    fake.set(ids.pg.fixId as string, mk(ids.pg.fixId as string, 10, { touches: () => ({ files: [], units: ["postgresql*"] }), plan: async () => ({ actions: [{ kind: "unit", unit: "postgresql@15-main.service", verb: "start" }] }) }));
+    fake.set(
+      ids.pg.fixId as string,
+      mk(ids.pg.fixId as string, 10, {
+        touches: () => ({ files: [], units: ["postgresql*"] }),
+        plan: async () => ({ actions: [{ kind: "unit", unit: "postgresql@15-main.service", verb: "start" }] }),
+      }),
+    );
     fake.set(ids.perm.fixId as string, mk(ids.perm.fixId as string, 40, { restartsApp: true }));
     fake.set(ids.env.fixId as string, mk(ids.env.fixId as string, 50, { restartsApp: true }));
     const red = ["SEC-001", "FS-002", "SVC-012", "FS-001"];
@@ -94,9 +133,23 @@ describe("buildPlan", () => {
 
   test("an action outside what the fix declared is refused", async () => {
     fake.clear();
-    fake.set("fix-permissions", mk("fix-permissions", 40, { touches: () => ({ files: ["/opt/projectmeats/logs"], units: [] }), plan: async () => ({ actions: [{ kind: "chmod", path: "/opt/projectmeats/logs-old/x", mode: 0o640 }] }) }));
-    await expect(buildPlan(["FS-001"], new Map([out("FS-001", "fail")]), env)).rejects.toThrow(/planned to touch \/opt\/projectmeats\/logs-old\/x, outside what it declares \(\/opt\/projectmeats\/logs\)/);
-    fake.set("fix-permissions", mk("fix-permissions", 40, { touches: () => ({ files: ["/etc/x"], units: ["nginx.service"] }), plan: async () => ({ actions: [{ kind: "unit", unit: "projectmeats.service", verb: "restart" }] }) }));
+    fake.set(
+      "fix-permissions",
+      mk("fix-permissions", 40, {
+        touches: () => ({ files: ["/opt/projectmeats/logs"], units: [] }),
+        plan: async () => ({ actions: [{ kind: "chmod", path: "/opt/projectmeats/logs-old/x", mode: 0o640 }] }),
+      }),
+    );
+    await expect(buildPlan(["FS-001"], new Map([out("FS-001", "fail")]), env)).rejects.toThrow(
+      /planned to touch \/opt\/projectmeats\/logs-old\/x, outside what it declares \(\/opt\/projectmeats\/logs\)/,
+    );
+    fake.set(
+      "fix-permissions",
+      mk("fix-permissions", 40, {
+        touches: () => ({ files: ["/etc/x"], units: ["nginx.service"] }),
+        plan: async () => ({ actions: [{ kind: "unit", unit: "projectmeats.service", verb: "restart" }] }),
+      }),
+    );
     await expect(buildPlan(["FS-001"], new Map([out("FS-001", "fail")]), env)).rejects.toThrow(/unit projectmeats\.service, outside/);
   });
 });

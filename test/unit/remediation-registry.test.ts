@@ -17,7 +17,20 @@ test("fix IDs are unique and every fix cures something (or is the shared app res
 
 test("fixes are ordered PostgreSQL < role < grants < files < env < unit < migrate < restart < nginx", () => {
   const rank = (id: string) => fixById(id)?.rank ?? Number.NaN;
-  const order = ["start-postgresql", "repair-db-role", "grant-schema", "fix-permissions", "fix-env-permissions", "unit-dropin", "migrate", "restart-service", "start-nginx"];
+  const order = [
+    "start-postgresql",
+    "repair-db-role",
+    "grant-schema",
+    "fix-permissions",
+    "fix-env-permissions",
+    "unit-dropin",
+    "migrate",
+    "restart-service",
+    "start-nginx",
+  ];
   const ranks = order.map(rank);
-  expect(ranks.every((r, i) => i === 0 || r > (ranks[i - 1] as number)), `${order.map((o, i) => `${o}=${ranks[i]}`).join(" ")}`).toBe(true);
+  expect(
+    ranks.every((r, i) => i === 0 || r > (ranks[i - 1] as number)),
+    `${order.map((o, i) => `${o}=${ranks[i]}`).join(" ")}`,
+  ).toBe(true);
 });

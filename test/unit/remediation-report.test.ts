@@ -63,7 +63,9 @@ describe("vitest JSON report", () => {
   // run's report is refused with "mixes results of 2 hosts". test.fails until report.ts skips results with no
   // meta.status; then turn this into test().
   test("a filtered run's report: the tests that were not run are not results (and not another host)", () => {
-    const rec = JSON.parse(readFileSync(path.join(import.meta.dirname, "../recorded/vitest-report-filtered-run.json"), "utf8")) as ReturnType<typeof vitestReport>;
+    const rec = JSON.parse(readFileSync(path.join(import.meta.dirname, "../recorded/vitest-report-filtered-run.json"), "utf8")) as ReturnType<
+      typeof vitestReport
+    >;
     const r = readReport(writeVitest(dir, "filtered", rec));
     expect(r.checks.map((c) => c.id)).toEqual(["SVC-001"]);
     expect(r.checks[0]).toMatchObject({ status: "error", rootCause: "SVC-016" });
@@ -75,7 +77,10 @@ describe("vitest JSON report", () => {
     expect(refused(writeVitest(dir, "trunc", "{"))).toMatchObject({ code: 65, message: expect.stringMatching(/not readable JSON/) });
     expect(refused(writeVitest(dir, "array", "[]"))).toMatchObject({ code: 65, message: expect.stringMatching(/not a vitest JSON report/) });
     expect(refused(writeVitest(dir, "none", vitestReport([])))).toMatchObject({ code: 65, message: expect.stringMatching(/no check results/) });
-    expect(refused(writeVitest(dir, "badid", vitestReport([{ id: "svc-1" }])))).toMatchObject({ code: 65, message: expect.stringMatching(/malformed check result \("svc-1"/) });
+    expect(refused(writeVitest(dir, "badid", vitestReport([{ id: "svc-1" }])))).toMatchObject({
+      code: 65,
+      message: expect.stringMatching(/malformed check result \("svc-1"/),
+    });
     const two = vitestReport([{ id: "SVC-001" }, { id: "SVC-002", host: { hostname: "b", machineId: "b".repeat(32) } }]);
     expect(refused(writeVitest(dir, "two", two))).toMatchObject({ code: 65, message: expect.stringMatching(/mixes results of 2 hosts/) });
     // A report whose checks carry no host at all, next to one that does, is two hosts too.
@@ -90,8 +95,25 @@ describe("allure-results folder", () => {
   test("the newest result per check counts (allure-results accumulate across runs)", () => {
     const d = path.join(dir, "allure-accumulated");
     const t = Date.now();
-    writeAllure(d, [{ id: "SVC-001", status: "fail" }, { id: "SVC-002", status: "pass" }, { id: "DB-001", status: "fail" }], t - 600_000, "old");
-    writeAllure(d, [{ id: "SVC-001", status: "pass" }, { id: "SVC-002", status: "fail" }], t - 60_000, "new");
+    writeAllure(
+      d,
+      [
+        { id: "SVC-001", status: "fail" },
+        { id: "SVC-002", status: "pass" },
+        { id: "DB-001", status: "fail" },
+      ],
+      t - 600_000,
+      "old",
+    );
+    writeAllure(
+      d,
+      [
+        { id: "SVC-001", status: "pass" },
+        { id: "SVC-002", status: "fail" },
+      ],
+      t - 60_000,
+      "new",
+    );
     const r = readReport(d);
     const byId = Object.fromEntries(r.checks.map((c) => [c.id, c.status]));
     expect(byId).toEqual({ "SVC-001": "pass", "SVC-002": "fail", "DB-001": "fail" });
@@ -103,11 +125,34 @@ describe("allure-results folder", () => {
 
   test("allure statuses and labels map to the validator's outcomes", () => {
     const d = path.join(dir, "allure-statuses");
-    writeAllure(d, [{ id: "SVC-001", status: "fail", rootCause: "SVC-012" }, { id: "SVC-012", status: "fail" }, { id: "DB-001", status: "skip", blockedBy: "SVC-012" }, { id: "HTTP-001", status: "error" }], Date.now());
+    writeAllure(
+      d,
+      [
+        { id: "SVC-001", status: "fail", rootCause: "SVC-012" },
+        { id: "SVC-012", status: "fail" },
+        { id: "DB-001", status: "skip", blockedBy: "SVC-012" },
+        { id: "HTTP-001", status: "error" },
+      ],
+      Date.now(),
+    );
     // A waived failure and a below-threshold failure are reported as skipped tests with an outcome label.
-    const base = { status: "skipped", start: Date.now(), labels: [{ name: "machine_id", value: here().machineId }, { name: "host", value: here().hostname }, { name: "catalogue", value: catalogueVersion() }] };
-    writeFileSync(path.join(d, "w-result.json"), JSON.stringify({ ...base, labels: [...base.labels, { name: "check_id", value: "SEC-004" }, { name: "outcome", value: "waived" }] }));
-    writeFileSync(path.join(d, "b-result.json"), JSON.stringify({ ...base, labels: [...base.labels, { name: "check_id", value: "PERF-001" }, { name: "outcome", value: "below" }] }));
+    const base = {
+      status: "skipped",
+      start: Date.now(),
+      labels: [
+        { name: "machine_id", value: here().machineId },
+        { name: "host", value: here().hostname },
+        { name: "catalogue", value: catalogueVersion() },
+      ],
+    };
+    writeFileSync(
+      path.join(d, "w-result.json"),
+      JSON.stringify({ ...base, labels: [...base.labels, { name: "check_id", value: "SEC-004" }, { name: "outcome", value: "waived" }] }),
+    );
+    writeFileSync(
+      path.join(d, "b-result.json"),
+      JSON.stringify({ ...base, labels: [...base.labels, { name: "check_id", value: "PERF-001" }, { name: "outcome", value: "below" }] }),
+    );
     // Attachments and containers in the folder are not results.
     writeFileSync(path.join(d, "abc-container.json"), "{}");
     writeFileSync(path.join(d, "abc-attachment.txt"), "x");
@@ -128,7 +173,11 @@ describe("allure-results folder", () => {
     const junk = writeAllure(path.join(dir, "allure-junk"), allPass().slice(0, 2), Date.now());
     writeFileSync(path.join(junk, "j-result.json"), "not json");
     expect(refused(junk)).toMatchObject({ code: 65, message: expect.stringMatching(/not readable JSON/) });
-    const two = writeAllure(path.join(dir, "allure-two"), [{ id: "SVC-001" }, { id: "SVC-002", host: { hostname: "b", machineId: "b".repeat(32) } }], Date.now());
+    const two = writeAllure(
+      path.join(dir, "allure-two"),
+      [{ id: "SVC-001" }, { id: "SVC-002", host: { hostname: "b", machineId: "b".repeat(32) } }],
+      Date.now(),
+    );
     expect(refused(two)).toMatchObject({ code: 65, message: expect.stringMatching(/mixes results of 2 hosts/) });
   });
 });

@@ -23,7 +23,16 @@ describe("rewriteGunicornArgv", () => {
   it("replaces every spelling of --bind with the loopback bind, first among Gunicorn's options", () => {
     for (const spelling of [["--bind", "0.0.0.0:8000"], ["--bind=0.0.0.0:8000"], ["-b0.0.0.0:8000"], ["-b", "0.0.0.0:8000"]]) {
       const argv = [G, "--workers", "3", ...spelling, "--timeout", "120", "projectmeats.wsgi:application"];
-      expect(rewriteGunicornArgv(argv, { binds: ["127.0.0.1:8000"] })).toEqual([G, "--bind", "127.0.0.1:8000", "--workers", "3", "--timeout", "120", "projectmeats.wsgi:application"]);
+      expect(rewriteGunicornArgv(argv, { binds: ["127.0.0.1:8000"] })).toEqual([
+        G,
+        "--bind",
+        "127.0.0.1:8000",
+        "--workers",
+        "3",
+        "--timeout",
+        "120",
+        "projectmeats.wsgi:application",
+      ]);
     }
   });
 
@@ -37,20 +46,44 @@ describe("rewriteGunicornArgv", () => {
 
   it("sets the timeouts and bind of the scenarios' ExecStart lines (no-gunicorn-timeouts, gunicorn-public-bind)", () => {
     const noTimeouts = [G, "--bind", "127.0.0.1:8000", "--workers", "3", "--worker-class", "gthread", "--threads", "2", "projectmeats.wsgi:application"];
-    expect(rewriteGunicornArgv(noTimeouts, { timeout: 30, gracefulTimeout: 30 }).join(" ")).toBe(`${G} --timeout 30 --graceful-timeout 30 --bind 127.0.0.1:8000 --workers 3 --worker-class gthread --threads 2 projectmeats.wsgi:application`);
-    const both = rewriteGunicornArgv([G, "--bind", "0.0.0.0:8000", "--workers", "3", "app:application"], { binds: ["127.0.0.1:8000"], timeout: 30, gracefulTimeout: 30 });
+    expect(rewriteGunicornArgv(noTimeouts, { timeout: 30, gracefulTimeout: 30 }).join(" ")).toBe(
+      `${G} --timeout 30 --graceful-timeout 30 --bind 127.0.0.1:8000 --workers 3 --worker-class gthread --threads 2 projectmeats.wsgi:application`,
+    );
+    const both = rewriteGunicornArgv([G, "--bind", "0.0.0.0:8000", "--workers", "3", "app:application"], {
+      binds: ["127.0.0.1:8000"],
+      timeout: 30,
+      gracefulTimeout: 30,
+    });
     expect(both.join(" ")).toBe(`${G} --bind 127.0.0.1:8000 --timeout 30 --graceful-timeout 30 --workers 3 app:application`);
   });
 
   it("keeps other options whose names start like ours, and what follows `--`", () => {
     const argv = [G, "--backlog", "64", "--threads", "2", "--", "-b", "x"];
-    expect(rewriteGunicornArgv(argv, { binds: ["127.0.0.1:8000"] })).toEqual([G, "--bind", "127.0.0.1:8000", "--backlog", "64", "--threads", "2", "--", "-b", "x"]);
+    expect(rewriteGunicornArgv(argv, { binds: ["127.0.0.1:8000"] })).toEqual([
+      G,
+      "--bind",
+      "127.0.0.1:8000",
+      "--backlog",
+      "64",
+      "--threads",
+      "2",
+      "--",
+      "-b",
+      "x",
+    ]);
   });
 
   it("puts the options after `-m gunicorn`, not among Python's options", () => {
     const argv = ["/opt/venv/bin/python3", "-m", "gunicorn", "-b", "0.0.0.0:80", "app:application"];
     expect(gunicornOptionsStart(argv)).toBe(3);
-    expect(rewriteGunicornArgv(argv, { binds: ["127.0.0.1:8000"] })).toEqual(["/opt/venv/bin/python3", "-m", "gunicorn", "--bind", "127.0.0.1:8000", "app:application"]);
+    expect(rewriteGunicornArgv(argv, { binds: ["127.0.0.1:8000"] })).toEqual([
+      "/opt/venv/bin/python3",
+      "-m",
+      "gunicorn",
+      "--bind",
+      "127.0.0.1:8000",
+      "app:application",
+    ]);
   });
 
   it("refuses an ExecStart that does not run gunicorn", () => {
@@ -127,7 +160,10 @@ describe("registration", () => {
     expect(fixById("unit-dropin")).toBe(unitDropIn);
     expect(unitDropIn.rank).toBe(60);
     expect(unitDropIn.restartsApp).toBe(true);
-    const ids = catalogue.filter((c) => c.fixId === "unit-dropin").map((c) => c.id).sort();
+    const ids = catalogue
+      .filter((c) => c.fixId === "unit-dropin")
+      .map((c) => c.id)
+      .sort();
     expect(ids).toEqual(["SEC-007", "SEC-008", "SVC-008", "SVC-009", "SVC-017"]);
   });
 });

@@ -8,7 +8,8 @@ import { configFileUsed, gatherEnvironment, gitCommit, parseClusters, parseOsRel
 import { replayContext, replayTransport } from "./replay.ts";
 
 // Recorded on the reference host (Debian 12 image, fixtures/image).
-const OS_RELEASE = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
+const OS_RELEASE =
+  'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION="12 (bookworm)"\nVERSION_CODENAME=bookworm\nID=debian\n';
 const CLUSTERS = "15 main 5432 online postgres /var/lib/postgresql/15/main /var/log/postgresql/postgresql-15-main.log\n";
 
 describe("environment information", () => {
@@ -45,7 +46,7 @@ describe("environment information", () => {
     const t = replayTransport(
       {
         "psql --version": { stdout: "psql (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n" },
-        "pg_lsclusters": { stdout: CLUSTERS },
+        pg_lsclusters: { stdout: CLUSTERS },
         "nginx -v": { stderr: "nginx version: nginx/1.22.1\n" },
         "systemctl --version": { stdout: "systemd 252 (252.39-1~deb12u2)\n+PAM +AUDIT\n" },
         setpriv: { exitCode: 1, stderr: `Traceback: bad DATABASE_URL postgres://app:${secret}@db/app\n` },

@@ -12,12 +12,20 @@ describe("planEvidence", () => {
   test("service checks get the journal and the unit file; http checks the requests they send", () => {
     expect(planEvidence({ id: "SVC-001" }, config).map((k) => k.kind)).toEqual(["journal", "unit"]);
     expect(planEvidence({ id: "SVC-014" }, config)).toEqual([{ kind: "command", argv: ["nginx", "-t"] }]);
-    expect(planEvidence({ id: "SVC-012" }, config)).toEqual([{ kind: "status", unit: "postgresql.service" }, { kind: "unit", unit: "postgresql.service" }]);
+    expect(planEvidence({ id: "SVC-012" }, config)).toEqual([
+      { kind: "status", unit: "postgresql.service" },
+      { kind: "unit", unit: "postgresql.service" },
+    ]);
     const http = planEvidence({ id: "HTTP-005" }, config);
     expect(http).toEqual([{ kind: "http", requests: [{ base: "http://127.0.0.1:8000", path: "/health", host: "ddv-not-allowed.invalid" }] }]);
     // The health checks ask every path with GET and the first with HEAD, as the check does (so the memo answers).
     const health = planEvidence({ id: "HTTP-001" }, config).find((k) => k.kind === "http");
-    expect(health && "requests" in health ? health.requests.map((r) => `${r.method ?? "GET"} ${r.path}`) : []).toEqual(["GET /health", "GET /health/", "GET /api/health", "HEAD /health"]);
+    expect(health && "requests" in health ? health.requests.map((r) => `${r.method ?? "GET"} ${r.path}`) : []).toEqual([
+      "GET /health",
+      "GET /health/",
+      "GET /api/health",
+      "HEAD /health",
+    ]);
   });
 
   test("without nginx, nothing is planned against it", () => {
@@ -56,21 +64,32 @@ describe("capText", () => {
 
 describe("describeResponse", () => {
   test("prints the request, the status line with its reason and every header", () => {
-    const r: HttpResponse = { url: "http://127.0.0.1:8000/health", status: 400, headers: { server: "gunicorn", "content-type": "text/html" }, body: "x", bytes: 143, ms: 131.2 };
+    const r: HttpResponse = {
+      url: "http://127.0.0.1:8000/health",
+      status: 400,
+      headers: { server: "gunicorn", "content-type": "text/html" },
+      body: "x",
+      bytes: 143,
+      ms: 131.2,
+    };
     expect(describeResponse({ base: "http://127.0.0.1:8000", path: "/health" }, "localhost", r)).toBe(
       "GET http://127.0.0.1:8000/health (Host: localhost)\nHTTP/1.1 400 Bad Request\nserver: gunicorn\ncontent-type: text/html\n(143 bytes of body in 131 ms)",
     );
-    expect(describeResponse({ base: "b", path: "/", method: "HEAD" }, "localhost", { url: "http://x/", error: "ECONNREFUSED", ms: 2 })).toBe("HEAD http://x/ (Host: localhost)\nno answer after 2 ms: ECONNREFUSED");
+    expect(describeResponse({ base: "b", path: "/", method: "HEAD" }, "localhost", { url: "http://x/", error: "ECONNREFUSED", ms: 2 })).toBe(
+      "HEAD http://x/ (Host: localhost)\nno answer after 2 ms: ECONNREFUSED",
+    );
   });
 });
 
 describe("gatherEvidence", () => {
   test("runs the check's command once, redacts the session's secrets (raw and URL-encoded) and caps the output", async () => {
-    const t = replayTransport({ "nginx -t": { exitCode: 1, stderr: `nginx: [emerg] unknown directive "${SECRET}" and ${encodeURIComponent(SECRET)}\n${"y".repeat(40_000)}` } });
+    const t = replayTransport({
+      "nginx -t": { exitCode: 1, stderr: `nginx: [emerg] unknown directive "${SECRET}" and ${encodeURIComponent(SECRET)}\n${"y".repeat(40_000)}` },
+    });
     const ctx = replayContext(t);
     const [e] = await gatherEvidence(ctx, { id: "SVC-014" }, [SECRET]);
     expect(e?.name).toBe("nginx -t");
-    expect(e?.text.startsWith("$ nginx -t\n(exit 1)\n--- stderr ---\nnginx: [emerg] unknown directive \"[REDACTED]\" and [REDACTED]")).toBe(true);
+    expect(e?.text.startsWith('$ nginx -t\n(exit 1)\n--- stderr ---\nnginx: [emerg] unknown directive "[REDACTED]" and [REDACTED]')).toBe(true);
     expect(e?.text).not.toContain(SECRET);
     expect(Buffer.byteLength(e?.text ?? "")).toBeLessThanOrEqual(ATTACHMENT_MAX_BYTES);
     await gatherEvidence(ctx, { id: "SVC-014" }, [SECRET]);
@@ -79,7 +98,14 @@ describe("gatherEvidence", () => {
 
   test("reuses the answers the check already received (no new request) and redacts headers", async () => {
     const ctx = replayContext(replayTransport({}));
-    const answer: HttpResponse = { url: "http://127.0.0.1:8000/api/v1/suppliers/", status: 200, headers: { "set-cookie": `token=${SECRET}` }, body: "[]", bytes: 2, ms: 5 };
+    const answer: HttpResponse = {
+      url: "http://127.0.0.1:8000/api/v1/suppliers/",
+      status: 200,
+      headers: { "set-cookie": `token=${SECRET}` },
+      body: "[]",
+      bytes: 2,
+      ms: 5,
+    };
     // The memo key fetchCached uses: the check's own request.
     void ctx.once("http:GET::http://127.0.0.1:8000/api/v1/suppliers/", async () => answer);
     const pieces = await gatherEvidence(ctx, { id: "HTTP-004" }, [SECRET]);

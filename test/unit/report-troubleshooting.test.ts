@@ -4,7 +4,17 @@ import { catalogue } from "../../src/checks/index.ts";
 import { renderTroubleshooting, type GuideCheck } from "../../src/report/troubleshooting.ts";
 import { GUIDE, currentGuide } from "../../scripts/troubleshooting.ts";
 
-const check = (over: Partial<GuideCheck>): GuideCheck => ({ id: "SVC-001", title: "A title", suite: "service", severity: "high", smoke: false, expects: "it is so", recommendation: "Make it so.", dependsOn: [], ...over });
+const check = (over: Partial<GuideCheck>): GuideCheck => ({
+  id: "SVC-001",
+  title: "A title",
+  suite: "service",
+  severity: "high",
+  smoke: false,
+  expects: "it is so",
+  recommendation: "Make it so.",
+  dependsOn: [],
+  ...over,
+});
 
 describe("troubleshooting guide", () => {
   test("the committed docs/troubleshooting.md is what `npm run docs` generates now", () => {
@@ -26,7 +36,9 @@ describe("troubleshooting guide", () => {
     expect(entry("SVC-016")).toContain("skipped as blocked by it (fix this one first): [SVC-002](#svc-002) (A title)");
     expect(entry("SVC-016")).toContain("`reinstall` is named by the catalogue but not written yet");
     expect(entry("SVC-002")).toContain("It depends on [SVC-016](#svc-016) (A title): when that fails");
-    expect(entry("SVC-002")).toContain("**Automated fix:** `enable-service`: Enable the unit. Run `npx tsx remediate --from-report reports/vitest-report.json`");
+    expect(entry("SVC-002")).toContain(
+      "**Automated fix:** `enable-service`: Enable the unit. Run `npx tsx remediate --from-report reports/vitest-report.json`",
+    );
     expect(entry("SVC-003")).toContain("**Automated fix:** None");
     expect(entry("SVC-003")).toContain("- **How to fix it by hand:** Make it so.\n");
     expect(entry("SVC-003")).toContain("- **What it checks:** it is so.\n");

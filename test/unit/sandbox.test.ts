@@ -100,7 +100,9 @@ describe("access inside the service's sandbox, on recorded output", () => {
     expect(accessCommands(ctx)).toBe(1);
     expect(out.map((o) => o.status)).toEqual(["pass", "pass", "pass", "fail"]);
     const fs2 = out[3]?.observed ?? "";
-    expect(fs2).toContain("projectmeats cannot write /var/log/projectmeats (projectmeats:www-data 0775): read-only inside the service's sandbox (the mount at / is ro there; list it in ReadWritePaths=)");
+    expect(fs2).toContain(
+      "projectmeats cannot write /var/log/projectmeats (projectmeats:www-data 0775): read-only inside the service's sandbox (the mount at / is ro there; list it in ReadWritePaths=)",
+    );
     expect(fs2).toContain("cannot write /var/log/projectmeats/django.log");
     expect(fs2).not.toContain("error.log");
     expect(fs2).toMatch(/\(as uid 999 \(gid 33, groups 33\) inside the service's mount namespace \(pid 70\)\)$/);
@@ -113,13 +115,17 @@ describe("access inside the service's sandbox, on recorded output", () => {
     // /root/secret: denied at /root, where ProtectHome=true mounted systemd's inaccessible directory.
     const r = await access(ctx, "/root/secret", await serviceAccount(ctx), "r");
     expect(r.ok).toBe(false);
-    expect(r.ok ? "" : r.reason).toMatch(/^projectmeats cannot enter \/root: made inaccessible inside the service's sandbox \(ProtectHome=, InaccessiblePaths= or TemporaryFileSystem=\) \(as uid 999 /);
+    expect(r.ok ? "" : r.reason).toMatch(
+      /^projectmeats cannot enter \/root: made inaccessible inside the service's sandbox \(ProtectHome=, InaccessiblePaths= or TemporaryFileSystem=\) \(as uid 999 /,
+    );
     // Denied where no sandbox mount explains it and the bits allow it (the recorded answer replayed for /srv).
     answers.set("r /srv/app/x", "nox 2 -");
     const t2 = host({ files: { "/srv": dir(0o755, 0, 0), "/srv/app": dir(0o750, 0, 33) } });
     const ctx2 = replayContext(t2);
     const r2 = await access(ctx2, "/srv/app/x", await serviceAccount(ctx2), "r");
-    expect(r2.ok ? "" : r2.reason).toContain("projectmeats cannot enter /srv/app (root:www-data 0750): the mode bits allow it, so an ACL or a security module denies it");
+    expect(r2.ok ? "" : r2.reason).toContain(
+      "projectmeats cannot enter /srv/app (root:www-data 0750): the mode bits allow it, so an ACL or a security module denies it",
+    );
   });
 
   test("service down (MainPID=0): the mode-bit model judges, no nsenter, and the text says so", async () => {
@@ -127,7 +133,10 @@ describe("access inside the service's sandbox, on recorded output", () => {
     const ctx = replayContext(t);
     const [fs2, fs1] = await new Evaluator(ctx).all(["FS-002", "FS-001"]);
     expect(nsenterCalls(t)).toHaveLength(0);
-    expect(fs2).toMatchObject({ status: "fail", observed: "projectmeats cannot write /var/log/projectmeats (root:root 0755) (modelled from mode bits: the service is not running)" });
+    expect(fs2).toMatchObject({
+      status: "fail",
+      observed: "projectmeats cannot write /var/log/projectmeats (root:root 0755) (modelled from mode bits: the service is not running)",
+    });
     expect(fs1).toMatchObject({ status: "pass", observed: expect.stringContaining("(modelled from mode bits: the service is not running)") });
   });
 
@@ -135,10 +144,14 @@ describe("access inside the service's sandbox, on recorded output", () => {
     const t = host({ nsenter: noProcess });
     let reads = 0; // the first read finds it running, the one after nsenter failed finds it gone
     const read = t.readFile.bind(t);
-    t.readFile = (p) => (p === "/proc/70/status" && reads++ > 0 ? Promise.reject(new TransportError("cannot read /proc/70/status: ENOENT", "ENOENT")) : read(p));
+    t.readFile = (p) =>
+      p === "/proc/70/status" && reads++ > 0 ? Promise.reject(new TransportError("cannot read /proc/70/status: ENOENT", "ENOENT")) : read(p);
     const [fs2] = await new Evaluator(replayContext(t)).all(["FS-002"]);
     expect(nsenterCalls(t)).toHaveLength(1);
-    expect(fs2).toMatchObject({ status: "pass", observed: expect.stringContaining("modelled from mode bits: the service's process (pid 70) exited while we looked") });
+    expect(fs2).toMatchObject({
+      status: "pass",
+      observed: expect.stringContaining("modelled from mode bits: the service's process (pid 70) exited while we looked"),
+    });
   });
 
   test("a zombie main process (its namespaces gone) counts as exited", async () => {
@@ -147,14 +160,19 @@ describe("access inside the service's sandbox, on recorded output", () => {
     const read = t.readFile.bind(t);
     t.readFile = async (p) => (p === "/proc/70/status" && reads++ > 0 ? `Name:\tgunicorn\nState:\tZ (zombie)\n${status}` : read(p));
     const [fs1] = await new Evaluator(replayContext(t)).all(["FS-001"]);
-    expect(fs1).toMatchObject({ status: "pass", observed: expect.stringContaining("modelled from mode bits: the service's process (pid 70) exited while we looked") });
+    expect(fs1).toMatchObject({
+      status: "pass",
+      observed: expect.stringContaining("modelled from mode bits: the service's process (pid 70) exited while we looked"),
+    });
   });
 
   test("nsenter failing while the process lives is an error, never a pass", async () => {
     const t = host({ nsenter: { exitCode: 1, stdout: "", stderr: "nsenter: reassociate to namespace 'ns/mnt' failed: Operation not permitted\n" } });
     const out = await new Evaluator(replayContext(t)).all(["SVC-004", "FS-001", "FS-002"]);
     expect(out.map((o) => o.status)).toEqual(["error", "skip", "error"]);
-    expect(out[0]?.observed).toContain("nsenter/setpriv into the service's mount namespace failed (exit 1): nsenter: reassociate to namespace 'ns/mnt' failed: Operation not permitted");
+    expect(out[0]?.observed).toContain(
+      "nsenter/setpriv into the service's mount namespace failed (exit 1): nsenter: reassociate to namespace 'ns/mnt' failed: Operation not permitted",
+    );
     const t2 = host();
     const base = t2.run.bind(t2);
     t2.run = (argv, o) => (argv[0] === "nsenter" ? Promise.reject(new TransportError("nsenter timed out after 5000 ms", "ETIMEDOUT")) : base(argv, o));

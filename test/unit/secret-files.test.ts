@@ -29,11 +29,26 @@ describe("FS-006: readable files that assign passwords or keys", () => {
     // One bounded find: o+r regular files with env-style names, the venv, node_modules and .git pruned.
     expect(argv[2]).toContain('find -H "$1" -xdev \\( -path "$2" -o -name node_modules -o -name .git \\) -prune -o -type f -perm -0004');
     expect(argv[2]).toContain('-name "${10}"');
-    expect(argv.slice(3)).toEqual(["sh", "/opt/projectmeats", "/opt/projectmeats/venv", "201", ".env*", "*.env", "*.env.*", "env.*", "*.template", "*.example", "*.sample"]);
+    expect(argv.slice(3)).toEqual([
+      "sh",
+      "/opt/projectmeats",
+      "/opt/projectmeats/venv",
+      "201",
+      ".env*",
+      "*.env",
+      "*.env.*",
+      "env.*",
+      "*.template",
+      "*.example",
+      "*.sample",
+    ]);
   });
 
   test("the healthy reference host: nothing found passes", async () => {
-    expect((await fs6({ stdout: "", stderr: "find-exit 0\n" })).r).toMatchObject({ status: "pass", observed: "0 env-style files readable by others under /opt/projectmeats, none assigns a password or key" });
+    expect((await fs6({ stdout: "", stderr: "find-exit 0\n" })).r).toMatchObject({
+      status: "pass",
+      observed: "0 env-style files readable by others under /opt/projectmeats, none assigns a password or key",
+    });
   });
 
   test("the unit's own env file is FS-003's, not this check's", async () => {
@@ -49,7 +64,13 @@ describe("FS-006: readable files that assign passwords or keys", () => {
   });
 
   test("parseCandidates: size, octal mode and path, sorted; more than the cap is flagged", () => {
-    expect(parseCandidates("5 600 /b\n7 644 /a x\n", "find-exit 0\n", "/")).toEqual({ hits: [{ size: 7, mode: 0o644, path: "/a x" }, { size: 5, mode: 0o600, path: "/b" }], more: false });
+    expect(parseCandidates("5 600 /b\n7 644 /a x\n", "find-exit 0\n", "/")).toEqual({
+      hits: [
+        { size: 7, mode: 0o644, path: "/a x" },
+        { size: 5, mode: 0o600, path: "/b" },
+      ],
+      more: false,
+    });
     expect(parseCandidates("1 644 /a\n1 644 /b\n1 644 /c\n", "find-exit 141\n", "/", 2).more).toBe(true);
   });
 });

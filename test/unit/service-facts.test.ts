@@ -28,7 +28,12 @@ const check = (id: string) => checks.find((c) => c.id === id) as (typeof checks)
 
 // The service's environment as serviceEnv (environment.ts, not under test here) reports a steady running process.
 function withEnv(ctx: ReturnType<typeof replayContext>, environ: string) {
-  const env = Object.fromEntries(environ.split("\0").filter((kv) => kv.includes("=")).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
+  const env = Object.fromEntries(
+    environ
+      .split("\0")
+      .filter((kv) => kv.includes("="))
+      .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
   void ctx.once("env:service", async () => ({ source: "the running process (PID 70)", env, steady: true }));
   return ctx;
 }
@@ -45,9 +50,19 @@ describe("the one Python start (recorded output)", () => {
     expect(verdicts.map((v) => v.pass)).toEqual([true, true, true, true, true, true, true]);
     const py = t.calls.filter((c) => c[0] === "setpriv");
     expect(py).toHaveLength(1);
-    expect(py[0]?.slice(0, 7)).toEqual(["setpriv", "--reuid=projectmeats", "--regid=www-data", "--init-groups", "--", "/opt/projectmeats/venv/bin/python", "-"]);
+    expect(py[0]?.slice(0, 7)).toEqual([
+      "setpriv",
+      "--reuid=projectmeats",
+      "--regid=www-data",
+      "--init-groups",
+      "--",
+      "/opt/projectmeats/venv/bin/python",
+      "-",
+    ]);
     expect(JSON.parse(py[0]?.[7] ?? "{}").gunicornArgv.slice(0, 3)).toEqual(["/opt/projectmeats/venv/bin/gunicorn", "--bind", "127.0.0.1:8000"]);
-    expect(verdicts[0]?.observed).toBe("DEBUG=False in Django settings apps.settings.production (as projectmeats, environment of the running process (PID 70))");
+    expect(verdicts[0]?.observed).toBe(
+      "DEBUG=False in Django settings apps.settings.production (as projectmeats, environment of the running process (PID 70))",
+    );
     expect(verdicts[1]?.observed).toMatch(/^SECRET_KEY: 64 characters, 41 distinct \(Django settings/);
     expect(verdicts[3]?.observed).toBe("issues: security.W004, security.W008, security.W012, security.W016; none at ERROR or above");
     expect(verdicts[5]?.observed).toMatch(/^timeout=120 \(set\), graceful_timeout=30 \(set\); read by gunicorn 20\.1\.0's config loader/);
@@ -56,7 +71,14 @@ describe("the one Python start (recorded output)", () => {
 
   test("parses the settings, the check and the plan; never the key", () => {
     const f = parseFacts(`some app print\n${HEALTHY}`);
-    expect(f?.django).toMatchObject({ ok: true, settings: { DEBUG: false, SECRET_KEY: { set: true, length: 64, placeholder: null }, DATABASE: { ENGINE: "django.db.backends.postgresql", NAME: "projectmeats_db" } } });
+    expect(f?.django).toMatchObject({
+      ok: true,
+      settings: {
+        DEBUG: false,
+        SECRET_KEY: { set: true, length: 64, placeholder: null },
+        DATABASE: { ENGINE: "django.db.backends.postgresql", NAME: "projectmeats_db" },
+      },
+    });
     expect(f?.gunicorn).toMatchObject({ ok: true, bind: ["127.0.0.1:8000"], workers: 3, threads: 2, timeout: 120, gracefulTimeout: 30, configFile: null });
     expect(f?.django.ok && f.django.migrations?.ok && pendingMigrations(f.django.migrations.output)).toEqual([]);
     expect(pendingMigrations("[X]  auth.0001_initial\n[ ]  suppliers.0002_supplier_notes\n")).toEqual(["suppliers.0002_supplier_notes"]);
@@ -66,21 +88,33 @@ describe("the one Python start (recorded output)", () => {
   test("Django's answer wins over the environment: a hard-coded DEBUG = True fails though the env says False", async () => {
     const { ctx } = host({ stdout: DB_DOWN });
     const v = await check("SEC-001").run(ctx);
-    expect(v).toMatchObject({ pass: false, observed: "DEBUG=True in Django settings apps.settings.production (as projectmeats, environment of the running process (PID 70))" });
+    expect(v).toMatchObject({
+      pass: false,
+      observed: "DEBUG=True in Django settings apps.settings.production (as projectmeats, environment of the running process (PID 70))",
+    });
     await expect(check("DB-002").run(ctx)).rejects.toThrow(/^showmigrations failed: django\.db\.utils\.OperationalError: connection to server at "localhost"/);
   });
 
   test("Django cannot start: SEC-001/002/003 judge the environment and say so; unset DEBUG is an error; SEC-010 and DB-002 error", async () => {
     const { ctx } = host({ stdout: BROKEN });
     const v = await check("SEC-001").run(ctx);
-    expect(v).toMatchObject({ pass: true, observed: "DEBUG=False (environment variable in the running process (PID 70); Django could not start: RuntimeError: bad deploy: settings cannot load)" });
+    expect(v).toMatchObject({
+      pass: true,
+      observed: "DEBUG=False (environment variable in the running process (PID 70); Django could not start: RuntimeError: bad deploy: settings cannot load)",
+    });
     expect((await check("SEC-003").run(ctx)).observed).toMatch(/^ALLOWED_HOSTS=localhost,127\.0\.0\.1.*\(environment variable in the running process/);
-    await expect(check("SEC-010").run(ctx)).rejects.toThrow("check --deploy could not run: Django could not start: RuntimeError: bad deploy: settings cannot load");
+    await expect(check("SEC-010").run(ctx)).rejects.toThrow(
+      "check --deploy could not run: Django could not start: RuntimeError: bad deploy: settings cannot load",
+    );
     await expect(check("DB-002").run(ctx)).rejects.toThrow(/Django could not start: RuntimeError/);
     const unset = host({ stdout: BROKEN }, ENVIRON.replace("DEBUG=False\0", ""));
-    await expect(check("SEC-001").run(unset.ctx)).rejects.toThrow(/^could not tell: Django could not start: RuntimeError: bad deploy: settings cannot load; and DEBUG is not set in the running process \(PID 70\)$/);
+    await expect(check("SEC-001").run(unset.ctx)).rejects.toThrow(
+      /^could not tell: Django could not start: RuntimeError: bad deploy: settings cannot load; and DEBUG is not set in the running process \(PID 70\)$/,
+    );
     const placeholder = host({ stdout: BROKEN }, ENVIRON.replace(/SECRET_KEY=[^\0]*/, "SECRET_KEY=django-insecure-dev-key-change-in-production"));
-    expect((await check("SEC-002").run(placeholder.ctx)).observed).toMatch(/^SECRET_KEY contains the placeholder text "django-insecure-" \(environment variable in/);
+    expect((await check("SEC-002").run(placeholder.ctx)).observed).toMatch(
+      /^SECRET_KEY contains the placeholder text "django-insecure-" \(environment variable in/,
+    );
   });
 
   test("Python cannot run at all: the same fallbacks, and Gunicorn is read from ExecStart", async () => {
@@ -98,8 +132,17 @@ describe("Gunicorn's effective settings", () => {
   test("from its loader: config file, GUNICORN_CMD_ARGS and command line; every bind judged, defaults not counted as set", async () => {
     const { ctx } = host({ stdout: DB_DOWN });
     const g = await gunicornSettings(ctx);
-    expect(g).toMatchObject({ fromLoader: true, bind: ["0.0.0.0:8000", "unix:/run/projectmeats/g.sock"], workers: 1, threads: 4, timeout: 60, gracefulTimeout: 30 });
-    expect(g.source).toBe("gunicorn 20.1.0's config loader (as projectmeats, environment of the running process (PID 70), config file /opt/projectmeats/backend/gunicorn.conf.py)");
+    expect(g).toMatchObject({
+      fromLoader: true,
+      bind: ["0.0.0.0:8000", "unix:/run/projectmeats/g.sock"],
+      workers: 1,
+      threads: 4,
+      timeout: 60,
+      gracefulTimeout: 30,
+    });
+    expect(g.source).toBe(
+      "gunicorn 20.1.0's config loader (as projectmeats, environment of the running process (PID 70), config file /opt/projectmeats/backend/gunicorn.conf.py)",
+    );
     expect((await check("SVC-008").run(ctx)).observed).toMatch(/^timeout=60 \(set\), graceful_timeout=30 \(gunicorn's default\); read by/);
     expect((await check("SVC-008").run(ctx)).pass).toBe(false);
     expect((await check("SEC-007").run(ctx)).observed).toMatch(/^Gunicorn binds 0\.0\.0\.0:8000: reachable from other hosts/);
@@ -113,24 +156,34 @@ describe("Gunicorn's effective settings", () => {
   });
 
   test("fallback parse: GUNICORN_CMD_ARGS under the command line, every --bind, -w4, PORT and WEB_CONCURRENCY", () => {
-    expect(argvOptions(["-w4", "--bind=127.0.0.1:8000", "-b", "unix:/run/x.sock", "--timeout", "60"])).toEqual({ workers: ["4"], bind: ["127.0.0.1:8000", "unix:/run/x.sock"], timeout: ["60"] });
+    expect(argvOptions(["-w4", "--bind=127.0.0.1:8000", "-b", "unix:/run/x.sock", "--timeout", "60"])).toEqual({
+      workers: ["4"],
+      bind: ["127.0.0.1:8000", "unix:/run/x.sock"],
+      timeout: ["60"],
+    });
     const s = settingsFromArgv(["gunicorn", "--workers", "5", "app:app"], { GUNICORN_CMD_ARGS: "--bind 0.0.0.0:8000 --workers 2 --graceful-timeout 10" });
     expect(s).toEqual({ bind: ["0.0.0.0:8000"], workers: 5, threads: 1, timeout: 30, gracefulTimeout: 10, explicit: ["bind", "graceful_timeout", "workers"] });
-    expect(settingsFromArgv(["gunicorn", "app:app"], { PORT: "9000", WEB_CONCURRENCY: "4" })).toMatchObject({ bind: ["0.0.0.0:9000"], workers: 4, explicit: [] });
+    expect(settingsFromArgv(["gunicorn", "app:app"], { PORT: "9000", WEB_CONCURRENCY: "4" })).toMatchObject({
+      bind: ["0.0.0.0:9000"],
+      workers: 4,
+      explicit: [],
+    });
     expect(() => settingsFromArgv(["gunicorn", "--workers", "auto", "x:y"], {})).toThrow(/cannot read Gunicorn's worker count/);
     expect(gunicornArgv(["/usr/bin/python3", "-m", "gunicorn", "--bind", "x"])).toEqual(["gunicorn", "--bind", "x"]);
     expect(gunicornArgv(["/usr/bin/uwsgi", "--ini", "x"])).toBeUndefined();
   });
 
   test("unix sockets and loopback are local; a unix bind has no TCP port to scan", () => {
-    for (const a of ["unix:/run/projectmeats/g.sock", "127.0.0.1:8000", "localhost:8000", "[::1]:8000", "[0:0:0:0:0:0:0:1]", "tcp://127.0.0.1:8000"]) expect(isLocalAddress(a)).toBe(true);
+    for (const a of ["unix:/run/projectmeats/g.sock", "127.0.0.1:8000", "localhost:8000", "[::1]:8000", "[0:0:0:0:0:0:0:1]", "tcp://127.0.0.1:8000"])
+      expect(isLocalAddress(a)).toBe(true);
     for (const a of ["0.0.0.0:8000", "[::]:8000", "10.0.0.5:8000", "[0:0:0:0:0:0:0:0]"]) expect(isLocalAddress(a)).toBe(false);
     expect(bindPort("unix:/run/x.sock")).toBeUndefined();
     expect(bindPort("[::1]:8001")).toBe(8001);
   });
 
   test("SEC-007: a listener on the Gunicorn port whose owner cannot be read is an error, not dropped", async () => {
-    const tcp = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 4242 1 0000000000000000 100 0 0 10 0\n";
+    const tcp =
+      "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000   999        0 4242 1 0000000000000000 100 0 0 10 0\n";
     const { ctx } = host({ stdout: HEALTHY }, ENVIRON, tcp);
     await expect(check("SEC-007").run(ctx)).rejects.toThrow("cannot tell which process holds 0.0.0.0:8000");
   });
@@ -139,12 +192,28 @@ describe("Gunicorn's effective settings", () => {
 describe("SVC-015 with a unix-socket Gunicorn", () => {
   test("nothing on the TCP port and only unix binds: the socket's holder is judged (recorded /proc/net/unix)", async () => {
     const facts = HEALTHY.replace('"bind": ["127.0.0.1:8000"]', '"bind": ["unix:/run/projectmeats/gunicorn.sock"]');
-    const t = replayTransport({ ...healthyCommands(), setpriv: { stdout: facts } }, { "/proc/net/tcp": "  sl  local_address\n", "/proc/net/unix": recorded("proc-net-unix-gunicorn.txt"), "/proc/70/comm": "gunicorn\n" });
+    const t = replayTransport(
+      { ...healthyCommands(), setpriv: { stdout: facts } },
+      { "/proc/net/tcp": "  sl  local_address\n", "/proc/net/unix": recorded("proc-net-unix-gunicorn.txt"), "/proc/70/comm": "gunicorn\n" },
+    );
     const links: Record<string, string> = { "/proc/70/fd/5": "socket:[176535]" };
-    const ctx = withEnv(replayContext({ ...t, readDir: async (d: string) => (d === "/proc/70/fd" ? ["5"] : []), readLink: async (l: string) => links[l] }), ENVIRON);
-    expect(await check("SVC-015").run(ctx)).toMatchObject({ pass: true, observed: "unix:/run/projectmeats/gunicorn.sock pid 70 (gunicorn); nothing on TCP port 8000" });
+    const ctx = withEnv(
+      replayContext({ ...t, readDir: async (d: string) => (d === "/proc/70/fd" ? ["5"] : []), readLink: async (l: string) => links[l] }),
+      ENVIRON,
+    );
+    expect(await check("SVC-015").run(ctx)).toMatchObject({
+      pass: true,
+      observed: "unix:/run/projectmeats/gunicorn.sock pid 70 (gunicorn); nothing on TCP port 8000",
+    });
     expect((await check("SEC-007").run(ctx)).pass).toBe(true);
-    const stray = withEnv(replayContext({ ...t, readDir: async (d: string) => (d === "/proc" ? ["70", "4242"] : d === "/proc/4242/fd" ? ["3"] : []), readLink: async (l: string) => (l === "/proc/4242/fd/3" ? "socket:[176535]" : undefined) }), ENVIRON);
+    const stray = withEnv(
+      replayContext({
+        ...t,
+        readDir: async (d: string) => (d === "/proc" ? ["70", "4242"] : d === "/proc/4242/fd" ? ["3"] : []),
+        readLink: async (l: string) => (l === "/proc/4242/fd/3" ? "socket:[176535]" : undefined),
+      }),
+      ENVIRON,
+    );
     expect((await check("SVC-015").run(stray)).observed).toMatch(/^unix:\/run\/projectmeats\/gunicorn\.sock pid 4242 .*; the unit's PIDs are /);
   });
 });
@@ -196,7 +265,7 @@ describe("one start per run", () => {
     const first = host({ stdout: HEALTHY });
     await serviceFacts(first.ctx);
     const second = host({ stdout: BROKEN });
-    expect((await serviceFacts(second.ctx)).ran && "settings" in (await serviceFacts(second.ctx) as { django: object }).django).toBe(true);
+    expect((await serviceFacts(second.ctx)).ran && "settings" in ((await serviceFacts(second.ctx)) as { django: object }).django).toBe(true);
     expect(second.t.calls.filter((c) => c[0] === "setpriv")).toHaveLength(0);
     forgetServiceFacts();
     const dead = host({ exitCode: 137, stderr: "" });
@@ -211,6 +280,6 @@ describe("SEC-006", () => {
   test("a git HEAD is a ref or a detached commit id; an HTML fallback page is not", () => {
     expect(GIT_HEAD.test("ref: refs/heads/main\n")).toBe(true);
     expect(GIT_HEAD.test("3f786850e387550fdab836ed7e6dc881de23001b\n")).toBe(true);
-    expect(GIT_HEAD.test("<!doctype html><title>ProjectMeats</title><div id=\"root\"></div>\n")).toBe(false);
+    expect(GIT_HEAD.test('<!doctype html><title>ProjectMeats</title><div id="root"></div>\n')).toBe(false);
   });
 });

@@ -58,15 +58,23 @@ describe("SVC-003 explains a crash loop", () => {
     expect(explainCrash(journal)).toBeUndefined();
     const log = recorded("gunicorn-error-log-import-error.txt").split("\n");
     expect(explainCrash(journal, log)?.text).toBe(
-      'RuntimeError: bad deploy: settings cannot load (raised in /opt/projectmeats/backend/apps/settings/production.py line 7)',
+      "RuntimeError: bad deploy: settings cannot load (raised in /opt/projectmeats/backend/apps/settings/production.py line 7)",
     );
   });
   test("a program that cannot execute, a failed ExecStartPre, a port in use, permission denied", () => {
-    expect(explainCrash(["projectmeats.service: Failed to execute /opt/x/pre.sh: Permission denied"])?.text).toBe("cannot execute /opt/x/pre.sh: Permission denied");
+    expect(explainCrash(["projectmeats.service: Failed to execute /opt/x/pre.sh: Permission denied"])?.text).toBe(
+      "cannot execute /opt/x/pre.sh: Permission denied",
+    );
     expect(
-      explainCrash(["ERROR: Log file /var/log/projectmeats/error.log does not exist", "projectmeats.service: Control process exited, code=exited, status=1/FAILURE"])?.text,
+      explainCrash([
+        "ERROR: Log file /var/log/projectmeats/error.log does not exist",
+        "projectmeats.service: Control process exited, code=exited, status=1/FAILURE",
+      ])?.text,
     ).toBe("a start-up command (ExecStartPre) exited exited status 1/FAILURE: ERROR: Log file /var/log/projectmeats/error.log does not exist");
-    expect(explainCrash(["[2026-11-29 20:00:00 +0000] [9] [ERROR] Connection in use: ('127.0.0.1', 8000)"])).toEqual({ text: "address already in use (127.0.0.1:8000)", port: 8000 });
+    expect(explainCrash(["[2026-11-29 20:00:00 +0000] [9] [ERROR] Connection in use: ('127.0.0.1', 8000)"])).toEqual({
+      text: "address already in use (127.0.0.1:8000)",
+      port: 8000,
+    });
     expect(explainCrash(["touch: cannot touch '/var/log/x': Permission denied"])?.text).toMatch(/^permission denied/);
   });
   test("Gunicorn's error log path from ExecStart", () => {
@@ -77,7 +85,13 @@ describe("SVC-003 explains a crash loop", () => {
 });
 
 describe("env sources (SVC-018, SVC-019)", () => {
-  const src = (name: string, env: Record<string, string>, optional = true, kind: EnvSource["kind"] = "EnvironmentFile="): EnvSource => ({ name, kind, optional, exists: true, env });
+  const src = (name: string, env: Record<string, string>, optional = true, kind: EnvSource["kind"] = "EnvironmentFile="): EnvSource => ({
+    name,
+    kind,
+    optional,
+    exists: true,
+    env,
+  });
   const asShipped = [
     src("Environment=", { DJANGO_SETTINGS_MODULE: "x", PATH: "/bin" }, false, "Environment="),
     src("/etc/projectmeats/projectmeats.env", { SECRET_KEY: "a", DJANGO_SETTINGS_MODULE: "x" }),
@@ -85,7 +99,11 @@ describe("env sources (SVC-018, SVC-019)", () => {
   ];
   test("the last source wins; both optional: the first file is the operator's", () => {
     expect(shadowedKeys(asShipped)).toEqual([
-      { key: "DJANGO_SETTINGS_MODULE", setBy: ["Environment=", "/etc/projectmeats/projectmeats.env", "/opt/projectmeats/.env.production"], winner: "/opt/projectmeats/.env.production" },
+      {
+        key: "DJANGO_SETTINGS_MODULE",
+        setBy: ["Environment=", "/etc/projectmeats/projectmeats.env", "/opt/projectmeats/.env.production"],
+        winner: "/opt/projectmeats/.env.production",
+      },
       { key: "SECRET_KEY", setBy: ["/etc/projectmeats/projectmeats.env", "/opt/projectmeats/.env.production"], winner: "/opt/projectmeats/.env.production" },
     ]);
     expect(operatorEnvFile(asShipped)?.name).toBe("/etc/projectmeats/projectmeats.env");

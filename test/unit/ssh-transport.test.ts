@@ -14,7 +14,11 @@ const transport = (host = "web1") => createSshTransport({ host, ssh: SSH }, 5_00
 test("argv, environment, directory and stdin reach the remote command exactly", async () => {
   const t = transport();
   const dir = mkdtempSync(path.join(tmpdir(), "ddv ssh '$x'"));
-  const r = await t.run(["sh", "-c", 'printf "%s|" "$1" "$2" "$(pwd)" "$FOO" "$(cat)"', "_", "a b", "it's $HOME"], { cwd: dir, env: { FOO: "x y;z", PATH: process.env.PATH ?? "/usr/bin:/bin" }, input: "from stdin" });
+  const r = await t.run(["sh", "-c", 'printf "%s|" "$1" "$2" "$(pwd)" "$FOO" "$(cat)"', "_", "a b", "it's $HOME"], {
+    cwd: dir,
+    env: { FOO: "x y;z", PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    input: "from stdin",
+  });
   expect(r).toMatchObject({ exitCode: 0, stdout: `a b|it's $HOME|${dir}|x y;z|from stdin|` });
   expect((await t.run(["sh", "-c", "exit 3"])).exitCode).toBe(3);
   t.dispose?.();
@@ -23,7 +27,11 @@ test("argv, environment, directory and stdin reach the remote command exactly", 
 
 test("ssh's exit 255 is a transport error naming the host, never a result", async () => {
   const t = transport("unreachable");
-  await expect(t.run(["true"])).rejects.toMatchObject({ name: "TransportError", code: "ESSH", message: expect.stringMatching(/^ssh to unreachable failed: ssh: connect to host/) });
+  await expect(t.run(["true"])).rejects.toMatchObject({
+    name: "TransportError",
+    code: "ESSH",
+    message: expect.stringMatching(/^ssh to unreachable failed: ssh: connect to host/),
+  });
   await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
   t.dispose?.();
 });
@@ -38,7 +46,14 @@ test("files: read, stat (mode, owner, type), list, link; missing is undefined or
   expect(await t.readFile(path.join(dir, "env file"))).toBe("A=1\n");
   // procfs refuses one read as large as the transport's cap (ENOMEM): read like any file.
   expect(await t.readFile("/proc/sys/kernel/hostname")).toBe(readFileSync("/proc/sys/kernel/hostname", "utf8"));
-  expect(await t.stat(path.join(dir, "env file"))).toEqual({ mode: 0o640, uid: process.getuid?.(), gid: process.getgid?.(), isDirectory: false, isFile: true, size: 4 });
+  expect(await t.stat(path.join(dir, "env file"))).toEqual({
+    mode: 0o640,
+    uid: process.getuid?.(),
+    gid: process.getgid?.(),
+    isDirectory: false,
+    isFile: true,
+    size: 4,
+  });
   expect(await t.stat(path.join(dir, "sub dir"))).toMatchObject({ isDirectory: true, isFile: false });
   expect(await t.stat(path.join(dir, "nope"))).toBeUndefined();
   expect((await t.readDir(dir)).sort()).toEqual(["env file", "link", "sub dir"]);
@@ -53,7 +68,9 @@ test("under sudo the helper is root's; options hold the master connection and ne
   // Under sudo the helper (and so every command it runs) is root's; -n: a password prompt fails at once.
   expect(helperCommand(true)).toMatch(/^exec sudo -n -- python3 -u -c '/);
   const o = sshOptions({ host: "web1", user: "deploy", port: 2222, options: ["-J", "bastion"] }, "/run/x/master", 5);
-  expect(o.join(" ")).toBe("-o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 -o ControlMaster=no -o ControlPath=/run/x/master -o StreamLocalBindUnlink=yes -p 2222 -l deploy -J bastion");
+  expect(o.join(" ")).toBe(
+    "-o BatchMode=yes -o ConnectTimeout=5 -o ServerAliveInterval=5 -o ServerAliveCountMax=2 -o ControlMaster=no -o ControlPath=/run/x/master -o StreamLocalBindUnlink=yes -p 2222 -l deploy -J bastion",
+  );
 });
 
 test("file calls made at the same moment travel on one channel, each with its own answer", async () => {
@@ -65,7 +82,11 @@ test("file calls made at the same moment travel on one channel, each with its ow
     const t = transport();
     const files = Array.from({ length: 40 }, (_, i) => path.join(dir, `f ${i} '$x'`));
     files.forEach((f, i) => writeFileSync(f, `line ${i}\n`));
-    const [stats, texts, missing] = await Promise.all([Promise.all(files.map((f) => t.stat(f))), Promise.all(files.map((f) => t.readFile(f))), t.stat(path.join(dir, "nope"))]);
+    const [stats, texts, missing] = await Promise.all([
+      Promise.all(files.map((f) => t.stat(f))),
+      Promise.all(files.map((f) => t.readFile(f))),
+      t.stat(path.join(dir, "nope")),
+    ]);
     expect(stats.every((s) => s?.isFile && s.size > 0)).toBe(true);
     expect(texts).toEqual(files.map((_, i) => `line ${i}\n`));
     expect(missing).toBeUndefined();
@@ -87,10 +108,22 @@ test("a master connection lost mid-run turns every later call into an error at o
   const t = transport(host);
   expect((await t.run(["echo", "up"])).stdout).toBe("up\n");
   // End the master as a dropped link would (the stand-in's process carries the host in its command line).
-  const master = execFileSync("pgrep", ["-f", `ControlMaster=yes.*${host}`], { encoding: "utf8" }).trim().split("\n").map(Number);
+  const master = execFileSync("pgrep", ["-f", `ControlMaster=yes.*${host}`], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map(Number);
   expect(master).toHaveLength(1);
   process.kill(master[0] as number, "SIGKILL");
-  await expect.poll(() => t.run(["true"]).then(() => "ran", (e: Error) => e.message), { timeout: 2_000 }).toMatch(/^ssh to web-lost-\d+: the connection ended during the run \(killed by SIGKILL\)/);
+  await expect
+    .poll(
+      () =>
+        t.run(["true"]).then(
+          () => "ran",
+          (e: Error) => e.message,
+        ),
+      { timeout: 2_000 },
+    )
+    .toMatch(/^ssh to web-lost-\d+: the connection ended during the run \(killed by SIGKILL\)/);
   await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
   t.dispose?.();
 });

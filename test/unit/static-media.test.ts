@@ -60,9 +60,15 @@ describe("judging nginx's answer for a sampled static file", () => {
 
   test("an SPA page for a static path, a wrong size and a lost request are problems", () => {
     const svg = sample.find((s) => s.ext === "svg")!;
-    expect(staticAnswerProblem(svg, as({ path: "/x.svg", status: 200, type: "text/html", bytes: 1094 }))).toBe("svg: http://127.0.0.1/x.svg: 200 but Content-Type text/html");
-    expect(staticAnswerProblem(svg, as({ path: "/x.svg", status: 200, type: "image/svg+xml", bytes: 10 }))).toBe("svg: http://127.0.0.1/x.svg: 200 but 10 bytes, the file has 1094");
-    expect(staticAnswerProblem({ ext: "xyz", rel: "a.xyz", size: 3 }, as({ path: "/a.xyz", status: 200, type: "text/html", bytes: 3 }))).toMatch(/Content-Type text\/html/);
+    expect(staticAnswerProblem(svg, as({ path: "/x.svg", status: 200, type: "text/html", bytes: 1094 }))).toBe(
+      "svg: http://127.0.0.1/x.svg: 200 but Content-Type text/html",
+    );
+    expect(staticAnswerProblem(svg, as({ path: "/x.svg", status: 200, type: "image/svg+xml", bytes: 10 }))).toBe(
+      "svg: http://127.0.0.1/x.svg: 200 but 10 bytes, the file has 1094",
+    );
+    expect(staticAnswerProblem({ ext: "xyz", rel: "a.xyz", size: 3 }, as({ path: "/a.xyz", status: 200, type: "text/html", bytes: 3 }))).toMatch(
+      /Content-Type text\/html/,
+    );
     expect(staticAnswerProblem(svg, { url: "http://127.0.0.1/x.svg", error: "ECONNREFUSED", ms: 1 })).toBe("svg: http://127.0.0.1/x.svg: ECONNREFUSED");
   });
 });
@@ -70,7 +76,10 @@ describe("judging nginx's answer for a sampled static file", () => {
 describe("security headers on media answers", () => {
   test("recorded 404 for a missing upload: the reference's always-headers are there, the as-shipped site's are not", () => {
     expect(missingSecurityHeaders(rec["reference media 404 headers"] as unknown as Record<string, string>)).toEqual([]);
-    expect(missingSecurityHeaders(rec["as-shipped media 404 headers"] as unknown as Record<string, string>)).toEqual(["x-content-type-options", "x-frame-options"]);
+    expect(missingSecurityHeaders(rec["as-shipped media 404 headers"] as unknown as Record<string, string>)).toEqual([
+      "x-content-type-options",
+      "x-frame-options",
+    ]);
   });
 
   test("media listing: capped listings sample the first files; a failing find is an error", () => {
@@ -88,7 +97,7 @@ function fakeNginx(answers: Answer[], headers: Record<string, string>, upload?: 
     const a = answers.find((x) => x.path === path);
     const base = { ...headers };
     delete base["content-length"];
-    delete base["connection"];
+    delete base.connection;
     if (upload && path === upload.path) return res.writeHead(200, { ...upload.headers, "content-type": "application/pdf" }).end("%PDF-1.4\n");
     if (a) return res.writeHead(a.status, { "content-type": a.type, ...(path.endsWith("base.css") ? base : {}) }).end(Buffer.alloc(a.bytes, 120));
     if (path === "/django_static/admin/css/base.css") return res.writeHead(200, { ...base, "content-type": "text/css" }).end("body{}");
@@ -105,7 +114,11 @@ describe("HTTP-008 and SEC-004 against recorded nginx answers", () => {
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   };
   const close = () => new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  const run = async (id: string, files: Record<string, string | import("../../src/transport/types.ts").FileStat> = {}, sh = { stdout: listing, stderr: "find-exit 0\n" }) => {
+  const run = async (
+    id: string,
+    files: Record<string, string | import("../../src/transport/types.ts").FileStat> = {},
+    sh = { stdout: listing, stderr: "find-exit 0\n" },
+  ) => {
     // FS-004's probe file exists, as on the hosts recorded.
     const t = replayTransport({ ...healthyCommands(), sh }, { "/opt/projectmeats/backend/staticfiles/admin/css/base.css": "body{}", ...files });
     // The check's own run(): its dependencies (SVC-004 reads /proc) are not what is tested here.
@@ -126,7 +139,9 @@ describe("HTTP-008 and SEC-004 against recorded nginx answers", () => {
     test("HTTP-008 fails naming the three shadowed kinds", async () => {
       const r = await run("HTTP-008");
       expect(r).toMatchObject({ status: "fail" });
-      expect(r?.observed).toMatch(/^3 of 10 kinds not served: ico: .*favicon\.ico: HTTP 404 \(text\/html, 153 bytes\); png: .*grid\.png: HTTP 404.*; svg: .*calendar-icons\.svg: HTTP 404/);
+      expect(r?.observed).toMatch(
+        /^3 of 10 kinds not served: ico: .*favicon\.ico: HTTP 404 \(text\/html, 153 bytes\); png: .*grid\.png: HTTP 404.*; svg: .*calendar-icons\.svg: HTTP 404/,
+      );
     });
 
     test("SEC-004 fails on the static file and on the media location (no upload: the missing upload's answer)", async () => {
@@ -145,7 +160,10 @@ describe("HTTP-008 and SEC-004 against recorded nginx answers", () => {
     afterAll(close);
 
     test("HTTP-008 passes with every kind served", async () => {
-      expect(await run("HTTP-008")).toMatchObject({ status: "pass", observed: "10 kinds served by nginx under /django_static/ with a fitting type and the file's size: css, eot, ico, js, map, png, svg, ttf, woff, woff2" });
+      expect(await run("HTTP-008")).toMatchObject({
+        status: "pass",
+        observed: "10 kinds served by nginx under /django_static/ with a fitting type and the file's size: css, eot, ico, js, map, png, svg, ttf, woff, woff2",
+      });
     });
 
     test("SEC-004 passes on the missing upload's 404 that carries the always-headers", async () => {

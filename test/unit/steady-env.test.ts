@@ -43,20 +43,44 @@ describe("a dying process is not an environment", () => {
   });
 
   test.each<[string, Record<string, FileReply>, RegExp]>([
-    ["an empty environ (the exiting MainPID of the crash loop: SEC-002/003 false failures)", { "/proc/5082/stat": statLoop, "/proc/5082/environ": "" }, /PID 5082 had an empty environ/],
-    ["environ gone mid-read (ESRCH)", { "/proc/5082/stat": [statLoop, statZombie], "/proc/5082/environ": err("ESRCH") }, /PID 5082 was exiting while we read it \(state Z\)/],
-    ["environ gone mid-read (ENOENT), stat gone after", { "/proc/5082/stat": [statLoop, err("ENOENT")], "/proc/5082/environ": err("ENOENT") }, /PID 5082 exited while we read it/],
+    [
+      "an empty environ (the exiting MainPID of the crash loop: SEC-002/003 false failures)",
+      { "/proc/5082/stat": statLoop, "/proc/5082/environ": "" },
+      /PID 5082 had an empty environ/,
+    ],
+    [
+      "environ gone mid-read (ESRCH)",
+      { "/proc/5082/stat": [statLoop, statZombie], "/proc/5082/environ": err("ESRCH") },
+      /PID 5082 was exiting while we read it \(state Z\)/,
+    ],
+    [
+      "environ gone mid-read (ENOENT), stat gone after",
+      { "/proc/5082/stat": [statLoop, err("ENOENT")], "/proc/5082/environ": err("ENOENT") },
+      /PID 5082 exited while we read it/,
+    ],
     ["the PID already gone", { "/proc/5082/environ": environ }, /PID 5082 is gone/],
     ["a zombie", { "/proc/5082/stat": statZombie, "/proc/5082/environ": "" }, /PID 5082 is exiting \(state Z\)/],
     ["the process died after a full read", { "/proc/5082/stat": [statLoop, statZombie], "/proc/5082/environ": environ }, /exiting while we read it/],
-    ["the PID reused by another process", { "/proc/5082/stat": [statLoop, statLoop.replace(" 59677 ", " 59999 ")], "/proc/5082/environ": environ }, /replaced by another process/],
-    ["an environ with none of the unit's variables", { "/proc/5082/stat": statLoop, "/proc/5082/environ": "HOME=/\0TERM=dumb\0" }, /holds none of the unit's variables/],
+    [
+      "the PID reused by another process",
+      { "/proc/5082/stat": [statLoop, statLoop.replace(" 59677 ", " 59999 ")], "/proc/5082/environ": environ },
+      /replaced by another process/,
+    ],
+    [
+      "an environ with none of the unit's variables",
+      { "/proc/5082/stat": statLoop, "/proc/5082/environ": "HOME=/\0TERM=dumb\0" },
+      /holds none of the unit's variables/,
+    ],
   ])("%s: the unit's env files, and source says why", async (_what, files, why) => {
     const e = await serviceEnv(host(loopRunning, { ...files, [ENV_FILE]: envFile }));
     expect(e.steady).toBe(false);
     expect(e.source).toMatch(/^the env files \/etc\/projectmeats\/projectmeats\.env \(/);
     expect(e.source).toMatch(why);
-    expect(e.env).toMatchObject({ SECRET_KEY: "from-the-env-file-0123456789-0123456789-0123456789", ALLOWED_HOSTS: "localhost,127.0.0.1", PYTHONPATH: "/opt/projectmeats/backend" });
+    expect(e.env).toMatchObject({
+      SECRET_KEY: "from-the-env-file-0123456789-0123456789-0123456789",
+      ALLOWED_HOSTS: "localhost,127.0.0.1",
+      PYTHONPATH: "/opt/projectmeats/backend",
+    });
   });
 
   test("between restarts (activating/auto-restart, MainPID 0): the env files, service not running", async () => {
@@ -77,7 +101,10 @@ describe("a dying process is not an environment", () => {
   test("judgeSteadiness wants systemd's active/running", () => {
     const look = { before: { state: "S", startTime: 1 }, after: { state: "S", startTime: 1 }, environ: "A=1\0" };
     expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9 }, look, ["A"])).toEqual({ steady: true });
-    expect(judgeSteadiness({ activeState: "deactivating", subState: "stop-sigterm", mainPid: 9 }, look, ["A"])).toEqual({ steady: false, reason: "the unit is deactivating/stop-sigterm" });
+    expect(judgeSteadiness({ activeState: "deactivating", subState: "stop-sigterm", mainPid: 9 }, look, ["A"])).toEqual({
+      steady: false,
+      reason: "the unit is deactivating/stop-sigterm",
+    });
     expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9 }, look, []).steady).toBe(true); // the unit defines nothing
   });
 

@@ -100,7 +100,10 @@ describe("unit names with or without .service", () => {
 
   test("an instance unit like postgresql@15-main is shown and found under its name", async () => {
     const show = recorded("systemctl-show-healthy.txt").replace("Id=postgresql.service", "Id=postgresql@15-main.service");
-    const t = replayTransport({ ...healthyCommands(show), [`${BUS}postgresql_4015_2dmain_2eservice `]: { stdout: recorded("busctl-execstart-postgresql.json") } });
+    const t = replayTransport({
+      ...healthyCommands(show),
+      [`${BUS}postgresql_4015_2dmain_2eservice `]: { stdout: recorded("busctl-execstart-postgresql.json") },
+    });
     const ctx = replayContext(t, { dependencies: { postgresql: "postgresql@15-main" } });
     expect((await showUnits(ctx)).get("postgresql@15-main")?.id).toBe("postgresql@15-main.service");
     expect(t.calls[0]).toContain("postgresql@15-main.service");

@@ -19,7 +19,10 @@ describe("waivers and the failOn threshold", () => {
 
   test("an unexpired waiver turns a failure into 'waived' with its reason; the expiry day itself still counts", () => {
     const c = config({ waivers: [{ id: "SEC-005", reason: "nginx upgrade scheduled in January", expires: TODAY }] });
-    expect(reportOutcome(sec005, failed("SEC-005"), c, "web1", TODAY)).toMatchObject({ kind: "waived", note: "WAIVED until 2026-11-29: nginx upgrade scheduled in January" });
+    expect(reportOutcome(sec005, failed("SEC-005"), c, "web1", TODAY)).toMatchObject({
+      kind: "waived",
+      note: "WAIVED until 2026-11-29: nginx upgrade scheduled in January",
+    });
   });
 
   test("an expired waiver fails loudly and says so", () => {
@@ -43,7 +46,10 @@ describe("waivers and the failOn threshold", () => {
 
   test("failures below failOn are reported, not red; at or above it they are red; errors are never waived", () => {
     const c = config({ failOn: "high", waivers: [{ id: "SVC-001", reason: "trying to waive an error", expires: "2027-01-01" }] });
-    expect(reportOutcome(sec005, failed("SEC-005"), c, "web1", TODAY)).toMatchObject({ kind: "below", note: "low finding, below failOn=high: reported, not red" });
+    expect(reportOutcome(sec005, failed("SEC-005"), c, "web1", TODAY)).toMatchObject({
+      kind: "below",
+      note: "low finding, below failOn=high: reported, not red",
+    });
     expect(reportOutcome(svc001, { ...failed("SVC-001"), status: "error" }, c, "web1", TODAY).kind).toBe("error");
     expect(reportOutcome(checkById("SVC-002"), failed("SVC-002"), c, "web1", TODAY).kind).toBe("fail"); // high
     expect(reportOutcome(sec005, failed("SEC-005"), config({}), "web1", TODAY).kind).toBe("fail"); // default failOn=low
@@ -66,7 +72,11 @@ describe("waiver files", () => {
   test.each([
     ["missing", "nope.json", /waivers file .*nope\.json \(from waiversFile\) does not exist/],
     ["not JSON", write("bad.json", "[{"), /waivers file .*bad\.json is not valid JSON/],
-    ["a bad date and no reason", write("bad2.json", [{ id: "SEC-005", expires: "soon" }]), /invalid waivers in .*bad2\.json:[\s\S]*reason[\s\S]*must be a date such as 2027-01-31/],
+    [
+      "a bad date and no reason",
+      write("bad2.json", [{ id: "SEC-005", expires: "soon" }]),
+      /invalid waivers in .*bad2\.json:[\s\S]*reason[\s\S]*must be a date such as 2027-01-31/,
+    ],
   ])("a waivers file that is %s gets one message", (_label, w, message) => {
     const file = write(`c-${_label.replace(/\W/g, "")}.json`, { waiversFile: path.basename(w) });
     expect(() => loadConfig({ DEPLOY_CONFIG: file }, "/")).toThrow(ConfigError);

@@ -19,7 +19,8 @@ export async function baselineActions(t: Transport, f: UnitFacts, ids: { uid: nu
     const i = seen.get(path);
     if (!i || i.kind === "missing") return undefined;
     if (i.kind === "refused") notes.push(`${path} left alone: ${i.why}`);
-    else if (i.kind === "link") notes.push(`${path} left alone: it is a symbolic link${i.target ? ` (to ${i.target})` : ""}, and root does not act through links`);
+    else if (i.kind === "link")
+      notes.push(`${path} left alone: it is a symbolic link${i.target ? ` (to ${i.target})` : ""}, and root does not act through links`);
     else return i;
     return undefined;
   };

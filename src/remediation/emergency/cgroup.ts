@@ -21,14 +21,22 @@ export function parseProcCgroup(text: string): string | undefined {
 // The unit a cgroup path belongs to (its deepest .service or .scope component), undefined when it names none
 // (a process of another cgroup namespace shows as "/../..").
 export function unitOfCgroup(path: string): string | undefined {
-  return path.split("/").reverse().find((c) => /\.(service|scope)$/.test(c));
+  return path
+    .split("/")
+    .reverse()
+    .find((c) => /\.(service|scope)$/.test(c));
 }
 
 // PIDs in a cgroup (cgroup.procs), on unified or hybrid layouts; [] when the cgroup does not exist (a stopped unit).
 export async function cgroupPids(t: Transport, path: string): Promise<number[]> {
   for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
     const text = await t.readFile(`${root}${path}/cgroup.procs`).catch(() => undefined);
-    if (text !== undefined) return text.split("\n").filter(Boolean).map(Number).filter((p) => p > 0);
+    if (text !== undefined)
+      return text
+        .split("\n")
+        .filter(Boolean)
+        .map(Number)
+        .filter((p) => p > 0);
   }
   return [];
 }

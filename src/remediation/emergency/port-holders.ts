@@ -24,13 +24,19 @@ export async function portHolders(config: Config, t: Transport, ports: number[])
     const pids = [...new Set(ls.map((l) => l.pid))];
     for (const pid of pids) {
       if (pid === undefined) {
-        out.push({ port, kind: "foreign", why: `a listener on port ${port} whose process could not be found${ls.unreadable ? ` (${ls.unreadable} processes' fds unreadable)` : ""}` });
+        out.push({
+          port,
+          kind: "foreign",
+          why: `a listener on port ${port} whose process could not be found${ls.unreadable ? ` (${ls.unreadable} processes' fds unreadable)` : ""}`,
+        });
         continue;
       }
       const p = await procInfo(t, pid);
       if (!p) continue; // exited meanwhile
       if (!isStaleGunicorn(p, config)) {
-        const why = isProjectGunicorn(p, config) ? `a Gunicorn of this project run by another unit (${p.unit}): stop that unit` : "not a Gunicorn of this project started from its venv";
+        const why = isProjectGunicorn(p, config)
+          ? `a Gunicorn of this project run by another unit (${p.unit}): stop that unit`
+          : "not a Gunicorn of this project started from its venv";
         out.push({ port, kind: "foreign", proc: p, why });
         continue;
       }
@@ -51,7 +57,8 @@ export async function portHolders(config: Config, t: Transport, ports: number[])
 
 // One line naming a holder.
 export function describeHolder(h: Holder): string {
-  if (h.kind === "stale") return `port ${h.port} is held by a Gunicorn of this project started by hand: master ${describeProc(h.master)} with ${h.workers.length} worker(s)`;
+  if (h.kind === "stale")
+    return `port ${h.port} is held by a Gunicorn of this project started by hand: master ${describeProc(h.master)} with ${h.workers.length} worker(s)`;
   return `port ${h.port} is held by ${h.proc ? describeProc(h.proc) : "an unknown process"}: ${h.why}`;
 }
 

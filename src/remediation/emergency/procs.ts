@@ -40,7 +40,7 @@ export function isProjectGunicorn(p: Pick<ProcInfo, "argv" | "cwd">, where: { ve
   const [a0 = "", a1 = "", a2 = ""] = p.argv;
   const venvPython = a0.startsWith(bin) && /\/python[\d.]*$/.test(a0);
   const runsGunicorn = a0 === `${bin}gunicorn` || (venvPython && (a1 === `${bin}gunicorn` || (a1 === "-m" && a2 === "gunicorn")));
-  const chdir = p.argv.find((a, i) => p.argv[i - 1] === "--chdir") ?? p.argv.find((a) => a.startsWith("--chdir="))?.slice(8);
+  const chdir = p.argv.find((_, i) => p.argv[i - 1] === "--chdir") ?? p.argv.find((a) => a.startsWith("--chdir="))?.slice(8);
   return runsGunicorn && (inside(p.cwd, where.projectDir) || inside(chdir, where.projectDir));
 }
 

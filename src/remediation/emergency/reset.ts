@@ -52,7 +52,8 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
   const facts = await gatherUnitFacts(ctx, unit.loadState === "loaded" ? unit : undefined);
   const path = `/etc/systemd/system/${id}`;
   const link = await t.readLink(path);
-  if (link) throw new RemediateError(`emergency-reset: ${path} is a symlink to ${link}; it writes a real file there: replace the link by hand first`, EXIT.partial);
+  if (link)
+    throw new RemediateError(`emergency-reset: ${path} is a symlink to ${link}; it writes a real file there: replace the link by hand first`, EXIT.partial);
   const owner = await t.stat(config.projectDir);
   const baseline = await baselineActions(t, facts, { uid: owner?.uid ?? -1, gid: owner?.gid ?? -1 });
   const actions: Action[] = baseline.actions;
@@ -65,7 +66,8 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
       notes.push(`drop-in ${d} belongs to a package: left as it is`);
       continue;
     }
-    if ((await t.readFile(d).catch(() => "")) !== NEUTRAL_DROPIN) actions.push({ kind: "write", path: d, content: NEUTRAL_DROPIN, mode: 0o644, owner: "root", group: "root" });
+    if ((await t.readFile(d).catch(() => "")) !== NEUTRAL_DROPIN)
+      actions.push({ kind: "write", path: d, content: NEUTRAL_DROPIN, mode: 0o644, owner: "root", group: "root" });
   }
   const python = `${config.venvDir}/bin/python`;
   const wsgi = facts.wsgi.split(":")[0] as string;
@@ -73,7 +75,12 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
     { kind: "daemon-reload" },
     { kind: "validate", argv: ["systemd-analyze", "verify", id], show: `systemd-analyze verify ${id}` },
     { kind: "unit", unit: id, verb: "enable" },
-    { kind: "validate", argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi], show: `${python} imports ${wsgi}`, asService: true },
+    {
+      kind: "validate",
+      argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi],
+      show: `${python} imports ${wsgi}`,
+      asService: true,
+    },
     { kind: "validate", argv: [python, "manage.py", "check"], show: `${python} manage.py check`, asService: true },
     { kind: "unit", unit: id, verb: "start" },
   );
@@ -93,7 +100,9 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       if (a.kind === "unit" && a.verb === "start") say(`  ${i + 1}. systemctl stop ${id}, then kill what is left in its own cgroup (nothing outside it)`);
       say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
     }
-    say(`  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ${SERVICE_SMOKE.join(", ")} pass (one start: a slow boot is not restarted), else roll back`);
+    say(
+      `  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ${SERVICE_SMOKE.join(", ")} pass (one start: a slow boot is not restarted), else roll back`,
+    );
     for (const n of notes) say(`  note: ${n}`);
     if (o.dryRun) {
       say("dry run: nothing was changed");
@@ -137,7 +146,9 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
         const rec = await log.run(`wait for ${SERVICE_SMOKE.join(", ")}`, async () => {
           const w = await waitSmoke(config, o.transport, SERVICE_SMOKE, config.remediation.restartWaitSeconds);
           if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
-          throw new Error(`still red after ${w.seconds.toFixed(0)} s: ${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`);
+          throw new Error(
+            `still red after ${w.seconds.toFixed(0)} s: ${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`,
+          );
         });
         if (rec.result === "failed") {
           failed = true;
@@ -166,10 +177,16 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
         result = "rolled back";
       } else result = "verified";
     } finally {
-      await auditPlaybook(ctx, "emergency-reset", SMOKE_IDS, result, log, backup, reason).catch((err: unknown) => say(`  could not write the audit log: ${(err as Error).message}`));
+      await auditPlaybook(ctx, "emergency-reset", SMOKE_IDS, result, log, backup, reason).catch((err: unknown) =>
+        say(`  could not write the audit log: ${(err as Error).message}`),
+      );
       await release();
     }
-    say(result === "verified" ? `🔄 emergency reset: ${id} is green; what it replaced is in ${backup?.dir}` : `emergency reset ROLLED BACK: ${reason}; files restored from ${backup?.dir}`);
+    say(
+      result === "verified"
+        ? `🔄 emergency reset: ${id} is green; what it replaced is in ${backup?.dir}`
+        : `emergency reset ROLLED BACK: ${reason}; files restored from ${backup?.dir}`,
+    );
     return result === "verified" ? EXIT.ok : EXIT.partial;
   } finally {
     await ctx.close();

@@ -25,7 +25,9 @@ export function servicePorts(config: Config, unit: Pick<Unit, "execStart">): num
 // The pid files the unit or its Gunicorn write: PIDFile= and Gunicorn's --pid/-p.
 export function pidFiles(unit: Pick<Unit, "execStart">, pidFileProp: string): string[] {
   const argv = unit.execStart?.argv ?? [];
-  const fromArgv = argv.flatMap((a, i) => (a === "--pid" || a === "-p" ? [argv[i + 1] ?? ""] : a.startsWith("--pid=") ? [a.slice(6)] : [])).filter((p) => p.startsWith("/"));
+  const fromArgv = argv
+    .flatMap((a, i) => (a === "--pid" || a === "-p" ? [argv[i + 1] ?? ""] : a.startsWith("--pid=") ? [a.slice(6)] : []))
+    .filter((p) => p.startsWith("/"));
   return [...new Set([pidFileProp, ...fromArgv].filter(Boolean))];
 }
 
@@ -69,7 +71,8 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
   const id = unitName(config.service);
   try {
     const unit = await serviceUnit(ctx);
-    if (unit.loadState !== "loaded") throw new RemediateError(`${id} is ${unit.loadState || "unknown"}: there is nothing to restart (emergency-reset installs the unit)`, EXIT.partial);
+    if (unit.loadState !== "loaded")
+      throw new RemediateError(`${id} is ${unit.loadState || "unknown"}: there is nothing to restart (emergency-reset installs the unit)`, EXIT.partial);
     say(`emergency-restart of ${id} (${unit.activeState}/${unit.subState}, ${unit.nRestarts} restarts)`);
     if (o.dryRun) {
       for (const [i, s] of STEPS.entries()) say(`  ${i + 1}. ${s}`);
@@ -134,7 +137,9 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
         const w = await waitSmoke(config, o.transport, SERVICE_SMOKE, config.remediation.restartWaitSeconds);
         if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
         const red = w.red.map((r) => `${r.id} ${r.status}: ${r.observed.slice(0, 200)}`).join("; ");
-        throw new Error(`still red after ${w.seconds.toFixed(0)} s (limit ${config.remediation.restartWaitSeconds} s): ${red}${w.why ? `; crash cause: ${w.why}` : ""}`);
+        throw new Error(
+          `still red after ${w.seconds.toFixed(0)} s (limit ${config.remediation.restartWaitSeconds} s): ${red}${w.why ? `; crash cause: ${w.why}` : ""}`,
+        );
       });
       const survivors = [];
       for (const p of others) if (await procInfo(t, p.pid)) survivors.push(p);
@@ -142,12 +147,22 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
       survivors.sort((a, b) => a.pid - b.pid);
       if (survivors.length) say(`  left alone (not in ${id}'s cgroup, not holding its ports): ${survivors.map(describeProc).join(", ")}`);
       result = waited.result === "ok" && !log.troubled ? "green" : "not green";
-      reason = log.steps.filter((s) => s.result === "failed" || s.result === "refused").map((s) => `${s.name}: ${s.detail}`).join(" | ") || undefined;
+      reason =
+        log.steps
+          .filter((s) => s.result === "failed" || s.result === "refused")
+          .map((s) => `${s.name}: ${s.detail}`)
+          .join(" | ") || undefined;
     } finally {
-      await auditPlaybook(ctx, "emergency-restart", SERVICE_SMOKE, result, log, backup, reason).catch((err: unknown) => say(`  could not write the audit log: ${(err as Error).message}`));
+      await auditPlaybook(ctx, "emergency-restart", SERVICE_SMOKE, result, log, backup, reason).catch((err: unknown) =>
+        say(`  could not write the audit log: ${(err as Error).message}`),
+      );
       await release();
     }
-    say(result === "green" ? `🚑 emergency restart: ${id} is green (${SERVICE_SMOKE.join(", ")} pass)` : `emergency restart: ${id} is NOT green: ${reason ?? "see above"}`);
+    say(
+      result === "green"
+        ? `🚑 emergency restart: ${id} is green (${SERVICE_SMOKE.join(", ")} pass)`
+        : `emergency restart: ${id} is NOT green: ${reason ?? "see above"}`,
+    );
     return result === "green" ? EXIT.ok : EXIT.partial;
   } finally {
     await ctx.close();

@@ -21,12 +21,30 @@ export async function auditPlaybook(ctx: ProbeContext, command: string, ids: str
   const steps = log.steps.map((s) => `${s.name}: ${s.result}`).join("; ");
   await audit(
     ctx.transport,
-    { time: new Date().toISOString(), user: userInfo().username, host, report: command, ids, fix: command, result, reason: [reason, steps].filter(Boolean).join(" | "), files: backup?.entries.map((e) => e.path) ?? [], backup: backup?.dir ?? "" },
+    {
+      time: new Date().toISOString(),
+      user: userInfo().username,
+      host,
+      report: command,
+      ids,
+      fix: command,
+      result,
+      reason: [reason, steps].filter(Boolean).join(" | "),
+      files: backup?.entries.map((e) => e.path) ?? [],
+      backup: backup?.dir ?? "",
+    },
     ctx.secrets,
   );
 }
 
 // What applyAction needs, for the playbooks: the runner's, in the playbook's name.
-export async function playbookApplyEnv(config: Config, mk: () => Transport, t: Transport, backup: BackupFolder, ctx: ProbeContext, fix: string): Promise<ApplyEnv> {
+export async function playbookApplyEnv(
+  config: Config,
+  mk: () => Transport,
+  t: Transport,
+  backup: BackupFolder,
+  ctx: ProbeContext,
+  fix: string,
+): Promise<ApplyEnv> {
   return { ...(await makeApplyEnv(config, mk, t, backup, ctx)), fix };
 }

@@ -17,7 +17,9 @@ async function findWsgi(ctx: ProbeContext, workDir: string, unit: Unit | undefin
   const current = unit?.loadState === "loaded" ? wsgiModule(unit) : undefined;
   const target = current ? unit?.execStart?.argv.find((a) => a.startsWith(`${current}:`)) : undefined;
   if (target) return target;
-  throw refuse(`${found.length ? `several packages of ${workDir} hold wsgi.py (${found.join(", ")})` : `no package of ${workDir} holds wsgi.py`} and the current unit names no WSGI target`);
+  throw refuse(
+    `${found.length ? `several packages of ${workDir} hold wsgi.py (${found.join(", ")})` : `no package of ${workDir} holds wsgi.py`} and the current unit names no WSGI target`,
+  );
 }
 
 // Reads what the rendered unit needs from the config and the host: the service user is the owner of projectDir (a

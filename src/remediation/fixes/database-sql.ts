@@ -18,7 +18,13 @@ export function quoteLiteral(s: string): string {
 }
 
 // What pg_authid says of a role, read as postgres (the stored password is a secret: never print it).
-const RoleStateSchema = z.object({ canLogin: z.boolean(), connLimit: z.number(), validUntil: z.string().nullable(), expired: z.boolean(), password: z.string().nullable() });
+const RoleStateSchema = z.object({
+  canLogin: z.boolean(),
+  connLimit: z.number(),
+  validUntil: z.string().nullable(),
+  expired: z.boolean(),
+  password: z.string().nullable(),
+});
 export type RoleState = z.infer<typeof RoleStateSchema>;
 
 // Parses psql's one-JSON-object answer: undefined for no row; throws (never guesses) on anything else.
@@ -53,7 +59,8 @@ export function loginRepairs(s: RoleState): Array<{ what: string; set: string; u
   const out = [];
   if (!s.canLogin) out.push({ what: "NOLOGIN", set: "LOGIN", undo: "NOLOGIN" });
   if (s.connLimit === 0) out.push({ what: "CONNECTION LIMIT 0", set: "CONNECTION LIMIT -1", undo: "CONNECTION LIMIT 0" });
-  if (s.expired && s.validUntil !== null) out.push({ what: `VALID UNTIL ${s.validUntil} (expired)`, set: "VALID UNTIL 'infinity'", undo: `VALID UNTIL ${quoteLiteral(s.validUntil)}` });
+  if (s.expired && s.validUntil !== null)
+    out.push({ what: `VALID UNTIL ${s.validUntil} (expired)`, set: "VALID UNTIL 'infinity'", undo: `VALID UNTIL ${quoteLiteral(s.validUntil)}` });
   return out;
 }
 
@@ -95,7 +102,12 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16), 
 export function passwordMatches(password: string, stored: string | null, role: string): boolean | undefined {
   if (stored === null) return false;
   const md5 = stored.match(/^md5([0-9a-f]{32})$/);
-  if (md5) return createHash("md5").update(password + role).digest("hex") === md5[1];
+  if (md5)
+    return (
+      createHash("md5")
+        .update(password + role)
+        .digest("hex") === md5[1]
+    );
   const m = stored.match(/^SCRAM-SHA-256\$(\d+):([^$]+)\$([^:]+):(.+)$/);
   if (!m || !saslprepIsIdentity(password)) return undefined;
   const k = scramKeys(password, Buffer.from(m[2] as string, "base64"), Number(m[1]));

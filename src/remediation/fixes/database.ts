@@ -28,7 +28,8 @@ async function appTarget(env: FixEnv): Promise<{ target: DbTarget; source: strin
   const source = u.paths.join(", ") || "the unit's Environment=";
   if (u.unreadable.length) return { manual: `cannot read the unit's env files: ${u.unreadable.join(", ")}` };
   const url = readDatabaseUrl(u.env.DATABASE_URL);
-  if (url.kind !== "postgres") return { manual: url.kind === "unset" ? `DATABASE_URL is not set in ${source}` : `DATABASE_URL in ${source} is not a PostgreSQL URL we can read` };
+  if (url.kind !== "postgres")
+    return { manual: url.kind === "unset" ? `DATABASE_URL is not set in ${source}` : `DATABASE_URL in ${source} is not a PostgreSQL URL we can read` };
   if (!url.target.user) return { manual: `DATABASE_URL in ${source} names no role` };
   // Repair SQL runs as this machine's postgres user over its local socket: never on a same-named role of a local
   // cluster when the app's server is elsewhere.
@@ -40,7 +41,10 @@ async function appTarget(env: FixEnv): Promise<{ target: DbTarget; source: strin
 async function psqlRead(env: FixEnv, target: DbTarget, database: string, sql: string): Promise<string> {
   const where = psqlTarget(target);
   const r = await env.transport.run(psqlArgv(database, where), { input: sql, cwd: "/", timeoutMs: env.config.timeouts.commandMs });
-  if (r.exitCode !== 0) throw new Error(`psql as postgres on ${where.socketDir} port ${where.port} (database ${database}) exited ${r.exitCode}: ${env.ctx.clip(r.stderr.trim().split("\n")[0] ?? "", 200)}`);
+  if (r.exitCode !== 0)
+    throw new Error(
+      `psql as postgres on ${where.socketDir} port ${where.port} (database ${database}) exited ${r.exitCode}: ${env.ctx.clip(r.stderr.trim().split("\n")[0] ?? "", 200)}`,
+    );
   return r.stdout;
 }
 
@@ -71,7 +75,10 @@ export const repairDbRole = defineFix({
       return { manual: `PostgreSQL does not answer: ${(err as Error).message}` };
     }
     const s = parseRoleState(out);
-    if (!s) return { manual: `role ${target.user} (DATABASE_URL in ${source}) does not exist; roles are never created automatically: create it as postgres, then validate again` };
+    if (!s)
+      return {
+        manual: `role ${target.user} (DATABASE_URL in ${source}) does not exist; roles are never created automatically: create it as postgres, then validate again`,
+      };
     if (s.password) env.addSecret(s.password);
     const actions: Action[] = [];
     const notes: string[] = [];
@@ -80,10 +87,22 @@ export const repairDbRole = defineFix({
       actions.push({
         kind: "sql",
         database: "postgres",
-        sql: alterRole(target.user, fix.map((f) => f.set)),
-        show: alterRole(target.user, fix.map((f) => f.set)),
-        undo: alterRole(target.user, fix.map((f) => f.undo)),
-        undoShow: alterRole(target.user, fix.map((f) => f.undo)),
+        sql: alterRole(
+          target.user,
+          fix.map((f) => f.set),
+        ),
+        show: alterRole(
+          target.user,
+          fix.map((f) => f.set),
+        ),
+        undo: alterRole(
+          target.user,
+          fix.map((f) => f.undo),
+        ),
+        undoShow: alterRole(
+          target.user,
+          fix.map((f) => f.undo),
+        ),
       });
     if (await passwordIsWrong(env, target, s.password)) {
       env.addSecret(target.password);
@@ -102,7 +121,9 @@ export const repairDbRole = defineFix({
     }
     if (!actions.length) {
       const c = await dbConnection(env.ctx);
-      return { manual: `role ${target.user} may log in and its password is the one in DATABASE_URL; the connection fails for another reason (${c.ok ? "it connects now" : c.reason})` };
+      return {
+        manual: `role ${target.user} may log in and its password is the one in DATABASE_URL; the connection fails for another reason (${c.ok ? "it connects now" : c.reason})`,
+      };
     }
     if (fix.length) notes.push(`role ${target.user}: ${fix.map((f) => f.what).join(", ")}`);
     // DB-001 judges the running process: one started with another password stays red until the app restarts.
@@ -138,7 +159,9 @@ export const grantSchema = defineFix({
     const g = grantsFor(p, target.user, target.database);
     if (!g.grant.length) return { manual: `role ${target.user} already has CONNECT, TEMPORARY, USAGE and CREATE on public in ${target.database}` };
     return {
-      actions: [{ kind: "sql", database: target.database, sql: g.grant.join("\n"), show: g.grant.join(" "), undo: g.revoke.join("\n"), undoShow: g.revoke.join(" ") }],
+      actions: [
+        { kind: "sql", database: target.database, sql: g.grant.join("\n"), show: g.grant.join(" "), undo: g.revoke.join("\n"), undoShow: g.revoke.join(" ") },
+      ],
       notes: [`missing: ${g.missing.join(", ")}`],
     };
   },

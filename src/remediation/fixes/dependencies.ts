@@ -11,7 +11,10 @@ async function members(t: import("../../transport/types.ts").Transport, unit: st
   const ids = r.stdout.trim().split(/\s+/).filter(Boolean);
   if (!ids.length) return [];
   const s = await t.run(["systemctl", "show", "-p", "Id", "-p", "ActiveState", "--", ...ids]);
-  return s.stdout.split("\n\n").map((b) => ({ id: b.match(/^Id=(.*)$/m)?.[1] ?? "", active: b.match(/^ActiveState=(.*)$/m)?.[1] ?? "" })).filter((m) => m.id);
+  return s.stdout
+    .split("\n\n")
+    .map((b) => ({ id: b.match(/^Id=(.*)$/m)?.[1] ?? "", active: b.match(/^ActiveState=(.*)$/m)?.[1] ?? "" }))
+    .filter((m) => m.id);
 }
 
 // Why a unit the deployment names is not one to start here (not installed on this machine), or undefined.
@@ -32,7 +35,8 @@ export const startPostgresql = defineFix({
     const installed = await notInstalled(ctx, unit);
     if (installed) return { manual: installed };
     const url = readDatabaseUrl((await unitEnv(ctx)).env.DATABASE_URL);
-    if (url.kind === "postgres" && !isLocalDatabase(url.target)) return { manual: `the app's database server is ${url.target.host}: this machine's ${unit} is not the app's; start that server there` };
+    if (url.kind === "postgres" && !isLocalDatabase(url.target))
+      return { manual: `the app's database server is ${url.target.host}: this machine's ${unit} is not the app's; start that server there` };
     const actions: Action[] = [{ kind: "unit", unit, verb: "start" }];
     for (const m of await members(transport, unit)) if (m.active !== "active") actions.push({ kind: "unit", unit: m.id, verb: "start" });
     actions.push({ kind: "unit", unit, verb: "enable" });

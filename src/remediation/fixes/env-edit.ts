@@ -92,7 +92,11 @@ export function generateSecretKey(length = 64): string {
 export const isFalseLike = (v: string) => /^(false|0|no|off|)$/i.test(v.trim());
 
 // ALLOWED_HOSTS as the app's env_list reads it: comma-separated, spaces and empty items dropped.
-export const hostList = (v: string) => v.split(",").map((h) => h.trim()).filter(Boolean);
+export const hostList = (v: string) =>
+  v
+    .split(",")
+    .map((h) => h.trim())
+    .filter(Boolean);
 
 // Whether an ALLOWED_HOSTS entry admits `host` the way Django's validate_host does ("*", exact, ".domain").
 export function hostAllowed(pattern: string, host: string): boolean {

@@ -9,7 +9,10 @@ import type { Action, FixEnv, FixPlan } from "../fix.ts";
 export async function newestBackup(t: FixEnv["transport"], path: string): Promise<{ dir: string; entry: ManifestEntry; text: string } | undefined> {
   const dirs = await t.readDir(STATE_DIR).catch(() => [] as string[]);
   // Run folders are named <UTC stamp>-<random>: newest last in name order.
-  for (const d of dirs.filter((n) => /^\d{8}T\d{6}Z?-[0-9a-f]+$/.test(n)).sort().reverse()) {
+  for (const d of dirs
+    .filter((n) => /^\d{8}T\d{6}Z?-[0-9a-f]+$/.test(n))
+    .sort()
+    .reverse()) {
     const dir = `${STATE_DIR}/${d}`;
     let files: ManifestEntry[];
     try {
@@ -47,9 +50,19 @@ export async function restoreEnvFile(env: FixEnv): Promise<FixPlan> {
     let mode = (entry.mode ?? 0o600) & 0o640;
     if (![0o400, 0o440, 0o600, 0o640].includes(mode)) mode = 0o640;
     for (const s of secretValues(parseEnvFile(b.text), ctx.config.secrets)) env.addSecret(s);
-    actions.push({ kind: "write", path: f.path, content: b.text, mode, owner: db.uidName.get(entry.uid ?? 0) ?? String(entry.uid ?? 0), group: db.gidName.get(entry.gid ?? 0) ?? String(entry.gid ?? 0) });
-    notes.push(`${f.path} comes back as it was before the remediation run ${b.dir} changed it (names: ${Object.keys(parseEnvFile(b.text)).join(", ")}); changes made after that are not in it`);
+    actions.push({
+      kind: "write",
+      path: f.path,
+      content: b.text,
+      mode,
+      owner: db.uidName.get(entry.uid ?? 0) ?? String(entry.uid ?? 0),
+      group: db.gidName.get(entry.gid ?? 0) ?? String(entry.gid ?? 0),
+    });
+    notes.push(
+      `${f.path} comes back as it was before the remediation run ${b.dir} changed it (names: ${Object.keys(parseEnvFile(b.text)).join(", ")}); changes made after that are not in it`,
+    );
   }
-  if (lacking.length) return { manual: `no remediation backup of ${lacking.join(", ")} exists: restore it from your secrets store or backup (secrets are never invented)` };
+  if (lacking.length)
+    return { manual: `no remediation backup of ${lacking.join(", ")} exists: restore it from your secrets store or backup (secrets are never invented)` };
   return actions.length ? { actions, notes } : { manual: "every required env file exists" };
 }

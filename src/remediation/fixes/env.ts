@@ -45,7 +45,13 @@ async function planSet(env: FixEnv, path: string, key: string, value: string): P
 }
 
 // Sets `key` where it is set (or appends it to the operator's env file); a unit's Environment= is not ours to edit.
-async function planKey(env: FixEnv, key: string, value: string, judge: (current: string | undefined) => string | undefined, notes: string[] = []): Promise<FixPlan> {
+async function planKey(
+  env: FixEnv,
+  key: string,
+  value: string,
+  judge: (current: string | undefined) => string | undefined,
+  notes: string[] = [],
+): Promise<FixPlan> {
   const where = await whereSet(env.ctx, key);
   if ("unit" in where) return { manual: `${key} is set by ${where.unit}'s Environment= (no env file overrides it): change the unit, not an env file` };
   if ("unset" in where && !where.unset) return { manual: `no env file of the unit exists to add ${key} to` };
@@ -86,7 +92,9 @@ export const fixEnvPermissions = defineFix({
       if (mode !== (st.mode & 0o7777)) actions.push({ kind: "chmod", path, mode });
       notes.push(`${path}: ${envFileProblems(st, ids).join(", ")}`);
     }
-    return actions.length ? { actions, notes } : { manual: `every existing env file of the unit (${files.join(", ")}) already has an owner and mode FS-003 accepts` };
+    return actions.length
+      ? { actions, notes }
+      : { manual: `every existing env file of the unit (${files.join(", ")}) already has an owner and mode FS-003 accepts` };
   },
 });
 
@@ -131,13 +139,23 @@ export const fixAllowedHosts = defineFix({
   touches: touchEnvFiles,
   async plan(env) {
     const where = await whereSet(env.ctx, "ALLOWED_HOSTS");
-    if (!("file" in where)) return { manual: "unit" in where ? `ALLOWED_HOSTS is set by ${where.unit}'s Environment=, not an env file` : "no env file sets ALLOWED_HOSTS: the settings module decides it (set it there or add it to the env file by hand)" };
+    if (!("file" in where))
+      return {
+        manual:
+          "unit" in where
+            ? `ALLOWED_HOSTS is set by ${where.unit}'s Environment=, not an env file`
+            : "no env file sets ALLOWED_HOSTS: the settings module decides it (set it there or add it to the env file by hand)",
+      };
     const current = hostList(where.value);
     const kept = current.filter((h) => h !== "*");
     const notes: string[] = [];
     if (!kept.length && current.includes("*")) {
       const sources = await unitEnvSources(env.ctx);
-      const csrf = sources.filter((s) => s.exists).map((s) => s.env.CSRF_TRUSTED_ORIGINS).filter((v): v is string => !!v).at(-1);
+      const csrf = sources
+        .filter((s) => s.exists)
+        .map((s) => s.env.CSRF_TRUSTED_ORIGINS)
+        .filter((v): v is string => !!v)
+        .at(-1);
       const origins = hostList(csrf ?? "").flatMap((o) => {
         try {
           const h = new URL(o).hostname;
@@ -147,12 +165,19 @@ export const fixAllowedHosts = defineFix({
         }
       });
       kept.push(...origins);
-      notes.push(origins.length ? `"*" was the only entry: the hosts of CSRF_TRUSTED_ORIGINS (${origins.join(", ")}) are added as the site's own names` : `"*" was the only entry: add the site's public hostnames to ALLOWED_HOSTS in ${where.file}`);
+      notes.push(
+        origins.length
+          ? `"*" was the only entry: the hosts of CSRF_TRUSTED_ORIGINS (${origins.join(", ")}) are added as the site's own names`
+          : `"*" was the only entry: add the site's public hostnames to ALLOWED_HOSTS in ${where.file}`,
+      );
     }
     const wanted = [...kept];
     for (const h of probeHosts(env.config)) if (!wanted.some((p) => hostAllowed(p, h))) wanted.push(h);
     const value = [...new Set(wanted)].join(",");
-    if (!current.includes("*") && value === current.join(",")) return { manual: `ALLOWED_HOSTS=${where.value} in ${where.file} has no "*" and admits ${probeHosts(env.config).join(", ")}: ${env.ids.join(", ")} fail for another reason` };
+    if (!current.includes("*") && value === current.join(","))
+      return {
+        manual: `ALLOWED_HOSTS=${where.value} in ${where.file} has no "*" and admits ${probeHosts(env.config).join(", ")}: ${env.ids.join(", ")} fail for another reason`,
+      };
     const a = await planSet(env, where.file, "ALLOWED_HOSTS", value);
     if (!a) return { manual: `${where.file} already sets ALLOWED_HOSTS=${value}` };
     if ("manual" in a) return a;

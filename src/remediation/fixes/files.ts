@@ -99,7 +99,10 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
 
   if (ids.includes("FS-005")) {
     const { hits, more } = await findWorldWritable(ctx, config.projectDir, WORLD_WRITABLE_CAP);
-    if (more) cannot.push(`FS-005: more than ${WORLD_WRITABLE_CAP} world-writable paths under ${config.projectDir}: review them and chmod o-w by hand (find ${config.projectDir} -xdev -perm -0002 ! -type l)`);
+    if (more)
+      cannot.push(
+        `FS-005: more than ${WORLD_WRITABLE_CAP} world-writable paths under ${config.projectDir}: review them and chmod o-w by hand (find ${config.projectDir} -xdev -perm -0002 ! -type l)`,
+      );
     else
       for (const { path } of parseModeLines(hits)) {
         const n = await pp.get(path);
@@ -117,7 +120,16 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
 // FS-002: the log directory (created when missing, with the files Gunicorn is told to write there) and every
 // *.log in it writable by the service; a read-only sandbox mount is the unit's matter, not a chmod's.
 // `linked`: log names that are symbolic links (the service can plant them here), reported and left as they are.
-async function planLogs(ctx: ProbeContext, pp: PathPlan, u: Unit, who: Who & { name: string }, logs: Fallback, uid: number, gid: number, linked: string[]): Promise<string | undefined> {
+async function planLogs(
+  ctx: ProbeContext,
+  pp: PathPlan,
+  u: Unit,
+  who: Who & { name: string },
+  logs: Fallback,
+  uid: number,
+  gid: number,
+  linked: string[],
+): Promise<string | undefined> {
   const dir = ctx.config.logDir;
   const st = await pp.get(dir);
   if (!st) {

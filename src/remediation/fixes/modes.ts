@@ -89,7 +89,7 @@ export function gunicornLogFiles(argv: string[]): string[] {
     const a = argv[i] as string;
     const eq = flags.find((f) => a.startsWith(`${f}=`));
     const v = eq ? a.slice(eq.length + 1) : flags.includes(a) ? argv[i + 1] : undefined;
-    if (v && v.startsWith("/")) out.push(v);
+    if (v?.startsWith("/")) out.push(v);
   }
   return [...new Set(out)];
 }

@@ -41,14 +41,16 @@ export class PathPlan {
       const n = await this.get(a);
       if (!n) return `${a} does not exist`;
       if (permits(n, who, "x")) continue;
-      if (!within(a, this.roots)) return `${who.name} cannot enter ${a} (${octal(n.mode)}), which is outside what this fix may change (${this.roots.join(", ")}): fix it by hand`;
+      if (!within(a, this.roots))
+        return `${who.name} cannot enter ${a} (${octal(n.mode)}), which is outside what this fix may change (${this.roots.join(", ")}): fix it by hand`;
       await this.set(a, grant(n, who, "x", fallback), why);
     }
     let n = await this.get(path);
     if (!n) return `${path} does not exist`;
     for (const w of wants) {
       if (permits(n, who, w)) continue;
-      if (!within(path, this.roots)) return `${who.name} cannot ${w} ${path} (${octal(n.mode)}), which is outside what this fix may change (${this.roots.join(", ")})`;
+      if (!within(path, this.roots))
+        return `${who.name} cannot ${w} ${path} (${octal(n.mode)}), which is outside what this fix may change (${this.roots.join(", ")})`;
       n = grant(n, who, w, fallback);
       await this.set(path, n, why);
     }
@@ -57,7 +59,9 @@ export class PathPlan {
 
   // The paths whose state changes, in the order planned (ancestors before what lies under them).
   changed(): string[] {
-    return [...this.paths.entries()].filter(([, e]) => e.create || (e.from && (changesBetween(e.from, e.to).chown || changesBetween(e.from, e.to).chmod))).map(([p]) => p);
+    return [...this.paths.entries()]
+      .filter(([, e]) => e.create || (e.from && (changesBetween(e.from, e.to).chown || changesBetween(e.from, e.to).chmod)))
+      .map(([p]) => p);
   }
 
   // The plan as actions (chown before chmod: chown clears set-id bits), and one note per path: before → after.

@@ -17,7 +17,13 @@ export const restartService = defineFix({
     const python = `${config.venvDir}/bin/python`;
     const wsgi = wsgiModule(unit);
     const actions = [];
-    if (wsgi) actions.push({ kind: "validate" as const, argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi], show: `${python} imports ${wsgi}`, asService: true });
+    if (wsgi)
+      actions.push({
+        kind: "validate" as const,
+        argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi],
+        show: `${python} imports ${wsgi}`,
+        asService: true,
+      });
     actions.push({ kind: "validate" as const, argv: [python, "manage.py", "check"], show: `${python} manage.py check`, asService: true });
     actions.push({ kind: "restart-until-green" as const, unit: unit.id, ids: SERVICE_SMOKE, seconds: config.remediation.restartWaitSeconds });
     return { actions };
@@ -34,7 +40,8 @@ export const enableService = defineFix({
   async plan({ ctx, config }) {
     const unit = await serviceUnit(ctx);
     if (unit.unitFileState === "enabled") return { actions: [] };
-    if (!["disabled", "enabled-runtime"].includes(unit.unitFileState)) return { manual: `${unit.id} is ${unit.unitFileState || "unknown"} (not disabled): enable it by hand if it should start at boot` };
+    if (!["disabled", "enabled-runtime"].includes(unit.unitFileState))
+      return { manual: `${unit.id} is ${unit.unitFileState || "unknown"} (not disabled): enable it by hand if it should start at boot` };
     return { actions: [{ kind: "unit", unit: unitName(config.service), verb: "enable" }] };
   },
 });

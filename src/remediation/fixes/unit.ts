@@ -35,7 +35,7 @@ export function parseDropIn(text: string): Map<BlockKey, string[]> {
 // The drop-in's text: a header, [Service], then the blocks in a fixed order (same input, same bytes).
 export function renderDropIn(blocks: Map<BlockKey, string[]>): string {
   const body = ORDER.filter((k) => blocks.has(k)).map((k) => (blocks.get(k) as string[]).join("\n"));
-  return ["# Written by `ddv remediate` (fix unit-dropin). Each block names the check it cures; edit with care.", "[Service]", ...body].join("\n") + "\n";
+  return `${["# Written by `ddv remediate` (fix unit-dropin). Each block names the check it cures; edit with care.", "[Service]", ...body].join("\n")}\n`;
 }
 
 // One argv word in systemd's ExecStart= syntax: specifiers (%) doubled, C escapes for backslash and control
@@ -92,9 +92,11 @@ export function rewriteGunicornArgv(argv: string[], set: GunicornOverrides): str
     const a = argv[i] as string;
     if (a === "--") break;
     const eq = a.indexOf("=");
-    if (flags.includes(a)) i++; // `--bind X`, `-b X`: the value goes too
+    if (flags.includes(a))
+      i++; // `--bind X`, `-b X`: the value goes too
     else if (a.startsWith("--") && eq > 0 && flags.includes(a.slice(0, eq))) continue;
-    else if (/^-[a-zA-Z]./.test(a) && !a.startsWith("--") && flags.includes(a.slice(0, 2))) continue; // -bX, -t30
+    else if (/^-[a-zA-Z]./.test(a) && !a.startsWith("--") && flags.includes(a.slice(0, 2)))
+      continue; // -bX, -t30
     else kept.push(a);
   }
   const added = [
@@ -114,7 +116,15 @@ export function loopbackBinds(binds: string[], port: number): string[] {
 
 // ExecStart= with its flags, read over D-Bus (ExecStartEx: a(sasasttttuii)).
 async function execStartEx(t: Transport, unit: string): Promise<Array<{ path: string; argv: string[]; flags: string[] }>> {
-  const r = await t.run(["busctl", "--json=short", "get-property", "org.freedesktop.systemd1", unitBusPath(unit), "org.freedesktop.systemd1.Service", "ExecStartEx"]);
+  const r = await t.run([
+    "busctl",
+    "--json=short",
+    "get-property",
+    "org.freedesktop.systemd1",
+    unitBusPath(unit),
+    "org.freedesktop.systemd1.Service",
+    "ExecStartEx",
+  ]);
   if (r.exitCode !== 0) throw new Error(`busctl get-property ${unit} ExecStartEx failed (exit ${r.exitCode}): ${r.stderr.trim()}`);
   const v = JSON.parse(r.stdout) as { type?: string; data?: Array<[string, string[], string[]]> };
   if (v.type !== "a(sasasttttuii)" || !Array.isArray(v.data)) throw new Error(`busctl returned type ${String(v.type)} for ExecStartEx`);
@@ -123,7 +133,10 @@ async function execStartEx(t: Transport, unit: string): Promise<Array<{ path: st
 
 // `CapabilityBoundingSet=` lines of a unit file's [Service] section (later lines add to earlier ones).
 export function capabilityLines(text: string): string[] {
-  return text.split("\n").filter((l) => /^\s*CapabilityBoundingSet\s*=/.test(l)).map((l) => l.trim());
+  return text
+    .split("\n")
+    .filter((l) => /^\s*CapabilityBoundingSet\s*=/.test(l))
+    .map((l) => l.trim());
 }
 
 type Cure = { key: BlockKey; lines: string[]; note?: string } | { manual: string };
@@ -153,7 +166,8 @@ async function cureExecStart(env: FixEnv, unit: Unit): Promise<Cure> {
   if (want.timeouts) Object.assign(set, { timeout: g.timeout, gracefulTimeout: g.gracefulTimeout });
   if (want.bind) {
     const port = urlPort(env.config.gunicornUrl);
-    if (g.bind.every((b) => isLocalAddress(b) || b.startsWith("fd://"))) note = `SEC-007: Gunicorn already binds only ${g.bind.join(", ")}; what listens publicly is not its bind, so the drop-in cannot cure it`;
+    if (g.bind.every((b) => isLocalAddress(b) || b.startsWith("fd://")))
+      note = `SEC-007: Gunicorn already binds only ${g.bind.join(", ")}; what listens publicly is not its bind, so the drop-in cannot cure it`;
     else set.binds = loopbackBinds(g.bind, port);
   }
   if (!Object.keys(set).length) return { manual: note ?? "nothing to change on Gunicorn's command line" };
@@ -161,7 +175,11 @@ async function cureExecStart(env: FixEnv, unit: Unit): Promise<Cure> {
   const argv = rewriteGunicornArgv(line.argv, set);
   return {
     key: "exec-start",
-    lines: [`# ddv:exec-start (${cured}): command-line options outrank GUNICORN_CMD_ARGS and gunicorn.conf.py`, "ExecStart=", `ExecStart=${formatExecStart({ ...line, argv })}`],
+    lines: [
+      `# ddv:exec-start (${cured}): command-line options outrank GUNICORN_CMD_ARGS and gunicorn.conf.py`,
+      "ExecStart=",
+      `ExecStart=${formatExecStart({ ...line, argv })}`,
+    ],
     note,
   };
 }
@@ -173,7 +191,9 @@ async function cureUser(env: FixEnv, unit: Unit): Promise<Cure> {
   if (st.exitCode !== 0) return { manual: `cannot read the owner of ${dir} (${st.stderr.trim()}): set User=/Group= to the service's own account by hand` };
   const [owner = "", dirGroup = ""] = st.stdout.trim().split(" ");
   if (!owner || owner === "root" || owner === "UNKNOWN")
-    return { manual: `${dir} is owned by ${owner || "nobody"}, so the service's account cannot be told from it: expected a non-root account that owns ${dir} (ProjectMeats: projectmeats, group www-data); create it, chown the code, then set User=/Group=` };
+    return {
+      manual: `${dir} is owned by ${owner || "nobody"}, so the service's account cannot be told from it: expected a non-root account that owns ${dir} (ProjectMeats: projectmeats, group www-data); create it, chown the code, then set User=/Group=`,
+    };
   let group = dirGroup;
   if (!group || group === "root" || group === "UNKNOWN") {
     const id = await t.run(["id", "-gn", "--", owner]);
@@ -187,7 +207,11 @@ async function cureUser(env: FixEnv, unit: Unit): Promise<Cure> {
   for (const p of others) if (capabilityLines(await t.readFile(p)).length) widened.push(p);
   if (widened.length) {
     const own = unit.fragmentPath ? capabilityLines(await t.readFile(unit.fragmentPath)) : [];
-    lines.push(`# ${widened.join(", ")} set CapabilityBoundingSet=: reset, then the unit file's own value`, "CapabilityBoundingSet=", ...own.filter((l) => l !== "CapabilityBoundingSet="));
+    lines.push(
+      `# ${widened.join(", ")} set CapabilityBoundingSet=: reset, then the unit file's own value`,
+      "CapabilityBoundingSet=",
+      ...own.filter((l) => l !== "CapabilityBoundingSet="),
+    );
   }
   return { key: "user", lines };
 }
@@ -227,7 +251,8 @@ export const unitDropIn = defineFix({
     const merged = parseDropIn(before);
     for (const b of blocks) merged.set(b.key, b.lines);
     const content = renderDropIn(merged);
-    if (content === before) return { manual: `${file} already says this, yet ${env.ids.join(", ")} fail: another source overrides it (systemctl cat ${unit.id})` };
+    if (content === before)
+      return { manual: `${file} already says this, yet ${env.ids.join(", ")} fail: another source overrides it (systemctl cat ${unit.id})` };
 
     const actions: Action[] = [];
     if (!dirStat) actions.push({ kind: "mkdir", path: dir, mode: 0o755, owner: "root", group: "root" });
