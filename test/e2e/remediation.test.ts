@@ -148,7 +148,12 @@ wait`;
       ).toEqual(Object.keys(m.declared).sort());
       for (const e of entries)
         expect(Object.keys(e)).toEqual(expect.arrayContaining(["time", "user", "host", "report", "ids", "fix", "result", "files", "backup"]));
-      expect(entries.find((e) => e.fix === "set-debug-false" && e.result !== "started")).toMatchObject({ result: "rolled back", ids: ["SEC-001"], files: [ENV_FILE], user: "root" });
+      expect(entries.find((e) => e.fix === "set-debug-false" && e.result !== "started")).toMatchObject({
+        result: "rolled back",
+        ids: ["SEC-001"],
+        files: [ENV_FILE],
+        user: "root",
+      });
       expect(m.files.find((f) => f.path === ENV_FILE)?.fix).toBe("set-debug-false");
       // The run folder holds copies of env files: root only.
       expect((await shInside(HOST, `stat -c '%U %a' ${dirs[0]} ${STATE_DIR}`)).stdout.trim().split("\n")).toEqual(["root 700", "root 700"]);
