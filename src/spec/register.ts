@@ -18,6 +18,9 @@ import type { Target } from "../fleet/targets.ts";
 import { hostTurn, reach, startFleet, unreachableReporter } from "./fleet.ts";
 import { runTargets } from "./prefetch.ts";
 
+// Our four severities as four of Allure's five (none shares a level): critical is Allure's top, blocker.
+export const ALLURE_SEVERITY = { critical: "blocker", high: "critical", medium: "normal", low: "minor" } as const;
+
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
 class CheckFailure extends Error {
   override name = "AssertionError";
@@ -51,7 +54,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
     await allure.epic("post-deploy validation");
     await allure.feature(check.suite);
     await allure.label(CAUSE_LABEL, causeOf(check));
-    await allure.severity(check.severity === "critical" ? "critical" : check.severity === "high" ? "normal" : "minor");
+    await allure.severity(ALLURE_SEVERITY[check.severity]);
     if (check.smoke) await allure.tags("smoke");
     if (target) {
       await allure.parameter("target", target.name);

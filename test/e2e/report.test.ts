@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseEnvInfo } from "allure-js-commons/sdk/reporter";
 import { chromium, type BrowserContext } from "playwright-core";
+import { catalogue } from "../../src/checks/index.ts";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { buildReport } from "../../scripts/report.ts";
@@ -107,8 +108,17 @@ describeE2E("the audit reports of a broken host", () => {
         { name: "ALLURE_ID", value: "HTTP-001" },
         { name: "cause", value: "service down" },
         { name: "feature", value: "http" },
+        { name: "severity", value: "blocker" },
       ]),
     );
+    // Four severities, four Allure levels: every result says its check's own.
+    const severities = new Map<string, string>();
+    for (const f of readdirSync(res).filter((x) => x.endsWith("-result.json"))) {
+      const labels = (JSON.parse(readFileSync(path.join(res, f), "utf8")) as { labels: Array<{ name: string; value: string }> }).labels;
+      const id = labels.find((l) => l.name === "check_id")?.value;
+      if (id) severities.set(catalogue.find((c) => c.id === id)?.severity as string, labels.find((l) => l.name === "severity")?.value as string);
+    }
+    expect(Object.fromEntries(severities)).toEqual({ critical: "blocker", high: "critical", medium: "normal", low: "minor" });
     expect(r.parameters.map((p) => p.name)).toContain("host");
     expect(r.attachments.map((a) => a.name)).toEqual(["journal since the service's current start", "HTTP status lines and headers"]);
     for (const a of r.attachments) expect(readFileSync(path.join(res, a.source)).length).toBeLessThanOrEqual(16 * 1024);
