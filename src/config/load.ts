@@ -21,13 +21,16 @@ const ENV_OVERRIDES: Record<string, (v: string) => Record<string, unknown>> = {
 // inventory variables), then env overrides, and validates with zod; `host.name` names the host in messages.
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), host?: { name: string; config?: Record<string, unknown> }): Config {
   const explicit = env.DEPLOY_CONFIG;
+  if (explicit === "") throw new ConfigError("DEPLOY_CONFIG is set but empty: name a config file, or unset it to use ./deploy.config.json");
   const file = path.resolve(cwd, explicit ?? "deploy.config.json");
   let raw: unknown = {};
+  let absent = false;
   try {
     raw = JSON.parse(readFileSync(file, "utf8"));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" && !explicit) raw = {};
+    if (code === "ENOENT" && !explicit) absent = true;
+    else if (code === "EISDIR") throw new ConfigError(`config file ${file}${explicit ? " (from DEPLOY_CONFIG)" : ""} is a directory: name a JSON file`);
     else if (code === "ENOENT") throw new ConfigError(`config file ${file} (from DEPLOY_CONFIG) does not exist`);
     else if (err instanceof SyntaxError) throw new ConfigError(`config file ${file} is not valid JSON: ${err.message}`);
     else throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message}`);
@@ -35,10 +38,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
     throw new ConfigError(`config file ${file} must hold a JSON object, got ${JSON.stringify(raw)?.slice(0, 40)}`);
   const merged = { ...raw, ...host?.config } as Record<string, unknown>;
-  for (const [key, apply] of Object.entries(ENV_OVERRIDES)) if (env[key] !== undefined) Object.assign(merged, apply(env[key] as string));
+  // Which field an environment variable set, so a bad value is blamed on the variable, not on a file.
+  const fromEnv = new Map<string, string>();
+  for (const [key, apply] of Object.entries(ENV_OVERRIDES)) {
+    if (env[key] === undefined) continue;
+    const fields = apply(env[key] as string);
+    for (const f of Object.keys(fields)) fromEnv.set(f, key);
+    Object.assign(merged, fields);
+  }
   const parsed = ConfigSchema.safeParse(merged);
-  const where = host?.config ? `${file} with host ${host.name}'s ddv_config` : file;
-  if (!parsed.success) throw new ConfigError(`invalid configuration in ${where}:\n${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) {
+    const vars = [...new Set(parsed.error.issues.map((i) => fromEnv.get(String(i.path[0]))).filter((v) => v !== undefined))];
+    const files = `${absent ? `no ${path.basename(file)} (defaults)` : file}${host?.config ? ` with host ${host.name}'s ddv_config` : ""}`;
+    const where = vars.length ? `${vars.join(", ")} (environment; config: ${files})` : files;
+    throw new ConfigError(`invalid configuration in ${where}:\n${z.prettifyError(parsed.error)}`);
+  }
   const config = parsed.data;
   if (config.waiversFile) config.waivers = [...config.waivers, ...loadWaivers(path.resolve(path.dirname(file), config.waiversFile))];
   return config;

@@ -45,6 +45,15 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ DEPLOY_CONFIG: write(`x${Math.random()}.json`, text) }, dir)).toThrow(re);
   });
 
+  test("a bad DEPLOY_* value is blamed on the variable, not on a config file that does not exist", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "ddv-cfg-env-"));
+    expect(() => loadConfig({ DEPLOY_GUNICORN_URL: "ftp://x" }, dir)).toThrow(
+      /^invalid configuration in DEPLOY_GUNICORN_URL \(environment; config: no deploy.config.json \(defaults\)\):\n.*gunicornUrl/s,
+    );
+    expect(() => loadConfig({ DEPLOY_CONFIG: "" }, dir)).toThrow(/^DEPLOY_CONFIG is set but empty/);
+    expect(() => loadConfig({ DEPLOY_CONFIG: dir }, dir)).toThrow(/is a directory: name a JSON file/);
+  });
+
   test("a DEPLOY_CONFIG that does not exist is an error, not silently the defaults", () => {
     expect(() => loadConfig({ DEPLOY_CONFIG: "/nonexistent/deploy.json" }, dir)).toThrow(/does not exist/);
   });
