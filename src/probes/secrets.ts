@@ -2,8 +2,8 @@ import type { ProbeContext } from "./context.ts";
 import { readEnvFiles, serviceEnv, unitEnv } from "./environment.ts";
 import { learnFromEnv, type LearnedSecrets } from "./redact.ts";
 
-// The service's secrets and where they were learned from.
-export type SecretFacts = LearnedSecrets & { sources: string[] };
+// The service's secrets and where they were learned from; `variables`: how many variables those sources held.
+export type SecretFacts = LearnedSecrets & { sources: string[]; variables: number };
 
 // Learns the secrets of every environment the service has or will have: the running process's (or serviceEnv's
 // fallback), and the unit's Environment= and env files (what the next restart uses, and what a check may quote);
@@ -32,7 +32,8 @@ export function secretFacts(ctx: ProbeContext): Promise<SecretFacts> {
       for (const v of l.values) values.add(v);
       for (const n of l.tooShort) tooShort.add(n);
     }
-    return { values: [...values].sort((a, b) => b.length - a.length), tooShort: [...tooShort].sort(), sources };
+    const variables = new Set(envs.flatMap((e) => Object.keys(e))).size;
+    return { values: [...values].sort((a, b) => b.length - a.length), tooShort: [...tooShort].sort(), sources, variables };
   });
 }
 
@@ -45,6 +46,10 @@ export async function learnSecrets(ctx: ProbeContext): Promise<string[]> {
 
 // Names (never values) of the variables whose secret is too short to mask safely (under config.secrets.minLength
 // characters): such a secret shows in reports as is, and is weak anyway. A check fails when the list is not empty.
+// Throws when no environment of the service could be read at all: then nothing was judged.
 export async function shortSecrets(ctx: ProbeContext): Promise<string[]> {
-  return (await secretFacts(ctx)).tooShort;
+  const f = await secretFacts(ctx);
+  if (!f.variables)
+    throw new Error(`no variable of the service's environment could be read (tried ${f.sources.join("; ") || "nothing"}): secret lengths not judged`);
+  return f.tooShort;
 }

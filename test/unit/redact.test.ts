@@ -123,6 +123,12 @@ describe("learnSecrets reads every environment the service has", () => {
     expect((await secretFacts(ctx)).sources[0]).toBe("the running process (PID 70)");
   });
 
+  test("SEC-011 with no environment read at all (no systemd, no env file): an error, never 'every secret is long enough'", async () => {
+    const { checkById } = await import("../../src/checks/index.ts");
+    const ctx = replayContext(replayTransport({}, {}));
+    await expect(checkById("SEC-011").run(ctx)).rejects.toThrow(/no variable of the service's environment could be read \(tried the configured env files/);
+  });
+
   test("when systemd cannot be asked, the configured env files", async () => {
     const ctx = replayContext(replayTransport({}, { "/etc/projectmeats/projectmeats.env": envFile }));
     expect(await learnSecrets(ctx)).toEqual(["file-key-0123456789-abcdefghij"]);
