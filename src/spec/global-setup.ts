@@ -6,15 +6,19 @@ import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
 import { hostBound, resolveTargets } from "../fleet/targets.ts";
 import { CRITICAL_WAIVER_DAYS, criticalWaiverProblems } from "./waivers.ts";
+import { wrongMachine } from "./where.ts";
 
 // Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
 // resolved (once, for every worker), and old allure results are cleared. For a fleet, returns the teardown that
 // removes the run's ssh control directories (workers end without running exit handlers).
 export default async function setup(project: TestProject) {
   let sshDir: string | undefined;
+  // The unit to look for on this machine (undefined for a fleet run: the hosts are elsewhere).
+  let service: string | undefined;
   try {
     const config = loadConfig();
     const targets = await resolveTargets();
+    if (!targets) service = config.service;
     // Each host's own settings (inventory ddv_config) must make a valid config too, before anything connects.
     for (const t of targets ?? []) loadConfig(process.env, process.cwd(), t);
     if (targets) hostBound(); // a bad DEPLOY_PARALLEL stops the run here, not in a worker
@@ -45,6 +49,11 @@ export default async function setup(project: TestProject) {
       process.exit(66);
     }
     throw err;
+  }
+  // This machine cannot be the deployment's host: said once, before a page of errors.
+  if (service) {
+    const why = wrongMachine(service);
+    if (why) process.stderr.write(`ddv: ${why}\n`);
   }
   // allure-results accumulates across runs otherwise; each run's report stands alone.
   rmSync(`${process.env.DDV_REPORTS_DIR ?? "reports"}/allure-results`, { recursive: true, force: true });

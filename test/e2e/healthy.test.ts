@@ -101,6 +101,19 @@ describeE2E("a healthy reference host", () => {
     expect(r.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
   });
 
+  test("a unit this host does not have is said once, before the checks, with what to do", async () => {
+    const r = await hostCli(["run", NAME, "--", "specs/smoke"], {
+      env: { DEPLOY_SERVICE: "shop", DDV_REPORTS_DIR: "reports/e2e/no-such-unit", NO_COLOR: "1" },
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("ddv: "))).toEqual([
+      "ddv: this host has no unit shop.service (LoadState=not-found): set DEPLOY_SERVICE, or write deploy.config.json with the service's unit name, project and paths.",
+    ]);
+    // The healthy run said nothing of the kind.
+    const ok = await hostCli(["run", NAME, "--", "specs/smoke"], { env: { DDV_REPORTS_DIR: "reports/e2e/unit-here", NO_COLOR: "1" } });
+    expect(ok.stderr).not.toMatch(/^ddv: /m);
+  });
+
   // Last: it stops the service.
   test("-t cannot bend the gate: narrowed, it is green on a healthy host and red with the service stopped", async () => {
     const narrowed = await validateInside(NAME, ["specs/smoke", "-t", "SEC-001"], "gate-narrowed-healthy");
