@@ -1,22 +1,22 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { execa } from "execa";
+import { hostInProcess } from "../../fixtures/host/index.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { phaseOf, recordPhase } from "./phases.ts";
 
-// Runs the host CLI exactly as a user would (npx tsx fixtures/host ...).
-// Each call's phase and duration go to the run's phase table (phases.ts).
+// A host action (fixtures/host's commands) run in this process: no Node, npx and tsx start per action. Each call's
+// phase and duration go to the run's phase table (phases.ts). The CLI itself is tested through hostCliProcess.
 export async function hostCli(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
   const started = performance.now();
-  const r = await execa("npx", ["tsx", "fixtures/host", ...args], {
-    cwd: REPO_ROOT,
-    reject: false,
-    timeout: opts.timeoutMs ?? 180_000,
-    env: opts.env,
-    stdin: "ignore",
-  });
+  const r = await hostInProcess(args, { env: opts.env, timeoutMs: opts.timeoutMs ?? 180_000 });
   recordPhase(phaseOf(args), performance.now() - started);
   return r;
+}
+
+// The host CLI exactly as a user runs it (npx tsx fixtures/host ...).
+export function hostCliProcess(args: string[], opts: { env?: Record<string, string>; timeoutMs?: number } = {}) {
+  return execa("npx", ["tsx", "fixtures/host", ...args], { cwd: REPO_ROOT, reject: false, timeout: opts.timeoutMs ?? 180_000, env: opts.env, stdin: "ignore" });
 }
 
 export type CheckResult = { id: string; status: string; observed: string; blockedBy?: string; vitestStatus: string; message: string };

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { listFlavours, loadFlavour } from "../../fixtures/flavours/flavour.ts";
-import { hostCli } from "../e2e/hosts.ts";
+import { hostCliProcess as hostCli } from "../e2e/hosts.ts";
 
 // Bad input to the host CLI: one line, a distinct exit code, never a stack trace.
 describe("host CLI bad input", () => {
