@@ -218,10 +218,7 @@ def op_write(q):
             expect_same(path, old, q)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
         try:
-            data = base64.b64decode(q["data"])
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, base64.b64decode(q["data"]))
             for n, v in (q.get("xattrs") or {}).items():
                 os.setxattr(fd, n, base64.b64decode(v))
             os.fchown(fd, *owner_of(q))
@@ -241,6 +238,12 @@ def op_write(q):
         raise
     finally:
         os.close(dirfd)
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 def sync_dir(dirfd):
@@ -301,10 +304,7 @@ def op_append(q):
     try:
         fd = os.open(name, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
         try:
-            data = base64.b64decode(q["data"])
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, base64.b64decode(q["data"]))
             os.fsync(fd)
         finally:
             os.close(fd)
