@@ -21,7 +21,8 @@ const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--ye
   rollback       put back what a run recorded in /var/lib/ddv/remediation/<run id>/manifest.json (an interrupted
                  run, or one to undo); "latest" is the newest run; safe to repeat
 exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps remain, 64 usage, 65 bad report,
-            69 the deployment is not on this host, 70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config`;
+            69 the deployment is not on this host, 70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config,
+            130 interrupted (SIGINT/SIGTERM: the step under way rolled back)`;
 
 const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--parallel", "--help", "-h"]);
 
