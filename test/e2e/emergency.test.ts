@@ -84,7 +84,11 @@ describeE2E("emergency playbooks", () => {
       await byHand(host, 8111);
       const stale = await masterOn(host, 8000);
       const other = await masterOn(host, 8111);
-      await sh(host, "systemctl start projectmeats; sleep 6"); // "Connection in use": the unit loops
+      // "Connection in use": the unit loops; waited on until systemd has restarted it once.
+      await sh(
+        host,
+        'systemctl start projectmeats; for i in $(seq 600); do [ "$(systemctl show -p NRestarts --value projectmeats)" -ge 1 ] && break; sleep 0.1; done',
+      );
       const r = await remediate(host, "emergency-restart --yes");
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain(`Gunicorn of this project started by hand: master pid ${stale}`);
