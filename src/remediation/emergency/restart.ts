@@ -4,6 +4,7 @@ import { urlPort } from "../../probes/process.ts";
 import { serviceUnit, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { BackupFolder, must } from "../backup.ts";
+import { inspectPaths, pinned, RefusedError } from "../pinned.ts";
 import { EXIT, RemediateError } from "../errors.ts";
 import { SERVICE_SMOKE } from "../fixes/service.ts";
 import { freshContext } from "../recheck.ts";
@@ -100,12 +101,22 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
       await log.run("remove a stale pid file", async () => {
         const files = pidFiles(unit, pidFileProp);
         const found = [];
+        // The pid file's directory is often the service's own (RuntimeDirectory=): looked at without following links,
+        // and a link there is removed itself (never its target, never read).
+        const seen = await inspectPaths(t, files);
         for (const f of files) {
-          if (!(await t.stat(f))) continue;
+          const i = seen.get(f);
+          if (!i || i.kind === "missing") continue;
+          if (i.kind === "refused") throw new RefusedError(i.why);
+          if (i.kind === "link") {
+            await pinned(t, { op: "remove", path: f, expect: { dev: i.dev, ino: i.ino } });
+            found.push(`${f} (a symbolic link${i.target ? ` to ${i.target}` : ""}, removed itself; its target untouched)`);
+            continue;
+          }
           const pid = Number((await t.readFile(f).catch(() => "")).trim());
           const p = pid > 0 ? await procInfo(t, pid) : undefined;
-          await (backup as BackupFolder).save(f, "emergency-restart");
-          await must(t, ["rm", "-f", "--", f]);
+          const e = await (backup as BackupFolder).save(f, "emergency-restart");
+          await pinned(t, { op: "remove", path: f, expect: { dev: e.dev as number, ino: e.ino as number } });
           found.push(`${f} (it named ${pid > 0 ? `pid ${pid}, ${p ? `now ${describeProc(p)}` : "which is gone"}` : "no pid"})`);
         }
         if (!found.length) return { result: "skipped", detail: files.length ? `none left: ${files.join(", ")}` : "the unit names no pid file" };
