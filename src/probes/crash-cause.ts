@@ -69,6 +69,15 @@ export function explainCrash(journal: string[], errorLog: string[] = []): CrashC
   if (gerr) return { text: `Gunicorn: Error: ${gerr.m[1]}` };
   const denied = lastOf(all, /Permission denied(?::? '?([^'\s]+)'?)?|(\/\S+): Permission denied/);
   if (denied) return { text: `permission denied${denied.m[1] || denied.m[2] ? ` on ${denied.m[1] ?? denied.m[2]}` : ""}` };
+  // Nothing the app said: systemd's own account of how the main process ended (a signal from outside, a core dump,
+  // or at least the exit status) is still more than "no cause".
+  const ended = lastOf(journal, /Main process exited, code=(killed|dumped|exited), status=(\S+)/);
+  if (ended?.m[1] === "killed")
+    return { text: `the main process was killed by signal ${ended.m[2]} (nothing it logged says why: the OOM killer, a watchdog or an operator)` };
+  if (ended?.m[1] === "dumped") return { text: `the main process crashed with signal ${ended.m[2]} and dumped core` };
+  if (ended?.m[2]?.startsWith("3/"))
+    return { text: `the main process exited with status ${ended.m[2]}: Gunicorn's "worker failed to boot" (the worker's exception goes to its error log)` };
+  if (ended && ended.m[2] !== "0/SUCCESS") return { text: `the main process exited with status ${ended.m[2]} and logged no reason` };
   return undefined;
 }
 

@@ -55,11 +55,20 @@ describe("SVC-003 explains a crash loop", () => {
   });
   test("reference: the journal holds only gunicorn's HaltServer; the worker's exception is in its error log", () => {
     const journal = parseJournal(recorded("journal-unit-crash-loop-reference.jsonl"), false);
-    expect(explainCrash(journal)).toBeUndefined();
+    expect(explainCrash(journal)?.text).toBe(
+      `the main process exited with status 3/NOTIMPLEMENTED: Gunicorn's "worker failed to boot" (the worker's exception goes to its error log)`,
+    );
     const log = recorded("gunicorn-error-log-import-error.txt").split("\n");
     expect(explainCrash(journal, log)?.text).toBe(
       "RuntimeError: bad deploy: settings cannot load (raised in /opt/projectmeats/backend/apps/settings/production.py line 7)",
     );
+  });
+  test("nothing the app said: systemd's account of how the main process ended", () => {
+    const exited = (how: string) => [`projectmeats.service: Main process exited, ${how}`, "projectmeats.service: Failed with result 'signal'."];
+    expect(explainCrash(exited("code=killed, status=9/KILL"))?.text).toMatch(/^the main process was killed by signal 9\/KILL /);
+    expect(explainCrash(exited("code=dumped, status=11/SEGV"))?.text).toBe("the main process crashed with signal 11/SEGV and dumped core");
+    expect(explainCrash(exited("code=exited, status=1/FAILURE"))?.text).toBe("the main process exited with status 1/FAILURE and logged no reason");
+    expect(explainCrash(exited("code=exited, status=0/SUCCESS"))).toBeUndefined();
   });
   test("a program that cannot execute, a failed ExecStartPre, a port in use, permission denied", () => {
     expect(explainCrash(["projectmeats.service: Failed to execute /opt/x/pre.sh: Permission denied"])?.text).toBe(
