@@ -1,5 +1,5 @@
 import type { Transport } from "../transport/types.ts";
-import { type BackupFolder, must } from "./backup.ts";
+import { type BackupFolder, must, undoUnit } from "./backup.ts";
 import { pinned, RefusedError, type Facts } from "./pinned.ts";
 import type { Action } from "./fix.ts";
 
@@ -89,11 +89,14 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
     }
     case "unit": {
       const before = await unitState(t, a.unit);
+      const was = a.verb === "start" ? before.active : a.verb === "enable" ? before.enabled : undefined;
+      // Recorded before the change: `remediate rollback` after a kill puts the unit back too.
+      if ((a.verb === "start" || a.verb === "enable") && was !== undefined) {
+        const change = { fix: env.fix, unit: a.unit, verb: a.verb, was };
+        await backup.saveUnit(change);
+        register({ what: `${a.verb === "start" ? "stop" : "disable"} ${a.unit} (it was ${was})`, run: () => undoUnit(t, change) });
+      }
       await check(t, ["systemctl", a.verb, "--", a.unit], `systemctl ${a.verb} ${a.unit}`, { timeoutMs: env.timeoutMs * 3 });
-      if (a.verb === "start" && before.active !== "active")
-        register({ what: `stop ${a.unit} (it was ${before.active})`, run: async () => void (await t.run(["systemctl", "stop", "--", a.unit])) });
-      if (a.verb === "enable" && before.enabled !== "enabled")
-        register({ what: `disable ${a.unit} (it was ${before.enabled})`, run: async () => void (await t.run(["systemctl", "disable", "--", a.unit])) });
       return; // a restart or reload of restored files is done by the rollback itself
     }
     case "daemon-reload":

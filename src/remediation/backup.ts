@@ -24,10 +24,22 @@ export type ManifestEntry = {
   fix: string;
 };
 
+// A unit a step started or enabled, and whether it was active/enabled before (what its undo puts back).
+export type UnitChange = { fix: string; unit: string; verb: "start" | "enable"; was: string };
+
+// Undoes one recorded unit change: a unit started that was not active is stopped, one enabled that was not is
+// disabled. Idempotent: it sets the recorded state whatever is there now.
+export async function undoUnit(t: Transport, u: UnitChange) {
+  if (u.verb === "start" && u.was !== "active") await must(t, ["systemctl", "stop", "--", u.unit]);
+  if (u.verb === "enable" && u.was !== "enabled") await must(t, ["systemctl", "disable", "--", u.unit]);
+}
+
 // The run folder of one remediation: file copies plus manifest.json (path, mode, owner, checksum) and undo SQL.
 export class BackupFolder {
   readonly entries: ManifestEntry[] = [];
   readonly sqlUndo: Array<{ fix: string; undo: string; database?: string }> = [];
+  // Units a step started or enabled, with the state before: undone (stopped, disabled) after files and SQL.
+  readonly units: UnitChange[] = [];
   // What each fix declared it may touch (path prefixes, units): the proof that nothing else was changed.
   readonly declared: Record<string, { files: string[]; units: string[] }> = {};
   // What `remediate rollback` needs besides the entries: the app's unit (restarted on restored files) and where SQL
@@ -94,6 +106,12 @@ export class BackupFolder {
     await this.writeManifest();
   }
 
+  // Records a unit's state before a step starts or enables it (a rollback after a kill stops or disables it again).
+  async saveUnit(change: UnitChange) {
+    this.units.push(change);
+    await this.writeManifest();
+  }
+
   // Puts a path back as recorded: the content's bytes with owner, mode and xattrs as a new file renamed into place;
   // owner and mode only on the very object recorded; removes only what a step created (a directory only if empty).
   async restore(e: ManifestEntry) {
@@ -102,7 +120,7 @@ export class BackupFolder {
 
   // Writes manifest.json now (fsynced, renamed into place): each change is recorded before it is made.
   async writeManifest() {
-    const body = JSON.stringify({ ...this.meta, declared: this.declared, files: this.entries, sqlUndo: this.sqlUndo }, null, 2);
+    const body = JSON.stringify({ ...this.meta, declared: this.declared, files: this.entries, sqlUndo: this.sqlUndo, units: this.units }, null, 2);
     await pinned(this.t, { op: "write", path: `${this.dir}/manifest.json`, data: Buffer.from(body).toString("base64"), mode: 0o600, owner: 0, group: 0 });
   }
 }

@@ -3,7 +3,7 @@ import type { SecretRules } from "../config/schema.ts";
 import { isSecretName, redact } from "../probes/redact.ts";
 import type { Transport } from "../transport/types.ts";
 import type { Action } from "./fix.ts";
-import { inspectForChange, pinned, type Read } from "./pinned.ts";
+import { inspectForChange, pinned, RefusedError, type Read } from "./pinned.ts";
 
 const ASSIGNMENT = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*)$/;
 
@@ -45,10 +45,18 @@ function continues(rest: string, quote: string | undefined): { quote?: string } 
 
 // A unified diff of a planned write, secret values masked on both sides.
 export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write" }>, secrets: string[], rules: SecretRules): Promise<string> {
-  // Read as the write will see it: a link is refused here, never followed into the plan's text.
-  const st = await inspectForChange(t, a.path);
-  // Shown as UTF-8 whatever the write's encoding, so secrets (learned as UTF-8) are redacted in what is shown.
-  const before = st ? Buffer.from((await pinned<Read>(t, { op: "read", path: a.path })).data, "base64").toString("utf8") : "";
+  // Read as the write will see it: a link is refused here, never followed into the plan's text. The path may have
+  // changed since the plan looked (a link planted meanwhile): that is said, and the write refuses it again.
+  let st: Awaited<ReturnType<typeof inspectForChange>>;
+  let before = "";
+  try {
+    st = await inspectForChange(t, a.path);
+    // Shown as UTF-8 whatever the write's encoding, so secrets (learned as UTF-8) are redacted in what is shown.
+    if (st) before = Buffer.from((await pinned<Read>(t, { op: "read", path: a.path })).data, "base64").toString("utf8");
+  } catch (err) {
+    if (!(err instanceof RefusedError)) throw err;
+    return `write ${showPath(a.path)}: ${showPath(err.message)} (changed since the plan looked; this step will be refused)`;
+  }
   const after = Buffer.from(a.content, a.encoding ?? "utf8").toString("utf8");
   const patch = createTwoFilesPatch(
     st ? a.path : "/dev/null",

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Transport } from "../transport/types.ts";
 import { psqlArgv } from "./actions.ts";
 import { audit } from "./audit.ts";
-import { BackupFolder, STATE_DIR, must, restoreEntry, type ManifestEntry } from "./backup.ts";
+import { BackupFolder, STATE_DIR, must, restoreEntry, undoUnit, type ManifestEntry } from "./backup.ts";
 import { EXIT, RemediateError } from "./errors.ts";
 import { takeLock } from "./lock.ts";
 
@@ -34,6 +34,8 @@ const ManifestSchema = z.object({
     }),
   ),
   sqlUndo: z.array(z.object({ fix: z.string(), undo: z.string(), database: z.string().optional() })),
+  // Absent in manifests written before units were recorded.
+  units: z.array(z.object({ fix: z.string(), unit: z.string(), verb: z.enum(["start", "enable"]), was: z.string() })).default([]),
 });
 
 export type RollbackOptions = { which: string; transport: () => Transport; say: (l: string) => void; confirm: () => Promise<boolean>; dryRun: boolean };
@@ -56,11 +58,14 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
   }
   const entries = [...m.files].reverse() as ManifestEntry[];
   const sql = [...m.sqlUndo].reverse();
+  const units = [...m.units].reverse().filter((u) => u.was !== (u.verb === "start" ? "active" : "enabled"));
   o.say(`rollback of ${dir}${m.rolledBack ? ` (rolled back before, at ${m.rolledBack}: doing it again sets the same state)` : ""}:`);
   for (const e of entries) o.say(`  - ${describeEntry(e)}`);
   for (const q of sql) o.say(`  - SQL on ${q.database ?? "postgres"} (${q.fix}): undo recorded before the change`);
-  if (!entries.length && !sql.length) o.say("  nothing was recorded: nothing to put back");
-  if (o.dryRun || (!entries.length && !sql.length)) return EXIT.ok;
+  for (const u of units) o.say(`  - ${u.verb === "start" ? "stop" : "disable"} ${u.unit} (it was ${u.was} before ${u.fix})`);
+  const nothing = !entries.length && !sql.length && !units.length;
+  if (nothing) o.say("  nothing was recorded: nothing to put back");
+  if (o.dryRun || nothing) return EXIT.ok;
   if (!(await o.confirm())) return EXIT.partial;
   const release = await takeLock(t, { pid: process.pid, user: userInfo().username, report: `rollback ${name}` });
   const failed: string[] = [];
@@ -78,10 +83,15 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
         failed.push(`SQL undo of ${q.fix}: ${err.message}`);
       });
     }
+    // Units last: an SQL undo may need the database server a step started.
+    for (const u of units)
+      await undoUnit(t, u).catch((err: Error) => {
+        failed.push(`${u.unit}: ${err.message}`);
+      });
     await t.run(["systemctl", "daemon-reload"]);
     if (m.service) await t.run(["systemctl", "try-restart", "--", m.service], { timeoutMs: 60_000 });
     const folder = BackupFolder.at(t, dir);
-    Object.assign(folder, { entries: m.files, sqlUndo: m.sqlUndo });
+    Object.assign(folder, { entries: m.files, sqlUndo: m.sqlUndo, units: m.units });
     Object.assign(folder.meta, { service: m.service, psql: m.psql, rolledBack: new Date().toISOString() });
     await folder.writeManifest();
     const result = failed.length ? "failed" : "rolled back";
@@ -105,7 +115,7 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
     o.say(
       failed.length
         ? `rollback incomplete: ${failed.length} item(s) could not be put back`
-        : `rolled back: ${entries.length} path(s), ${sql.length} SQL undo(s)${m.service ? `; ${m.service} restarted if it was running` : ""}`,
+        : `rolled back: ${entries.length} path(s), ${sql.length} SQL undo(s), ${units.length} unit(s)${m.service ? `; ${m.service} restarted if it was running` : ""}`,
     );
     return failed.length ? EXIT.partial : EXIT.ok;
   } finally {

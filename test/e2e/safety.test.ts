@@ -80,9 +80,10 @@ describeE2E("remediation as root cannot be turned against its host", () => {
   }, async () => {
     // The env file: bytes, owner and mode. The log: owner and mode (the running Gunicorn keeps appending to it).
     const env = "/etc/projectmeats/projectmeats.env";
-    const state = `stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env} && stat -c '%n %a %U:%G' /var/log/projectmeats/error.log`;
-    // Two kinds of step: fix-permissions (chown, chmod) on a root-owned log, then set-debug-false (a file write).
-    await shInside(KILLED, "chown root:root /var/log/projectmeats/error.log && chmod 644 /var/log/projectmeats/error.log");
+    const state = `stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env} && stat -c '%n %a %U:%G' /var/log/projectmeats/error.log; systemctl is-enabled projectmeats`;
+    // Three kinds of step: fix-permissions (chown, chmod) on a root-owned log, set-debug-false (a file write) and
+    // enable-service (a unit change, recorded in the manifest before it is made).
+    await shInside(KILLED, "chown root:root /var/log/projectmeats/error.log && chmod 644 /var/log/projectmeats/error.log && systemctl disable projectmeats");
     const v = await validateInside(KILLED, [], "sigkill");
     expect(v.exitCode).toBe(1);
     const original = (await shInside(KILLED, state)).stdout;
@@ -90,6 +91,7 @@ describeE2E("remediation as root cannot be turned against its host", () => {
       ["fix-permissions", "KILL"],
       ["set-debug-false", "KILL"],
       ["set-debug-false", "TERM"],
+      ["enable-service", "KILL"],
     ] as const) {
       // Signalled the moment the step has started and recorded its first file: the step is under way. KILL reaches the
       // whole session (a power loss); TERM only remediate's own process, which rolls the step back and stops.
@@ -114,6 +116,7 @@ wait $!; echo "rc=$?" >> /tmp/rm.out
       const rb = await remediateInside(KILLED, ["rollback", "latest", "--yes"]);
       expect(rb.exitCode, `${rb.stdout}\n${rb.stderr}`).toBe(0);
       expect(rb.stdout).toMatch(/rolled back: \d+ path\(s\)/);
+      if (fix === "enable-service") expect(rb.stdout).toMatch(/disable projectmeats\.service \(it was disabled before enable-service\)/);
       expect((await shInside(KILLED, state)).stdout, fix).toBe(original);
       // Again: the same state, nothing else.
       expect((await remediateInside(KILLED, ["rollback", "latest", "--yes"])).exitCode).toBe(0);

@@ -163,3 +163,19 @@ describe("env edits are byte edits", () => {
     expect(readFileSync(p)).toEqual(Buffer.concat([head, Buffer.from("DEBUG=False"), tail]));
   });
 });
+
+describe("the plan's diff of a write", () => {
+  test("a link planted after the plan looked is said in the plan, never read through", async () => {
+    const { describeAction } = await import("../../src/remediation/describe.ts");
+    const p = path.join(dir, "app.env");
+    symlinkSync(secret, p);
+    const line = await describeAction(t, { kind: "write", path: p, content: "DEBUG=False\n", mode: 0o640, owner: "root", group: "root" }, [], {
+      names: [],
+      suffixes: [],
+      minLength: 8,
+    });
+    expect(line).toMatch(/^write .*app\.env: refused: .* is a symbolic link .*this step will be refused\)$/);
+    expect(line).not.toContain("root:$y$secret");
+    untouched();
+  });
+});
