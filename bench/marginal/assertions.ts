@@ -1,3 +1,4 @@
+import { gunicornBase } from "../../src/probes/endpoint.ts";
 // Runtime for the generated marginal-cost specs: N assertions of one kind (file, unit, http), each a vitest test
 // judged through the validator's own machinery (ProbeContext, the local transport, memoised probes, the Evaluator,
 // Allure labels, the project's reporters), so the slope per added assertion is what a new check would cost.
@@ -38,7 +39,7 @@ function checkFor(kind: Kind, target: string, i: number, all: string[]): Check {
     return defineCheck(meta, { run: async (ctx) => ((await unitStates(ctx, all)).get(target) === "loaded" ? pass("loaded") : fail(`${target} not loaded`)) });
   return defineCheck(meta, {
     run: async (ctx) => {
-      const r = await fetchCached(ctx, ctx.config.gunicornUrl, target);
+      const r = await fetchCached(ctx, await gunicornBase(ctx), target);
       return "error" in r || r.status >= 500 ? fail(`${target}: no good answer`) : pass(`HTTP ${r.status}`);
     },
   });

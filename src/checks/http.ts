@@ -1,5 +1,6 @@
 import type { ProbeContext } from "../probes/context.ts";
-import { fetchCached, summarize, type HttpResult } from "../probes/http.ts";
+import { gunicornBase } from "../probes/endpoint.ts";
+import { fetchCached, hostnameOf, originOf, summarize, type HttpResult } from "../probes/http.ts";
 import { urlUnder } from "../probes/media.ts";
 import { staticAnswerProblem, staticSample, staticUrlPrefix } from "../probes/static-files.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
@@ -20,7 +21,7 @@ function healthProblem(ctx: ProbeContext, r: HttpResult): string | undefined {
 function sameSiteRedirect(ctx: ProbeContext, base: string, r: HttpResult): string | undefined {
   if ("error" in r || ![301, 302, 307, 308].includes(r.status) || !r.headers.location) return undefined;
   const to = new URL(r.headers.location, r.url);
-  const ours = [new URL(base).hostname, ctx.config.hostHeader.replace(/:\d+$/, "")];
+  const ours = [hostnameOf(base), ctx.config.hostHeader.replace(/:\d+$/, "")];
   return ours.includes(to.hostname) ? to.pathname + to.search : undefined;
 }
 
@@ -50,7 +51,7 @@ async function healthThrough(ctx: ProbeContext, base: string) {
   const problems = [...byAnswer].map(([answer, ps]) => `GET ${ps.join(", ")}: ${answer}`);
   if (head.problem) problems.push(`HEAD ${head.problem}`);
   const advice = [...new Set([...gets, head].flatMap((x) => (x.advice ? [x.advice] : [])))];
-  const sent = `(${new URL(base).origin}, Host: ${ctx.config.hostHeader})`;
+  const sent = `(${originOf(base)}, Host: ${ctx.config.hostHeader})`;
   if (problems.length) return fail(`${problems.join("; ")} ${sent}`);
   return pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200 ${sent}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
 }
@@ -70,7 +71,7 @@ export const httpChecks = [
       fixId: "fix-allowed-hosts",
       dependsOn: ["SVC-015"],
     },
-    { run: (ctx) => healthThrough(ctx, ctx.config.gunicornUrl) },
+    { run: async (ctx) => healthThrough(ctx, await gunicornBase(ctx)) },
   ),
   defineCheck(
     {
@@ -98,7 +99,7 @@ export const httpChecks = [
     },
     {
       async run(ctx) {
-        const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.adminLoginPath);
+        const r = await fetchCached(ctx, await gunicornBase(ctx), ctx.config.adminLoginPath);
         return !("error" in r) && r.status === 200 && r.body.includes("Django administration")
           ? pass(`${r.url}: 200, admin login form`)
           : fail(summarize(ctx, r));
@@ -118,7 +119,7 @@ export const httpChecks = [
     },
     {
       async run(ctx) {
-        const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.apiPath);
+        const r = await fetchCached(ctx, await gunicornBase(ctx), ctx.config.apiPath);
         return !("error" in r) && (r.status === 401 || r.status === 403) ? pass(`${r.url}: ${r.status}`) : fail(summarize(ctx, r));
       },
     },
@@ -136,7 +137,7 @@ export const httpChecks = [
     },
     {
       async run(ctx) {
-        const r = await fetchCached(ctx, ctx.config.gunicornUrl, ctx.config.healthPaths[0] as string, { host: "ddv-not-allowed.invalid" });
+        const r = await fetchCached(ctx, await gunicornBase(ctx), ctx.config.healthPaths[0] as string, { host: "ddv-not-allowed.invalid" });
         return !("error" in r) && r.status === 400 ? pass(`${r.url} with a foreign Host: 400`) : fail(`${summarize(ctx, r)} for Host ddv-not-allowed.invalid`);
       },
     },

@@ -1,3 +1,4 @@
+import { gunicornBase } from "../probes/endpoint.ts";
 import { measureLoad } from "../probes/load.ts";
 import { cpuLimit, unitRssMb } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
@@ -24,7 +25,7 @@ export const performanceChecks = [
         const t = ctx.config.thresholds;
         const paths = [ctx.config.healthPaths[0] as string, ctx.config.apiPath];
         const stats = [];
-        for (const p of paths) stats.push(await measureLoad(ctx, ctx.config.gunicornUrl, p, t.loadRequests, t.loadConcurrency, t.loadMaxSeconds));
+        for (const p of paths) stats.push(await measureLoad(ctx, await gunicornBase(ctx), p, t.loadRequests, t.loadConcurrency, t.loadMaxSeconds));
         const text = stats
           .map((s) => `${s.path}: p50 ${s.p50} ms, p95 ${s.p95} ms, p99 ${s.p99} ms, errors ${(s.errorRate * 100).toFixed(1)}% of ${s.requests}`)
           .join("; ");

@@ -1,3 +1,4 @@
+import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { deployIssues, djangoSettings } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
@@ -5,10 +6,10 @@ import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.t
 import { fetchCached, summarize, type HttpResponse } from "../probes/http.ts";
 import { mediaAnswers } from "../probes/media.ts";
 import { serviceIds, userDb } from "../probes/files.ts";
-import { listenersOn, unitPids, urlPort } from "../probes/process.ts";
+import { listenersOn, unitPids } from "../probes/process.ts";
 import { shortSecrets } from "../probes/secrets.ts";
 import { PLACEHOLDERS } from "../probes/service-facts.ts";
-import { securityExposure, serviceUnit } from "../probes/systemd.ts";
+import { securityExposure, serviceUnit, socketUnit } from "../probes/systemd.ts";
 import { defineCheck, fail, pass, withoutNginx, type Verdict } from "./define.ts";
 
 // What SEC-001/002/003 judge: Django's own answer, or (Django could not start) the environment variable, or an error
@@ -176,7 +177,7 @@ export const securityChecks = [
     },
     {
       async run(ctx) {
-        const bases = [ctx.config.gunicornUrl, ...(withoutNginx(ctx) ? [] : [ctx.config.nginxUrl as string])];
+        const bases = [await gunicornBase(ctx), ...(withoutNginx(ctx) ? [] : [ctx.config.nginxUrl as string])];
         const rs = await Promise.all(bases.map((b) => fetchCached(ctx, b, ctx.config.healthPaths[0] as string)));
         const lost = rs.find((r) => "error" in r);
         if (lost) throw new Error(summarize(ctx, lost));
@@ -229,10 +230,19 @@ export const securityChecks = [
     },
     {
       async run(ctx) {
-        const g = await gunicornSettings(ctx);
+        const [gs, sock] = await Promise.all([gunicornSettings(ctx), socketUnit(ctx)]);
+        // Under socket activation Gunicorn serves the sockets systemd hands it and ignores --bind: judge those.
+        const g = sock
+          ? {
+              ...gs,
+              bind: sock.listen.filter((l) => l.type === "Stream").map((l) => (l.address.startsWith("/") ? `unix:${l.address}` : l.address)),
+              source: `ListenStream of ${sock.id}; Gunicorn takes its sockets from systemd and ignores --bind`,
+            }
+          : gs;
         const open = g.bind.filter((b) => !isLocalAddress(b) && !b.startsWith("fd://"));
         if (open.length) return fail(`Gunicorn binds ${open.join(", ")}: reachable from other hosts (read by ${g.source})`);
-        const ports = [...new Set([urlPort(ctx.config.gunicornUrl), ...g.bind.map(bindPort).filter((p): p is number => p !== undefined)])];
+        const ep = await gunicornEndpoint(ctx);
+        const ports = [...new Set([...(ep.port ? [ep.port] : []), ...g.bind.map(bindPort).filter((p): p is number => p !== undefined)])];
         const [pids, unit, listeners] = await Promise.all([unitPids(ctx), serviceUnit(ctx), Promise.all(ports.map((p) => listenersOn(ctx, p)))]);
         const all = listeners.flat();
         const unknown = all.find((l) => l.pid === undefined);

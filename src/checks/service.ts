@@ -1,8 +1,9 @@
 import { access, accessBasis, serviceAccount } from "../probes/files.ts";
-import { listenersOn, processAgeSeconds, unitPids, urlPort } from "../probes/process.ts";
+import { listenersOn, processAgeSeconds, unitPids } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
-import { currentJournal, serviceUnit, showUnits, unitName, verifyUnit, type Unit } from "../probes/systemd.ts";
+import { currentJournal, serviceUnit, showUnits, socketUnit, unitName, verifyUnit, type Unit } from "../probes/systemd.ts";
+import { gunicornEndpoint } from "../probes/endpoint.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { crashCause } from "../probes/crash-cause.ts";
 import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
@@ -70,7 +71,12 @@ export const serviceChecks = [
         const u = await serviceUnit(ctx);
         if (u.loadState !== "loaded") return fail(`${unitName(ctx.config.service)} is not installed (LoadState=${u.loadState})`);
         const s = `ActiveState=${u.activeState} SubState=${u.subState} Result=${u.result} ExecMainStatus=${u.execMainStatus} MainPID=${u.mainPid}`;
-        if (u.activeState === "active" && u.subState === "running") return pass(s);
+        const woken = (await showUnits(ctx)).woken;
+        if (u.activeState === "active" && u.subState === "running") return pass(woken ? `${s}; ${woken}` : s);
+        const sock = await socketUnit(ctx);
+        if (sock && sock.activeState !== "active")
+          return fail(`${s}; ${sock.id} is ${sock.activeState} (${sock.subState}): nothing starts the service on a connection`);
+        if (woken) return fail(`${s}; ${woken}`);
         if (u.execMainStatus === 0) return fail(s);
         // It died: the gate's reader needs the why, not only the state (the journal and Gunicorn's error log).
         const masked = u.successExitStatus.statuses.includes(u.execMainStatus)
@@ -90,15 +96,18 @@ export const serviceChecks = [
       title: "The Django service starts at boot",
       suite: "service",
       severity: "high",
-      expects: "UnitFileState=enabled",
-      recommendation: "systemctl enable <service>",
+      expects: "UnitFileState=enabled, or the service is socket-activated and the .socket unit that starts it is enabled",
+      recommendation: "systemctl enable <service> (socket activation: systemctl enable <service>.socket)",
       fixId: "enable-service",
       dependsOn: [UNIT],
     },
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        return u.unitFileState === "enabled" ? pass("enabled") : fail(`UnitFileState=${u.unitFileState || "unknown"}`);
+        if (u.unitFileState === "enabled") return pass("enabled");
+        const sock = await socketUnit(ctx);
+        if (sock?.unitFileState === "enabled") return pass(`UnitFileState=${u.unitFileState}; started at boot through ${sock.id} (enabled)`);
+        return fail(`UnitFileState=${u.unitFileState || "unknown"}${sock ? `, and ${sock.id} that starts it is ${sock.unitFileState || "unknown"}` : ""}`);
       },
     },
   ),
@@ -377,39 +386,39 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "every TCP listener on the configured Gunicorn URL's port is held by one of the unit's processes; when nothing listens there and every bind in Gunicorn's effective config is a unix socket, every listener on those socket paths is held by one of the unit's processes",
+        "something listens where Gunicorn answers (gunicornUrl; unset: the ListenStream of the .socket unit that starts the service, else Gunicorn's first bind as its config loader reads it, else 127.0.0.1:8000), TCP port or unix socket, and every listener there is held by one of the unit's processes (or by systemd, under socket activation)",
       recommendation: "Stop the stray process holding the port (see the PID), then systemctl restart <service>",
       dependsOn: ["SVC-001"],
     },
     {
       async run(ctx) {
-        const port = urlPort(ctx.config.gunicornUrl);
-        const [u, ls] = await Promise.all([serviceUnit(ctx), listenersOn(ctx, port)]);
+        const [ep, u, sock] = await Promise.all([gunicornEndpoint(ctx), serviceUnit(ctx), socketUnit(ctx)]);
         const pids = new Set((await unitPids(ctx)).concat(u.mainPid));
-        if (!ls.length) {
-          // A unix-socket Gunicorn has no TCP port: judge who holds its sockets instead.
-          const g = await gunicornSettings(ctx);
-          const socks = g.bind.filter((b) => b.startsWith("unix:")).map((b) => b.slice(5));
-          if (!socks.length || socks.length !== g.bind.length)
-            return fail(`nothing listens on port ${port} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
-          const us = await unixListeners(ctx, socks);
-          const missing = socks.filter((p) => !us.some((l) => l.path === p));
-          if (missing.length) return fail(`nothing listens on unix:${missing.join(", unix:")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`);
+        // Under socket activation systemd (PID 1) holds the listener it hands to Gunicorn.
+        if (sock) pids.add(1);
+        const where = `${ep.label}, from ${ep.source}`;
+        const show = (who: string[]) => `${who.join(", ")}; the unit's PIDs are ${[...pids].join(",")}`;
+        if (ep.socketPath) {
+          const us = await unixListeners(ctx, [ep.socketPath]);
+          if (!us.length) return fail(`nothing listens on ${where}`);
           const unknownSock = us.find((l) => l.pid === undefined);
           if (unknownSock) throw new Error(`cannot tell which process holds unix:${unknownSock.path}`);
-          const udesc = us.map((l) => `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})`).join(", ");
-          return us.some((l) => !pids.has(l.pid as number))
-            ? fail(`${udesc}; the unit's PIDs are ${[...pids].join(",")}`)
-            : pass(`${udesc}; nothing on TCP port ${port}`);
+          const udesc = us.map((l) => `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})`);
+          return us.some((l) => !pids.has(l.pid as number)) ? fail(show(udesc)) : pass(`${udesc.join(", ")} (${ep.source})`);
+        }
+        const port = ep.port as number;
+        const ls = await listenersOn(ctx, port);
+        if (!ls.length) {
+          const g = await gunicornSettings(ctx).catch(() => undefined);
+          return fail(`nothing listens on ${where}${g ? ` (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})` : ""}`);
         }
         const unknown = ls.find((l) => l.pid === undefined);
         if (unknown)
           throw new Error(
             `cannot tell which process holds ${unknown.address}:${port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`,
           );
-        const stranger = ls.find((l) => !pids.has(l.pid as number));
-        const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`).join(", ");
-        return stranger ? fail(`${desc}; the unit's PIDs are ${[...pids].join(",")}`) : pass(desc);
+        const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`);
+        return ls.some((l) => !pids.has(l.pid as number)) ? fail(show(desc)) : pass(`${desc.join(", ")} (${ep.source})`);
       },
     },
   ),

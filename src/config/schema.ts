@@ -1,6 +1,10 @@
 import { z } from "zod";
 
 const absolute = z.string().startsWith("/", "must be an absolute path");
+// Gunicorn's address: an http URL, or a unix socket as Gunicorn's --bind writes it.
+const gunicornAddress = z.string().refine((v) => /^unix:\/\S+$/.test(v) || (URL.canParse(v) && /^https?:$/.test(new URL(v).protocol)), {
+  error: "must be an http URL such as http://127.0.0.1:8000, or a unix socket such as unix:/run/gunicorn.sock",
+});
 const httpUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as http://127.0.0.1:8000" });
 
 // Which environment variables hold secrets, to mask their values in every report. A name matches when it equals one
@@ -45,7 +49,9 @@ export const ConfigSchema = z
     settingsModule: z.string().default("apps.settings.production"),
     // Used only when the unit names no EnvironmentFile and the service is not running.
     envFiles: z.array(absolute).default(["/etc/projectmeats/projectmeats.env"]),
-    gunicornUrl: httpUrl.default("http://127.0.0.1:8000"),
+    // Where Gunicorn answers: http://host:port or unix:/run/x.sock. Unset: the socket unit that starts the service,
+    // else Gunicorn's own bind (as its config loader reads it), else its default 127.0.0.1:8000.
+    gunicornUrl: gunicornAddress.optional(),
     // null: this host has no nginx in front of Gunicorn; nginx checks are skipped with that reason.
     nginxUrl: httpUrl.nullable().default("http://127.0.0.1"),
     hostHeader: z.string().min(1).default("localhost"),

@@ -1,7 +1,7 @@
 import { Pool } from "undici";
-import { httpConnect } from "./tunnel.ts";
+import { httpConnect, unixConnect } from "./tunnel.ts";
 import type { ProbeContext } from "./context.ts";
-import { STALE_CONNECTION } from "./http.ts";
+import { STALE_CONNECTION, socketOf } from "./http.ts";
 
 export type LoadStats = { path: string; requests: number; p50: number; p95: number; p99: number; errorRate: number };
 
@@ -39,7 +39,9 @@ function get(pool: Pool, path: string, headers: Record<string, string>, retry = 
 export async function measureLoad(ctx: ProbeContext, base: string, path: string, total: number, concurrency: number, maxSeconds: number): Promise<LoadStats> {
   // undici's own per-request timers (headersTimeout, bodyTimeout): an AbortSignal per request costs the app CPU it shares.
   const ms = ctx.config.timeouts.httpMs;
-  const pool = new Pool(base, { connections: concurrency, connect: httpConnect(ctx, ms), headersTimeout: ms, bodyTimeout: ms });
+  const unix = socketOf(base);
+  const connect = unix ? unixConnect(ctx, unix, ms) : httpConnect(ctx, ms);
+  const pool = new Pool(unix ? "http://localhost" : base, { connections: concurrency, connect, headersTimeout: ms, bodyTimeout: ms });
   const times: number[] = [];
   const headers = { host: ctx.config.hostHeader };
   let errors = 0;

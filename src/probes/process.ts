@@ -3,12 +3,6 @@ import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 import { serviceUnit } from "./systemd.ts";
 
-// The TCP port a base URL points at (80/443 when the URL names none).
-export function urlPort(url: string): number {
-  const u = new URL(url);
-  return Number(u.port || (u.protocol === "https:" ? 443 : 80));
-}
-
 // /proc/net/tcp6 holds four little-endian 32-bit words; shown as eight plain groups, e.g. [0:0:0:0:0:0:0:1].
 function hexToIpv6(hex: string): string {
   const bytes = (hex.match(/../g) ?? []).map((b) => parseInt(b, 16));

@@ -27,6 +27,11 @@ const PROPS = [
   "SuccessExitStatus",
   "CPUQuotaPerSecUSec",
   "ConsistsOf",
+  "TriggeredBy",
+  "Listen",
+  "SocketUser",
+  "SocketGroup",
+  "SocketMode",
 ];
 
 // One ExecStart= line as systemd holds it: the binary and its argv, already unquoted and unescaped by systemd.
@@ -62,6 +67,13 @@ export type Unit = {
   successExitStatus: { statuses: number[]; signals: string[] };
   // Units that are PartOf= this one (ConsistsOf=): Debian's postgresql.service consists of postgresql@15-main.service.
   consistsOf: string[];
+  // Units that start this one: a socket-activated service names its .socket here.
+  triggeredBy: string[];
+  // A socket unit's listeners (Listen=: "/run/gunicorn.sock (Stream)"), and who may connect to a unix one.
+  listen: Array<{ address: string; type: string }>;
+  socketUser: string;
+  socketGroup: string;
+  socketMode: number | undefined;
 };
 
 // SuccessExitStatus= as `systemctl show` prints it on systemd 252: "0 1 2 USR1" (statuses, then signal names).
@@ -163,6 +175,14 @@ function toUnit(m: Map<string, string[]>, execStarts: ExecLine[]): Unit {
     cpuQuota: quota,
     successExitStatus: parseSuccessExitStatus(one("SuccessExitStatus")),
     consistsOf: one("ConsistsOf").split(/\s+/).filter(Boolean),
+    triggeredBy: one("TriggeredBy").split(/\s+/).filter(Boolean),
+    listen: (m.get("Listen") ?? []).flatMap((v) => {
+      const l = v.match(/^(.*) \((\w+)\)$/);
+      return l ? [{ address: l[1] as string, type: l[2] as string }] : [];
+    }),
+    socketUser: one("SocketUser"),
+    socketGroup: one("SocketGroup"),
+    socketMode: one("SocketMode") ? Number.parseInt(one("SocketMode"), 8) : undefined,
   };
 }
 
@@ -173,6 +193,8 @@ function unitNames(ctx: ProbeContext): string[] {
 
 // Units keyed by full name; `get("postgresql")` and `get("postgresql.service")` find the same unit.
 export class UnitMap extends Map<string, Unit> {
+  // Set when the service was idle behind its socket and the validator's request started it: how that went.
+  woken?: string;
   override get(name: string): Unit | undefined {
     return super.get(unitName(name));
   }
@@ -207,45 +229,63 @@ async function busExecStart(ctx: ProbeContext, name: string): Promise<ExecLine[]
 // call: systemd 252 matches `postgresql@*` against active units only, so a stopped cluster would not be listed.
 export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
   return ctx.once("systemd:show", async () => {
-    const names = unitNames(ctx);
-    const [r, ...execs] = await Promise.all([
-      ctx.transport.run(["systemctl", "show", "--no-pager", ...names, "-p", PROPS.join(",")]),
-      ...names.map((n) => busExecStart(ctx, n)),
-    ]);
-    if (r.exitCode !== 0) throw new TransportError(`systemctl show failed (exit ${r.exitCode}): ${r.stderr.trim()}`, "ESYSTEMCTL");
-    const shown = parseShow(r.stdout);
-    const units = new UnitMap();
-    names.forEach((n, i) => {
-      const m = shown[i];
-      const exec = execs[i];
-      if (!m) return; // serviceUnit() says systemctl returned nothing for it
-      const unit = toUnit(m, exec instanceof Error ? [] : (exec ?? []));
-      // A unit systemd does not know has no ExecStart to read. For a loaded one, not reading it is an error, but only
-      // for the checks that read ExecStart (a host without a system bus still gets every other answer).
-      if (exec instanceof Error && unit.loadState === "loaded") {
-        const unreadable = {
-          enumerable: true,
-          get: (): never => {
-            throw exec;
-          },
-        };
-        Object.defineProperties(unit, { execStart: unreadable, execStarts: unreadable });
-      }
-      units.set(n, unit);
-    });
-    const service = unitName(ctx.config.service);
-    const parts = [...new Set(names.filter((n) => n !== service).flatMap((n) => units.get(n)?.consistsOf ?? []))].filter((p) => !units.has(p));
-    if (parts.length) {
-      const p = await ctx.transport.run(["systemctl", "show", "--no-pager", ...parts, "-p", PROPS.join(",")]);
-      if (p.exitCode !== 0) throw new TransportError(`systemctl show ${parts.join(" ")} failed (exit ${p.exitCode}): ${p.stderr.trim()}`, "ESYSTEMCTL");
-      // Keyed by Id; a part systemctl did not describe stays absent, and its check says so.
-      for (const m of parseShow(p.stdout)) {
-        const unit = toUnit(m, []);
-        if (parts.includes(unit.id)) units.set(unit.id, unit);
-      }
-    }
-    return units;
+    const units = await readUnits(ctx);
+    // A socket-activated service that is idle (its socket listening) is woken as a visitor would, by one request
+    // through the socket, and then described as it runs: every check judges the running app.
+    const service = units.get(ctx.config.service);
+    const sock = service?.triggeredBy.find((u) => u.endsWith(".socket"));
+    const socket = sock ? units.get(sock) : undefined;
+    if (!service || !socket || service.activeState !== "inactive" || socket.activeState !== "active") return units;
+    const { wakeThroughSocket } = await import("./wake.ts");
+    const how = await wakeThroughSocket(ctx, socket);
+    const again = await readUnits(ctx);
+    again.woken = how;
+    return again;
   });
+}
+
+async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
+  const names = unitNames(ctx);
+  const [r, ...execs] = await Promise.all([
+    ctx.transport.run(["systemctl", "show", "--no-pager", ...names, "-p", PROPS.join(",")]),
+    ...names.map((n) => busExecStart(ctx, n)),
+  ]);
+  if (r.exitCode !== 0) throw new TransportError(`systemctl show failed (exit ${r.exitCode}): ${r.stderr.trim()}`, "ESYSTEMCTL");
+  const shown = parseShow(r.stdout);
+  const units = new UnitMap();
+  names.forEach((n, i) => {
+    const m = shown[i];
+    const exec = execs[i];
+    if (!m) return; // serviceUnit() says systemctl returned nothing for it
+    const unit = toUnit(m, exec instanceof Error ? [] : (exec ?? []));
+    // A unit systemd does not know has no ExecStart to read. For a loaded one, not reading it is an error, but only
+    // for the checks that read ExecStart (a host without a system bus still gets every other answer).
+    if (exec instanceof Error && unit.loadState === "loaded") {
+      const unreadable = {
+        enumerable: true,
+        get: (): never => {
+          throw exec;
+        },
+      };
+      Object.defineProperties(unit, { execStart: unreadable, execStarts: unreadable });
+    }
+    units.set(n, unit);
+  });
+  const service = unitName(ctx.config.service);
+  // Also the socket units that start the service (socket activation), read in the same second call.
+  const sockets = (units.get(service)?.triggeredBy ?? []).filter((u) => u.endsWith(".socket"));
+  const umbrellas = names.filter((n) => n !== service).flatMap((n) => units.get(n)?.consistsOf ?? []);
+  const parts = [...new Set([...umbrellas, ...sockets])].filter((p) => !units.has(p));
+  if (parts.length) {
+    const p = await ctx.transport.run(["systemctl", "show", "--no-pager", ...parts, "-p", PROPS.join(",")]);
+    if (p.exitCode !== 0) throw new TransportError(`systemctl show ${parts.join(" ")} failed (exit ${p.exitCode}): ${p.stderr.trim()}`, "ESYSTEMCTL");
+    // Keyed by Id; a part systemctl did not describe stays absent, and its check says so.
+    for (const m of parseShow(p.stdout)) {
+      const unit = toUnit(m, []);
+      if (parts.includes(unit.id)) units.set(unit.id, unit);
+    }
+  }
+  return units;
 }
 
 // The Django service unit.
@@ -253,6 +293,13 @@ export async function serviceUnit(ctx: ProbeContext): Promise<Unit> {
   const unit = (await showUnits(ctx)).get(ctx.config.service);
   if (!unit) throw new TransportError(`systemctl show returned nothing for ${ctx.config.service}`);
   return unit;
+}
+
+// The socket unit that starts the service (socket activation), if any.
+export async function socketUnit(ctx: ProbeContext): Promise<Unit | undefined> {
+  const [units, service] = await Promise.all([showUnits(ctx), serviceUnit(ctx)]);
+  const name = service.triggeredBy.find((u) => u.endsWith(".socket"));
+  return name ? units.get(name) : undefined;
 }
 
 // The WSGI target in ExecStart ("projectmeats.wsgi:application"), if any.

@@ -19,6 +19,19 @@ export function httpConnect(ctx: ProbeContext, timeout: number): buildConnector.
   };
 }
 
+// undici's `connect` option for a unix socket on this host (a Gunicorn bind unix:/run/x.sock): the path itself here,
+// forwarded through the transport's connection on a remote host.
+export function unixConnect(ctx: ProbeContext, socketPath: string, timeout: number): buildConnector.BuildOptions | buildConnector.connector {
+  const forward = ctx.transport.forward?.bind(ctx.transport);
+  if (!forward) return { timeout, socketPath };
+  return (opts, callback) => {
+    forward(socketPath).then(
+      (local) => buildConnector({ timeout, socketPath: local })(opts, callback),
+      (err: Error) => callback(err, null),
+    );
+  };
+}
+
 // Where node-postgres should connect for the service's database: the address itself here; on a remote host a
 // directory holding `.s.PGSQL.<port>`, forwarded to the address (or Unix socket directory) the service uses.
 export async function pgAddress(ctx: ProbeContext, host: string, port: number): Promise<string> {

@@ -1,3 +1,4 @@
+import { DEFAULT_GUNICORN_URL, gunicornEndpoint } from "../probes/endpoint.ts";
 import { STATUS_CODES } from "node:http";
 import type { Check } from "../checks/define.ts";
 import type { Config } from "../config/schema.ts";
@@ -49,8 +50,7 @@ const UNIT = new Set([
 ]);
 
 // The HTTP requests a check sends (same method, Host and URL, so the memoised answer is reused, not re-asked).
-function requestsOf(id: string, c: Config): Request[] {
-  const g = c.gunicornUrl;
+function requestsOf(id: string, c: Config, g: string): Request[] {
   const n = c.nginxUrl && c.dependencies.nginx ? c.nginxUrl : undefined;
   const health = c.healthPaths;
   const first = health[0] as string;
@@ -71,12 +71,13 @@ function requestsOf(id: string, c: Config): Request[] {
 }
 
 // Which evidence explains a failure of this check (pure: unit-tested per check ID).
-export function planEvidence(check: Pick<Check, "id">, c: Config): EvidenceKind[] {
+// `gunicorn`: where Gunicorn answers (the run's resolved endpoint).
+export function planEvidence(check: Pick<Check, "id">, c: Config, gunicorn = c.gunicornUrl ?? DEFAULT_GUNICORN_URL): EvidenceKind[] {
   const out: EvidenceKind[] = [];
   const service = unitName(c.service);
   if (JOURNAL.has(check.id)) out.push({ kind: "journal" });
   if (UNIT.has(check.id)) out.push({ kind: "unit", unit: service });
-  const requests = requestsOf(check.id, c);
+  const requests = requestsOf(check.id, c, gunicorn);
   if (requests.length) out.push({ kind: "http", requests });
   switch (check.id) {
     case "SVC-010":
@@ -172,7 +173,8 @@ async function gatherOne(ctx: ProbeContext, k: EvidenceKind): Promise<Evidence> 
 // The evidence for a failed or errored check, redacted with the run's secrets and capped; a piece that cannot be
 // gathered says why instead (evidence never turns a verdict, and never throws).
 export async function gatherEvidence(ctx: ProbeContext, check: Pick<Check, "id">, secrets: string[]): Promise<Evidence[]> {
-  const kinds = planEvidence(check, ctx.config);
+  const endpoint = await gunicornEndpoint(ctx).catch(() => undefined);
+  const kinds = planEvidence(check, ctx.config, endpoint?.label);
   const pieces = await Promise.all(
     kinds.map((k) =>
       gatherOne(ctx, k).catch(

@@ -1,9 +1,39 @@
 import { spawn } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import { holdLocally } from "./lock.ts";
 import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
+
+// Where our own tools are looked up: the system's directories, never the PATH of an environment a command is given
+// (a unit's Environment=PATH=/opt/app/venv/bin would hide setpriv, or put a look-alike in front of it).
+export const SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const resolved = new Map<string, string>();
+
+// argv[0] as an absolute path found on SYSTEM_PATH (as given when it holds a slash or is found nowhere: the spawn
+// then fails with ENOENT naming it).
+export function systemProgram(file: string): string {
+  if (file.includes("/")) return file;
+  let hit = resolved.get(file);
+  if (!hit) {
+    hit =
+      SYSTEM_PATH.split(":")
+        .map((d) => `${d}/${file}`)
+        .find((p) => isExecutable(p)) ?? file;
+    resolved.set(file, hit);
+  }
+  return hit;
+}
+
+function isExecutable(p: string): boolean {
+  try {
+    accessSync(p, constants.X_OK);
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
 
 // Rejects with ETIMEDOUT when `p` has not settled within `ms`. The underlying syscall (an open() on a hung NFS
 // mount or a FIFO without a writer) cannot be cancelled and keeps one libuv thread until it returns; we stop waiting.
@@ -24,7 +54,7 @@ export function runCommand(argv: string[], opts: RunOptions, defaultTimeoutMs: n
   const cap = opts.maxOutputBytes ?? MAX_OUTPUT;
   const started = performance.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, {
+    const child = spawn(systemProgram(file), args, {
       cwd: opts.cwd,
       env: opts.env ?? process.env,
       detached: true,

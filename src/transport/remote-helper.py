@@ -2,7 +2,7 @@
 # from stdin, one JSON line each, concurrently, as "\x1e" + JSON [id, answer] lines on stdout. File calls (read, stat,
 # list, readlink) are done in-process, without a process per call; commands run in their own session with a hard
 # timeout that kills their whole process group. Standard library only: any Python 3 a Django server has.
-import base64, errno, json, os, signal, subprocess, sys, threading
+import base64, errno, json, os, shutil, signal, subprocess, sys, threading
 
 out = sys.stdout.buffer
 lock = threading.Lock()
@@ -19,6 +19,9 @@ def b64(data):
     return base64.b64encode(data).decode()
 
 
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def oserror(e):
     return {"errno": errno.errorcode.get(e.errno, "EIO"), "message": e.strerror or str(e)}
 
@@ -26,7 +29,11 @@ def oserror(e):
 def run(q):
     # argv, directory and environment come in the request (on stdin), never on a command line: a secret in the
     # environment stays out of every /proc/<pid>/cmdline. env None: the helper's own environment.
-    p = subprocess.Popen(q["argv"], cwd=q.get("cwd"), env=q.get("env"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    # The program is looked up on the system's directories, not on the PATH of the environment it is given.
+    argv = list(q["argv"])
+    if "/" not in argv[0]:
+        argv[0] = shutil.which(argv[0], path=SYSTEM_PATH) or argv[0]
+    p = subprocess.Popen(argv, cwd=q.get("cwd"), env=q.get("env"), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         o, e = p.communicate(base64.b64decode(q.get("input", "")), timeout=q["timeout"])
     except subprocess.TimeoutExpired:

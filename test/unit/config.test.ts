@@ -13,7 +13,10 @@ const write = (name: string, text: string) => {
 describe("loadConfig", () => {
   test("zero configuration describes a ProjectMeats server", () => {
     const c = loadConfig({}, dir);
-    expect(c).toMatchObject({ service: "projectmeats", gunicornUrl: "http://127.0.0.1:8000", nginxUrl: "http://127.0.0.1", hostHeader: "localhost" });
+    expect(c).toMatchObject({ service: "projectmeats", nginxUrl: "http://127.0.0.1", hostHeader: "localhost" });
+    // Unset: where Gunicorn answers is read from the host (the socket unit, then Gunicorn's bind).
+    expect(c.gunicornUrl).toBeUndefined();
+    expect(loadConfig({ DEPLOY_GUNICORN_URL: "unix:/run/gunicorn.sock" }, dir).gunicornUrl).toBe("unix:/run/gunicorn.sock");
     expect(c.thresholds.securityExposure).toBe(5);
   });
 

@@ -53,10 +53,12 @@ describe("whose gunicorn is it", () => {
 
 describe("what the unit needs", () => {
   const config = ConfigSchema.parse({});
-  test("ports: the configured Gunicorn URL's and every --bind of ExecStart", () => {
-    expect(servicePorts(config, { execStart: { path: "x", argv: ["gunicorn", "--bind", "127.0.0.1:8001", "-b", "unix:/run/x.sock", "app:app"] } })).toEqual([
-      8000, 8001,
-    ]);
+  test("ports: the configured Gunicorn URL's and every --bind of ExecStart; Gunicorn's default only when nothing binds", () => {
+    const argv = ["gunicorn", "--bind", "127.0.0.1:8001", "-b", "unix:/run/x.sock", "app:app"];
+    expect(servicePorts(config, { execStart: { path: "x", argv } })).toEqual([8001]);
+    expect(servicePorts({ ...config, gunicornUrl: "http://127.0.0.1:8000" }, { execStart: { path: "x", argv } })).toEqual([8000, 8001]);
+    expect(servicePorts(config, { execStart: { path: "x", argv: ["gunicorn", "app:app"] } })).toEqual([8000]);
+    expect(servicePorts(config, { execStart: { path: "x", argv: ["gunicorn", "-b", "unix:/run/x.sock", "app:app"] } })).toEqual([]);
   });
   test("pid files: PIDFile= and Gunicorn's --pid, -p and --pid=", () => {
     expect(pidFiles({ execStart: { path: "x", argv: ["gunicorn", "--pid", "/run/a.pid", "-p", "/run/b.pid", "--pid=/run/c.pid"] } }, "/run/d.pid")).toEqual([

@@ -203,7 +203,7 @@ describe("SVC-015 with a unix-socket Gunicorn", () => {
     );
     expect(await check("SVC-015").run(ctx)).toMatchObject({
       pass: true,
-      observed: "unix:/run/projectmeats/gunicorn.sock pid 70 (gunicorn); nothing on TCP port 8000",
+      observed: "unix:/run/projectmeats/gunicorn.sock pid 70 (gunicorn) (Gunicorn's bind)",
     });
     expect((await check("SEC-007").run(ctx)).pass).toBe(true);
     const stray = withEnv(

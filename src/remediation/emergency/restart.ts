@@ -1,6 +1,6 @@
+import { parseEndpoint } from "../../probes/endpoint.ts";
 import type { Config } from "../../config/schema.ts";
 import { argvOptions, bindPort } from "../../probes/gunicorn.ts";
-import { urlPort } from "../../probes/process.ts";
 import { serviceUnit, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { BackupFolder, must } from "../backup.ts";
@@ -17,10 +17,14 @@ import { StepLog, type StepOutcome } from "./steps.ts";
 import { waitSmoke } from "./wait.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 
-// The TCP ports the service needs: the configured Gunicorn URL's and every --bind of the unit's ExecStart.
+// The TCP ports the service needs: the configured Gunicorn URL's and every --bind of the unit's ExecStart (Gunicorn's
+// default 8000 when neither names one and nothing binds a unix socket).
 export function servicePorts(config: Config, unit: Pick<Unit, "execStart">): number[] {
   const binds = argvOptions(unit.execStart?.argv.slice(1) ?? []).bind ?? [];
-  return [...new Set([urlPort(config.gunicornUrl), ...binds.map(bindPort).filter((p): p is number => p !== undefined)])];
+  const configured = config.gunicornUrl ? parseEndpoint(config.gunicornUrl, "config").port : undefined;
+  const ports = [...(configured ? [configured] : []), ...binds.map(bindPort).filter((p): p is number => p !== undefined)];
+  if (!ports.length && !binds.length && !config.gunicornUrl) ports.push(8000);
+  return [...new Set(ports)];
 }
 
 // The pid files the unit or its Gunicorn write: PIDFile= and Gunicorn's --pid/-p.

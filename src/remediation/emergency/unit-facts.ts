@@ -1,6 +1,6 @@
+import { gunicornEndpoint } from "../../probes/endpoint.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { userDb } from "../../probes/files.ts";
-import { urlPort } from "../../probes/process.ts";
 import { unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
 import { EXIT, RemediateError } from "../errors.ts";
 import type { UnitFacts } from "./unit-file.ts";
@@ -50,7 +50,7 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
     venvDir: config.venvDir,
     envFiles,
     settingsModule: config.settingsModule,
-    port: urlPort(config.gunicornUrl),
+    port: (await gunicornEndpoint(ctx)).port ?? 8000,
     wsgi: await findWsgi(ctx, workDir, unit),
     logDir: config.logDir,
     writable,

@@ -1,3 +1,4 @@
+import { DEFAULT_GUNICORN_URL } from "../../probes/endpoint.ts";
 import { envFileProblems } from "../../checks/fs-permissions.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { operatorEnvFile, unitEnvSources } from "../../probes/environment.ts";
@@ -124,7 +125,7 @@ export const setDebugFalse = defineFix({
 
 // The hosts the validator's probes send: the Host header, and the hosts of the Gunicorn and nginx URLs.
 function probeHosts(config: FixEnv["config"]): string[] {
-  const urls = [config.gunicornUrl, ...(config.nginxUrl ? [config.nginxUrl] : [])];
+  const urls = [config.gunicornUrl ?? DEFAULT_GUNICORN_URL, ...(config.nginxUrl ? [config.nginxUrl] : [])].filter((u) => !u.startsWith("unix:"));
   const header = config.hostHeader.startsWith("[") ? config.hostHeader.replace(/(\])(:\d+)$/, "$1") : config.hostHeader.replace(/:\d+$/, "");
   return [...new Set([header, ...urls.map((u) => new URL(u).hostname)])];
 }

@@ -1,8 +1,8 @@
+import { gunicornEndpoint } from "../../probes/endpoint.ts";
 import path from "node:path";
 import { gunicornSettings, isLocalAddress } from "../../probes/gunicorn.ts";
-import { urlPort } from "../../probes/process.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
-import { serviceUnit, unitBusPath, unitName, type Unit } from "../../probes/systemd.ts";
+import { serviceUnit, socketUnit, unitBusPath, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { defineFix, type Action, type Fix, type FixEnv } from "../fix.ts";
 
@@ -164,8 +164,12 @@ async function cureExecStart(env: FixEnv, unit: Unit): Promise<Cure> {
   let note: string | undefined;
   // Today's effective values, made explicit: Gunicorn keeps behaving the same, and the timeouts are now a decision.
   if (want.timeouts) Object.assign(set, { timeout: g.timeout, gracefulTimeout: g.gracefulTimeout });
-  if (want.bind) {
-    const port = urlPort(env.config.gunicornUrl);
+  const sock = want.bind ? await socketUnit(env.ctx) : undefined;
+  if (sock)
+    // Gunicorn serves the sockets systemd hands it: a --bind in a drop-in would change nothing.
+    note = `SEC-007: Gunicorn is socket-activated by ${sock.id}; set ListenStream= there to a loopback address or a unix socket path (systemctl edit ${sock.id}), then systemctl restart ${sock.id} ${unitName(env.config.service)}`;
+  else if (want.bind) {
+    const port = (await gunicornEndpoint(env.ctx)).port ?? 8000;
     if (g.bind.every((b) => isLocalAddress(b) || b.startsWith("fd://")))
       note = `SEC-007: Gunicorn already binds only ${g.bind.join(", ")}; what listens publicly is not its bind, so the drop-in cannot cure it`;
     else set.binds = loopbackBinds(g.bind, port);
