@@ -1,8 +1,8 @@
+import { appDatabase } from "../probes/app-database.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { unappliedMigrations } from "../probes/django.ts";
-import { dbConnection, dbQuery, readDatabaseUrl } from "../probes/postgres.ts";
+import { dbConnection, dbQuery } from "../probes/postgres.ts";
 import { judgeHbaRule, judgeListen, judgeRole, ROLE_FACTS_SQL, serverFacts, type RoleFacts } from "../probes/postgres-server.ts";
-import { serviceEnv } from "../probes/environment.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
@@ -122,13 +122,12 @@ export const databaseChecks = [
     },
     {
       async run(ctx) {
-        const [f, { env, source }] = await Promise.all([serverFacts(ctx), serviceEnv(ctx)]);
-        const url = readDatabaseUrl(env.DATABASE_URL);
-        const appHost = url.kind === "postgres" ? url.target.host : undefined;
+        const [f, db] = await Promise.all([serverFacts(ctx), appDatabase(ctx)]);
+        const appHost = db.ok ? db.target.host : undefined;
+        const source = db.source;
         const { wider, appLocal } = judgeListen(f.listen_addresses, appHost);
         const said = `listen_addresses = '${f.listen_addresses}'`;
-        const app =
-          appHost === undefined ? `DATABASE_URL in ${source} names no PostgreSQL host (libpq's default: the local socket)` : `the app connects to ${appHost}`;
+        const app = appHost === undefined ? `${source} names no PostgreSQL server (${db.ok ? "" : db.why})` : `the app connects to ${appHost}`;
         if (!appLocal) return pass(`${said}; ${app}, which is not loopback, so listening beyond loopback is needed`);
         if (wider.length) return fail(`${said}: ${wider.join(", ")} reaches beyond loopback while ${app}`);
         return pass(`${said}: loopback only; ${app}`);

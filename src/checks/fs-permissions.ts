@@ -133,6 +133,8 @@ export const fsChecks = [
         const u = await serviceUnit(ctx);
         const [db, ids] = await Promise.all([userDb(ctx), serviceIds(ctx)]);
         const files = u.environmentFiles.length ? u.environmentFiles.map((f) => f.path) : ctx.config.envFiles;
+        // Settings in code: no env file, nothing here to protect.
+        if (!files.length) return pass("the unit names no EnvironmentFile= and config.envFiles is empty: no env file to protect");
         const bad: string[] = [];
         const seen: string[] = [];
         for (const f of files) {

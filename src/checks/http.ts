@@ -5,10 +5,14 @@ import { urlUnder } from "../probes/media.ts";
 import { staticAnswerProblem, staticSample, staticUrlPrefix } from "../probes/static-files.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
-// A health answer is HTTP 200 with a JSON body whose status is "healthy" (a 200 HTML page is not health).
+// A health answer is config.health's status with a JSON body whose status is "healthy" (a 200 HTML page is not
+// health), or with a body matching health.bodyMatch, or (json false) the status alone.
 function healthProblem(ctx: ProbeContext, r: HttpResult): string | undefined {
   if ("error" in r) return summarize(ctx, r);
-  if (r.status !== 200) return summarize(ctx, r);
+  const h = ctx.config.health;
+  if (r.status !== h.status) return summarize(ctx, r);
+  if (h.bodyMatch !== undefined) return new RegExp(h.bodyMatch).test(r.body) ? undefined : `${summarize(ctx, r)} does not match /${h.bodyMatch}/`;
+  if (!h.json) return undefined;
   try {
     const body = JSON.parse(r.body) as { status?: unknown };
     return body.status === "healthy" ? undefined : summarize(ctx, r);
@@ -28,7 +32,7 @@ function sameSiteRedirect(ctx: ProbeContext, base: string, r: HttpResult): strin
 // One health path's answer: healthy directly, healthy after one same-site redirect (with advice), or the problem.
 async function healthOf(ctx: ProbeContext, base: string, path: string, method: "GET" | "HEAD") {
   const r = await fetchCached(ctx, base, path, { method });
-  const problem = method === "GET" ? healthProblem(ctx, r) : "error" in r || r.status !== 200 ? summarize(ctx, r) : undefined;
+  const problem = method === "GET" ? healthProblem(ctx, r) : "error" in r || r.status !== ctx.config.health.status ? summarize(ctx, r) : undefined;
   if (!problem) return { r };
   const target = sameSiteRedirect(ctx, base, r);
   if (!target || target === path) return { r, problem };
@@ -53,7 +57,9 @@ async function healthThrough(ctx: ProbeContext, base: string) {
   const advice = [...new Set([...gets, head].flatMap((x) => (x.advice ? [x.advice] : [])))];
   const sent = `(${originOf(base)}, Host: ${ctx.config.hostHeader})`;
   if (problems.length) return fail(`${problems.join("; ")} ${sent}`);
-  return pass(`${paths.join(", ")}: 200 {"status":"healthy"} (GET), HEAD 200 ${sent}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
+  const h = ctx.config.health;
+  const want = h.bodyMatch !== undefined ? `${h.status} matching /${h.bodyMatch}/` : h.json ? `${h.status} {"status":"healthy"}` : `${h.status}`;
+  return pass(`${paths.join(", ")}: ${want} (GET), HEAD ${h.status} ${sent}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
 }
 
 export const httpChecks = [
@@ -65,7 +71,7 @@ export const httpChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        'GET on every health path: 200 with JSON {"status":"healthy"}; HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
+        'GET on every health path: health.status (200) with JSON {"status":"healthy"}, or a body matching health.bodyMatch, or the status alone when health.json is false; HEAD on the first: that status (a same-site redirect to a path that answers so counts, with advice)',
       recommendation:
         "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
       fixId: "fix-allowed-hosts",
@@ -118,8 +124,9 @@ export const httpChecks = [
       dependsOn: ["HTTP-001"],
     },
     {
+      skipIf: (ctx) => (ctx.config.apiPath === null ? "apiPath is null: this app has no API" : undefined),
       async run(ctx) {
-        const r = await fetchCached(ctx, await gunicornBase(ctx), ctx.config.apiPath);
+        const r = await fetchCached(ctx, await gunicornBase(ctx), ctx.config.apiPath as string);
         return !("error" in r) && (r.status === 401 || r.status === 403) ? pass(`${r.url}: ${r.status}`) : fail(summarize(ctx, r));
       },
     },
@@ -179,7 +186,7 @@ export const httpChecks = [
       skipIf: withoutNginx,
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
-        const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ctx.config.apiPath];
+        const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];
         const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
         const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
         return bad.length

@@ -23,7 +23,7 @@ export const performanceChecks = [
         ctx.transport.forward ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined,
       async run(ctx) {
         const t = ctx.config.thresholds;
-        const paths = [ctx.config.healthPaths[0] as string, ctx.config.apiPath];
+        const paths = [ctx.config.healthPaths[0] as string, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];
         const stats = [];
         for (const p of paths) stats.push(await measureLoad(ctx, await gunicornBase(ctx), p, t.loadRequests, t.loadConcurrency, t.loadMaxSeconds));
         const text = stats

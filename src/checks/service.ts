@@ -1,3 +1,4 @@
+import { neededFromEnvironment } from "../probes/django.ts";
 import { access, accessBasis, serviceAccount } from "../probes/files.ts";
 import { listenersOn, processAgeSeconds, unitPids } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
@@ -180,7 +181,7 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: "the unit names at least one EnvironmentFile=, and each one not marked optional (-) is a regular file",
+      expects: "each EnvironmentFile= the unit names without the optional '-' prefix is a regular file (a unit naming none passes)",
       recommendation: "Restore the env file (from your secrets store or backup) at the path the unit names, mode 640",
       fixId: "restore-env-file",
       dependsOn: [UNIT],
@@ -188,7 +189,8 @@ export const serviceChecks = [
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        if (!u.environmentFiles.length) return fail("the unit names no EnvironmentFile=: SECRET_KEY and DATABASE_URL have no source");
+        // No file named, none required: whether the settings get what they read is SVC-018's question.
+        if (!u.environmentFiles.length) return pass("the unit names no EnvironmentFile= (settings come from the code or the unit's Environment=)");
         const missing: string[] = [];
         for (const f of u.environmentFiles) {
           const st = await ctx.transport.stat(f.path);
@@ -272,14 +274,16 @@ export const serviceChecks = [
       title: "The unit restarts the service when it fails",
       suite: "service",
       severity: "high",
-      expects: "Restart= is on-failure, on-abnormal or always",
+      expects: "Restart= is on-failure, on-abnormal or always, or the service is socket-activated (its next connection starts it again)",
       recommendation: "Set Restart=on-failure and RestartSec=5 in the [Service] section, then daemon-reload",
       dependsOn: [UNIT],
     },
     {
       async run(ctx) {
         const u = await serviceUnit(ctx);
-        return ["on-failure", "always", "on-abnormal"].includes(u.restart) ? pass(`Restart=${u.restart}`) : fail(`Restart=${u.restart}`);
+        if (["on-failure", "always", "on-abnormal"].includes(u.restart)) return pass(`Restart=${u.restart}`);
+        const sock = await socketUnit(ctx);
+        return sock ? pass(`Restart=${u.restart}; socket-activated by ${sock.id}: the next connection starts it again`) : fail(`Restart=${u.restart}`);
       },
     },
   ),
@@ -472,7 +476,7 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: `each of ${REQUIRED_ENV.join(", ")} is set by the unit's Environment= or by one of its EnvironmentFile= files that exists (a missing optional "-" file sets nothing)`,
+      expects: `each of ${REQUIRED_ENV.join(", ")} that Django's settings module reads from the environment (recorded as Django loads it; all of them when it cannot load) is set by the unit's Environment= or by one of its EnvironmentFile= files that exists (a missing optional "-" file sets nothing)`,
       recommendation:
         "Put the missing variables in the env file the unit names (restore a deleted optional file, or make the main one required by dropping its '-'), then restart the service: without them the app starts on its insecure fallbacks",
       dependsOn: [UNIT, "SVC-005"],
@@ -486,9 +490,13 @@ export const serviceChecks = [
             .filter((s) => s.exists && k in s.env)
             .map((s) => s.name)
             .pop();
-        const unset = REQUIRED_ENV.filter((k) => !from(k));
-        const seen = REQUIRED_ENV.filter((k) => from(k)).map((k) => `${k} from ${from(k)}`);
-        const note = gone.length ? `; ${gone.join(", ")}` : "";
+        // Needed only when the settings module reads it from the environment (settings in code need neither).
+        const { needed, basis } = await neededFromEnvironment(ctx, REQUIRED_ENV);
+        if (!needed.length)
+          return pass(`the settings read none of ${REQUIRED_ENV.join(", ")} from the environment (set in code)${gone.length ? `; ${gone.join(", ")}` : ""}`);
+        const unset = needed.filter((k) => !from(k));
+        const seen = needed.filter((k) => from(k)).map((k) => `${k} from ${from(k)}`);
+        const note = `${gone.length ? `; ${gone.join(", ")}` : ""}${needed.length < REQUIRED_ENV.length ? ` (${needed.join(", ")} ${basis})` : ""}`;
         return unset.length
           ? fail(`no source sets ${unset.join(", ")}${seen.length ? ` (${seen.join(", ")})` : ""}${note}`)
           : pass(`${seen.join(", ")}${note}`);

@@ -57,7 +57,28 @@ export const ConfigSchema = z
     hostHeader: z.string().min(1).default("localhost"),
     healthPaths: z.array(z.string().startsWith("/")).min(1).default(["/health", "/health/", "/api/health"]),
     adminLoginPath: z.string().startsWith("/").default("/admin/login/"),
-    apiPath: z.string().startsWith("/").default("/api/v1/suppliers/"),
+    // null: the app has no API; HTTP-004 is skipped with that reason.
+    apiPath: z.string().startsWith("/").nullable().default("/api/v1/suppliers/"),
+    // What a health path must answer: `status`, and a JSON body {"status":"healthy"} (json), or a body matching
+    // `bodyMatch` (a regular expression), or the status alone (json false, no bodyMatch: an admin login page).
+    health: z
+      .object({
+        status: z.number().int().min(100).max(599).default(200),
+        json: z.boolean().default(true),
+        bodyMatch: z
+          .string()
+          .refine((v) => {
+            try {
+              new RegExp(v);
+              return true;
+            } catch {
+              return false;
+            }
+          }, "must be a JavaScript regular expression")
+          .optional(),
+      })
+      .strict()
+      .prefault({}),
     staticPath: z.string().startsWith("/").default("/django_static/admin/css/base.css"),
     // A static file Django's collectstatic always writes, relative to STATIC_ROOT.
     staticProbeFile: z.string().default("admin/css/base.css"),
@@ -65,7 +86,8 @@ export const ConfigSchema = z
     logDir: absolute.default("/var/log/projectmeats"),
     secrets: SecretRulesSchema.prefault({}),
     // Failures of checks below this severity are reported but do not turn the run red.
-    failOn: z.enum(SEVERITIES).default("low"),
+    // high by default: medium and low findings are hardening advice, shown in every report, never hidden.
+    failOn: z.enum(SEVERITIES).default("high"),
     // Accepted findings; `waiversFile` (relative to the config file) adds the waivers it holds (a JSON array).
     waivers: z.array(WaiverSchema).default([]),
     waiversFile: z.string().min(1).optional(),

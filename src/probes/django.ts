@@ -10,6 +10,18 @@ export async function djangoSettings(ctx: ProbeContext): Promise<{ ok: true; set
   return { ok: true, settings: f.django.settings, source: `Django settings ${f.django.settings.module} (${f.as})` };
 }
 
+// Which of `names` the settings module reads from the environment (recorded while Django loaded it), with where
+// that was learned; all of them when Django could not load (then nothing tells they are not needed).
+export async function neededFromEnvironment(ctx: ProbeContext, names: string[]): Promise<{ needed: string[]; basis: string }> {
+  const f = await serviceFacts(ctx);
+  if (!f.ran || !f.django.ok || !f.django.envReads) return { needed: names, basis: "Django's settings could not be loaded to tell which it reads" };
+  const reads = new Set(f.django.envReads);
+  return {
+    needed: names.filter((n) => reads.has(n)),
+    basis: `read from the environment by ${f.django.ok && "settings" in f.django && !("error" in f.django.settings) ? f.django.settings.module : "the settings module"}`,
+  };
+}
+
 // `check --deploy` as Django ran it in that Python start: the issues it judged (silenced ones dropped). Throws when it could not run.
 export async function deployIssues(ctx: ProbeContext): Promise<{ issues: DeployIssue[]; outcome: string }> {
   const f = await serviceFacts(ctx);

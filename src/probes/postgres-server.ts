@@ -1,8 +1,8 @@
+import { appDatabase } from "./app-database.ts";
 import { z } from "zod";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
-import { serviceEnv } from "./environment.ts";
-import { DEFAULT_SOCKET_DIR, readDatabaseUrl, type DbTarget } from "./postgres.ts";
+import { DEFAULT_SOCKET_DIR, type DbTarget } from "./postgres.ts";
 
 // PostgreSQL's default port: the cluster read when DATABASE_URL names none.
 const DEFAULT_PORT = 5432;
@@ -62,9 +62,8 @@ export function parseServerFacts(stdout: string): ServerFacts {
 // local socket (pg_hba_file_rules and pg_authid need a superuser; the app's role must not be one).
 export function serverFacts(ctx: ProbeContext): Promise<ServerFacts & { socketDir: string; port: number }> {
   return ctx.once("pg:server-facts", async () => {
-    const { env } = await serviceEnv(ctx);
-    const url = readDatabaseUrl(env.DATABASE_URL);
-    const where = psqlTarget(url.kind === "postgres" ? url.target : undefined);
+    const db = await appDatabase(ctx);
+    const where = psqlTarget(db.ok ? db.target : undefined);
     const argv = [
       "runuser",
       "-u",

@@ -2,7 +2,6 @@ import pg from "pg";
 import { pgAddress } from "./tunnel.ts";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
-import { serviceEnv } from "./environment.ts";
 
 // Where and how the app connects. host is a name, an address or a Unix socket directory (starts with "/").
 // sslmode and options are libpq's (from the URL's query), as psycopg receives them in OPTIONS.
@@ -184,10 +183,11 @@ function describeTarget(t: DbTarget) {
 // One connection for the run, with the credentials the service really runs with.
 export function dbConnection(ctx: ProbeContext): Promise<DbConnection> {
   return ctx.once("db:connection", async () => {
-    const { env, source } = await serviceEnv(ctx);
-    const url = readDatabaseUrl(env.DATABASE_URL);
-    if (url.kind !== "postgres") return { ok: false, reason: describeDatabaseUrl(url, source) };
-    const target = url.target;
+    // Imported here: app-database.ts builds on this module's URL reading.
+    const { appDatabase } = await import("./app-database.ts");
+    const app = await appDatabase(ctx);
+    if (!app.ok) return { ok: false, reason: app.why };
+    const target = app.target;
     const ssl = await sslFor(ctx, target);
     const t = ctx.config.timeouts.dbMs;
     const host = await pgAddress(ctx, target.host, target.port);

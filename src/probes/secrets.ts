@@ -40,8 +40,10 @@ export function secretFacts(ctx: ProbeContext): Promise<SecretFacts> {
 // Learns the service's secrets before any check speaks and arms ctx.clip with them; returns the values to mask.
 export async function learnSecrets(ctx: ProbeContext): Promise<string[]> {
   const facts = await secretFacts(ctx);
-  ctx.secrets = facts.values;
-  return facts.values;
+  // Merged into the one array every redaction holds (Django's database password may have joined it already).
+  for (const v of facts.values) if (!ctx.secrets.includes(v)) ctx.secrets.push(v);
+  ctx.secrets.sort((a, b) => b.length - a.length);
+  return ctx.secrets;
 }
 
 // Names (never values) of the variables whose secret is too short to mask safely (under config.secrets.minLength

@@ -129,7 +129,11 @@ def settings_facts(settings, placeholders):
         "DEBUG": bool(settings.DEBUG),
         "ALLOWED_HOSTS": [str(h) for h in settings.ALLOWED_HOSTS],
         "SECRET_KEY": secret_key_facts(settings, placeholders),
-        "DATABASE": {k: str(db.get(k, "")) for k in ("ENGINE", "NAME", "HOST", "PORT", "USER")},
+        # The password too: the validator connects with what the app uses, and masks it in everything it writes.
+        "DATABASE": dict(
+            {k: str(db.get(k, "") or "") for k in ("ENGINE", "NAME", "HOST", "PORT", "USER", "PASSWORD")},
+            OPTIONS={str(k): str(v) for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, (str, int))},
+        ),
         "SECURE": {n: getattr(settings, n) for n in sorted(names)},
     }
 
@@ -181,8 +185,25 @@ def migration_plan(connect_timeout):
         return {"ok": False, "error": last_line(e, buf.getvalue())}
 
 
+def recording_environ_reads():
+    # Every name the settings module looks up in os.environ (os.environ[k], .get(k), `k in`, environ.Env, dj-database-url
+    # all go through __getitem__): a variable the settings never read is not needed, whatever its name.
+    reads = set()
+    cls = type(os.environ)
+    original = cls.__getitem__
+
+    def recording_getitem(self, key):
+        if self is os.environ:
+            reads.add(str(key))
+        return original(self, key)
+
+    cls.__getitem__ = recording_getitem
+    return reads, lambda: setattr(cls, "__getitem__", original)
+
+
 def django_facts(opts):
     buf = io.StringIO()
+    reads, stop_recording = recording_environ_reads()
     try:
         with redirect_stdout(buf), redirect_stderr(buf):
             import django
@@ -195,9 +216,11 @@ def django_facts(opts):
             else:
                 settings.INSTALLED_APPS  # loads the settings module now, so its errors are caught here
     except BaseException as e:  # a settings module may raise anything, even SystemExit
+        stop_recording()
         return {"ok": False, "error": last_line(e, buf.getvalue())}
+    stop_recording()
 
-    out = {"ok": True, "version": django.get_version()}
+    out = {"ok": True, "version": django.get_version(), "envReads": sorted(reads)}
     try:
         out["settings"] = settings_facts(settings, opts["placeholders"])
     except BaseException as e:

@@ -33,7 +33,8 @@ export type SettingsFacts = {
   DEBUG: boolean;
   ALLOWED_HOSTS: string[];
   SECRET_KEY: { set: boolean; length: number; distinct: number; placeholder: string | null; error?: string };
-  DATABASE: Record<"ENGINE" | "NAME" | "HOST" | "PORT" | "USER", string>;
+  // DATABASES['default'] as Django resolved it (PASSWORD is masked by the run's secrets; OPTIONS: its str/int values).
+  DATABASE: Record<"ENGINE" | "NAME" | "HOST" | "PORT" | "USER", string> & { PASSWORD?: string; OPTIONS?: Record<string, string> };
   SECURE: Record<string, unknown>;
 };
 
@@ -42,7 +43,8 @@ export type CheckFacts = { ran: true; outcome: "passed" | "failed"; issues: Depl
 export type MigrationFacts = { ok: true; output: string } | { ok: false; error: string };
 
 export type DjangoFacts =
-  | { ok: true; version: string; settings: SettingsFacts | { error: string }; check: CheckFacts | null; migrations: MigrationFacts | null }
+  // envReads: the names the settings module looked up in os.environ while it loaded.
+  | { ok: true; version: string; envReads?: string[]; settings: SettingsFacts | { error: string }; check: CheckFacts | null; migrations: MigrationFacts | null }
   | { ok: false; error: string };
 
 // What one Python start as the service reported; `as` says whose identity and environment it used.
@@ -143,6 +145,17 @@ export function gunicornFacts(ctx: ProbeContext): Promise<GunicornStart> {
   });
 }
 
+// The database password Django reported joins the run's secrets before anything can show it.
+function maskPassword<T extends ServiceFacts>(ctx: ProbeContext, f: T): T {
+  const settings = f.ran && f.django.ok ? f.django.settings : undefined;
+  const pw = settings && !("error" in settings) ? settings.DATABASE.PASSWORD : undefined;
+  if (pw && pw.length >= ctx.config.secrets.minLength && !ctx.secrets.includes(pw)) {
+    ctx.secrets.push(pw);
+    ctx.secrets.sort((a, b) => b.length - a.length);
+  }
+  return f;
+}
+
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's python.
 async function startPython(ctx: ProbeContext, want: StartOptions): Promise<ServiceFacts | GunicornStart> {
   const [unit, { env, source }] = await Promise.all([serviceUnit(ctx), serviceEnv(ctx)]);
@@ -165,14 +178,14 @@ async function startPython(ctx: ProbeContext, want: StartOptions): Promise<Servi
     .update(JSON.stringify([ctx.transport.name, argv, cwd, cleanEnv, as]))
     .digest("hex");
   const known = answered.get(key);
-  if (known) return known;
+  if (known) return maskPassword(ctx, known);
   try {
     const r = await ctx.transport.run(argv, { cwd, env: cleanEnv, input: pythonProgram(), timeoutMs: ctx.config.timeouts.commandMs * 2 });
     const facts = parseFacts(r.stdout);
     if (facts) {
       const f: ServiceFacts = { ran: true, as, ...facts };
       answered.set(key, f); // only complete answers: a start killed with its session is asked again
-      return f;
+      return maskPassword(ctx, f);
     }
     const why = (r.stderr || r.stdout).trim().split("\n").slice(-1)[0] || "no output";
     return { ran: false, as, error: `${python} exited ${r.exitCode} without an answer: ${ctx.clip(why, 200, "end")}` };

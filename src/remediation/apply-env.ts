@@ -1,8 +1,8 @@
+import { appDatabase } from "../probes/app-database.ts";
 import type { Config } from "../config/schema.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { unitEnv } from "../probes/environment.ts";
 import { isLocalDatabase, psqlTarget } from "../probes/postgres-server.ts";
-import { readDatabaseUrl } from "../probes/postgres.ts";
 import { serviceUnit, unitName } from "../probes/systemd.ts";
 import type { Transport } from "../transport/types.ts";
 import type { ApplyEnv } from "./actions.ts";
@@ -13,9 +13,8 @@ import { redOf } from "./plan.ts";
 // What applyAction needs on this host: where SQL goes, and the service's identity and environment read when a
 // step runs (after earlier steps changed the unit); waiting re-checks with the validator's own checks.
 export async function makeApplyEnv(config: Config, mk: () => Transport, t: Transport, backup: BackupFolder, ctx: ProbeContext): Promise<Omit<ApplyEnv, "fix">> {
-  const env = await unitEnv(ctx).catch(() => ({ env: {} as Record<string, string> }));
-  const url = readDatabaseUrl(env.env.DATABASE_URL);
-  const psql = url.kind === "postgres" && !isLocalDatabase(url.target) ? undefined : psqlTarget(url.kind === "postgres" ? url.target : undefined);
+  const db = await appDatabase(ctx).catch(() => undefined);
+  const psql = db?.ok && !isLocalDatabase(db.target) ? undefined : psqlTarget(db?.ok ? db.target : undefined);
   Object.assign(backup.meta, { psql, service: unitName(config.service) });
   await backup.writeManifest();
   return {

@@ -7,8 +7,8 @@ export type GuideCheck = Pick<Check, "id" | "title" | "suite" | "severity" | "sm
 const SEVERITY: Record<Check["severity"], string> = {
   critical: "critical: the deploy is broken or unsafe; every critical check is in the smoke gate, so a failure turns the post-deploy gate red",
   high: "high: a real defect that will hurt in production; a failure turns the full run red (unless failOn is critical)",
-  medium: "medium: a weakness to fix soon; a failure turns the run red unless failOn is high or critical",
-  low: "low: hygiene; a failure turns the run red only with failOn low (the default)",
+  medium: "medium: hardening advice; reported in every run, red only with failOn medium or low (the default is high)",
+  low: "low: hygiene advice; reported in every run, red only with failOn low (the default is high)",
 };
 
 // Markdown-safe text on one line (titles and expectations may hold `|` or backticks).

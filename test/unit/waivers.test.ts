@@ -33,7 +33,7 @@ describe("waivers and the failOn threshold", () => {
   });
 
   test("a waiver for another host does not apply; one for this host wins over a general one", () => {
-    const other = config({ waivers: [{ id: "SEC-005", reason: "only on the staging box", expires: "2027-01-01", host: "staging" }] });
+    const other = config({ failOn: "low", waivers: [{ id: "SEC-005", reason: "only on the staging box", expires: "2027-01-01", host: "staging" }] });
     expect(reportOutcome(sec005, failed("SEC-005"), other, "web1", TODAY).kind).toBe("fail");
     const both = config({
       waivers: [
@@ -52,7 +52,8 @@ describe("waivers and the failOn threshold", () => {
     });
     expect(reportOutcome(svc001, { ...failed("SVC-001"), status: "error" }, c, "web1", TODAY).kind).toBe("error");
     expect(reportOutcome(checkById("SVC-002"), failed("SVC-002"), c, "web1", TODAY).kind).toBe("fail"); // high
-    expect(reportOutcome(sec005, failed("SEC-005"), config({}), "web1", TODAY).kind).toBe("fail"); // default failOn=low
+    expect(reportOutcome(sec005, failed("SEC-005"), config({}), "web1", TODAY).kind).toBe("below"); // default failOn=high
+    expect(reportOutcome(sec005, failed("SEC-005"), config({ failOn: "low" }), "web1", TODAY).kind).toBe("fail");
   });
 });
 

@@ -1,6 +1,5 @@
+import { appDatabase } from "../../probes/app-database.ts";
 import type { ProbeContext } from "../../probes/context.ts";
-import { unitEnv } from "../../probes/environment.ts";
-import { readDatabaseUrl } from "../../probes/postgres.ts";
 import { isLocalDatabase } from "../../probes/postgres-server.ts";
 import { showUnits, unitName } from "../../probes/systemd.ts";
 import { defineFix, type Action } from "../fix.ts";
@@ -34,9 +33,9 @@ export const startPostgresql = defineFix({
     const unit = unitName(config.dependencies.postgresql);
     const installed = await notInstalled(ctx, unit);
     if (installed) return { manual: installed };
-    const url = readDatabaseUrl((await unitEnv(ctx)).env.DATABASE_URL);
-    if (url.kind === "postgres" && !isLocalDatabase(url.target))
-      return { manual: `the app's database server is ${url.target.host}: this machine's ${unit} is not the app's; start that server there` };
+    const db = await appDatabase(ctx).catch(() => undefined);
+    if (db?.ok && !isLocalDatabase(db.target))
+      return { manual: `the app's database server is ${db.target.host} (${db.source}): this machine's ${unit} is not the app's; start that server there` };
     const actions: Action[] = [{ kind: "unit", unit, verb: "start" }];
     for (const m of await members(transport, unit)) if (m.active !== "active") actions.push({ kind: "unit", unit: m.id, verb: "start" });
     actions.push({ kind: "unit", unit, verb: "enable" });
