@@ -63,9 +63,9 @@ export function assertNoProcessWarnings(output: string, what: string) {
 
 // Runs the validator inside a host (`host run`) into its own report folder and returns the exit code and rows.
 // Any Node deprecation or unhandled-rejection warning in its output fails the calling test.
-export async function validateInside(name: string, args: string[] = [], label = name) {
+export async function validateInside(name: string, args: string[] = [], label = name, env: Record<string, string> = {}) {
   const dir = path.join("reports", "e2e", label);
-  const r = await hostCli(["run", name, "--", ...args], { env: { DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
+  const r = await hostCli(["run", name, "--", ...args], { env: { ...env, DDV_REPORTS_DIR: dir, NO_COLOR: "1" } });
   assertNoProcessWarnings(`${r.stdout}\n${r.stderr}`, `the validator on ${name} (${args.join(" ") || "full run"})`);
   return { exitCode: r.exitCode, output: `${r.stdout}\n${r.stderr}`, results: readReport(path.join(REPO_ROOT, dir, "vitest-report.json")), dir };
 }

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describeE2E } from "./e2e.ts";
+import { hostCli, idsWith, validateInside } from "./hosts.ts";
+import { shInside } from "./remediation-helpers.ts";
+
+// Deployment shapes other than our reference host, each healthy by construction: the smoke gate is green, the full
+// run fails nothing at failOn's default (high) except the shape's own real findings, and a fault that breaks the
+// site turns the gate red naming it. Faults are applied one after another on one host per flavour, each undone.
+type Fault = { name: string; apply: string; undo: string; red: string[] };
+type Shape = { flavour: string; env: Record<string, string>; findings: string[]; redFindings: string[]; faults: Fault[] };
+
+const SHAPES: Shape[] = [
+  {
+    // ProjectMeats' own socket deployment (deployment/systemd/README.md): the real findings of its shipped unit and
+    // site remain (HTTP-008 and SVC-017 high; the rest advice).
+    flavour: "pm-socket",
+    env: {},
+    findings: ["HTTP-008", "SEC-004", "SEC-005", "SEC-009", "SVC-017"],
+    redFindings: ["HTTP-008", "SVC-017"],
+    faults: [
+      {
+        name: "the socket and the service stopped (nginx answers 502)",
+        apply: "systemctl stop projectmeats.socket projectmeats.service",
+        undo: "systemctl start projectmeats.socket projectmeats.service",
+        red: ["SVC-001"],
+      },
+      {
+        // The site's @health_fallback answers /health/ "healthy" while Django is unreachable: HTTP-007 sees the 502s.
+        name: "the socket's mode shuts nginx out (502 through nginx)",
+        apply: "chmod 600 /run/projectmeats.sock",
+        undo: "chmod 660 /run/projectmeats.sock",
+        red: ["HTTP-007"],
+      },
+    ],
+  },
+  {
+    // The tutorial shape: settings in settings.py, no env file, socket activation with only the socket enabled, no
+    // health endpoint, no API. The config an operator writes for it is in the flavour (/etc/ddv/config.json).
+    flavour: "tutorial",
+    env: { DEPLOY_CONFIG: "/etc/ddv/config.json" },
+    findings: ["HTTP-006", "SEC-004", "SEC-005", "SEC-009", "SVC-008"],
+    redFindings: [],
+    faults: [
+      {
+        name: "the database password rotated under the app",
+        apply: `runuser -u postgres -- psql -XAtq -c "ALTER ROLE myprojectuser PASSWORD 'rotated-elsewhere-0123456789'"`,
+        undo: `pw=$(sed -n "s/^ *'PASSWORD': '\\(.*\\)',$/\\1/p" /home/sammy/myprojectdir/myproject/settings.py) && runuser -u postgres -- psql -XAtq -c "ALTER ROLE myprojectuser PASSWORD '$pw'"`,
+        red: ["DB-001"],
+      },
+      {
+        name: "the socket stopped: nothing starts Gunicorn",
+        apply: "systemctl stop gunicorn.socket gunicorn.service",
+        undo: "systemctl start gunicorn.socket",
+        red: ["SVC-001"],
+      },
+    ],
+  },
+];
+
+describeE2E("every deployment shape", () => {
+  describe.concurrent.each(SHAPES)("$flavour", (shape) => {
+    const host = `e2e-shape-${shape.flavour}`.slice(0, 31);
+    beforeAll(async () => {
+      const up = await hostCli(["up", "--flavour", shape.flavour, "--name", host]);
+      expect(up.exitCode, up.stderr).toBe(0);
+    }, 300_000);
+    afterAll(async () => {
+      await hostCli(["down", host]);
+    });
+
+    test("healthy: the gate is green; the full run fails only the shape's own findings, red only for high ones", { timeout: 600_000 }, async () => {
+      const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-smoke`, shape.env);
+      expect(idsWith(gate.results, "fail"), gate.output).toEqual([]);
+      expect(idsWith(gate.results, "error"), gate.output).toEqual([]);
+      expect(gate.exitCode, gate.output).toBe(0);
+      const full = await validateInside(host, [], `shape-${shape.flavour}-full`, shape.env);
+      const failed = full.results.filter((r) => r.status === "fail");
+      expect(idsWith(full.results, "error"), full.output).toEqual([]);
+      expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual(shape.findings);
+      expect(full.exitCode, full.output).toBe(shape.redFindings.length ? 1 : 0);
+
+      for (const f of shape.faults) {
+        expect((await shInside(host, f.apply)).exitCode, f.name).toBe(0);
+        const broken = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-${f.red.join("-")}`, shape.env);
+        const red = [...idsWith(broken.results, "fail"), ...idsWith(broken.results, "error")];
+        expect(broken.exitCode, `${f.name}\n${broken.output}`).toBe(1);
+        for (const id of f.red) expect(red, `${f.name}: ${id} red\n${broken.output}`).toContain(id);
+        expect((await shInside(host, f.undo)).exitCode, `undo: ${f.name}`).toBe(0);
+      }
+      const again = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-again`, shape.env);
+      expect(again.exitCode, again.output).toBe(0);
+    });
+  });
+});
