@@ -28,6 +28,9 @@ const PROPS = [
   "CPUQuotaPerSecUSec",
   "ConsistsOf",
   "TriggeredBy",
+  "Triggers",
+  "Type",
+  "RuntimeDirectory",
   "Listen",
   "SocketUser",
   "SocketGroup",
@@ -69,6 +72,10 @@ export type Unit = {
   consistsOf: string[];
   // Units that start this one: a socket-activated service names its .socket here.
   triggeredBy: string[];
+  // What a socket unit starts; a service's Type= and RuntimeDirectory= (kept by emergency-reset).
+  triggers: string[];
+  type: string;
+  runtimeDirectory: string[];
   // A socket unit's listeners (Listen=: "/run/gunicorn.sock (Stream)"), and who may connect to a unix one.
   listen: Array<{ address: string; type: string }>;
   socketUser: string;
@@ -176,6 +183,9 @@ function toUnit(m: Map<string, string[]>, execStarts: ExecLine[]): Unit {
     successExitStatus: parseSuccessExitStatus(one("SuccessExitStatus")),
     consistsOf: one("ConsistsOf").split(/\s+/).filter(Boolean),
     triggeredBy: one("TriggeredBy").split(/\s+/).filter(Boolean),
+    triggers: one("Triggers").split(/\s+/).filter(Boolean),
+    type: one("Type"),
+    runtimeDirectory: one("RuntimeDirectory").split(/\s+/).filter(Boolean),
     listen: (m.get("Listen") ?? []).flatMap((v) => {
       const l = v.match(/^(.*) \((\w+)\)$/);
       return l ? [{ address: l[1] as string, type: l[2] as string }] : [];
@@ -273,7 +283,9 @@ async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
   });
   const service = unitName(ctx.config.service);
   // Also the socket units that start the service (socket activation), read in the same second call.
-  const sockets = (units.get(service)?.triggeredBy ?? []).filter((u) => u.endsWith(".socket"));
+  // A service whose unit is gone names no socket: <service>.socket then (emergency-reset keeps socket activation).
+  const svc = units.get(service);
+  const sockets = svc?.loadState === "loaded" ? svc.triggeredBy.filter((u) => u.endsWith(".socket")) : [service.replace(/\.service$/, ".socket")];
   const umbrellas = names.filter((n) => n !== service).flatMap((n) => units.get(n)?.consistsOf ?? []);
   const parts = [...new Set([...umbrellas, ...sockets])].filter((p) => !units.has(p));
   if (parts.length) {
@@ -299,7 +311,10 @@ export async function serviceUnit(ctx: ProbeContext): Promise<Unit> {
 export async function socketUnit(ctx: ProbeContext): Promise<Unit | undefined> {
   const [units, service] = await Promise.all([showUnits(ctx), serviceUnit(ctx)]);
   const name = service.triggeredBy.find((u) => u.endsWith(".socket"));
-  return name ? units.get(name) : undefined;
+  if (name) return units.get(name);
+  // A service whose unit is gone or no longer names its socket: the socket that says it starts it.
+  const own = units.get(unitName(ctx.config.service).replace(/\.service$/, ".socket"));
+  return own?.loadState === "loaded" && own.triggers.includes(unitName(ctx.config.service)) ? own : undefined;
 }
 
 // The WSGI target in ExecStart ("projectmeats.wsgi:application"), if any.

@@ -78,13 +78,19 @@ const facts: UnitFacts = {
   projectDir: "/opt/projectmeats",
   workDir: "/opt/projectmeats/backend",
   venvDir: "/opt/projectmeats/venv",
-  envFiles: ["/etc/projectmeats/projectmeats.env"],
+  envFiles: [{ path: "/etc/projectmeats/projectmeats.env", optional: false }],
   settingsModule: "apps.settings.production",
-  port: 8000,
+  bind: "127.0.0.1:8000",
+  type: "simple",
+  runtimeDirectory: [],
+  accessLog: "/var/log/projectmeats/access.log",
+  errorLog: "/var/log/projectmeats/error.log",
   wsgi: "projectmeats.wsgi:application",
   logDir: "/var/log/projectmeats",
   writable: ["/opt/projectmeats/backend/media"],
+  protectHome: "true",
   postgresql: "postgresql.service",
+  kept: [],
 };
 
 describe("the rendered unit", () => {
@@ -106,6 +112,43 @@ describe("the rendered unit", () => {
     expect(text).toMatch(/--timeout 120 \\\n {4}--graceful-timeout 30/);
     expect(text).not.toMatch(/SuccessExitStatus|User=root|0\.0\.0\.0/);
   });
+  test("the deployment's shape is kept: socket activation, a unix bind, Type=, RuntimeDirectory=, optional env files, journal logs, a project under /home", () => {
+    const socketed = renderUnit({
+      ...facts,
+      bind: "unix:/run/projectmeats.sock",
+      socket: "projectmeats.socket",
+      type: "notify",
+      runtimeDirectory: ["projectmeats"],
+      envFiles: [
+        { path: "/etc/projectmeats/projectmeats.env", optional: true },
+        { path: "/opt/projectmeats/backend/.env", optional: true },
+      ],
+    }).split("\n");
+    for (const line of [
+      "Requires=projectmeats.socket",
+      "After=network.target postgresql.service projectmeats.socket",
+      "Type=notify",
+      "RuntimeDirectory=projectmeats",
+      "EnvironmentFile=-/etc/projectmeats/projectmeats.env",
+      "EnvironmentFile=-/opt/projectmeats/backend/.env",
+      "    --bind unix:/run/projectmeats.sock \\",
+    ])
+      expect(socketed).toContain(line);
+    const tutorial = renderUnit({
+      ...facts,
+      projectDir: "/home/sammy/myprojectdir",
+      workDir: "/home/sammy/myprojectdir",
+      logDir: "/home/sammy/myprojectdir",
+      envFiles: [],
+      accessLog: "-",
+      errorLog: "-",
+      writable: [],
+      protectHome: "read-only",
+    }).split("\n");
+    expect(tutorial).toContain("ProtectHome=read-only");
+    expect(tutorial).toContain("    --access-logfile - \\");
+    expect(tutorial.filter((l) => /^(EnvironmentFile|ReadWritePaths|Requires)=/.test(l))).toEqual([]);
+  });
   test("systemd never SIGKILLs a master still stopping gracefully: TimeoutStopSec outlasts --graceful-timeout", () => {
     const stop = Number(text.match(/^TimeoutStopSec=(\d+)$/m)?.[1]);
     const graceful = Number(text.match(/--graceful-timeout (\d+)/)?.[1]);
@@ -120,7 +163,9 @@ describe("the permissions baseline", () => {
   const tree = () => {
     const root = mkdtempSync(path.join(tmpdir(), "ddv-baseline-"));
     mkdirSync(path.join(root, "etc"));
-    return { root, f: { ...facts, logDir: path.join(root, "log"), envFiles: [path.join(root, "etc/app.env")] } };
+    const logDir = path.join(root, "log");
+    const logs = { accessLog: path.join(logDir, "access.log"), errorLog: path.join(logDir, "error.log") };
+    return { root, f: { ...facts, logDir, ...logs, envFiles: [{ path: path.join(root, "etc/app.env"), optional: false }] } };
   };
   const t = createLocalTransport();
   test("a host already as the baseline wants gets no action", async () => {
@@ -129,22 +174,22 @@ describe("the permissions baseline", () => {
     chmodSync(f.logDir, 0o775);
     writeFileSync(path.join(f.logDir, "error.log"), "", { mode: 0o664 });
     chmodSync(path.join(f.logDir, "error.log"), 0o664);
-    writeFileSync(f.envFiles[0] as string, "A=1\n", { mode: 0o640 });
+    writeFileSync(f.envFiles[0]?.path as string, "A=1\n", { mode: 0o640 });
     expect(await baselineActions(t, f, me)).toEqual({ actions: [], notes: [] });
     rmSync(root, { recursive: true });
   });
   test("a missing log dir is made; a world-readable env file owned by someone else is put right", async () => {
     const { root, f } = tree();
-    writeFileSync(f.envFiles[0] as string, "A=1\n", { mode: 0o644 });
-    chmodSync(f.envFiles[0] as string, 0o644);
-    const env = statSync(f.envFiles[0] as string);
+    writeFileSync(f.envFiles[0]?.path as string, "A=1\n", { mode: 0o644 });
+    chmodSync(f.envFiles[0]?.path as string, 0o644);
+    const env = statSync(f.envFiles[0]?.path as string);
     const { actions, notes } = await baselineActions(t, f, { uid: other, gid: other });
     const pin = { dev: env.dev, ino: env.ino, mode: 0o644, uid: env.uid, gid: env.gid };
     expect(notes).toEqual([]);
     expect(actions).toEqual([
       { kind: "mkdir", path: f.logDir, mode: 0o775, owner: "projectmeats", group: "www-data" },
-      ...(me.uid === 0 ? [] : [{ kind: "chown", path: f.envFiles[0], owner: "projectmeats", group: "www-data", expect: pin }]),
-      { kind: "chmod", path: f.envFiles[0], mode: 0o640, expect: pin },
+      ...(me.uid === 0 ? [] : [{ kind: "chown", path: f.envFiles[0]?.path, owner: "projectmeats", group: "www-data", expect: pin }]),
+      { kind: "chmod", path: f.envFiles[0]?.path, mode: 0o640, expect: pin },
     ]);
     rmSync(root, { recursive: true });
   });

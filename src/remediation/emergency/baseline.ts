@@ -1,7 +1,7 @@
 import type { Transport } from "../../transport/types.ts";
 import type { Action } from "../fix.ts";
 import { identityOf, inspectPaths, type Facts } from "../pinned.ts";
-import type { UnitFacts } from "./unit-file.ts";
+import { logsToFiles, type UnitFacts } from "./unit-file.ts";
 
 // Env-file modes the validator accepts (FS-003): private to the owner, readable by the group at most.
 const PRIVATE_MODES = [0o400, 0o440, 0o600, 0o640];
@@ -14,7 +14,10 @@ export async function baselineActions(t: Transport, f: UnitFacts, ids: { uid: nu
   const out: Action[] = [];
   const notes: string[] = [];
   const logs = ["error.log", "access.log"].map((n) => `${f.logDir}/${n}`);
-  const seen = await inspectPaths(t, [f.logDir, ...logs, ...f.envFiles]);
+  const envFiles = f.envFiles.map((e) => e.path);
+  // Gunicorn logging to the journal: the log directory is not the service's (it may be the project itself).
+  const logDir = logsToFiles(f) ? [f.logDir, ...logs] : [];
+  const seen = await inspectPaths(t, [...logDir, ...envFiles]);
   const look = (path: string): Facts | undefined => {
     const i = seen.get(path);
     if (!i || i.kind === "missing") return undefined;
@@ -24,7 +27,7 @@ export async function baselineActions(t: Transport, f: UnitFacts, ids: { uid: nu
     else return i;
     return undefined;
   };
-  const dir = seen.get(f.logDir);
+  const dir = logDir.length ? seen.get(f.logDir) : undefined;
   if (dir?.kind === "missing") out.push({ kind: "mkdir", path: f.logDir, mode: 0o775, owner: f.user, group: f.group });
   else if (look(f.logDir)?.kind === "dir") {
     const d = dir as Facts;
@@ -36,7 +39,7 @@ export async function baselineActions(t: Transport, f: UnitFacts, ids: { uid: nu
       if (st.mode !== 0o664) out.push({ kind: "chmod", path, mode: 0o664, expect: identityOf(st) });
     }
   } else if (dir && dir.kind !== "refused" && dir.kind !== "link") notes.push(`${f.logDir} left alone: it is not a directory`);
-  for (const path of f.envFiles) {
+  for (const path of envFiles) {
     const st = look(path);
     if (!st) continue;
     if (st.uid !== 0 && st.uid !== ids.uid) out.push({ kind: "chown", path, owner: f.user, group: f.group, expect: identityOf(st) });

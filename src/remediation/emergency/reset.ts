@@ -6,6 +6,8 @@ import { describeAction } from "../describe.ts";
 import { EXIT, RemediateError } from "../errors.ts";
 import type { Action } from "../fix.ts";
 import { SERVICE_SMOKE } from "../fixes/service.ts";
+import { gunicornArgv } from "../../probes/service-facts.ts";
+import type { Config } from "../../config/schema.ts";
 import { SMOKE_IDS, freshContext, isRed, recheck } from "../recheck.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 import { baselineActions } from "./baseline.ts";
@@ -19,6 +21,12 @@ import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
 
 // Drop-ins an operator or a tool put in /etc or /run override the rendered unit: they are emptied (backed up first).
 const OWN_DROPINS = /^\/(etc|run)\/systemd\/system\//;
+
+// What must pass before a reset is called verified: the service's own smoke checks and, with nginx in front, the
+// path visitors use (health through nginx, and nginx reaching Gunicorn without 502/504).
+export function resetVerifies(config: Config): string[] {
+  return [...SERVICE_SMOKE, ...(config.nginxUrl && config.dependencies.nginx ? ["HTTP-002", "HTTP-007"] : [])];
+}
 
 // A step's short name for the progress lines.
 function stepName(a: Action): string {
@@ -57,7 +65,9 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
   const owner = await t.stat(config.projectDir);
   const baseline = await baselineActions(t, facts, { uid: owner?.uid ?? -1, gid: owner?.gid ?? -1 });
   const actions: Action[] = baseline.actions;
-  const notes: string[] = [...baseline.notes];
+  const notes: string[] = [...baseline.notes, ...facts.kept.map((k) => `kept from the deployment: ${k}`)];
+  if (unit.loadState === "loaded" && unit.execStarts.some((l) => !gunicornArgv(l.argv)))
+    notes.push("ExecStart= lines that do not run Gunicorn are not carried over (the original is in the backup)");
   const content = renderUnit(facts);
   const current = (await t.stat(path)) ? await t.readFile(path) : undefined;
   if (current !== content) actions.push({ kind: "write", path, content, mode: 0o644, owner: "root", group: "root" });
@@ -74,7 +84,8 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
   actions.push(
     { kind: "daemon-reload" },
     { kind: "validate", argv: ["systemd-analyze", "verify", id], show: `systemd-analyze verify ${id}` },
-    { kind: "unit", unit: id, verb: "enable" },
+    // Socket activation: the socket starts the service at boot, as the deployment had it.
+    { kind: "unit", unit: facts.socket ?? id, verb: "enable" },
     {
       kind: "validate",
       argv: [python, "-c", "import importlib, sys; importlib.import_module(sys.argv[1])", wsgi],
@@ -82,6 +93,7 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
       asService: true,
     },
     { kind: "validate", argv: [python, "manage.py", "check"], show: `${python} manage.py check`, asService: true },
+    ...(facts.socket ? [{ kind: "unit" as const, unit: facts.socket, verb: "start" as const }] : []),
     { kind: "unit", unit: id, verb: "start" },
   );
   return { id, unit, actions, notes, changes: actions.some((a) => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir") };
@@ -91,17 +103,18 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
 // verify with the smoke checks, and roll everything back when the service does not come up green.
 export async function emergencyReset(o: EmergencyOptions): Promise<number> {
   const { config, say } = o;
+  const verifies = resetVerifies(config);
   const t = o.transport();
   const ctx = await freshContext(config, t);
   try {
     const { id, unit, actions, notes } = await planReset(o, t, ctx);
     say(`emergency-reset of ${id} (${unit.loadState}, ${unit.activeState}/${unit.subState}): the plan`);
     for (const [i, a] of actions.entries()) {
-      if (a.kind === "unit" && a.verb === "start") say(`  ${i + 1}. systemctl stop ${id}, then kill what is left in its own cgroup (nothing outside it)`);
+      if (a.kind === "unit" && a.verb === "start" && a.unit === id) say(`  ${i + 1}. systemctl stop ${id}, then kill what is left in its own cgroup (nothing outside it)`);
       say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
     }
     say(
-      `  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ${SERVICE_SMOKE.join(", ")} pass (one start: a slow boot is not restarted), else roll back`,
+      `  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ${verifies.join(", ")} pass (one start: a slow boot is not restarted), else roll back`,
     );
     for (const n of notes) say(`  note: ${n}`);
     if (o.dryRun) {
@@ -127,7 +140,7 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       const undo: Undo[] = [];
       let failed = false;
       for (const a of actions) {
-        if (a.kind === "unit" && a.verb === "start") {
+        if (a.kind === "unit" && a.verb === "start" && a.unit === id) {
           // A clean start: the old processes stopped and nothing of theirs left holding the port.
           await log.run(`stop ${id}`, async () => void (await t.run(["systemctl", "stop", "--", id], { timeoutMs: config.timeouts.commandMs * 6 })));
           const cgroup = (await showProp(t, id, "ControlGroup")) || cgroupOfUnit(await showProp(t, id, "Slice"), id);
@@ -143,8 +156,8 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
         }
       }
       if (!failed) {
-        const rec = await log.run(`wait for ${SERVICE_SMOKE.join(", ")}`, async () => {
-          const w = await waitSmoke(config, o.transport, SERVICE_SMOKE, config.remediation.restartWaitSeconds);
+        const rec = await log.run(`wait for ${verifies.join(", ")}`, async () => {
+          const w = await waitSmoke(config, o.transport, verifies, config.remediation.restartWaitSeconds);
           if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
           throw new Error(
             `still red after ${w.seconds.toFixed(0)} s: ${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`,
@@ -172,8 +185,8 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       if (failed) {
         say("rolling back:");
         await rollBack(t, id, undo, wasActive, log, config.timeouts.commandMs);
-        const now = await recheck(config, o.transport, SERVICE_SMOKE);
-        say(`  after the rollback: ${SERVICE_SMOKE.filter((i) => isRed(now.get(i))).join(", ") || "no service smoke check"} red`);
+        const now = await recheck(config, o.transport, verifies);
+        say(`  after the rollback: ${verifies.filter((i) => isRed(now.get(i))).join(", ") || "no service smoke check"} red`);
         result = "rolled back";
       } else result = "verified";
     } finally {

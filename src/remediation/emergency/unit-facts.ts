@@ -1,7 +1,9 @@
 import { gunicornEndpoint } from "../../probes/endpoint.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { userDb } from "../../probes/files.ts";
-import { unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
+import { argvOptions } from "../../probes/gunicorn.ts";
+import { gunicornArgv } from "../../probes/service-facts.ts";
+import { socketUnit, unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
 import { EXIT, RemediateError } from "../errors.ts";
 import type { UnitFacts } from "./unit-file.ts";
 
@@ -37,9 +39,48 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   for (const d of [`${config.projectDir}/backend`, config.projectDir]) if ((await t.stat(`${d}/manage.py`))?.isFile) workDir ??= d;
   if (!workDir) throw refuse(`no manage.py in ${config.projectDir}/backend or ${config.projectDir}`);
   if (!(await t.stat(`${config.venvDir}/bin/gunicorn`))?.isFile) throw refuse(`${config.venvDir}/bin/gunicorn does not exist: reinstall the venv first`);
-  const envFiles: string[] = [];
-  for (const f of config.envFiles) if ((await t.stat(f))?.isFile) envFiles.push(f);
-  if (!envFiles.length) throw refuse(`none of the env files ${config.envFiles.join(", ")} exists: restore it first (it holds the secrets)`);
+  // The deployment's shape is kept: what the current unit (and the socket that starts it) say, else the config.
+  const kept: string[] = [];
+  const sock = await socketUnit(ctx);
+  const current = unit?.loadState === "loaded" ? unit : undefined;
+  const argv = gunicornArgv(current?.execStart?.argv);
+  const opts = argv ? argvOptions(argv.slice(1)) : {};
+  const flag = (names: string[]) => {
+    if (!argv) return undefined;
+    for (let i = argv.length - 1; i > 0; i--) {
+      const a = argv[i] as string;
+      for (const n of names) {
+        if (a === n) return argv[i + 1];
+        if (a.startsWith(`${n}=`)) return a.slice(n.length + 1);
+      }
+    }
+    return undefined;
+  };
+  const stream = sock?.listen.find((l) => l.type === "Stream");
+  let bind: string;
+  if (stream) {
+    bind = stream.address.startsWith("/") ? `unix:${stream.address}` : stream.address;
+    kept.push(`socket activation by ${sock?.id}: Requires= it, and Gunicorn binds its ListenStream ${bind}`);
+  } else if (opts.bind?.length) {
+    bind = opts.bind[0] as string;
+    kept.push(`Gunicorn's bind ${bind} (the current unit's)`);
+  } else {
+    const e = await gunicornEndpoint(ctx);
+    bind = e.socketPath ? `unix:${e.socketPath}` : new URL(e.base).host;
+  }
+  const envFiles = current?.environmentFiles.length ? current.environmentFiles : [];
+  if (envFiles.length) kept.push(`EnvironmentFile= as the current unit names them (${envFiles.map((e) => `${e.optional ? "-" : ""}${e.path}`).join(", ")})`);
+  else for (const f of config.envFiles) if ((await t.stat(f))?.isFile) envFiles.push({ path: f, optional: false });
+  if (!envFiles.length && config.envFiles.length)
+    throw refuse(`none of the env files ${config.envFiles.join(", ")} exists: restore it first (it holds the secrets)`);
+  const type = current?.type || "simple";
+  if (current?.type && current.type !== "simple") kept.push(`Type=${current.type}`);
+  const runtimeDirectory = current?.runtimeDirectory ?? [];
+  if (runtimeDirectory.length) kept.push(`RuntimeDirectory=${runtimeDirectory.join(" ")}`);
+  const accessLog = flag(["--access-logfile"]) ?? `${config.logDir}/access.log`;
+  const errorLog = flag(["--error-logfile", "--log-file"]) ?? `${config.logDir}/error.log`;
+  if (argv && (flag(["--access-logfile"]) || flag(["--error-logfile", "--log-file"]))) kept.push(`Gunicorn's log targets (${accessLog}, ${errorLog})`);
+  const underHome = [config.projectDir, config.venvDir, workDir].some((p) => /^\/(home|root|run\/user)(\/|$)/.test(p));
   const writable = (await t.stat(`${workDir}/media`))?.isDirectory ? [`${workDir}/media`] : [];
   return {
     unit: unitName(config.service),
@@ -50,10 +91,17 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
     venvDir: config.venvDir,
     envFiles,
     settingsModule: config.settingsModule,
-    port: (await gunicornEndpoint(ctx)).port ?? 8000,
+    bind,
+    ...(sock ? { socket: sock.id } : {}),
+    type,
+    runtimeDirectory,
+    accessLog,
+    errorLog,
     wsgi: await findWsgi(ctx, workDir, unit),
     logDir: config.logDir,
     writable,
+    protectHome: underHome ? "read-only" : "true",
     postgresql: unitName(config.dependencies.postgresql),
+    kept,
   };
 }

@@ -7,14 +7,27 @@ export type UnitFacts = {
   projectDir: string;
   workDir: string;
   venvDir: string;
-  envFiles: string[];
+  // As the current unit names them ("-" optional ones included), else the config's that exist (required).
+  envFiles: Array<{ path: string; optional: boolean }>;
   settingsModule: string;
-  port: number;
+  // Gunicorn's bind, kept as the deployment has it: the current --bind, the socket's ListenStream, else the endpoint.
+  bind: string;
+  // The .socket unit that starts the service (socket activation), kept: Requires= and After= name it.
+  socket?: string;
+  type: string;
+  runtimeDirectory: string[];
+  // Gunicorn's log targets as the current unit has them ("-": the journal), else files in logDir.
+  accessLog: string;
+  errorLog: string;
   wsgi: string;
   logDir: string;
   // Directories the app writes besides its logs (media uploads), when they exist.
   writable: string[];
+  // "read-only" when the project or its venv lives under /home (ProtectHome=true would hide the app).
+  protectHome: "true" | "read-only";
   postgresql: string;
+  // What was kept from the current deployment, said in the plan.
+  kept: string[];
 };
 
 // The unit as a good ProjectMeats unit is (the reference unit, fixtures/image/projectmeats.service): a non-root user,
@@ -25,14 +38,14 @@ export function renderUnit(f: UnitFacts): string {
   const bin = `${f.venvDir}/bin`;
   const gunicorn = [
     `${bin}/gunicorn`,
-    `--bind 127.0.0.1:${f.port}`,
+    `--bind ${f.bind}`,
     "--workers 3",
     "--worker-class gthread",
     "--threads 2",
     "--max-requests 1000",
     "--max-requests-jitter 100",
-    `--access-logfile ${f.logDir}/access.log`,
-    `--error-logfile ${f.logDir}/error.log`,
+    `--access-logfile ${f.accessLog}`,
+    `--error-logfile ${f.errorLog}`,
     "--log-level info",
     "--timeout 120",
     "--graceful-timeout 30",
@@ -41,19 +54,18 @@ export function renderUnit(f: UnitFacts): string {
   return `# Rendered by ddv emergency-reset from the validator's config; the unit it replaced is in the run's backup folder.
 [Unit]
 Description=${f.unit.replace(/\.service$/, "")} Django application (Gunicorn)
-After=network.target ${f.postgresql}
+After=network.target ${f.postgresql}${f.socket ? ` ${f.socket}` : ""}
 Wants=${f.postgresql}
-
+${f.socket ? `Requires=${f.socket}\n` : ""}
 [Service]
-Type=simple
+Type=${f.type}
 User=${f.user}
 Group=${f.group}
 WorkingDirectory=${f.workDir}
 Environment=PATH=${bin}:/usr/bin:/bin
 Environment=DJANGO_SETTINGS_MODULE=${f.settingsModule}
 Environment=PYTHONPATH=${f.workDir}
-${f.envFiles.map((e) => `EnvironmentFile=${e}`).join("\n")}
-ExecStart=${gunicorn.join(" \\\n    ")}
+${f.runtimeDirectory.length ? `RuntimeDirectory=${f.runtimeDirectory.join(" ")}\n` : ""}${f.envFiles.map((e) => `EnvironmentFile=${e.optional ? "-" : ""}${e.path}\n`).join("")}ExecStart=${gunicorn.join(" \\\n    ")}
 ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
 TimeoutStopSec=40
@@ -64,9 +76,8 @@ RestartSec=2
 NoNewPrivileges=true
 PrivateTmp=true
 ProtectSystem=strict
-ProtectHome=true
-ReadWritePaths=${[f.logDir, ...f.writable].join(" ")}
-ProtectKernelTunables=true
+ProtectHome=${f.protectHome}
+${writablePaths(f).length ? `ReadWritePaths=${writablePaths(f).join(" ")}\n` : ""}ProtectKernelTunables=true
 ProtectKernelModules=true
 ProtectKernelLogs=true
 ProtectControlGroups=true
@@ -85,6 +96,13 @@ UMask=0027
 WantedBy=multi-user.target
 `;
 }
+
+// Whether Gunicorn writes log files in logDir (not the journal): then the log directory is writable and baselined.
+export function logsToFiles(f: Pick<UnitFacts, "accessLog" | "errorLog" | "logDir">): boolean {
+  return [f.accessLog, f.errorLog].some((l) => l.startsWith(`${f.logDir}/`));
+}
+
+const writablePaths = (f: UnitFacts) => [...(logsToFiles(f) ? [f.logDir] : []), ...f.writable];
 
 // What an emptied drop-in holds: the rendered unit is the whole configuration (the original is in the backup).
 export const NEUTRAL_DROPIN = "# Emptied by ddv emergency-reset: the rendered unit is the whole configuration; the original is in the run's backup folder.\n";
