@@ -16,7 +16,7 @@ export async function emergency(command: string, o: EmergencyOptions): Promise<n
   const t = o.transport();
   const ctx = await freshContext(o.config, t);
   try {
-    await assertDeployedHere(ctx, (await hostIdentity(ctx)).hostname);
+    await assertDeployedHere(ctx, (await hostIdentity(ctx)).hostname, { codeWillDo: command === "emergency-reset" });
   } finally {
     await ctx.close();
   }

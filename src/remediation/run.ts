@@ -216,7 +216,9 @@ export async function remediate(o: RemediateOptions): Promise<number> {
 
 // Refuses a host where the deployment is not: its unit unknown to systemd and nothing of it running (a unit file
 // deleted under a running app is still this deployment). Planning there would start or enable another machine's services.
-export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshContext>>, host: string) {
+// `codeWillDo`: emergency-reset rebuilds a deleted unit, so the project's code (manage.py under projectDir) is proof
+// enough that the deployment is here.
+export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshContext>>, host: string, opts: { codeWillDo?: boolean } = {}) {
   const u = await serviceUnit(ctx).catch((err: unknown) => {
     throw new RemediateError(
       `cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): remediation needs the host's systemd; nothing was planned`,
@@ -224,6 +226,8 @@ export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshCon
     );
   });
   if (u.loadState === "loaded" || u.activeState === "active" || u.activeState === "activating") return;
+  const dir = ctx.config.projectDir;
+  if (opts.codeWillDo && ((await ctx.transport.stat(`${dir}/manage.py`))?.isFile || (await ctx.transport.stat(`${dir}/backend/manage.py`))?.isFile)) return;
   throw new RemediateError(
     `${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned`,
     EXIT.wrongHost,

@@ -1,13 +1,14 @@
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { expect, test } from "vitest";
 import { describeE2E } from "./e2e.ts";
 import { hostCli, idsWith, validateInside } from "./hosts.ts";
 import { shInside } from "./remediation-helpers.ts";
+import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 
 // Deployment shapes other than our reference host, each healthy by construction: the smoke gate is green, the full
 // run fails nothing at failOn's default (high) except the shape's own real findings, and a fault that breaks the
 // site turns the gate red naming it. Faults are applied one after another on one host per flavour, each undone.
 type Fault = { name: string; apply: string; undo: string; red: string[] };
-type Shape = { flavour: string; env: Record<string, string>; findings: string[]; redFindings: string[]; faults: Fault[] };
+type Shape = { flavour: string; env: Record<string, string>; findings: string[]; redFindings: string[]; faults: Fault[]; service: string; site: string };
 
 const SHAPES: Shape[] = [
   {
@@ -15,6 +16,8 @@ const SHAPES: Shape[] = [
     // site remain (HTTP-008 and SVC-017 high; the rest advice).
     flavour: "pm-socket",
     env: {},
+    service: "projectmeats",
+    site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -s -o /dev/null -w '%{http_code}' -H 'Host: meatscentral.com' http://127.0.0.1/api/v1/ | grep -qx 403",
     findings: ["HTTP-008", "SEC-004", "SEC-005", "SEC-009", "SVC-017"],
     redFindings: ["HTTP-008", "SVC-017"],
     faults: [
@@ -38,6 +41,8 @@ const SHAPES: Shape[] = [
     // health endpoint, no API. The config an operator writes for it is in the flavour (/etc/ddv/config.json).
     flavour: "tutorial",
     env: { DEPLOY_CONFIG: "/etc/ddv/config.json" },
+    service: "gunicorn",
+    site: "curl -fsS -o /dev/null -H 'Host: tutorial.example' http://127.0.0.1/admin/login/",
     findings: ["HTTP-006", "SEC-004", "SEC-005", "SEC-009", "SVC-008"],
     redFindings: [],
     faults: [
@@ -57,38 +62,71 @@ const SHAPES: Shape[] = [
   },
 ];
 
+// One host per shape, the shapes side by side; on each host the steps run in order.
 describeE2E("every deployment shape", () => {
-  describe.concurrent.each(SHAPES)("$flavour", (shape) => {
+  test.concurrent.each(SHAPES)("$flavour: healthy, faults, emergency-reset", { timeout: 900_000 }, async (shape) => {
     const host = `e2e-shape-${shape.flavour}`.slice(0, 31);
-    beforeAll(async () => {
-      const up = await hostCli(["up", "--flavour", shape.flavour, "--name", host]);
-      expect(up.exitCode, up.stderr).toBe(0);
-    }, 300_000);
-    afterAll(async () => {
+    const up = await hostCli(["up", "--flavour", shape.flavour, "--name", host]);
+    expect(up.exitCode, up.stderr).toBe(0);
+    try {
+      await healthyAndFaults(host, shape);
+      await resets(host, shape);
+    } finally {
       await hostCli(["down", host]);
-    });
-
-    test("healthy: the gate is green; the full run fails only the shape's own findings, red only for high ones", { timeout: 600_000 }, async () => {
-      const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-smoke`, shape.env);
-      expect(idsWith(gate.results, "fail"), gate.output).toEqual([]);
-      expect(idsWith(gate.results, "error"), gate.output).toEqual([]);
-      expect(gate.exitCode, gate.output).toBe(0);
-      const full = await validateInside(host, [], `shape-${shape.flavour}-full`, shape.env);
-      const failed = full.results.filter((r) => r.status === "fail");
-      expect(idsWith(full.results, "error"), full.output).toEqual([]);
-      expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual(shape.findings);
-      expect(full.exitCode, full.output).toBe(shape.redFindings.length ? 1 : 0);
-
-      for (const f of shape.faults) {
-        expect((await shInside(host, f.apply)).exitCode, f.name).toBe(0);
-        const broken = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-${f.red.join("-")}`, shape.env);
-        const red = [...idsWith(broken.results, "fail"), ...idsWith(broken.results, "error")];
-        expect(broken.exitCode, `${f.name}\n${broken.output}`).toBe(1);
-        for (const id of f.red) expect(red, `${f.name}: ${id} red\n${broken.output}`).toContain(id);
-        expect((await shInside(host, f.undo)).exitCode, `undo: ${f.name}`).toBe(0);
-      }
-      const again = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-again`, shape.env);
-      expect(again.exitCode, again.output).toBe(0);
-    });
+    }
   });
 });
+
+// Healthy: the gate is green; the full run fails only the shape's own findings, red only for high ones. Each fault
+// turns the gate red naming it, and undone, the gate is green again.
+async function healthyAndFaults(host: string, shape: Shape) {
+  const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-smoke`, shape.env);
+  expect(idsWith(gate.results, "fail"), gate.output).toEqual([]);
+  expect(idsWith(gate.results, "error"), gate.output).toEqual([]);
+  expect(gate.exitCode, gate.output).toBe(0);
+  const full = await validateInside(host, [], `shape-${shape.flavour}-full`, shape.env);
+  const failed = full.results.filter((r) => r.status === "fail");
+  expect(idsWith(full.results, "error"), full.output).toEqual([]);
+  expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual(shape.findings);
+  expect(full.exitCode, full.output).toBe(shape.redFindings.length ? 1 : 0);
+
+  for (const f of shape.faults) {
+    expect((await shInside(host, f.apply)).exitCode, f.name).toBe(0);
+    const broken = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-${f.red.join("-")}`, shape.env);
+    const red = [...idsWith(broken.results, "fail"), ...idsWith(broken.results, "error")];
+    expect(broken.exitCode, `${f.name}\n${broken.output}`).toBe(1);
+    for (const id of f.red) expect(red, `${f.name}: ${id} red\n${broken.output}`).toContain(id);
+    expect((await shInside(host, f.undo)).exitCode, `undo: ${f.name}`).toBe(0);
+  }
+  const again = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-again`, shape.env);
+  expect(again.exitCode, again.output).toBe(0);
+}
+
+// emergency-reset on the healthy host, then with the unit file deleted: the site answers through nginx both times,
+// and the playbook kept the shape (socket activation, the bind nginx proxies to, the unit's user).
+async function resets(host: string, shape: Shape) {
+  const env = Object.entries(shape.env)
+    .map(([k, v]) => `${k}=${v} `)
+    .join("");
+  const unit = `/etc/systemd/system/${shape.service}.service`;
+  const before = (await shInside(host, `grep -E '^(User|Group|Requires|EnvironmentFile)=|--bind' ${unit}`)).stdout;
+  for (const [label, breakIt] of [
+    ["healthy", ":"],
+    ["unit deleted", `systemctl stop ${shape.service}.service; rm ${unit}; systemctl daemon-reload`],
+  ] as const) {
+    const r = await shInside(host, `${breakIt} && cd '${REPO_ROOT}' && ${env}npx tsx remediate emergency-reset --yes`);
+    expect(r.exitCode, `${label}\n${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stdout, label).toMatch(/kept from the deployment: socket activation by \S+\.socket/);
+    expect((await shInside(host, shape.site)).exitCode, `${label}: the site through nginx`).toBe(0);
+    const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-reset-${label.replace(/ /g, "-")}`, shape.env);
+    expect(gate.exitCode, `${label}\n${gate.output}`).toBe(0);
+  }
+  // What the deployment is survives both resets (the deleted unit's shape comes back from its socket and the project).
+  const after = (await shInside(host, `grep -E '^(User|Group|Requires|EnvironmentFile)=|--bind' ${unit}`)).stdout;
+  const shapeOf = (text: string) => ({
+    user: text.match(/^User=(.*)$/m)?.[1],
+    requires: text.match(/^Requires=(.*)$/m)?.[1],
+    bind: text.match(/--bind (\S+)/)?.[1],
+  });
+  expect(shapeOf(after), after).toEqual(shapeOf(before));
+}

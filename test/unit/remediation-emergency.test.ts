@@ -5,7 +5,7 @@ import { isStaleGunicorn } from "../../src/remediation/emergency/port-holders.ts
 import { isProjectGunicorn } from "../../src/remediation/emergency/procs.ts";
 import { pidFiles, servicePorts } from "../../src/remediation/emergency/restart.ts";
 import { StepLog } from "../../src/remediation/emergency/steps.ts";
-import { renderUnit, type UnitFacts } from "../../src/remediation/emergency/unit-file.ts";
+import { DEFAULT_WORKER_ARGS, renderUnit, type UnitFacts } from "../../src/remediation/emergency/unit-file.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -85,6 +85,9 @@ const facts: UnitFacts = {
   runtimeDirectory: [],
   accessLog: "/var/log/projectmeats/access.log",
   errorLog: "/var/log/projectmeats/error.log",
+  workerArgs: DEFAULT_WORKER_ARGS,
+  timeout: 120,
+  gracefulTimeout: 30,
   wsgi: "projectmeats.wsgi:application",
   logDir: "/var/log/projectmeats",
   writable: ["/opt/projectmeats/backend/media"],

@@ -18,6 +18,7 @@ import { killLeftovers, showProp } from "./restart.ts";
 import { waitSmoke } from "./wait.ts";
 import { gatherUnitFacts } from "./unit-facts.ts";
 import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
+import { explainChanges } from "./unit-why.ts";
 
 // Drop-ins an operator or a tool put in /etc or /run override the rendered unit: they are emptied (backed up first).
 const OWN_DROPINS = /^\/(etc|run)\/systemd\/system\//;
@@ -71,6 +72,8 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
   const content = renderUnit(facts);
   const current = (await t.stat(path)) ? await t.readFile(path) : undefined;
   if (current !== content) actions.push({ kind: "write", path, content, mode: 0o644, owner: "root", group: "root" });
+  // Line by line, why: every directive the rendered unit sets otherwise than the current one.
+  if (current !== undefined && current !== content) notes.push(...explainChanges(current, content).map((w) => `why ${w}`));
   for (const d of unit.dropIns) {
     if (!OWN_DROPINS.test(d)) {
       notes.push(`drop-in ${d} belongs to a package: left as it is`);
@@ -110,7 +113,8 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
     const { id, unit, actions, notes } = await planReset(o, t, ctx);
     say(`emergency-reset of ${id} (${unit.loadState}, ${unit.activeState}/${unit.subState}): the plan`);
     for (const [i, a] of actions.entries()) {
-      if (a.kind === "unit" && a.verb === "start" && a.unit === id) say(`  ${i + 1}. systemctl stop ${id}, then kill what is left in its own cgroup (nothing outside it)`);
+      if (a.kind === "unit" && a.verb === "start" && a.unit === id)
+        say(`  ${i + 1}. systemctl stop ${id}, then kill what is left in its own cgroup (nothing outside it)`);
       say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
     }
     say(

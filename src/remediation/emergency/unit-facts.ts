@@ -5,7 +5,16 @@ import { argvOptions } from "../../probes/gunicorn.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
 import { socketUnit, unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
 import { EXIT, RemediateError } from "../errors.ts";
-import type { UnitFacts } from "./unit-file.ts";
+import { DEFAULT_WORKER_ARGS, type UnitFacts } from "./unit-file.ts";
+
+// Gunicorn's worker options an emergency reset keeps: the flags (first is how the unit writes it).
+const WORKER_FLAGS: Array<[string[], string]> = [
+  [["--workers", "-w"], "--workers"],
+  [["--worker-class", "-k"], "--worker-class"],
+  [["--threads"], "--threads"],
+  [["--max-requests"], "--max-requests"],
+  [["--max-requests-jitter"], "--max-requests-jitter"],
+];
 
 const refuse = (why: string) => new RemediateError(`emergency-reset cannot render the unit: ${why}`, EXIT.partial);
 
@@ -31,10 +40,12 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   const st = await t.stat(config.projectDir);
   if (!st?.isDirectory) throw refuse(`${config.projectDir} (projectDir) is not a directory`);
   const db = await userDb(ctx);
-  const user = db.uidName.get(st.uid);
-  const group = db.gidName.get(st.gid);
+  // The current unit's non-root User=/Group= are the deployment's; else the project's owner names them.
+  const named = unit?.loadState === "loaded" && unit.user && unit.user !== "root" && db.users.has(unit.user) ? unit : undefined;
+  const user = named ? named.user : db.uidName.get(st.uid);
+  const group = named ? named.group || db.gidName.get(db.users.get(named.user)?.gid ?? -1) : db.gidName.get(st.gid);
   if (!user || !group) throw refuse(`the owner of ${config.projectDir} (uid ${st.uid}, gid ${st.gid}) has no name in /etc/passwd or /etc/group`);
-  if (st.uid === 0) throw refuse(`${config.projectDir} is owned by root, so no service user can be named: chown it to the service's user first`);
+  if (!named && st.uid === 0) throw refuse(`${config.projectDir} is owned by root, so no service user can be named: chown it to the service's user first`);
   let workDir: string | undefined;
   for (const d of [`${config.projectDir}/backend`, config.projectDir]) if ((await t.stat(`${d}/manage.py`))?.isFile) workDir ??= d;
   if (!workDir) throw refuse(`no manage.py in ${config.projectDir}/backend or ${config.projectDir}`);
@@ -77,9 +88,27 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   if (current?.type && current.type !== "simple") kept.push(`Type=${current.type}`);
   const runtimeDirectory = current?.runtimeDirectory ?? [];
   if (runtimeDirectory.length) kept.push(`RuntimeDirectory=${runtimeDirectory.join(" ")}`);
-  const accessLog = flag(["--access-logfile"]) ?? `${config.logDir}/access.log`;
-  const errorLog = flag(["--error-logfile", "--log-file"]) ?? `${config.logDir}/error.log`;
+  // A Gunicorn the unit runs without these flags logs errors to stderr (the journal) and no access log: kept so.
+  // Rendered from scratch, logs go to logDir unless that is the project itself (then the journal: the project
+  // directory is not made the service's log directory).
+  const ownLogDir = ![config.projectDir, workDir].includes(config.logDir);
+  const accessLog = flag(["--access-logfile"]) ?? (argv ? undefined : ownLogDir ? `${config.logDir}/access.log` : "-");
+  const errorLog = flag(["--error-logfile", "--log-file"]) ?? (argv || !ownLogDir ? "-" : `${config.logDir}/error.log`);
   if (argv && (flag(["--access-logfile"]) || flag(["--error-logfile", "--log-file"]))) kept.push(`Gunicorn's log targets (${accessLog}, ${errorLog})`);
+  // Worker options kept as the deployment runs them (a sync worker with --preload stays one).
+  const workerArgs: string[] = [];
+  if (argv) {
+    for (const [names, show] of WORKER_FLAGS) {
+      const v = flag(names);
+      if (v !== undefined) workerArgs.push(`${show} ${v}`);
+    }
+    if (argv.includes("--preload")) workerArgs.push("--preload");
+    if (workerArgs.length) kept.push(`Gunicorn's worker options (${workerArgs.join(" ")})`);
+  }
+  const seconds = (names: string[], dflt: number) => {
+    const n = Number(flag(names));
+    return Number.isInteger(n) && n > 0 ? n : dflt;
+  };
   const underHome = [config.projectDir, config.venvDir, workDir].some((p) => /^\/(home|root|run\/user)(\/|$)/.test(p));
   const writable = (await t.stat(`${workDir}/media`))?.isDirectory ? [`${workDir}/media`] : [];
   return {
@@ -97,6 +126,9 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
     runtimeDirectory,
     accessLog,
     errorLog,
+    workerArgs: workerArgs.length ? workerArgs : DEFAULT_WORKER_ARGS,
+    timeout: seconds(["--timeout", "-t"], 120),
+    gracefulTimeout: seconds(["--graceful-timeout"], 30),
     wsgi: await findWsgi(ctx, workDir, unit),
     logDir: config.logDir,
     writable,

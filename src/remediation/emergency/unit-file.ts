@@ -17,8 +17,13 @@ export type UnitFacts = {
   type: string;
   runtimeDirectory: string[];
   // Gunicorn's log targets as the current unit has them ("-": the journal), else files in logDir.
-  accessLog: string;
+  accessLog?: string;
   errorLog: string;
+  // Gunicorn's worker options as the current unit has them (workers, class, threads, --preload, max-requests), else
+  // the reference's; and its timeouts (the current ones, else 120 s and 30 s).
+  workerArgs: string[];
+  timeout: number;
+  gracefulTimeout: number;
   wsgi: string;
   logDir: string;
   // Directories the app writes besides its logs (media uploads), when they exist.
@@ -30,6 +35,9 @@ export type UnitFacts = {
   kept: string[];
 };
 
+// The reference's worker options, for a unit that has none to keep.
+export const DEFAULT_WORKER_ARGS = ["--workers 3", "--worker-class gthread", "--threads 2", "--max-requests 1000", "--max-requests-jitter 100"];
+
 // The unit as a good ProjectMeats unit is (the reference unit, fixtures/image/projectmeats.service): a non-root user,
 // loopback bind, Gunicorn timeouts, Restart=on-failure, no SuccessExitStatus=, and systemd's sandbox with the log
 // directory (and media) the only writable paths. TimeoutStopSec= outlasts --graceful-timeout, so systemd never SIGKILLs
@@ -39,16 +47,12 @@ export function renderUnit(f: UnitFacts): string {
   const gunicorn = [
     `${bin}/gunicorn`,
     `--bind ${f.bind}`,
-    "--workers 3",
-    "--worker-class gthread",
-    "--threads 2",
-    "--max-requests 1000",
-    "--max-requests-jitter 100",
-    `--access-logfile ${f.accessLog}`,
+    ...f.workerArgs,
+    ...(f.accessLog ? [`--access-logfile ${f.accessLog}`] : []),
     `--error-logfile ${f.errorLog}`,
     "--log-level info",
-    "--timeout 120",
-    "--graceful-timeout 30",
+    `--timeout ${f.timeout}`,
+    `--graceful-timeout ${f.gracefulTimeout}`,
     f.wsgi,
   ];
   return `# Rendered by ddv emergency-reset from the validator's config; the unit it replaced is in the run's backup folder.
@@ -68,7 +72,7 @@ Environment=PYTHONPATH=${f.workDir}
 ${f.runtimeDirectory.length ? `RuntimeDirectory=${f.runtimeDirectory.join(" ")}\n` : ""}${f.envFiles.map((e) => `EnvironmentFile=${e.optional ? "-" : ""}${e.path}\n`).join("")}ExecStart=${gunicorn.join(" \\\n    ")}
 ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
-TimeoutStopSec=40
+TimeoutStopSec=${f.gracefulTimeout + 10}
 Restart=on-failure
 RestartSec=2
 
@@ -99,7 +103,7 @@ WantedBy=multi-user.target
 
 // Whether Gunicorn writes log files in logDir (not the journal): then the log directory is writable and baselined.
 export function logsToFiles(f: Pick<UnitFacts, "accessLog" | "errorLog" | "logDir">): boolean {
-  return [f.accessLog, f.errorLog].some((l) => l.startsWith(`${f.logDir}/`));
+  return [f.accessLog, f.errorLog].some((l) => l?.startsWith(`${f.logDir}/`));
 }
 
 const writablePaths = (f: UnitFacts) => [...(logsToFiles(f) ? [f.logDir] : []), ...f.writable];
