@@ -242,3 +242,16 @@ describe("progress lines", () => {
     expect(log.troubled).toBe(true);
   });
 });
+
+describe("why each directive of the rendered unit changes", () => {
+  test("changed, added and dropped directives each get one line with a reason; unchanged ones none", async () => {
+    const { explainChanges } = await import("../../src/remediation/emergency/unit-why.ts");
+    const current = "[Service]\nUser=projectmeats\nRestart=always\nSuccessExitStatus=0 1 2\nExecStart=/x/gunicorn \\\n    --bind 127.0.0.1:8000 app\n";
+    const rendered = "[Service]\nUser=projectmeats\nRestart=on-failure\nExecStart=/x/gunicorn \\\n    --bind 127.0.0.1:8000 app\nProtectClock=true\n";
+    expect(explainChanges(current, rendered)).toEqual([
+      "Restart: changed (on-failure: a crash is restarted (SVC-009))",
+      "SuccessExitStatus: dropped (a crash must not count as a clean exit (SVC-017))",
+      "ProtectClock: added (systemd's sandbox (SEC-009))",
+    ]);
+  });
+});
