@@ -1,5 +1,7 @@
+import path from "node:path";
+import { type AppPath, appWrites, sandboxReadOnly, unitSandbox } from "../probes/app-writes.ts";
 import type { ProbeContext } from "../probes/context.ts";
-import { access, accessBasis, describe, joinDenials, serviceAccount, serviceIds, userDb } from "../probes/files.ts";
+import { type Account, type AccessResult, access, accessBasis, describe, joinDenials, serviceAccount, serviceIds, userDb } from "../probes/files.ts";
 import { TransportError, type FileStat } from "../transport/types.ts";
 import { serviceUnit, wsgiModule } from "../probes/systemd.ts";
 import { READ_CAP_BYTES, findReadableEnvFiles, secretAssignments } from "../probes/secret-files.ts";
@@ -59,6 +61,43 @@ export function envFileProblems(st: FileStat, ids: { uid: number; gids: number[]
 function missingAsEmpty(err: unknown): string[] {
   if ((err as TransportError).code === "ENOENT" || (err as TransportError).code === "ENOTDIR") return [];
   throw err;
+}
+
+type Denial = Extract<AccessResult, { ok: false }>;
+type Judged = { ok: true; line: string } | Denial;
+
+// Whether the service can write what the app writes at `p` (see WriteKind): a pass line, or the first obstacle.
+async function judgeWrite(ctx: ProbeContext, p: AppPath, who: Account): Promise<Judged> {
+  const where = `${p.path} (${p.sources.join("; ")})`;
+  const dir = path.dirname(p.path);
+  const r = await access(ctx, p.path, who, "w");
+  let line = where;
+  if (!r.ok) {
+    // Missing: Django's storage makes directories (the nearest existing parent must take them); logging, Gunicorn
+    // and tempfile create at most the file itself, in a directory that exists.
+    const parent = p.kind === "tree" && r.missing ? path.dirname(r.missing) : p.kind !== "dir" && r.missing === p.path ? dir : undefined;
+    if (!parent) return { ...r, obstacle: `${where}: ${r.obstacle}${r.missing ? " (nothing creates it for the app)" : ""}` };
+    const up = await access(ctx, parent, who, "w");
+    if (!up.ok) return { ...up, obstacle: `${where}: does not exist yet, and ${up.obstacle}` };
+    line = `${where}: does not exist yet, ${parent} is writable (${p.kind === "tree" ? "Django creates it" : "created on first write"})`;
+  }
+  if (p.kind === "rotating" && r.ok) {
+    const d = await access(ctx, dir, who, "w");
+    if (!d.ok) return { ...d, obstacle: `${where}: rotating renames it and creates a new one in ${dir}, and ${d.obstacle}` };
+  }
+  return { ok: true, line };
+}
+
+// The sandbox named as the cause: a read-only mount seen inside the service, or (the service is down, modelled from
+// mode bits) the unit's ProtectSystem= and ReadWritePaths=, which no mode bit shows.
+async function withSandboxCause(ctx: ProbeContext, p: AppPath, v: Judged, modelled: boolean): Promise<Judged> {
+  if (v.ok ? !modelled : !v.obstacle.includes("read-only inside the service's sandbox")) return v;
+  const cause = sandboxReadOnly(await unitSandbox(ctx), p.path);
+  if (!cause) return v;
+  if (!v.ok) return { ...v, obstacle: `${v.obstacle}: ${cause}` };
+  const obstacle = `${p.path} (${p.sources.join("; ")}): read-only inside the service's sandbox when it runs: ${cause}`;
+  const basis = "modelled from the unit's ProtectSystem= and ReadWritePaths=: the service is not running";
+  return { ok: false, obstacle, basis, reason: `${obstacle} (${basis})` };
 }
 
 export const fsChecks = [
@@ -221,6 +260,48 @@ export const fsChecks = [
         return pass(
           `${files.length} env-style file${files.length === 1 ? "" : "s"} readable by others under ${dir}${files.length ? ` (${files.map((f) => f.path).join(", ")})` : ""}, none assigns a password or key`,
         );
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "FS-007",
+      title: "Every path the app writes is writable by the service inside its sandbox",
+      suite: "fs-permissions",
+      severity: "critical",
+      smoke: true,
+      expects:
+        "each path the app writes, learned from Django and Gunicorn themselves (the one Python start as the service): MEDIA_ROOT (the default storage's location, when uploads go to the file system), FILE_UPLOAD_TEMP_DIR (when set), the filename of every LOGGING handler that writes a file, and Gunicorn's --error-logfile/--access-logfile when they are paths (not \"-\"), passes access(2) for write as the running service's uid/gid/groups inside its mount namespace (ProtectSystem=/ReadWritePaths= count); a path not there yet: MEDIA_ROOT's nearest existing parent, a log file's own directory; a rotating handler's directory too; when the service is down, by mode bits for the unit's User/Group and the unit's ProtectSystem=/ReadWritePaths=. Log files named *.log directly in the config's log directory are left to FS-002 (which also judges that directory). Settings or a Gunicorn config that cannot be read is an error, never a pass",
+      recommendation:
+        "For each path listed: chown it to the unit's User/Group and make directories 775, files 664; under ProtectSystem=strict list the path (or its directory) in the unit's ReadWritePaths= (a drop-in) and restart; or point the setting (MEDIA_ROOT, FILE_UPLOAD_TEMP_DIR, the LOGGING handler's filename, --error-logfile/--access-logfile) at a directory the service owns",
+      dependsOn: ["SVC-016", "SVC-003", "SVC-004", "SVC-005", "SVC-006", "SVC-018"],
+    },
+    {
+      async run(ctx) {
+        const [w, who] = await Promise.all([appWrites(ctx), serviceAccount(ctx)]);
+        const logDir = ctx.config.logDir.replace(/\/+$/, "");
+        // FS-002 judges every *.log in the config's log directory (and the directory): one root cause, one red check.
+        const toFs002 = (p: AppPath) => p.kind !== "tree" && p.kind !== "dir" && path.dirname(p.path) === logDir && p.path.endsWith(".log");
+        const mine = w.paths.filter((p) => !toFs002(p));
+        const left = w.paths.filter(toFs002);
+        const first = await Promise.all(mine.map((p) => judgeWrite(ctx, p, who)));
+        const basis = await accessBasis(ctx);
+        const results = await Promise.all(mine.map((p, i) => withSandboxCause(ctx, p, first[i] as Judged, basis.startsWith("modelled"))));
+        const unknown = w.unknown.length ? `; could not learn: ${w.unknown.join("; ")}` : "";
+        const denials = results.filter((r): r is Denial => !r.ok);
+        if (denials.length) return fail(`${joinDenials(denials)}${unknown}`);
+        const parts = [
+          mine.length
+            ? `writable by ${who.name} (${basis}): ${results.map((r) => (r as { line: string }).line).join("; ")}`
+            : "no path to judge outside the config's log directory",
+          ...(left.length
+            ? [`left to FS-002 (the config's log directory ${logDir}): ${left.map((p) => `${p.path} (${p.sources.join("; ")})`).join("; ")}`]
+            : []),
+          ...(w.toJournal.length ? [`no file needed: ${w.toJournal.join("; ")}`] : []),
+          ...w.notes,
+        ];
+        if (w.unknown.length) throw new Error(`could not learn every path the app writes: ${w.unknown.join("; ")}; judged so far: ${parts.join(". ")}`);
+        return pass(parts.join(". "));
       },
     },
   ),

@@ -1,7 +1,8 @@
 import type { ProbeContext } from "../probes/context.ts";
-import { gunicornBase } from "../probes/endpoint.ts";
-import { fetchCached, hostnameOf, originOf, summarize, type HttpResult } from "../probes/http.ts";
+import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
+import { fetchCached, hostnameOf, originOf, summarize, type HttpResponse, type HttpResult } from "../probes/http.ts";
 import { urlUnder } from "../probes/media.ts";
+import { blockFor, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
 import { staticAnswerProblem, staticSample, staticUrlPrefix } from "../probes/static-files.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
@@ -60,6 +61,74 @@ async function healthThrough(ctx: ProbeContext, base: string) {
   const h = ctx.config.health;
   const want = h.bodyMatch !== undefined ? `${h.status} matching /${h.bodyMatch}/` : h.json ? `${h.status} {"status":"healthy"}` : `${h.status}`;
   return pass(`${paths.join(", ")}: ${want} (GET), HEAD ${h.status} ${sent}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
+}
+
+// What a response is, for telling answers apart: its status class and media type ("2xx application/json").
+const kindOf = (r: HttpResponse) => `${Math.floor(r.status / 100)}xx ${(r.headers["content-type"] ?? "no type").split(";")[0]?.trim().toLowerCase()}`;
+
+// What is wrong with one served name, judged against Host: hostHeader's answer for the same path, or undefined.
+// "Lands on another server block" is judged two ways, both simple: the configuration names it in an earlier block
+// too (nginx keeps the first and ignores the later one), or its answer is of another kind than hostHeader's (status
+// class or media type: a catch-all's 444/404, another site's HTML where the app answers JSON). A redirect to another
+// name of the same site passes: that name is probed itself.
+export function servedNameProblem(
+  name: string,
+  r: HttpResult,
+  ref: HttpResponse,
+  site: { block: ServerBlock; candidates: ServerBlock[]; names: string[]; hostHeader: string },
+  summary: (r: HttpResult) => string,
+): string | undefined {
+  const where = `served by server block at ${site.block.at}`;
+  const first = blockFor(site.candidates, name);
+  if (first && first !== site.block) return `${name}: lands on the server block at ${first.at}, which names it first (nginx ignores it in ${site.block.at})`;
+  if ("error" in r) return `${name}: ${r.error}; ${where}`;
+  if (r.status === 400)
+    return `${name}: ${r.body.includes("Bad Request (400)") ? "HTTP 400 from Django (not in ALLOWED_HOSTS)" : summary(r).replace(`${r.url}: `, "")}; ${where}`;
+  if (kindOf(r) === kindOf(ref)) return undefined;
+  const to = r.status >= 300 && r.status < 400 && r.headers.location ? URL.parse(r.headers.location, r.url)?.hostname : undefined;
+  if (to && to !== name && site.names.includes(to)) return undefined;
+  return `${name}: ${kindOf(r)} where Host: ${site.hostHeader} gets ${kindOf(ref)} (another server block or app answers it); ${where}`;
+}
+
+// HTTP-009: every literal server_name of the site's server blocks, sent as Host through nginx.
+async function servedNames(ctx: ProbeContext) {
+  const base = ctx.config.nginxUrl as string;
+  const [sites, ep] = await Promise.all([nginxSites(ctx), gunicornEndpoint(ctx)]);
+  const { blocks, candidates, elsewhere, fallback } = siteBlocks(sites, ep, base, ctx.config.hostHeader);
+  if (!blocks.length) throw new Error(`no server block in ${sites.source} listens where nginxUrl ${base} connects`);
+  // The first health path, or where nginx redirects it for Host: hostHeader (/health -> /health/): a name's
+  // request must reach Django, not stop at nginx's own redirect.
+  const first = ctx.config.healthPaths[0] as string;
+  const r0 = await fetchCached(ctx, base, first);
+  const moved = sameSiteRedirect(ctx, base, r0);
+  const path = moved && moved !== first ? moved : first;
+  const ref = path === first ? r0 : await fetchCached(ctx, base, path);
+  if ("error" in ref) throw new Error(`Host: ${ctx.config.hostHeader} through nginx: ${summarize(ctx, ref)}`);
+  const all = [...new Set(blocks.flatMap((b) => b.names))];
+  const skipped = all.flatMap((n) => skippedName(n) ?? []);
+  const names = all.filter((n) => !skippedName(n));
+  const answers = await Promise.all(names.map((n) => fetchCached(ctx, base, path, { host: n })));
+  const blockOf = (n: string) => blocks.find((b) => b.names.includes(n)) as ServerBlock;
+  const problems = names.flatMap(
+    (n, i) =>
+      servedNameProblem(n, answers[i] as HttpResult, ref, { block: blockOf(n), candidates, names, hostHeader: ctx.config.hostHeader }, (r) =>
+        summarize(ctx, r),
+      ) ?? [],
+  );
+  const how = fallback ? `none proxies to Gunicorn at ${ep.label}: the one serving Host: ${ctx.config.hostHeader}` : `proxying to Gunicorn at ${ep.label}`;
+  const also = [
+    ...(skipped.length ? [`skipped: ${skipped.join(", ")}`] : []),
+    ...(elsewhere.length ? [`not probed (not reached through ${originOf(base)}): ${elsewhere.map((b) => `${b.at} ${b.names.join(" ")}`).join("; ")}`] : []),
+  ];
+  if (problems.length) {
+    const context = [`GET ${path} through ${originOf(base)}, from ${sites.source}`, ...(fallback ? [`server block: ${how}`] : []), ...also].join("; ");
+    return fail(ctx.clip(`${problems.join("; ")} (${context})`, 1500));
+  }
+  const said = names.length
+    ? `${names.length} name${names.length > 1 ? "s answer" : " answers"} like Host: ${ctx.config.hostHeader} (${kindOf(ref)}): ${names.join(", ")}`
+    : "no literal server_name to probe";
+  const blocksSaid = `server block${blocks.length > 1 ? "s" : ""} ${blocks.map((b) => b.at).join(", ")} (${how}, from ${sites.source})`;
+  return pass(ctx.clip([`GET ${path}: ${said}`, blocksSaid, ...also].join("; "), 1500));
 }
 
 export const httpChecks = [
@@ -220,5 +289,20 @@ export const httpChecks = [
         return pass(`${sample.length} kinds served by nginx under ${prefix} with a fitting type and the file's size: ${sample.map((s) => s.ext).join(", ")}`);
       },
     },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-009",
+      title: "Every name nginx serves for the site reaches Django",
+      suite: "http",
+      severity: "critical",
+      smoke: true,
+      expects:
+        'nginx -T read once (the files themselves, following includes, when nginx -T refuses them); the server blocks reached through nginxUrl whose proxy_pass/uwsgi_pass (an upstream resolved to its servers) goes where Gunicorn answers (else the block serving hostHeader); GET the first health path (or where nginx redirects it) through nginxUrl with Host: each literal server_name of those blocks (wildcard, regex, _ and "" skipped and named): no 400, and an answer of the same kind (status class, media type) as Host: hostHeader gets',
+      recommendation:
+        "A 400 means Django refuses a name nginx serves to visitors: add it to ALLOWED_HOSTS (or remove it from server_name), then restart the service. A name that lands on another server block: give it to one server block only (fix server_name), then nginx -t && systemctl reload nginx",
+      dependsOn: ["HTTP-002"],
+    },
+    { skipIf: withoutNginx, run: servedNames },
   ),
 ];

@@ -56,10 +56,17 @@ export function allowed(st: FileStat, who: Account, want: Want): boolean {
   return (st.mode & bit) !== 0;
 }
 
-// reason = obstacle + " (" + basis + ")": what stands in the way, and how that was judged.
-export type AccessResult = { ok: true; stat: FileStat } | { ok: false; reason: string; obstacle: string; basis: string };
+// reason = obstacle + " (" + basis + ")": what stands in the way, and how that was judged. missing: the first path
+// component that does not exist, when that is the obstacle (a caller may then judge the directory that would hold it).
+export type AccessResult = { ok: true; stat: FileStat } | { ok: false; reason: string; obstacle: string; basis: string; missing?: string };
 
-const denied = (obstacle: string, basis: string): AccessResult => ({ ok: false, reason: `${obstacle} (${basis})`, obstacle, basis });
+const denied = (obstacle: string, basis: string, missing?: string): AccessResult => ({
+  ok: false,
+  reason: `${obstacle} (${basis})`,
+  obstacle,
+  basis,
+  ...(missing ? { missing } : {}),
+});
 
 // Checks that `who` can reach `path` (x on every ancestor) and has `want` on it; returns the first obstacle.
 // While the service runs, the kernel judges inside its mount namespace as its real uid/gid/groups (ACLs,
@@ -68,13 +75,13 @@ export async function access(ctx: ProbeContext, path: string, who: Account, want
   const v = await accessInService(ctx, path, want);
   if ("down" in v) {
     const r = await modelAccess(ctx, path, who, want);
-    return r.ok ? r : denied(r.obstacle, `modelled from mode bits: ${v.down}`);
+    return r.ok ? r : denied(r.obstacle, `modelled from mode bits: ${v.down}`, r.missing);
   }
   const proc = (await serviceProcess(ctx)) as ServiceProcess;
   const [st, db] = await Promise.all([ctx.transport.stat(v.at), userDb(ctx)]);
   const basis = describeBasis(proc);
   if (v.kind === "ok") return { ok: true, stat: st ?? { mode: 0, uid: -1, gid: -1, isDirectory: v.type === "d", isFile: v.type === "f", size: 0 } };
-  if (v.kind === "noent") return denied(`${v.at} does not exist`, basis);
+  if (v.kind === "noent") return denied(`${v.at} does not exist`, basis, v.at);
   const name = db.uidName.get(proc.uid) ?? `uid ${proc.uid}`;
   const real: Account = { uid: proc.uid, gids: [...new Set([proc.gid, ...proc.groups])], name };
   const bits = st ? ` (${describe(st, db)})` : "";
@@ -98,18 +105,18 @@ export async function modelAccess(
   path: string,
   who: Account,
   want: Want,
-): Promise<{ ok: true; stat: FileStat } | { ok: false; obstacle: string }> {
+): Promise<{ ok: true; stat: FileStat } | { ok: false; obstacle: string; missing?: string }> {
   const parts = path.split("/").filter(Boolean);
   const ancestors = parts.slice(0, -1).map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
   const stats = await Promise.all([...ancestors, path].map((p) => ctx.transport.stat(p)));
   const db = await userDb(ctx);
   for (let i = 0; i < ancestors.length; i++) {
     const st = stats[i];
-    if (!st) return { ok: false, obstacle: `${ancestors[i]} does not exist` };
+    if (!st) return { ok: false, obstacle: `${ancestors[i]} does not exist`, missing: ancestors[i] };
     if (!allowed(st, who, "x")) return { ok: false, obstacle: `${who.name} cannot enter ${ancestors[i]} (${describe(st, db)})` };
   }
   const st = stats[stats.length - 1];
-  if (!st) return { ok: false, obstacle: `${path} does not exist` };
+  if (!st) return { ok: false, obstacle: `${path} does not exist`, missing: path };
   const verb = { r: "read", w: "write", x: st.isDirectory ? "enter" : "execute" }[want];
   if (!allowed(st, who, want)) return { ok: false, obstacle: `${who.name} cannot ${verb} ${path} (${describe(st, db)})` };
   return { ok: true, stat: st };

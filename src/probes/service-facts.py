@@ -104,9 +104,66 @@ def gunicorn_facts(argv):
             "workerClass": cfg.worker_class_str,
             "configFile": os.path.abspath(files[-1]) if files else None,
             "explicit": sorted(set(explicit) - {"default_proc_name"}),
+            # Where Gunicorn itself writes its logs: an absolute path (relative ones resolved from its --chdir, where the
+            # loader left us), "-" for stderr/stdout (the journal under systemd), None when it keeps no such log.
+            "errorlog": log_target(cfg.errorlog),
+            "accesslog": log_target(cfg.accesslog),
         }
     except BaseException as e:  # do_load_config turns any config error into SystemExit(1)
         return {"ok": False, "error": last_line(e, buf.getvalue())}
+
+
+def log_target(value):
+    if value is None or value == "-":
+        return value
+    return os.path.abspath(str(value))
+
+
+def logging_files(settings):
+    """The handlers of settings.LOGGING that write a file (a `filename` in their config: FileHandler, the rotating ones,
+    WatchedFileHandler...): name, class, absolute filename, and whether the handler renames files to rotate them."""
+    import logging.config
+    import logging.handlers
+
+    handlers = (settings.LOGGING or {}).get("handlers") or {}
+    out = []
+    for name, conf in sorted(handlers.items(), key=lambda kv: str(kv[0])):
+        if not isinstance(conf, dict) or not conf.get("filename"):
+            continue
+        cls = conf.get("class") or conf.get("()")
+        label = cls if isinstance(cls, str) else getattr(cls, "__qualname__", str(cls))
+        try:
+            resolved = logging.config.BaseConfigurator({}).resolve(cls) if isinstance(cls, str) else cls
+            rotates = isinstance(resolved, type) and issubclass(resolved, logging.handlers.BaseRotatingHandler)
+        except BaseException:  # a class that cannot be imported: judged by its name
+            rotates = "Rotating" in str(label)
+        out.append({"handler": str(name), "class": str(label), "filename": os.path.abspath(str(conf["filename"])), "rotates": bool(rotates)})
+    return out
+
+
+def write_facts(settings):
+    """What the app writes, as its settings say: paths only. Each part fails alone, as {"error": ...}."""
+    out = {"cwd": os.getcwd()}
+    try:
+        out["MEDIA_ROOT"] = str(settings.MEDIA_ROOT or "")
+        from django.core.files.storage import FileSystemStorage, default_storage
+
+        # The default storage (DEFAULT_FILE_STORAGE, or STORAGES["default"] on Django 4.2+): only a file-system one
+        # writes under MEDIA_ROOT (its `location`, MEDIA_ROOT unless OPTIONS say otherwise).
+        cls = default_storage.__class__
+        local = isinstance(default_storage, FileSystemStorage)
+        out["MEDIA_STORAGE"] = {"backend": "%s.%s" % (cls.__module__, cls.__qualname__), "location": os.path.abspath(default_storage.location) if local else None}
+    except BaseException as e:
+        out["MEDIA_STORAGE"] = {"error": last_line(e)}
+    temp = getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
+    out["FILE_UPLOAD_TEMP_DIR"] = os.path.abspath(str(temp)) if temp else None
+    lc = getattr(settings, "LOGGING_CONFIG", None)
+    out["LOGGING_CONFIG"] = lc if lc is None or isinstance(lc, str) else getattr(lc, "__qualname__", str(lc))
+    try:
+        out["LOGGING_FILES"] = logging_files(settings)
+    except BaseException as e:
+        out["LOGGING_FILES"] = {"error": last_line(e)}
+    return out
 
 
 def secret_key_facts(settings, placeholders):
@@ -135,6 +192,7 @@ def settings_facts(settings, placeholders):
             OPTIONS={str(k): str(v) for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, (str, int))},
         ),
         "SECURE": {n: getattr(settings, n) for n in sorted(names)},
+        **write_facts(settings),
     }
 
 
@@ -242,7 +300,8 @@ def main():
             facts["gunicorn"] = gunicorn_facts(argv)
         else:  # its config loader costs a tenth of a second or more: only when a check reads it
             facts["gunicorn"] = {"ok": False, "notAsked": True, "version": gunicorn_version(), "error": "gunicorn's config was not asked for"}
-        facts["django"] = django_facts(opts) if opts.get("django", True) else None
+        # Not asked (a start for Gunicorn's config alone): an answer that says so, never null (callers read .ok).
+        facts["django"] = django_facts(opts) if opts.get("django", True) else {"ok": False, "notAsked": True, "error": "Django was not asked for"}
     real_stdout.write("\n" + MARKER + json.dumps(facts, default=str) + "\n")
     real_stdout.flush()
 

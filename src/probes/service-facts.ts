@@ -23,6 +23,9 @@ export type GunicornFacts =
       workerClass: string;
       configFile: string | null;
       explicit: string[];
+      // Gunicorn's log targets: a path, "-" (the journal) or null (no access log).
+      errorlog?: string | null;
+      accesslog?: string | null;
     }
   | { ok: false; error: string; notAsked?: undefined }
   // The start skipped Gunicorn's config loader (no check in the run reads it); its version is still known.
@@ -36,6 +39,16 @@ export type SettingsFacts = {
   // DATABASES['default'] as Django resolved it (PASSWORD is masked by the run's secrets; OPTIONS: its str/int values).
   DATABASE: Record<"ENGINE" | "NAME" | "HOST" | "PORT" | "USER", string> & { PASSWORD?: string; OPTIONS?: Record<string, string> };
   SECURE: Record<string, unknown>;
+  // What the app writes, as its settings say (paths only; absent in answers of an older service-facts.py). cwd: where
+  // the start resolved relative paths (Gunicorn's --chdir, else WorkingDirectory).
+  cwd?: string;
+  MEDIA_ROOT?: string;
+  // The default storage: location is where a file-system storage saves uploads (null for any other backend).
+  MEDIA_STORAGE?: { backend: string; location: string | null } | { error: string };
+  FILE_UPLOAD_TEMP_DIR?: string | null;
+  LOGGING_CONFIG?: string | null;
+  // LOGGING's handlers that write a file (a `filename` in their config), filename absolute.
+  LOGGING_FILES?: Array<{ handler: string; class: string; filename: string; rotates: boolean }> | { error: string };
 };
 
 export type DeployIssue = { id: string | null; level: string; msg: string; obj: string | null };
@@ -89,7 +102,7 @@ export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: tr
 
 // Checks that read Gunicorn's effective config. A hint only: one left out costs a second Python start
 // (gunicornSettings asks again when the first start skipped the loader), never a wrong answer.
-const READS_GUNICORN = ["SVC-008", "SEC-007", "DB-004", "PERF-003"];
+const READS_GUNICORN = ["SVC-008", "SEC-007", "DB-004", "PERF-003", "FS-007"];
 
 // Who reads `check --deploy` and `showmigrations` (asked for only then: without them, and without Gunicorn's
 // loader, the start reads Django's settings in about a quarter of the time; the smoke gate reads none of them).
@@ -147,7 +160,7 @@ export function gunicornFacts(ctx: ProbeContext): Promise<GunicornStart> {
 
 // The database password Django reported joins the run's secrets before anything can show it.
 function maskPassword<T extends ServiceFacts>(ctx: ProbeContext, f: T): T {
-  const settings = f.ran && f.django.ok ? f.django.settings : undefined;
+  const settings = f.ran && f.django?.ok ? f.django.settings : undefined;
   const pw = settings && !("error" in settings) ? settings.DATABASE.PASSWORD : undefined;
   if (pw && pw.length >= ctx.config.secrets.minLength && !ctx.secrets.includes(pw)) {
     ctx.secrets.push(pw);

@@ -5,9 +5,7 @@ import { BackupFolder } from "../backup.ts";
 import { describeAction } from "../describe.ts";
 import { EXIT, RemediateError } from "../errors.ts";
 import type { Action } from "../fix.ts";
-import { SERVICE_SMOKE } from "../fixes/service.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
-import type { Config } from "../../config/schema.ts";
 import { SMOKE_IDS, freshContext, isRed, recheck } from "../recheck.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 import { baselineActions } from "./baseline.ts";
@@ -15,19 +13,13 @@ import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
 import { StepLog } from "./steps.ts";
 import { cgroupOfUnit } from "./cgroup.ts";
 import { killLeftovers, showProp } from "./restart.ts";
-import { waitSmoke } from "./wait.ts";
+import { playbookVerifies, waitSmoke } from "./wait.ts";
 import { gatherUnitFacts } from "./unit-facts.ts";
 import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
 import { explainChanges } from "./unit-why.ts";
 
 // Drop-ins an operator or a tool put in /etc or /run override the rendered unit: they are emptied (backed up first).
 const OWN_DROPINS = /^\/(etc|run)\/systemd\/system\//;
-
-// What must pass before a reset is called verified: the service's own smoke checks and, with nginx in front, the
-// path visitors use (health through nginx, and nginx reaching Gunicorn without 502/504).
-export function resetVerifies(config: Config): string[] {
-  return [...SERVICE_SMOKE, ...(config.nginxUrl && config.dependencies.nginx ? ["HTTP-002", "HTTP-007"] : [])];
-}
 
 // A step's short name for the progress lines.
 function stepName(a: Action): string {
@@ -106,7 +98,7 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
 // verify with the smoke checks, and roll everything back when the service does not come up green.
 export async function emergencyReset(o: EmergencyOptions): Promise<number> {
   const { config, say } = o;
-  const verifies = resetVerifies(config);
+  const verifies = playbookVerifies(config);
   const t = o.transport();
   const ctx = await freshContext(config, t);
   try {

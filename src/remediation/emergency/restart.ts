@@ -1,12 +1,11 @@
 import { parseEndpoint } from "../../probes/endpoint.ts";
 import type { Config } from "../../config/schema.ts";
 import { argvOptions, bindPort } from "../../probes/gunicorn.ts";
-import { serviceUnit, unitName, type Unit } from "../../probes/systemd.ts";
+import { serviceUnit, socketUnit, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { BackupFolder, must } from "../backup.ts";
 import { inspectPaths, pinned, RefusedError } from "../pinned.ts";
 import { EXIT, RemediateError } from "../errors.ts";
-import { SERVICE_SMOKE } from "../fixes/service.ts";
 import { freshContext } from "../recheck.ts";
 import { cgroupOfUnit, cgroupPids } from "./cgroup.ts";
 import { ensurePostgresql } from "./postgres.ts";
@@ -14,7 +13,7 @@ import { describeHolder, portHolders, stopStale } from "./port-holders.ts";
 import { describeProc, procInfo, projectGunicorns, waitGone } from "./procs.ts";
 import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
 import { StepLog, type StepOutcome } from "./steps.ts";
-import { waitSmoke } from "./wait.ts";
+import { playbookVerifies, waitSmoke } from "./wait.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 
 // The TCP ports the service needs: the configured Gunicorn URL's and every --bind of the unit's ExecStart (Gunicorn's
@@ -89,12 +88,15 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
     let backup: BackupFolder | undefined;
     let result = "not green";
     let reason: string | undefined;
+    const verifies = playbookVerifies(config);
     try {
       backup = await BackupFolder.create(t);
       const applyEnv = await playbookApplyEnv(config, o.transport, t, backup, ctx, "emergency-restart");
       const cgroup = unit.controlGroup || cgroupOfUnit(await showProp(t, id, "Slice"), id);
       const pidFileProp = await showProp(t, id, "PIDFile");
       const ports = servicePorts(config, unit);
+      // Socket activation: the socket unit holds the listener; it is (re)started before the service.
+      const sock = await socketUnit(ctx);
       const mine = new Set(await cgroupPids(t, cgroup));
 
       await log.run(`stop ${id}`, async () => {
@@ -126,7 +128,8 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
         if (!found.length) return { result: "skipped", detail: files.length ? `none left: ${files.join(", ")}` : "the unit names no pid file" };
         return `removed ${found.join("; ")}`;
       });
-      await log.run(`free port ${ports.join(", ")}`, async () => {
+      await log.run(ports.length ? `free port ${ports.join(", ")}` : "free TCP ports", async () => {
+        if (!ports.length) return { result: "skipped", detail: "Gunicorn binds no TCP port (unix sockets only)" };
         const holders = await portHolders(config, t, ports);
         if (!holders.length) return `nothing else listens on port ${ports.join(", ")}`;
         const said: string[] = [];
@@ -141,6 +144,13 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
       });
       await log.run("PostgreSQL is up", () => ensurePostgresql(ctx, config, t, applyEnv));
       await log.run("systemctl daemon-reload", async () => void (await must(t, ["systemctl", "daemon-reload"])));
+      if (sock)
+        await log.run(`start ${sock.id} (it starts ${id} on a connection)`, async () => {
+          await t.run(["systemctl", "reset-failed", "--", sock.id]);
+          const r = await t.run(["systemctl", "start", "--", sock.id], { timeoutMs: config.timeouts.commandMs * 3 });
+          if (r.exitCode !== 0) throw new Error(`systemctl start exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
+          return `${sock.id} is ${await showProp(t, sock.id, "ActiveState")}`;
+        });
       await log.run(`start ${id}`, async () => {
         await t.run(["systemctl", "reset-failed", "--", id]); // a crash loop may have hit the start limit
         const r = await t.run(["systemctl", "start", "--", id], { timeoutMs: config.timeouts.commandMs * 3 });
@@ -148,8 +158,8 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
         return `${id} is ${await showProp(t, id, "ActiveState")}`;
       });
       const others = (await projectGunicorns(t, config)).filter((p) => !mine.has(p.pid) && p.unit !== id);
-      const waited = await log.run(`wait for ${SERVICE_SMOKE.join(", ")}`, async () => {
-        const w = await waitSmoke(config, o.transport, SERVICE_SMOKE, config.remediation.restartWaitSeconds);
+      const waited = await log.run(`wait for ${verifies.join(", ")}`, async () => {
+        const w = await waitSmoke(config, o.transport, verifies, config.remediation.restartWaitSeconds);
         if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
         const red = w.red.map((r) => `${r.id} ${r.status}: ${r.observed.slice(0, 200)}`).join("; ");
         throw new Error(
@@ -168,14 +178,14 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
           .map((s) => `${s.name}: ${s.detail}`)
           .join(" | ") || undefined;
     } finally {
-      await auditPlaybook(ctx, "emergency-restart", SERVICE_SMOKE, result, log, backup, reason).catch((err: unknown) =>
+      await auditPlaybook(ctx, "emergency-restart", verifies, result, log, backup, reason).catch((err: unknown) =>
         say(`  could not write the audit log: ${(err as Error).message}`),
       );
       await release();
     }
     say(
       result === "green"
-        ? `🚑 emergency restart: ${id} is green (${SERVICE_SMOKE.join(", ")} pass)`
+        ? `🚑 emergency restart: ${id} is green (${verifies.join(", ")} pass)`
         : `emergency restart: ${id} is NOT green: ${reason ?? "see above"}`,
     );
     return result === "green" ? EXIT.ok : EXIT.partial;

@@ -1,3 +1,4 @@
+import { SERVICE_SMOKE } from "../fixes/service.ts";
 import type { Config } from "../../config/schema.ts";
 import { crashCause } from "../../probes/crash-cause.ts";
 import { serviceUnit } from "../../probes/systemd.ts";
@@ -6,6 +7,12 @@ import type { Transport } from "../../transport/types.ts";
 import { freshContext, isRed, recheck } from "../recheck.ts";
 
 export type WaitResult = { green: boolean; red: Outcome[]; why?: string; seconds: number };
+
+// What must pass before a playbook calls the service green: its own smoke checks and, with nginx in front, the path
+// visitors use (health through nginx, and nginx reaching Gunicorn without 502/504).
+export function playbookVerifies(config: Config): string[] {
+  return [...SERVICE_SMOKE, ...(config.nginxUrl && config.dependencies.nginx ? ["HTTP-002", "HTTP-007"] : [])];
+}
 
 // Re-checks `ids` with the validator's own checks until all pass or `seconds` run out (or systemd gave up on the
 // unit: failed, not restarting). When not green, says why: the red checks and the last starts' crash cause.
