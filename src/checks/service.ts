@@ -5,6 +5,7 @@ import { gunicornSettings } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
 import { currentJournal, serviceUnit, showUnits, socketUnit, unitName, verifyUnit, type Unit } from "../probes/systemd.ts";
 import { gunicornEndpoint } from "../probes/endpoint.ts";
+import { siteUpstreams } from "../probes/nginx-sites.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { crashCause } from "../probes/crash-cause.ts";
 import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
@@ -32,6 +33,24 @@ async function dependencyActive(ctx: ProbeContext, name: string) {
     pu ? `${p}: ActiveState=${pu.activeState} SubState=${pu.subState} Result=${pu.result}` : `${p}: not described by systemctl`;
   if (down.length) return fail(`${self}, but ${down.map(({ p, pu }) => desc(p, pu)).join("; ")}`);
   return pass(parts.length ? `${self}; ${parts.map(({ p, pu }) => `${p}: ${pu?.activeState} (${pu?.subState})`).join(", ")}` : self);
+}
+
+// Who listens at one address (a TCP host:port or a unix socket path), each described; throws when a holder cannot
+// be read (no permission to /proc/<pid>/fd).
+async function holdersOf(ctx: ProbeContext, t: { host: string; port: number } | { unix: string }): Promise<Array<{ pid: number; desc: string }>> {
+  if ("unix" in t) {
+    const us = await unixListeners(ctx, [t.unix]);
+    const unknown = us.find((l) => l.pid === undefined);
+    if (unknown) throw new Error(`cannot tell which process holds unix:${unknown.path}`);
+    return us.map((l) => ({ pid: l.pid as number, desc: `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})` }));
+  }
+  const ls = await listenersOn(ctx, t.port);
+  const unknown = ls.find((l) => l.pid === undefined);
+  if (unknown)
+    throw new Error(
+      `cannot tell which process holds ${unknown.address}:${t.port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`,
+    );
+  return ls.map((l) => ({ pid: l.pid as number, desc: `${l.address}:${l.port} pid ${l.pid} (${l.comm ?? "?"})` }));
 }
 
 // Whether the service is crash-looping now. systemd's NRestarts counts automatic restarts since the last manual
@@ -390,7 +409,7 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "something listens where Gunicorn answers (gunicornUrl; unset: the ListenStream of the .socket unit that starts the service, else Gunicorn's first bind as its config loader reads it, else 127.0.0.1:8000), TCP port or unix socket, and every listener there is held by one of the unit's processes (or by systemd, under socket activation)",
+        "something listens where Gunicorn answers (gunicornUrl; unset: the ListenStream of the .socket unit that starts the service, else Gunicorn's first bind as its config loader reads it, else 127.0.0.1:8000), TCP port or unix socket, and every listener there, and at any other address on this machine where nginx proxies the site (nginx -T), is held by one of the unit's processes (or by systemd, under socket activation)",
       recommendation: "Stop the stray process holding the port (see the PID), then systemctl restart <service>",
       dependsOn: ["SVC-001"],
     },
@@ -402,27 +421,22 @@ export const serviceChecks = [
         if (sock) pids.add(1);
         const where = `${ep.label}, from ${ep.source}`;
         const show = (who: string[]) => `${who.join(", ")}; the unit's PIDs are ${[...pids].join(",")}`;
-        if (ep.socketPath) {
-          const us = await unixListeners(ctx, [ep.socketPath]);
-          if (!us.length) return fail(`nothing listens on ${where}`);
-          const unknownSock = us.find((l) => l.pid === undefined);
-          if (unknownSock) throw new Error(`cannot tell which process holds unix:${unknownSock.path}`);
-          const udesc = us.map((l) => `unix:${l.path} pid ${l.pid} (${l.comm ?? "?"})`);
-          return us.some((l) => !pids.has(l.pid as number)) ? fail(show(udesc)) : pass(`${udesc.join(", ")} (${ep.source})`);
-        }
-        const port = ep.port as number;
-        const ls = await listenersOn(ctx, port);
-        if (!ls.length) {
-          const g = await gunicornSettings(ctx).catch(() => undefined);
+        const own = await holdersOf(ctx, ep.socketPath ? { unix: ep.socketPath } : { host: new URL(ep.base).hostname, port: ep.port as number });
+        if (!own.length) {
+          const g = ep.socketPath ? undefined : await gunicornSettings(ctx).catch(() => undefined);
           return fail(`nothing listens on ${where}${g ? ` (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})` : ""}`);
         }
-        const unknown = ls.find((l) => l.pid === undefined);
-        if (unknown)
-          throw new Error(
-            `cannot tell which process holds ${unknown.address}:${port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`,
-          );
-        const desc = ls.map((l) => `${l.address}:${l.port} pid ${l.pid ?? "?"} (${l.comm ?? "?"})`);
-        return ls.some((l) => !pids.has(l.pid as number)) ? fail(show(desc)) : pass(`${desc.join(", ")} (${ep.source})`);
+        if (own.some((l) => !pids.has(l.pid))) return fail(show(own.map((l) => l.desc)));
+        // nginx's upstream for the site, when it is another address on this machine: a stranger holding it gets
+        // every visitor (nothing listening there is nginx's 502, HTTP-007's finding).
+        const strangers: string[] = [];
+        for (const t of (await siteUpstreams(ctx)) ?? []) {
+          if ("unix" in t ? t.unix === ep.socketPath : t.port === ep.port) continue;
+          const held = await holdersOf(ctx, t);
+          for (const l of held.filter((x) => !pids.has(x.pid))) strangers.push(`nginx proxies the site to ${l.desc}, not to ${u.id}`);
+        }
+        if (strangers.length) return fail(`${strangers.join("; ")} (Gunicorn answers on ${where}; the unit's PIDs are ${[...pids].join(",")})`);
+        return pass(`${own.map((l) => l.desc).join(", ")} (${ep.source})`);
       },
     },
   ),

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 import { gunicornArgv, gunicornFacts, serviceFacts, type SettingsFacts } from "./service-facts.ts";
-import { serviceUnit } from "./systemd.ts";
+import { serviceUnit, workingDirectory } from "./systemd.ts";
 
 // How a path is written, which decides what must be writable:
 // tree: Django's FileSystemStorage (MEDIA_ROOT) makes missing directories: the path, or its nearest existing parent;
@@ -44,7 +44,7 @@ export async function gunicornLogs(ctx: ProbeContext): Promise<GunicornLogs> {
   const why = !f.ran ? f.error : !f.gunicorn.ok ? f.gunicorn.error : "its answer has no errorlog/accesslog (an older service-facts.py)";
   const argv = gunicornArgv(unit.execStart?.argv);
   if (!argv) throw new Error(`ExecStart does not run gunicorn and its config loader could not run: ${ctx.clip(why, 200)}`);
-  const cwd = unit.workingDirectory || `${ctx.config.projectDir}/backend`;
+  const cwd = await workingDirectory(ctx, unit);
   return {
     ...logsFromArgv(argv, env, cwd),
     source: `the ExecStart command line and GUNICORN_CMD_ARGS (gunicorn's config loader could not run: ${ctx.clip(why, 200)})`,

@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { ProbeContext } from "./context.ts";
-import type { Endpoint } from "./endpoint.ts";
+import { gunicornEndpoint, type Endpoint } from "./endpoint.ts";
 
 // nginx's configuration as nginx itself reads it (`nginx -T`): the server blocks, what they listen on, the names
 // they serve and where they proxy. Used to learn the names visitors reach the app by.
@@ -283,4 +283,18 @@ export function siteBlocks(sites: NginxSites, ep: Endpoint, nginxUrl: string, ho
   if (app.length) return { blocks: app, candidates, elsewhere, fallback: false };
   const served = blockFor(candidates, hostHeader);
   return { blocks: served ? [served] : [], candidates, elsewhere, fallback: true };
+}
+
+// Where nginx sends the site's visitors (the proxy targets of the site's server blocks, on this machine), or
+// undefined when nginx is not in front or its configuration cannot be read (other checks judge that).
+export async function siteUpstreams(ctx: ProbeContext): Promise<Target[] | undefined> {
+  const { nginxUrl, hostHeader, dependencies } = ctx.config;
+  if (!nginxUrl || !dependencies.nginx) return undefined;
+  try {
+    const [sites, ep] = await Promise.all([nginxSites(ctx), gunicornEndpoint(ctx)]);
+    const local = (t: Target) => "unix" in t || /^(127\.|localhost$|\[?::1\]?$)/.test(t.host);
+    return siteBlocks(sites, ep, nginxUrl, hostHeader).blocks.flatMap((b) => b.targets.filter(local));
+  } catch {
+    return undefined;
+  }
 }

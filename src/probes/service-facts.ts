@@ -4,7 +4,7 @@ import path from "node:path";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
-import { serviceUnit } from "./systemd.ts";
+import { serviceUnit, workingDirectory } from "./systemd.ts";
 
 // Placeholders seen in templates and docs; a key containing one of these is not a secret.
 export const PLACEHOLDERS = ["django-insecure-", "your-super-secret", "change-me", "changeme", "secret-key", "your-secret-key", "dev-key"];
@@ -172,7 +172,7 @@ function maskPassword<T extends ServiceFacts>(ctx: ProbeContext, f: T): T {
 // One Python start as the unit's User/Group, with the service's environment, from its WorkingDirectory, by the venv's python.
 async function startPython(ctx: ProbeContext, want: StartOptions): Promise<ServiceFacts | GunicornStart> {
   const [unit, { env, source }] = await Promise.all([serviceUnit(ctx), serviceEnv(ctx)]);
-  const cwd = unit.workingDirectory || `${ctx.config.projectDir}/backend`;
+  const cwd = await workingDirectory(ctx, unit);
   const user = unit.user || "root";
   const group = unit.group || user;
   const python = `${ctx.config.venvDir}/bin/python`;

@@ -307,6 +307,18 @@ export async function serviceUnit(ctx: ProbeContext): Promise<Unit> {
   return unit;
 }
 
+// The service's working directory: WorkingDirectory=, else (a unit that names none, or is gone) where manage.py is:
+// projectDir/backend (ProjectMeats' layout) or projectDir itself.
+export async function workingDirectory(ctx: ProbeContext, unit: Pick<Unit, "workingDirectory">): Promise<string> {
+  if (unit.workingDirectory) return unit.workingDirectory;
+  const backend = `${ctx.config.projectDir}/backend`;
+  return (await ctx.transport.stat(`${backend}/manage.py`))?.isFile
+    ? backend
+    : (await ctx.transport.stat(`${ctx.config.projectDir}/manage.py`))?.isFile
+      ? ctx.config.projectDir
+      : backend;
+}
+
 // The socket unit that starts the service (socket activation), if any.
 export async function socketUnit(ctx: ProbeContext): Promise<Unit | undefined> {
   const [units, service] = await Promise.all([showUnits(ctx), serviceUnit(ctx)]);

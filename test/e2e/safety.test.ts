@@ -80,14 +80,19 @@ describeE2E("remediation as root cannot be turned against its host", () => {
   }, async () => {
     // The env file: bytes, owner and mode. The log: owner and mode (the running Gunicorn keeps appending to it).
     const env = "/etc/projectmeats/projectmeats.env";
-    const state = `stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env} && stat -c '%n %a %U:%G' /var/log/projectmeats/error.log; systemctl is-enabled projectmeats`;
-    // Three kinds of step: fix-permissions (chown, chmod) on a root-owned log, set-debug-false (a file write) and
-    // enable-service (a unit change, recorded in the manifest before it is made).
-    await shInside(KILLED, "chown root:root /var/log/projectmeats/error.log && chmod 644 /var/log/projectmeats/error.log && systemctl disable projectmeats");
+    const acl = `cd /tmp && runuser -u postgres -- psql -XAtq -d projectmeats_db -c "select nspowner::regrole, nspacl from pg_namespace where nspname = 'public'"`;
+    const state = `stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env} && stat -c '%n %a %U:%G' /var/log/projectmeats/error.log; systemctl is-enabled projectmeats; ${acl}`;
+    // Four kinds of step: grant-schema (SQL, its undo recorded first), fix-permissions (chown, chmod) on a root-owned
+    // log, set-debug-false (a file write) and enable-service (a unit change, recorded in the manifest before it is made).
+    await shInside(
+      KILLED,
+      "chown root:root /var/log/projectmeats/error.log && chmod 644 /var/log/projectmeats/error.log && systemctl disable projectmeats && cd /tmp && runuser -u postgres -- psql -q -d projectmeats_db -c 'ALTER SCHEMA public OWNER TO postgres'",
+    );
     const v = await validateInside(KILLED, [], "sigkill");
     expect(v.exitCode).toBe(1);
     const original = (await shInside(KILLED, state)).stdout;
     for (const [fix, signal] of [
+      ["grant-schema", "KILL"],
       ["fix-permissions", "KILL"],
       ["set-debug-false", "KILL"],
       ["set-debug-false", "TERM"],
@@ -109,7 +114,7 @@ wait $!; echo "rc=$?" >> /tmp/rm.out
         // The signal lands in set-debug-false or just after its one write: the step under way is undone or not
         // started, what was applied before is named with the command that undoes it.
         expect(said, said).toMatch(
-          /interrupted by SIGTERM: kept, not verified: fix-permissions(, set-debug-false)?; undo them with `npx tsx remediate rollback \d{8}T\d{6}Z?-[0-9a-f]+`/,
+          /interrupted by SIGTERM: kept, not verified: grant-schema, fix-permissions(, set-debug-false)?; undo them with `npx tsx remediate rollback \d{8}T\d{6}Z?-[0-9a-f]+`/,
         );
         expect(said, said).toMatch(/rc=130/);
       }

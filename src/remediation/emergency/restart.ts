@@ -1,6 +1,7 @@
 import { parseEndpoint } from "../../probes/endpoint.ts";
 import type { Config } from "../../config/schema.ts";
 import { argvOptions, bindPort } from "../../probes/gunicorn.ts";
+import { siteUpstreams } from "../../probes/nginx-sites.ts";
 import { serviceUnit, socketUnit, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { BackupFolder, must } from "../backup.ts";
@@ -94,7 +95,9 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
       const applyEnv = await playbookApplyEnv(config, o.transport, t, backup, ctx, "emergency-restart");
       const cgroup = unit.controlGroup || cgroupOfUnit(await showProp(t, id, "Slice"), id);
       const pidFileProp = await showProp(t, id, "PIDFile");
-      const ports = servicePorts(config, unit);
+      // The service's ports, and the port nginx sends the site's visitors to (a stray holding it is named too).
+      const upstream = ((await siteUpstreams(ctx)) ?? []).flatMap((t) => ("port" in t ? [t.port] : []));
+      const ports = [...new Set([...servicePorts(config, unit), ...upstream])];
       // Socket activation: the socket unit holds the listener; it is (re)started before the service.
       const sock = await socketUnit(ctx);
       const mine = new Set(await cgroupPids(t, cgroup));

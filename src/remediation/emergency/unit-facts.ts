@@ -1,6 +1,8 @@
 import { gunicornEndpoint } from "../../probes/endpoint.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { userDb } from "../../probes/files.ts";
+import path from "node:path";
+import { appWrites } from "../../probes/app-writes.ts";
 import { argvOptions } from "../../probes/gunicorn.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
 import { socketUnit, unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
@@ -110,7 +112,17 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
     return Number.isInteger(n) && n > 0 ? n : dflt;
   };
   const underHome = [config.projectDir, config.venvDir, workDir].some((p) => /^\/(home|root|run\/user)(\/|$)/.test(p));
-  const writable = (await t.stat(`${workDir}/media`))?.isDirectory ? [`${workDir}/media`] : [];
+  // What the app writes, as Django and Gunicorn say (FS-007's paths: MEDIA_ROOT, upload temp dir, log files' directories),
+  // else the conventional media directory; a path that does not exist yet is listed with "-" (systemd skips it).
+  const writes = await appWrites(ctx).catch(() => undefined);
+  const fromApp = (writes?.paths ?? []).map((p) => (p.kind === "file" || p.kind === "rotating" ? path.posix.dirname(p.path) : p.path));
+  const media = (await t.stat(`${workDir}/media`))?.isDirectory ? [`${workDir}/media`] : [];
+  const writable: string[] = [];
+  for (const p of [...new Set(fromApp.length ? fromApp : media)]) {
+    if (p === "/tmp" || p.startsWith("/tmp/")) continue; // PrivateTmp= gives the service its own
+    writable.push((await t.stat(p)) ? p : `-${p}`);
+  }
+  if (writable.length && fromApp.length) kept.push(`what the app writes stays writable (${writable.join(", ")}: from Django's settings and Gunicorn's config)`);
   return {
     unit: unitName(config.service),
     user,

@@ -106,7 +106,7 @@ export function logsToFiles(f: Pick<UnitFacts, "accessLog" | "errorLog" | "logDi
   return [f.accessLog, f.errorLog].some((l) => l?.startsWith(`${f.logDir}/`));
 }
 
-const writablePaths = (f: UnitFacts) => [...(logsToFiles(f) ? [f.logDir] : []), ...f.writable];
+const writablePaths = (f: UnitFacts) => [...new Set([...(logsToFiles(f) ? [f.logDir] : []), ...f.writable])];
 
 // What an emptied drop-in holds: the rendered unit is the whole configuration (the original is in the backup).
 export const NEUTRAL_DROPIN = "# Emptied by ddv emergency-reset: the rendered unit is the whole configuration; the original is in the run's backup folder.\n";

@@ -8,7 +8,7 @@ const WHY: Record<string, string> = {
   ExecStartPre: "not carried over: a reset starts from the unit's essentials (the original is in the backup)",
   ExecStopPost: "not carried over: a reset starts from the unit's essentials (the original is in the backup)",
   Environment: "PATH also holds /usr/bin and /bin (Gunicorn's and Django's own subprocesses); settings module and PYTHONPATH as configured",
-  ReadWritePaths: "only the log directory (when Gunicorn writes files) and media stay writable under ProtectSystem=strict",
+  ReadWritePaths: "only what the app writes (Gunicorn's log directory, MEDIA_ROOT, upload and LOGGING directories) stays writable under ProtectSystem=strict",
   RuntimeDirectoryMode: "systemd's default (0755)",
   Description: "names the service and what runs it",
   After: "starts after the network, the database (and the socket)",
