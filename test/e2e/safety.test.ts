@@ -98,16 +98,7 @@ describeE2E("remediation as root cannot be turned against its host", () => {
       ["set-debug-false", "TERM"],
       ["enable-service", "KILL"],
     ] as const) {
-      // Signalled the moment the step has started and recorded its first file: the step is under way. KILL reaches the
-      // whole session (a power loss); TERM only remediate's own process, which rolls the step back and stops.
-      const script = `cd '${REPO_ROOT}' && : > /tmp/rm.out
-setsid npx tsx remediate --from-report reports/e2e/sigkill --yes --force-stale </dev/null >/tmp/rm.out 2>&1 &
-for i in $(seq 3000); do grep -q '"fix":"${fix}".*"result":"started"' ${STATE_DIR}/audit.jsonl 2>/dev/null && grep -q '"fix": "${fix}"' "$(ls -d ${STATE_DIR}/2*/ | tail -1)manifest.json" 2>/dev/null && break; sleep 0.02; done
-sid=$(ps -o sid= -p $! | tr -d ' ')
-if [ ${signal} = KILL ]; then pkill -KILL -s "$sid" || true; else pkill -TERM -s "$sid" -f 'remediate --from-report' -n || true; fi
-wait $!; echo "rc=$?" >> /tmp/rm.out
-: > ${STATE_DIR}/audit.jsonl`;
-      expect((await shInside(KILLED, script)).exitCode).toBe(0);
+      await killIn(fix, signal, "reports/e2e/sigkill");
       if (signal === "TERM") {
         const said = (await shInside(KILLED, "cat /tmp/rm.out")).stdout;
         expect(said, said).toMatch(/SIGTERM: the step under way is rolled back, then remediate stops/);
@@ -128,5 +119,39 @@ wait $!; echo "rc=$?" >> /tmp/rm.out
       expect((await shInside(KILLED, state)).stdout, fix).toBe(original);
       expect((await shInside(KILLED, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim(), fix).toBe("free");
     }
+
+    // mkdir: the log directory moved aside (the running Gunicorn keeps its open files), so fix-permissions makes it
+    // again; killed in that step, the rollback removes what the step created and nothing else.
+    await shInside(KILLED, "mv /var/log/projectmeats /var/log/projectmeats.aside");
+    try {
+      const gone = `test -e /var/log/projectmeats && echo present || echo absent; stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env}; ${acl}`;
+      const v2 = await validateInside(KILLED, [], "sigkill-mkdir");
+      expect(v2.results.filter((r) => r.status === "fail").map((r) => r.id)).toContain("FS-002");
+      const before = (await shInside(KILLED, gone)).stdout;
+      expect(before).toMatch(/^absent/);
+      await killIn("fix-permissions", "KILL", "reports/e2e/sigkill-mkdir");
+      for (let i = 0; i < 2; i++) {
+        const rb = await remediateInside(KILLED, ["rollback", "latest", "--yes"]);
+        expect(rb.exitCode, `${rb.stdout}\n${rb.stderr}`).toBe(0);
+        expect((await shInside(KILLED, gone)).stdout, "mkdir").toBe(before);
+      }
+      expect((await shInside(KILLED, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim(), "mkdir").toBe("free");
+    } finally {
+      await shInside(KILLED, "rm -rf /var/log/projectmeats && mv /var/log/projectmeats.aside /var/log/projectmeats");
+    }
   });
 });
+
+// Starts remediate on the report and signals it the moment `fix` has started and recorded its first change: the
+// step is under way. KILL reaches the whole session (a power loss); TERM only remediate's own process (its pid from
+// the lock it holds: a pattern match could hit a child caught between fork and exec), which rolls the step back and stops.
+async function killIn(fix: string, signal: "KILL" | "TERM", report: string) {
+  const script = `cd '${REPO_ROOT}' && : > /tmp/rm.out
+setsid npx tsx remediate --from-report ${report} --yes --force-stale </dev/null >/tmp/rm.out 2>&1 &
+for i in $(seq 3000); do grep -q '"fix":"${fix}".*"result":"started"' ${STATE_DIR}/audit.jsonl 2>/dev/null && grep -q '"fix": "${fix}"' "$(ls -d ${STATE_DIR}/2*/ | tail -1)manifest.json" 2>/dev/null && break; sleep 0.02; done
+sid=$(ps -o sid= -p $! | tr -d ' ')
+if [ ${signal} = KILL ]; then pkill -KILL -s "$sid" || true; else kill -TERM "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["pid"])' ${STATE_DIR}/remediation.lock)" || true; fi
+wait $!; echo "rc=$?" >> /tmp/rm.out
+: > ${STATE_DIR}/audit.jsonl`;
+  expect((await shInside(KILLED, script)).exitCode).toBe(0);
+}
