@@ -1,4 +1,4 @@
-import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
+import { gunicornBase, gunicornEndpoint, listenBind } from "../probes/endpoint.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { deployIssues, djangoSettings } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
@@ -235,7 +235,7 @@ export const securityChecks = [
         const g = sock
           ? {
               ...gs,
-              bind: sock.listen.filter((l) => l.type === "Stream").map((l) => (l.address.startsWith("/") ? `unix:${l.address}` : l.address)),
+              bind: sock.listen.filter((l) => l.type === "Stream").map((l) => listenBind(l.address)),
               source: `ListenStream of ${sock.id}; Gunicorn takes its sockets from systemd and ignores --bind`,
             }
           : gs;

@@ -9,6 +9,9 @@ export type Endpoint = { base: string; socketPath?: string; label: string; port?
 // Gunicorn's own default bind, used when nothing says otherwise.
 export const DEFAULT_GUNICORN_URL = "http://127.0.0.1:8000";
 
+// A socket unit's Listen= address as a Gunicorn bind: a path becomes unix:/path, host:port stays.
+export const listenBind = (address: string) => (address.startsWith("/") ? `unix:${address}` : address);
+
 // Reads `http://host:port` or `unix:/path` (the forms config.gunicornUrl accepts).
 export function parseEndpoint(value: string, source: string): Endpoint {
   if (value.startsWith("unix:")) return { base: "http://localhost", socketPath: value.slice(5), label: value, source };
@@ -36,8 +39,7 @@ export function gunicornEndpoint(ctx: ProbeContext): Promise<Endpoint> {
     const sock = await socketUnit(ctx).catch(() => undefined);
     const stream = sock?.listen.find((l) => l.type === "Stream");
     if (sock && stream) {
-      const address = stream.address.startsWith("/") ? `unix:${stream.address}` : stream.address;
-      const e = bindEndpoint(address, `ListenStream of ${sock.id}`);
+      const e = bindEndpoint(listenBind(stream.address), `ListenStream of ${sock.id}`);
       if (e) return e;
     }
     const g = await gunicornSettings(ctx).catch(() => undefined);

@@ -1,5 +1,5 @@
 import type { ProbeContext } from "./context.ts";
-import { bindEndpoint } from "./endpoint.ts";
+import { bindEndpoint, listenBind } from "./endpoint.ts";
 import { fetchOnce } from "./http.ts";
 import type { Unit } from "./systemd.ts";
 
@@ -8,8 +8,7 @@ import type { Unit } from "./systemd.ts";
 export async function wakeThroughSocket(ctx: ProbeContext, socket: Unit): Promise<string> {
   const stream = socket.listen.find((l) => l.type === "Stream");
   if (!stream) return `${socket.id} has no stream listener to wake the service through`;
-  const address = stream.address.startsWith("/") ? `unix:${stream.address}` : stream.address;
-  const e = bindEndpoint(address, `ListenStream of ${socket.id}`);
+  const e = bindEndpoint(listenBind(stream.address), `ListenStream of ${socket.id}`);
   if (!e) return `${socket.id} listens on ${stream.address}, which cannot be connected to`;
   const path = ctx.config.healthPaths[0] as string;
   const r = await fetchOnce(ctx, e.label, path);

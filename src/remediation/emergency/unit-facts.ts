@@ -1,4 +1,4 @@
-import { gunicornEndpoint } from "../../probes/endpoint.ts";
+import { gunicornEndpoint, listenBind } from "../../probes/endpoint.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { userDb } from "../../probes/files.ts";
 import path from "node:path";
@@ -72,7 +72,7 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   const stream = sock?.listen.find((l) => l.type === "Stream");
   let bind: string;
   if (stream) {
-    bind = stream.address.startsWith("/") ? `unix:${stream.address}` : stream.address;
+    bind = listenBind(stream.address);
     kept.push(`socket activation by ${sock?.id}: Requires= it, and Gunicorn binds its ListenStream ${bind}`);
   } else if (opts.bind?.length) {
     bind = opts.bind[0] as string;
