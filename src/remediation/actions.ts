@@ -1,6 +1,6 @@
 import type { Transport } from "../transport/types.ts";
 import { type BackupFolder, must, undoUnit } from "./backup.ts";
-import { pinned, RefusedError, type Facts } from "./pinned.ts";
+import { pinned, RefusedError } from "./pinned.ts";
 import type { Action } from "./fix.ts";
 
 // How to put one applied action back; run in reverse order on rollback.
@@ -50,9 +50,16 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
       const e = await backup.save(a.path, env.fix, { expect: a.expect });
       register({ what: `restore ${a.path}`, run: () => backup.restore(e) });
       const data = Buffer.from(a.content, a.encoding ?? "utf8").toString("base64");
-      const pin = e.existed ? { expect: { dev: e.dev as number, ino: e.ino as number } } : { absent: true };
-      const r = await pinned<{ after: Facts }>(t, { op: "write", path: a.path, data, mode: a.mode, owner: a.owner, group: a.group, ...pin });
-      if (!e.existed) await backup.created(e, r.after);
+      if (!e.existed) return backup.create(e, { op: "write", data, mode: a.mode, owner: a.owner, group: a.group });
+      await pinned(t, {
+        op: "write",
+        path: a.path,
+        data,
+        mode: a.mode,
+        owner: a.owner,
+        group: a.group,
+        expect: { dev: e.dev as number, ino: e.ino as number },
+      });
       return;
     }
     case "chmod":
@@ -70,7 +77,7 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
       if (e.existed && e.kind !== "dir") throw new RefusedError(`refused: ${a.path} exists and is not a directory`);
       if (e.existed)
         await pinned(t, { op: "change", path: a.path, owner: a.owner, group: a.group, mode: a.mode, expect: { dev: e.dev as number, ino: e.ino as number } });
-      else await backup.created(e, (await pinned<{ after: Facts }>(t, { op: "mkdir", path: a.path, mode: a.mode, owner: a.owner, group: a.group })).after);
+      else await backup.create(e, { op: "mkdir", mode: a.mode, owner: a.owner, group: a.group });
       return;
     }
     case "sql": {

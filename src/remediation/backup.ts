@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { inspectForChange, pinned, RefusedError, type Expect, type Facts, type Kind, type Read } from "./pinned.ts";
+import { inspectForChange, pinned, RefusedError, type Expect, type Facts, type Id, type Kind, type Read } from "./pinned.ts";
 import type { Transport } from "../transport/types.ts";
 
 // Where remediation keeps backups and its audit log on the host.
@@ -7,7 +7,8 @@ export const STATE_DIR = "/var/lib/ddv/remediation";
 
 // One backed-up path: enough to put it back byte-identical with its owner, mode and extended attributes (ACLs).
 // dev/ino: the object recorded, seen without following links (a link is refused, never backed up as a link);
-// restoring owner and mode acts on that very object. `created`: what a step created there (removed on undo).
+// restoring owner and mode acts on that very object. `created`: what a step created there (removed on undo);
+// `staged`: the temp name it was made under first (removed on undo too: a kill may land before it was placed).
 export type ManifestEntry = {
   path: string;
   existed: boolean;
@@ -21,6 +22,7 @@ export type ManifestEntry = {
   copy?: string;
   xattrs?: Record<string, string>;
   created?: Expect;
+  staged?: string;
   fix: string;
 };
 
@@ -88,10 +90,21 @@ export class BackupFolder {
     return entry;
   }
 
-  // Records what a step created at `e.path`, so an undo removes that object and nothing else.
-  async created(e: ManifestEntry, what: Facts) {
-    e.created = { dev: what.dev, ino: what.ino };
+  // Creates a new file or directory at `e.path` so that a kill at any moment leaves nothing an undo cannot remove:
+  // made under a temp name in the same directory (recorded first), its identity recorded next, and only then
+  // renamed into place, never over anything. An undo removes that very object and nothing else.
+  async create(
+    e: ManifestEntry,
+    make: { op: "write"; data: string; mode: number; owner: Id; group: Id } | { op: "mkdir"; mode: number; owner: Id; group: Id },
+  ) {
+    const slash = e.path.lastIndexOf("/");
+    const staged = `.${e.path.slice(slash + 1).slice(0, 100)}.ddv-${randomBytes(4).toString("hex")}`;
+    e.staged = `${e.path.slice(0, slash)}/${staged}`;
     await this.writeManifest();
+    const made = await pinned<{ after: Facts }>(this.t, make.op === "write" ? { ...make, path: e.staged, absent: true } : { ...make, path: e.staged });
+    e.created = { dev: made.after.dev, ino: made.after.ino };
+    await this.writeManifest();
+    await pinned(this.t, { op: "place", path: e.path, staged, expect: e.created });
   }
 
   // Records what a fix declared before it acts.
@@ -128,6 +141,10 @@ export class BackupFolder {
 // Puts one manifest entry back (see BackupFolder.restore); also what `remediate rollback` runs from a manifest.
 export async function restoreEntry(t: Transport, e: ManifestEntry) {
   if (!e.existed) {
+    // The staged name is ours (random, made by the step): without a recorded identity (a kill right after it was
+    // made) whatever is there is removed, a directory only if empty; removing a name follows nothing.
+    // Found at its staged name, it was never placed: whatever is at the path now is not the step's.
+    if (e.staged && (await pinned<{ removed: boolean }>(t, { op: "remove", path: e.staged, ...(e.created ? { expect: e.created } : {}) })).removed) return;
     if (e.created) await pinned(t, { op: "remove", path: e.path, expect: e.created });
     return;
   }

@@ -3,7 +3,7 @@
 # the plan saw (device, inode, owner, mode), and changed through that descriptor. A link anywhere, a regular file with
 # other hard links, or an object that changed since the plan is refused with one line. Requests come as JSON on stdin
 # (a list); each answer is {"ok": true, ...} or {"ok": false, "refused": bool, "error": "..."}, in order, on stdout.
-import base64, grp, json, os, pwd, secrets, stat, sys
+import base64, errno, grp, json, os, pwd, secrets, stat, sys
 
 MAX_READ = 64 * 1024 * 1024
 
@@ -198,17 +198,21 @@ def op_read(q):
 
 
 def op_write(q):
-    # A whole new file: written to a temp name in the same directory, owned and moded, fsynced, renamed into place.
-    # The old object at that name (never followed, even if it is a link) is replaced, not written through.
+    # A whole new file. With "absent", created at its name (O_EXCL: never over anything) and written there: the
+    # name is new, so a half-written file is never mistaken for a finished one. Otherwise written to a temp name in
+    # the same directory, owned and moded, fsynced, renamed into place: the old object at that name (never
+    # followed, even if it is a link) is replaced, not written through.
     path = q["path"]
     dirfd, name = parent_of(path)
-    tmp = ".%s.ddv-%s" % (name[:100], secrets.token_hex(4))
+    absent = bool(q.get("absent"))
+    tmp = name if absent else ".%s.ddv-%s" % (name[:100], secrets.token_hex(4))
+    created = False
     try:
         try:
             old = os.stat(name, dir_fd=dirfd, follow_symlinks=False)
         except FileNotFoundError:
             old = None
-        if q.get("absent") and old is not None:
+        if absent and old is not None:
             raise Refused("%s exists now, and the plan was to create it" % path)
         if old is not None:
             if stat.S_ISLNK(old.st_mode):
@@ -216,7 +220,11 @@ def op_write(q):
             if not stat.S_ISREG(old.st_mode):
                 raise Refused("%s is not a regular file" % path)
             expect_same(path, old, q)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dirfd)
+        except FileExistsError:
+            raise Refused("%s exists now, and the plan was to create it" % path)
+        created = True
         try:
             write_all(fd, base64.b64decode(q["data"]))
             for n, v in (q.get("xattrs") or {}).items():
@@ -227,14 +235,16 @@ def op_write(q):
             st = os.fstat(fd)
         finally:
             os.close(fd)
-        os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        if not absent:
+            os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
         sync_dir(dirfd)
         return {"before": facts(old) if old else None, "after": facts(st)}
     except BaseException:
-        try:
-            os.unlink(tmp, dir_fd=dirfd)
-        except OSError:
-            pass
+        if created:
+            try:
+                os.unlink(tmp, dir_fd=dirfd)
+            except OSError:
+                pass
         raise
     finally:
         os.close(dirfd)
@@ -270,6 +280,56 @@ def op_mkdir(q):
         return {"after": facts(st)}
     except FileExistsError:
         raise Refused("%s exists now, and the plan was to create it" % path)
+    finally:
+        os.close(dirfd)
+
+
+def rename_noreplace(dirfd, src, dst):
+    # renameat2(RENAME_NOREPLACE): fails with EEXIST instead of replacing what is at dst.
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    if hasattr(libc, "renameat2") and libc.renameat2(dirfd, src.encode(), dirfd, dst.encode(), 1) == 0:
+        return True
+    err = ctypes.get_errno() if hasattr(libc, "renameat2") else errno.ENOSYS
+    if err == errno.EEXIST:
+        return False
+    if err not in (errno.ENOSYS, errno.EINVAL):
+        raise OSError(err, os.strerror(err))
+    # A filesystem without it: a file is hard-linked (fails if dst exists) and its staged name removed; a directory
+    # is renamed after a look (an empty directory planted in between would be replaced: nothing is followed).
+    st = os.stat(src, dir_fd=dirfd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        try:
+            os.link(src, dst, src_dir_fd=dirfd, dst_dir_fd=dirfd, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        os.unlink(src, dir_fd=dirfd)
+        return True
+    try:
+        os.stat(dst, dir_fd=dirfd, follow_symlinks=False)
+        return False
+    except FileNotFoundError:
+        os.rename(src, dst, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+        return True
+
+
+def op_place(q):
+    # Moves a staged object (made under a temp name in the same directory, its identity recorded) to its name, never
+    # over anything: a creation that a kill can interrupt at any point and a rollback can still undo.
+    path, staged = q["path"], q["staged"]
+    if "/" in staged or staged in ("", ".", ".."):
+        raise Refused("%r is not a name in %s's directory" % (staged, path))
+    dirfd, name = parent_of(path)
+    try:
+        try:
+            st = os.stat(staged, dir_fd=dirfd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise Refused("%s's staged copy %s is gone" % (path, staged))
+        expect_same(path, st, q)
+        if not rename_noreplace(dirfd, staged, name):
+            raise Refused("%s exists now, and the plan was to create it" % path)
+        sync_dir(dirfd)
+        return {"after": facts(st)}
     finally:
         os.close(dirfd)
 
@@ -313,7 +373,7 @@ def op_append(q):
         os.close(dirfd)
 
 
-OPS = {"inspect": op_inspect, "change": op_change, "read": op_read, "write": op_write, "mkdir": op_mkdir, "remove": op_remove, "append": op_append}
+OPS = {"inspect": op_inspect, "change": op_change, "read": op_read, "write": op_write, "mkdir": op_mkdir, "remove": op_remove, "place": op_place, "append": op_append}
 
 
 def main():

@@ -19,7 +19,7 @@ export class RefusedError extends Error {
 }
 
 // A user or group by name or number, resolved on the host.
-type Id = string | number;
+export type Id = string | number;
 
 type Request =
   | { op: "inspect"; path: string }
@@ -28,6 +28,7 @@ type Request =
   | { op: "write"; path: string; data: string; mode: number; owner: Id; group: Id; xattrs?: Record<string, string>; expect?: Expect; absent?: boolean }
   | { op: "mkdir"; path: string; mode: number; owner: Id; group: Id }
   | { op: "remove"; path: string; expect?: Expect }
+  | { op: "place"; path: string; staged: string; expect: Expect }
   | { op: "append"; path: string; data: string };
 
 type Answer = { ok: true; [k: string]: unknown } | { ok: false; refused: boolean; error: string };

@@ -30,6 +30,7 @@ const ManifestSchema = z.object({
       sha256: z.string().optional(),
       xattrs: z.record(z.string(), z.string()).optional(),
       created: Identity.optional(),
+      staged: z.string().optional(),
       fix: z.string(),
     }),
   ),
@@ -124,6 +125,7 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
 }
 
 function describeEntry(e: ManifestEntry): string {
+  if (!e.existed && e.staged && !e.created) return `remove ${e.staged}, made by ${e.fix} and not yet placed at ${e.path}`;
   if (!e.existed) return e.created ? `remove ${e.path} (created by ${e.fix})` : `${e.path}: nothing created (${e.fix})`;
   if (e.copy) return `restore ${e.path}: content, owner ${e.uid}:${e.gid}, mode ${(e.mode ?? 0).toString(8)} (${e.fix})`;
   return `restore owner ${e.uid}:${e.gid} and mode ${(e.mode ?? 0).toString(8)} of ${e.path} (${e.fix})`;

@@ -119,6 +119,26 @@ describeE2E("remediation as root cannot be turned against its host", () => {
       expect((await shInside(KILLED, state)).stdout, fix).toBe(original);
       expect((await shInside(KILLED, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim(), fix).toBe("free");
     }
+
+    // mkdir: the log directory moved aside (the running Gunicorn keeps its open files), so fix-permissions makes it
+    // again; killed in that step, the rollback removes what the step created and nothing else.
+    await shInside(KILLED, "mv /var/log/projectmeats /var/log/projectmeats.aside");
+    try {
+      const gone = `test -e /var/log/projectmeats && echo present || echo absent; stat -c '%n %a %U:%G %s' ${env} && sha256sum ${env}; ${acl}`;
+      const v2 = await validateInside(KILLED, [], "sigkill-mkdir");
+      expect(v2.results.filter((r) => r.status === "fail").map((r) => r.id)).toContain("FS-002");
+      const before = (await shInside(KILLED, gone)).stdout;
+      expect(before).toMatch(/^absent/);
+      await killIn("fix-permissions", "KILL", "reports/e2e/sigkill-mkdir");
+      for (let i = 0; i < 2; i++) {
+        const rb = await remediateInside(KILLED, ["rollback", "latest", "--yes"]);
+        expect(rb.exitCode, `${rb.stdout}\n${rb.stderr}`).toBe(0);
+        expect((await shInside(KILLED, gone)).stdout, "mkdir").toBe(before);
+      }
+      expect((await shInside(KILLED, `flock -n ${STATE_DIR}/remediation.lock true && echo free`)).stdout.trim(), "mkdir").toBe("free");
+    } finally {
+      await shInside(KILLED, "rm -rf /var/log/projectmeats && mv /var/log/projectmeats.aside /var/log/projectmeats");
+    }
   });
 });
 

@@ -141,6 +141,53 @@ describe("backups hold bytes, not links; restore is byte-identical", () => {
     expect(readFileSync(f, "utf8")).toBe("x");
   });
 
+  // A kill can land before any of the create's four host calls (manifest, stage, manifest, place): after each, the
+  // manifest on disk is enough for an undo to leave the directory as it was.
+  test.each(["write", "mkdir"] as const)("a %s killed at any point is undone from its manifest alone: nothing left behind", async (op) => {
+    const { readdirSync } = await import("node:fs");
+    const make = op === "write" ? { op, data: Buffer.from("x\n").toString("base64"), mode: 0o640, ...me } : { op, mode: 0o750, ...me };
+    for (let killAt = 1; killAt <= 5; killAt++) {
+      const state = mkdtempSync(path.join(tmpdir(), "ddv-state-"));
+      let calls = 0;
+      let armed = false;
+      const dying = { ...t, run: (argv: string[], o?: object) => (armed && ++calls === killAt ? Promise.reject(new Error("killed")) : t.run(argv, o)) };
+      const b = BackupFolder.at(dying, state);
+      const p = path.join(dir, "logs");
+      const e = await b.save(p, "test", { content: false });
+      armed = true;
+      const done = await b.create(e, make).then(
+        () => true,
+        () => false,
+      );
+      expect(done).toBe(killAt === 5);
+      if (done) expect(lstatSync(p).isDirectory()).toBe(op === "mkdir");
+      const files = JSON.parse(readFileSync(path.join(state, "manifest.json"), "utf8")).files;
+      for (const f of files.reverse()) await restoreEntry(t, f);
+      expect([killAt, readdirSync(dir)]).toEqual([killAt, []]);
+      rmSync(state, { recursive: true });
+    }
+  });
+
+  test("placing a created object never replaces what appeared at its name meanwhile", async () => {
+    const state = mkdtempSync(path.join(tmpdir(), "ddv-state-"));
+    const p = path.join(dir, "logs");
+    const b = BackupFolder.at(t, state);
+    const e = await b.save(p, "test", { content: false });
+    // The service's user plants an empty directory at the name between the plan and the step.
+    const sneaky = {
+      ...t,
+      run: async (argv: string[], o?: { input?: string }) => {
+        if (o?.input?.includes('"op":"place"')) mkdirSync(p);
+        return t.run(argv, o);
+      },
+    };
+    await expect(BackupFolder.at(sneaky, state).create(e, { op: "mkdir", mode: 0o750, ...me })).rejects.toThrow(/exists now/);
+    expect(statSync(p).mode & 0o7777).not.toBe(0o750);
+    await restoreEntry(t, e);
+    expect((await import("node:fs")).readdirSync(dir)).toEqual(["logs"]);
+    rmSync(state, { recursive: true });
+  });
+
   test("read answers bytes, owner and mode of the very file", async () => {
     const p = path.join(dir, "f");
     writeFileSync(p, "hello", { mode: 0o600 });
