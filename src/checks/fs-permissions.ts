@@ -140,8 +140,9 @@ export const fsChecks = [
       dependsOn: ["SVC-016"],
     },
     {
+      skipIf: (ctx) => (ctx.config.logDir === null ? "logDir is null: the app logs to the journal (files it writes are FS-007's)" : undefined),
       async run(ctx) {
-        const dir = ctx.config.logDir;
+        const dir = ctx.config.logDir as string;
         // Listed as root from outside, so the directory and its logs are asked in one batch with the other checks.
         const [who, names] = await Promise.all([serviceAccount(ctx), ctx.transport.readDir(dir).catch(missingAsEmpty)]);
         const logs = names.filter((n) => n.endsWith(".log")).map((n) => `${dir}/${n}`);
@@ -279,9 +280,9 @@ export const fsChecks = [
     {
       async run(ctx) {
         const [w, who] = await Promise.all([appWrites(ctx), serviceAccount(ctx)]);
-        const logDir = ctx.config.logDir.replace(/\/+$/, "");
+        const logDir = ctx.config.logDir?.replace(/\/+$/, "");
         // FS-002 judges every *.log in the config's log directory (and the directory): one root cause, one red check.
-        const toFs002 = (p: AppPath) => p.kind !== "tree" && p.kind !== "dir" && path.dirname(p.path) === logDir && p.path.endsWith(".log");
+        const toFs002 = (p: AppPath) => !!logDir && p.kind !== "tree" && p.kind !== "dir" && path.dirname(p.path) === logDir && p.path.endsWith(".log");
         const mine = w.paths.filter((p) => !toFs002(p));
         const left = w.paths.filter(toFs002);
         const first = await Promise.all(mine.map((p) => judgeWrite(ctx, p, who)));

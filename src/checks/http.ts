@@ -249,7 +249,7 @@ export const httpChecks = [
       smoke: true,
       expects: "health, admin and API paths through nginx answer without 502, 503 or 504",
       recommendation: "nginx cannot reach the upstream: make its proxy_pass/upstream match Gunicorn's --bind, then reload nginx",
-      dependsOn: ["SVC-013", "HTTP-001"],
+      dependsOn: ["SVC-013", "HTTP-001", "SVC-020"],
     },
     {
       skipIf: withoutNginx,

@@ -8,6 +8,7 @@ import { gunicornEndpoint } from "../probes/endpoint.ts";
 import { siteUpstreams } from "../probes/nginx-sites.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { crashCause } from "../probes/crash-cause.ts";
+import { connectAs, nginxWorker, userName } from "../probes/nginx-worker.ts";
 import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
 import { defineCheck, fail, failFor, pass, withoutNginx } from "./define.ts";
 
@@ -546,6 +547,54 @@ export const serviceChecks = [
         return pass(
           `operator's file ${mine.name}${shared.length ? `; set in more than one source: ${byWinner(shared)}` : "; no variable is set in more than one source"}`,
         );
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "SVC-020",
+      title: "nginx's workers can connect to Gunicorn's unix socket",
+      suite: "service",
+      severity: "critical",
+      smoke: true,
+      expects:
+        "for each unix socket nginx proxies the site to (nginx -T), connect(2) tried as nginx's worker process " +
+        "(its uid, gid and groups from /proc) succeeds: the socket's owner, group and mode (SocketUser=, SocketGroup=, " +
+        "SocketMode= under socket activation) and every directory on the way let nginx in",
+      recommendation:
+        "Under socket activation set SocketGroup= to nginx's group (Debian: www-data) and SocketMode=0660 in the .socket unit " +
+        "(systemctl edit <name>.socket), then systemctl restart <name>.socket; when Gunicorn creates the socket itself, " +
+        "give the unit a Group= nginx's user belongs to and Gunicorn --umask 007, then restart; every directory on the path " +
+        "must be searchable by nginx's user",
+      dependsOn: ["SVC-013", "SVC-015"],
+    },
+    {
+      skipIf: withoutNginx,
+      async run(ctx) {
+        const targets = (await siteUpstreams(ctx)) ?? [];
+        const sockets = [...new Set(targets.flatMap((t) => ("unix" in t ? [t.unix] : [])))];
+        if (!sockets.length) {
+          const tcp = targets.map((t) => ("port" in t ? `${t.host}:${t.port}` : "")).filter(Boolean);
+          return pass(`nginx proxies the site over TCP (${tcp.join(", ") || "no local upstream found"}): no socket file between them`);
+        }
+        const w = await nginxWorker(ctx);
+        if (!w) throw new Error(`${ctx.config.dependencies.nginx} runs no worker process under a non-root user: cannot try as nginx would`);
+        const who = `nginx's worker ${w.name} (pid ${w.pid}, uid ${w.uid}, gid ${w.gid}, groups ${w.groups.join(",") || "none"})`;
+        const sock = await socketUnit(ctx);
+        const bad: string[] = [];
+        for (const path of sockets) {
+          const answer = await connectAs(ctx, w, path);
+          if (answer === "ok") continue;
+          const st = await ctx.transport.stat(path);
+          const file = st ? `${path} is owned by ${await userName(ctx, st.uid)} (gid ${st.gid}), mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")}` : "";
+          const unit = sock?.listen.some((l) => l.address === path)
+            ? `; ${sock.id} sets SocketUser=${sock.socketUser || "root"} SocketGroup=${sock.socketGroup || "root"} SocketMode=${(sock.socketMode ?? 0o666).toString(8).padStart(4, "0")}`
+            : "";
+          const why =
+            answer === "EACCES" ? "permission denied" : answer === "ENOENT" ? "no such socket" : answer === "ECONNREFUSED" ? "nothing listens there" : answer;
+          bad.push(`connect to ${path} as ${who}: ${answer} (${why})${file ? `; ${file}` : ""}${unit}`);
+        }
+        return bad.length ? fail(`${bad.join("; ")}: nginx answers 502 to every visitor`) : pass(`${who} connects to ${sockets.join(", ")}`);
       },
     },
   ),

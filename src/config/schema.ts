@@ -83,7 +83,8 @@ export const ConfigSchema = z
     // A static file Django's collectstatic always writes, relative to STATIC_ROOT.
     staticProbeFile: z.string().default("admin/css/base.css"),
     staticRoot: absolute.default("/opt/projectmeats/backend/staticfiles"),
-    logDir: absolute.default("/var/log/projectmeats"),
+    // null: the app logs to the journal only (FS-002 is skipped; files the app does write are FS-007's).
+    logDir: absolute.nullable().default("/var/log/projectmeats"),
     secrets: SecretRulesSchema.prefault({}),
     // Failures of checks below this severity are reported but do not turn the run red.
     // high by default: medium and low findings are hardening advice, shown in every report, never hidden.

@@ -91,20 +91,24 @@ export async function findHolders(ctx: ProbeContext, found: Array<{ inode: strin
 export function unitPids(ctx: ProbeContext): Promise<number[]> {
   return ctx.once("proc:unitpids", async () => {
     const unit = await serviceUnit(ctx);
-    if (unit.controlGroup) {
-      for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
-        const text = await ctx.transport.readFile(`${root}${unit.controlGroup}/cgroup.procs`).catch(() => undefined);
-        // 0: a process outside our PID namespace, which we cannot read.
-        if (text !== undefined)
-          return text
-            .split("\n")
-            .filter(Boolean)
-            .map(Number)
-            .filter((p) => p > 0);
-      }
-    }
-    return unit.mainPid ? [unit.mainPid] : [];
+    return (await cgroupPids(ctx, unit.controlGroup)) ?? (unit.mainPid ? [unit.mainPid] : []);
   });
+}
+
+// PIDs in one cgroup (systemd's ControlGroup= of a unit), or undefined when no layout lets us read it.
+export async function cgroupPids(ctx: ProbeContext, controlGroup: string): Promise<number[] | undefined> {
+  if (!controlGroup) return undefined;
+  for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
+    const text = await ctx.transport.readFile(`${root}${controlGroup}/cgroup.procs`).catch(() => undefined);
+    // 0: a process outside our PID namespace, which we cannot read.
+    if (text !== undefined)
+      return text
+        .split("\n")
+        .filter(Boolean)
+        .map(Number)
+        .filter((p) => p > 0);
+  }
+  return undefined;
 }
 
 // Resident memory of every process of the unit, in MiB. A process that exits while measured (ENOENT) is skipped and

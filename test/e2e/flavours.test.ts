@@ -28,11 +28,18 @@ const SHAPES: Shape[] = [
         red: ["SVC-001"],
       },
       {
-        // The site's @health_fallback answers /health/ "healthy" while Django is unreachable: HTTP-007 sees the 502s.
+        // The site's @health_fallback answers /health/ "healthy" while Django is unreachable: SVC-020 names why.
         name: "the socket's mode shuts nginx out (502 through nginx)",
         apply: "chmod 600 /run/projectmeats.sock",
         undo: "chmod 660 /run/projectmeats.sock",
-        red: ["HTTP-007"],
+        red: ["SVC-020"],
+      },
+      {
+        name: "ALLOWED_HOSTS loses www.meatscentral.com, a name the site serves (400 for those visitors)",
+        apply:
+          "sed -i 's/^ALLOWED_HOSTS=.*/ALLOWED_HOSTS=localhost,127.0.0.1,meatscentral.com/' /etc/projectmeats/projectmeats.env && systemctl restart projectmeats",
+        undo: "sed -i 's/^ALLOWED_HOSTS=.*/ALLOWED_HOSTS=localhost,127.0.0.1,meatscentral.com,www.meatscentral.com/' /etc/projectmeats/projectmeats.env && systemctl restart projectmeats",
+        red: ["HTTP-009"],
       },
     ],
   },
@@ -51,6 +58,18 @@ const SHAPES: Shape[] = [
         apply: `runuser -u postgres -- psql -XAtq -c "ALTER ROLE myprojectuser PASSWORD 'rotated-elsewhere-0123456789'"`,
         undo: `pw=$(sed -n "s/^ *'PASSWORD': '\\(.*\\)',$/\\1/p" /home/sammy/myprojectdir/myproject/settings.py) && runuser -u postgres -- psql -XAtq -c "ALTER ROLE myprojectuser PASSWORD '$pw'"`,
         red: ["DB-001"],
+      },
+      {
+        name: "the socket's mode shuts nginx's www-data out (502 through nginx)",
+        apply: "chmod 600 /run/gunicorn.sock",
+        undo: "chmod 666 /run/gunicorn.sock",
+        red: ["SVC-020"],
+      },
+      {
+        name: "ALLOWED_HOSTS loses tutorial.example, the name the site serves (every visitor gets 400)",
+        apply: "sed -i \"s/^ALLOWED_HOSTS = .*/ALLOWED_HOSTS = ['localhost']/\" /home/sammy/myprojectdir/myproject/settings.py && systemctl restart gunicorn",
+        undo: "sed -i \"s/^ALLOWED_HOSTS = .*/ALLOWED_HOSTS = ['tutorial.example', 'localhost']/\" /home/sammy/myprojectdir/myproject/settings.py && systemctl restart gunicorn",
+        red: ["HTTP-002"],
       },
       {
         name: "the socket stopped: nothing starts Gunicorn",

@@ -13,11 +13,11 @@ const PRIVATE_MODES = [0o400, 0o440, 0o600, 0o640];
 export async function baselineActions(t: Transport, f: UnitFacts, ids: { uid: number; gid: number }): Promise<{ actions: Action[]; notes: string[] }> {
   const out: Action[] = [];
   const notes: string[] = [];
-  const logs = ["error.log", "access.log"].map((n) => `${f.logDir}/${n}`);
-  const envFiles = f.envFiles.map((e) => e.path);
   // Gunicorn logging to the journal: the log directory is not the service's (it may be the project itself).
-  const logDir = logsToFiles(f) ? [f.logDir, ...logs] : [];
-  const seen = await inspectPaths(t, [...logDir, ...envFiles]);
+  const logDir = logsToFiles(f) ? f.logDir : null;
+  const logs = logDir ? ["error.log", "access.log"].map((n) => `${logDir}/${n}`) : [];
+  const envFiles = f.envFiles.map((e) => e.path);
+  const seen = await inspectPaths(t, [...(logDir ? [logDir, ...logs] : []), ...envFiles]);
   const look = (path: string): Facts | undefined => {
     const i = seen.get(path);
     if (!i || i.kind === "missing") return undefined;
@@ -27,18 +27,18 @@ export async function baselineActions(t: Transport, f: UnitFacts, ids: { uid: nu
     else return i;
     return undefined;
   };
-  const dir = logDir.length ? seen.get(f.logDir) : undefined;
-  if (dir?.kind === "missing") out.push({ kind: "mkdir", path: f.logDir, mode: 0o775, owner: f.user, group: f.group });
-  else if (look(f.logDir)?.kind === "dir") {
+  const dir = logDir ? seen.get(logDir) : undefined;
+  if (logDir && dir?.kind === "missing") out.push({ kind: "mkdir", path: logDir, mode: 0o775, owner: f.user, group: f.group });
+  else if (logDir && look(logDir)?.kind === "dir") {
     const d = dir as Facts;
-    if (d.mode !== 0o775 || d.uid !== ids.uid || d.gid !== ids.gid) out.push({ kind: "mkdir", path: f.logDir, mode: 0o775, owner: f.user, group: f.group });
+    if (d.mode !== 0o775 || d.uid !== ids.uid || d.gid !== ids.gid) out.push({ kind: "mkdir", path: logDir, mode: 0o775, owner: f.user, group: f.group });
     for (const path of logs) {
       const st = look(path);
       if (st?.kind !== "file") continue; // Gunicorn creates it
       if (st.uid !== ids.uid || st.gid !== ids.gid) out.push({ kind: "chown", path, owner: f.user, group: f.group, expect: identityOf(st) });
       if (st.mode !== 0o664) out.push({ kind: "chmod", path, mode: 0o664, expect: identityOf(st) });
     }
-  } else if (dir && dir.kind !== "refused" && dir.kind !== "link") notes.push(`${f.logDir} left alone: it is not a directory`);
+  } else if (dir && dir.kind !== "refused" && dir.kind !== "link") notes.push(`${logDir} left alone: it is not a directory`);
   for (const path of envFiles) {
     const st = look(path);
     if (!st) continue;

@@ -93,7 +93,7 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   // A Gunicorn the unit runs without these flags logs errors to stderr (the journal) and no access log: kept so.
   // Rendered from scratch, logs go to logDir unless that is the project itself (then the journal: the project
   // directory is not made the service's log directory).
-  const ownLogDir = ![config.projectDir, workDir].includes(config.logDir);
+  const ownLogDir = !!config.logDir && ![config.projectDir, workDir].includes(config.logDir);
   const accessLog = flag(["--access-logfile"]) ?? (argv ? undefined : ownLogDir ? `${config.logDir}/access.log` : "-");
   const errorLog = flag(["--error-logfile", "--log-file"]) ?? (argv || !ownLogDir ? "-" : `${config.logDir}/error.log`);
   if (argv && (flag(["--access-logfile"]) || flag(["--error-logfile", "--log-file"]))) kept.push(`Gunicorn's log targets (${accessLog}, ${errorLog})`);

@@ -25,7 +25,7 @@ export type UnitFacts = {
   timeout: number;
   gracefulTimeout: number;
   wsgi: string;
-  logDir: string;
+  logDir: string | null;
   // Directories the app writes besides its logs (media uploads), when they exist.
   writable: string[];
   // "read-only" when the project or its venv lives under /home (ProtectHome=true would hide the app).
@@ -103,10 +103,10 @@ WantedBy=multi-user.target
 
 // Whether Gunicorn writes log files in logDir (not the journal): then the log directory is writable and baselined.
 export function logsToFiles(f: Pick<UnitFacts, "accessLog" | "errorLog" | "logDir">): boolean {
-  return [f.accessLog, f.errorLog].some((l) => l?.startsWith(`${f.logDir}/`));
+  return !!f.logDir && [f.accessLog, f.errorLog].some((l) => l?.startsWith(`${f.logDir}/`));
 }
 
-const writablePaths = (f: UnitFacts) => [...new Set([...(logsToFiles(f) ? [f.logDir] : []), ...f.writable])];
+const writablePaths = (f: UnitFacts) => [...new Set([...(logsToFiles(f) && f.logDir ? [f.logDir] : []), ...f.writable])];
 
 // What an emptied drop-in holds: the rendered unit is the whole configuration (the original is in the backup).
 export const NEUTRAL_DROPIN = "# Emptied by ddv emergency-reset: the rendered unit is the whole configuration; the original is in the run's backup folder.\n";

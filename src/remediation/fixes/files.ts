@@ -35,7 +35,7 @@ async function checkIdentity(ctx: ProbeContext, db: UserDb, u: Unit): Promise<{ 
 async function permissionRoots(ctx: ProbeContext): Promise<string[]> {
   const u = await serviceUnit(ctx);
   const c = ctx.config;
-  const roots = [c.projectDir, c.logDir, c.staticRoot, ...(u.workingDirectory ? [u.workingDirectory] : [])];
+  const roots = [c.projectDir, ...(c.logDir ? [c.logDir] : []), c.staticRoot, ...(u.workingDirectory ? [u.workingDirectory] : [])];
   return [...new Set(roots)].filter((r, _, all) => !all.some((o) => o !== r && within(r, [o])));
 }
 
@@ -131,6 +131,7 @@ async function planLogs(
   linked: string[],
 ): Promise<string | undefined> {
   const dir = ctx.config.logDir;
+  if (!dir) return "logDir is null: the app logs to the journal, there is no log directory to fix";
   const st = await pp.get(dir);
   if (!st) {
     const parent = dir.slice(0, dir.lastIndexOf("/")) || "/";
