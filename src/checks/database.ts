@@ -23,7 +23,9 @@ export const databaseChecks = [
       smoke: true,
       expects: "a connection with the DATABASE_URL of the service's environment succeeds and the server answers `select current_setting('server_version')`",
       recommendation:
-        "As postgres, let the role of DATABASE_URL log in (ALTER ROLE ... LOGIN CONNECTION LIMIT -1 VALID UNTIL 'infinity', only what is wrong) and give it the password of DATABASE_URL in the env file (ALTER ROLE ... PASSWORD); a wrong host, port or database name is fixed in DATABASE_URL, then restart the service",
+        "As postgres, let the role of DATABASE_URL log in (ALTER ROLE ... LOGIN CONNECTION LIMIT -1 VALID UNTIL 'infinity', " +
+        "only what is wrong) and give it the password of DATABASE_URL in the env file (ALTER ROLE ... " +
+        "PASSWORD); a wrong host, port or database name is fixed in DATABASE_URL, then restart the service",
       fixId: "repair-db-role",
       dependsOn: ["SVC-012"],
     },
@@ -63,7 +65,8 @@ export const databaseChecks = [
       severity: "high",
       expects: "the role of DATABASE_URL has CONNECT and TEMP on its database, and USAGE and CREATE on schema public",
       recommendation:
-        "As postgres, in the app's database: GRANT USAGE, CREATE ON SCHEMA public TO <role> (PostgreSQL 15 no longer grants CREATE on public to everyone); GRANT CONNECT, TEMPORARY ON DATABASE <db> TO <role> when those are missing",
+        "As postgres, in the app's database: GRANT USAGE, CREATE ON SCHEMA public TO <role> (PostgreSQL 15 no longer " +
+        "grants CREATE on public to everyone); GRANT CONNECT, TEMPORARY ON DATABASE <db> TO <role> when those are missing",
       fixId: "grant-schema",
       dependsOn: ["DB-001"],
     },
@@ -89,7 +92,8 @@ export const databaseChecks = [
       suite: "database",
       severity: "medium",
       expects:
-        "max_connections - superuser_reserved_connections - client connections in use >= Gunicorn's effective workers x threads (as its config loader resolves them) + thresholds.minConnectionHeadroom",
+        "max_connections - superuser_reserved_connections - client connections in use >= Gunicorn's " +
+        "effective workers x threads (as its config loader resolves them) + thresholds.minConnectionHeadroom",
       recommendation: "Raise max_connections in postgresql.conf (and restart PostgreSQL), or lower Gunicorn workers/threads",
       dependsOn: ["SVC-016", "DB-001"],
     },
@@ -104,7 +108,9 @@ export const databaseChecks = [
         const { workers, threads, source } = await gunicornSettings(ctx);
         const need = workers * threads;
         const free = (row?.max ?? 0) - (row?.reserved ?? 0) - (row?.used ?? 0);
-        const s = `max_connections=${row?.max}, reserved=${row?.reserved}, in use=${row?.used}, free=${free}; Gunicorn may open ${need} (${workers} workers x ${threads} threads, read by ${source}), margin ${ctx.config.thresholds.minConnectionHeadroom}`;
+        const s =
+          `max_connections=${row?.max}, reserved=${row?.reserved}, in use=${row?.used}, free=${free}; Gunicorn may open ${need} ` +
+          `(${workers} workers x ${threads} threads, read by ${source}), margin ${ctx.config.thresholds.minConnectionHeadroom}`;
         return free >= need + ctx.config.thresholds.minConnectionHeadroom ? pass(s) : fail(s);
       },
     },
@@ -116,7 +122,8 @@ export const databaseChecks = [
       suite: "database",
       severity: "medium",
       expects:
-        "when DATABASE_URL's host is a Unix socket directory or a loopback name (localhost, 127.0.0.0/8, ::1), every entry of the cluster's running listen_addresses is loopback too (read as postgres over the local socket)",
+        "when DATABASE_URL's host is a Unix socket directory or a loopback name (localhost, 127.0.0.0/8, ::1), " +
+        "every entry of the cluster's running listen_addresses is loopback too (read as postgres over the local socket)",
       recommendation: "Set listen_addresses = 'localhost' in postgresql.conf (or ALTER SYSTEM RESET listen_addresses) and restart PostgreSQL",
       dependsOn: ["SVC-012"],
     },
@@ -141,7 +148,8 @@ export const databaseChecks = [
       suite: "database",
       severity: "high",
       expects:
-        "no rule of pg_hba_file_rules (pg_hba.conf as PostgreSQL parses it, read as postgres over the local socket) has an error, method trust, a clear-text method (password, pam, ldap, radius, bsd) on a host/hostnossl line, or ident on a TCP line",
+        "no rule of pg_hba_file_rules (pg_hba.conf as PostgreSQL parses it, read as postgres over the local socket) has an error, " +
+        "method trust, a clear-text method (password, pam, ldap, radius, bsd) on a host/hostnossl line, or ident on a TCP line",
       recommendation:
         "In pg_hba.conf use peer for local lines and scram-sha-256 for host lines (hostssl where clients cross a network), then `systemctl reload postgresql`",
       dependsOn: ["SVC-012"],
@@ -163,9 +171,12 @@ export const databaseChecks = [
       suite: "database",
       severity: "high",
       expects:
-        "the role of DATABASE_URL (current_user on its own connection) has neither SUPERUSER, CREATEROLE nor REPLICATION, and is not a member of a role that has one, nor of pg_execute_server_program, pg_read_server_files or pg_write_server_files (CREATEDB and BYPASSRLS are reported, not faulted)",
+        "the role of DATABASE_URL (current_user on its own connection) has neither SUPERUSER, " +
+        "CREATEROLE nor REPLICATION, and is not a member of a role that has one, nor of pg_execute_server_program, " +
+        "pg_read_server_files or pg_write_server_files (CREATEDB and BYPASSRLS are reported, not faulted)",
       recommendation:
-        "As postgres: ALTER ROLE <role> NOSUPERUSER NOCREATEROLE NOREPLICATION, and REVOKE the listed roles FROM <role>; give it ownership of its database and schema instead",
+        "As postgres: ALTER ROLE <role> NOSUPERUSER NOCREATEROLE NOREPLICATION, " +
+        "and REVOKE the listed roles FROM <role>; give it ownership of its database and schema instead",
       dependsOn: ["DB-001"],
     },
     {
@@ -189,7 +200,8 @@ export const databaseChecks = [
       expects:
         "the cluster's password_encryption is scram-sha-256 and no role's stored password (pg_authid, read as postgres over the local socket) is an MD5 hash",
       recommendation:
-        "ALTER SYSTEM SET password_encryption = 'scram-sha-256'; SELECT pg_reload_conf(); then set each listed role's password again (ALTER ROLE ... PASSWORD) so it is stored as SCRAM",
+        "ALTER SYSTEM SET password_encryption = 'scram-sha-256'; SELECT pg_reload_conf(); " +
+        "then set each listed role's password again (ALTER ROLE ... PASSWORD) so it is stored as SCRAM",
       dependsOn: ["SVC-012"],
     },
     {

@@ -109,7 +109,8 @@ export const fsChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "manage.py and the WSGI module under WorkingDirectory pass access(2) for read (every ancestor enterable) as the running service's uid/gid/groups inside its mount namespace; when the service is down, by mode bits for the unit's User/Group from /etc/passwd",
+        "manage.py and the WSGI module under WorkingDirectory pass access(2) for read (every ancestor enterable) as the running service's " +
+        "uid/gid/groups inside its mount namespace; when the service is down, by mode bits for the unit's User/Group from /etc/passwd",
       recommendation: "chown -R <user>:<group> <project dir> and make files 644, directories 755",
       fixId: "fix-permissions",
       dependsOn: ["SVC-004"],
@@ -133,9 +134,11 @@ export const fsChecks = [
       suite: "fs-permissions",
       severity: "high",
       expects:
-        "the log directory and every *.log in it pass access(2) for write (every ancestor enterable) as the running service's uid/gid/groups inside its mount namespace, so read-only mounts of its sandbox count; when the service is down, by mode bits for the unit's User/Group",
+        "the log directory and every *.log in it pass access(2) for write (every ancestor enterable) as the running service's uid/gid/groups " +
+        "inside its mount namespace, so read-only mounts of its sandbox count; when the service is down, by mode bits for the unit's User/Group",
       recommendation:
-        "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log; with ProtectSystem=strict, list the log dir in the unit's ReadWritePaths= and restart",
+        "chown -R <user>:<group> <log dir>; chmod 775 <log dir>; chmod 664 <log dir>/*.log; " +
+        "with ProtectSystem=strict, list the log dir in the unit's ReadWritePaths= and restart",
       fixId: "fix-permissions",
       dependsOn: ["SVC-016"],
     },
@@ -161,9 +164,11 @@ export const fsChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "each EnvironmentFile of the unit: mode 400, 440, 600 or 640 (no access for others, no group write, no execute bits); owner root or the service's uid; when the group may read, group root or one of the service's groups (the running process's, else the unit's from /etc/passwd)",
+        "each EnvironmentFile of the unit: mode 400, 440, 600 or 640 (no access for others, no group write, no execute bits); owner root or the " +
+        "service's uid; when the group may read, group root or one of the service's groups (the running process's, else the unit's from /etc/passwd)",
       recommendation:
-        "chown root:root <env file> && chmod 600 <env file> (systemd reads it as root); or chown root:<the unit's Group> and chmod 640 when the app itself must read it",
+        "chown root:root <env file> && chmod 600 <env file> (systemd reads it as root); " +
+        "or chown root:<the unit's Group> and chmod 640 when the app itself must read it",
       fixId: "fix-env-permissions",
       // A root service turns "owner root or the service's user" into "root only": SEC-008 is the root cause.
       dependsOn: ["SVC-005", "SEC-008"],
@@ -214,7 +219,8 @@ export const fsChecks = [
       suite: "fs-permissions",
       severity: "high",
       expects:
-        "`find -H <project dir> -xdev -perm -0002 ! -type l` finds nothing but sticky directories: no file or directory on the project directory's own filesystem with the o+w bit; find failing or timing out is an error",
+        "`find -H <project dir> -xdev -perm -0002 ! -type l` finds nothing but sticky directories: " +
+        "no file or directory on the project directory's own filesystem with the o+w bit; find failing or timing out is an error",
       recommendation: "chmod o-w on each path listed (directories 755/775, files 644/664)",
       fixId: "fix-permissions",
     },
@@ -236,9 +242,14 @@ export const fsChecks = [
       suite: "fs-permissions",
       severity: "high",
       expects:
-        "`find -H <project dir> -xdev` (pruning the venv, node_modules and .git) lists no regular file with the o+r bit named like an env file or template (.env*, *.env, *.env.*, env.*, *.template, *.example, *.sample) that assigns (NAME=value, comments aside) a non-empty value, other than a bare $VAR reference, to a variable named as a secret (config.secrets: SECRET_KEY, *_PASSWORD, *_KEY, *_TOKEN, ...) or a URL with a password; the unit's own EnvironmentFiles are left to FS-003; files over 64 KiB are not read (named; an error when nothing else is found); find failing is an error. Reports path and variable names, never values",
+        "`find -H <project dir> -xdev` (pruning the venv, node_modules and .git) lists no regular file with the o+r bit named like an " +
+        "env file or template (.env*, *.env, *.env.*, env.*, *.template, *.example, *.sample) that assigns (NAME=value, comments aside) " +
+        "a non-empty value, other than a bare $VAR reference, to a variable named as a secret (config.secrets: SECRET_KEY, *_PASSWORD, " +
+        "*_KEY, *_TOKEN, ...) or a URL with a password; the unit's own EnvironmentFiles are left to FS-003; files over 64 KiB are not read (named; " +
+        "an error when nothing else is found); find failing is an error. Reports path and variable names, never values",
       recommendation:
-        "Remove committed env templates from the deployed tree (or chmod o-r them, 640 root:<group>), and change every password or key they publish if it is in use anywhere",
+        "Remove committed env templates from the deployed tree (or chmod o-r them, " +
+        "640 root:<group>), and change every password or key they publish if it is in use anywhere",
     },
     {
       async run(ctx) {
@@ -259,7 +270,8 @@ export const fsChecks = [
         if (leaks.length) return fail(`${leaks.map((x) => `${x.f.path} (${mode(x.f.mode)}) assigns ${x.names.join(", ")}`).join("; ")}${unread}${more}`);
         if (big.length || found.more) throw new Error(`no readable file assigns a secret among those read, but not every candidate was read${unread}${more}`);
         return pass(
-          `${files.length} env-style file${files.length === 1 ? "" : "s"} readable by others under ${dir}${files.length ? ` (${files.map((f) => f.path).join(", ")})` : ""}, none assigns a password or key`,
+          `${files.length} env-style file${files.length === 1 ? "" : "s"} readable by others under ` +
+            `${dir}${files.length ? ` (${files.map((f) => f.path).join(", ")})` : ""}, none assigns a password or key`,
         );
       },
     },
@@ -272,9 +284,17 @@ export const fsChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "each path the app writes, learned from Django and Gunicorn themselves (the one Python start as the service): MEDIA_ROOT (the default storage's location, when uploads go to the file system), FILE_UPLOAD_TEMP_DIR (when set), the filename of every LOGGING handler that writes a file, and Gunicorn's --error-logfile/--access-logfile when they are paths (not \"-\"), passes access(2) for write as the running service's uid/gid/groups inside its mount namespace (ProtectSystem=/ReadWritePaths= count); a path not there yet: MEDIA_ROOT's nearest existing parent, a log file's own directory; a rotating handler's directory too; when the service is down, by mode bits for the unit's User/Group and the unit's ProtectSystem=/ReadWritePaths=. Log files named *.log directly in the config's log directory are left to FS-002 (which also judges that directory). Settings or a Gunicorn config that cannot be read is an error, never a pass",
+        "each path the app writes, learned from Django and Gunicorn themselves (the one Python start as the service): " +
+        "MEDIA_ROOT (the default storage's location, when uploads go to the file system), FILE_UPLOAD_TEMP_DIR (when set), the filename of every " +
+        'LOGGING handler that writes a file, and Gunicorn\'s --error-logfile/--access-logfile when they are paths (not "-"), passes access(2) ' +
+        "for write as the running service's uid/gid/groups inside its mount namespace (ProtectSystem=/ReadWritePaths= count); a path not there yet: " +
+        "MEDIA_ROOT's nearest existing parent, a log file's own directory; a rotating handler's directory too; when the service is down, " +
+        "by mode bits for the unit's User/Group and the unit's ProtectSystem=/ReadWritePaths=. Log files named *.log directly in the config's log " +
+        "directory are left to FS-002 (which also judges that directory). Settings or a Gunicorn config that cannot be read is an error, never a pass",
       recommendation:
-        "For each path listed: chown it to the unit's User/Group and make directories 775, files 664; under ProtectSystem=strict list the path (or its directory) in the unit's ReadWritePaths= (a drop-in) and restart; or point the setting (MEDIA_ROOT, FILE_UPLOAD_TEMP_DIR, the LOGGING handler's filename, --error-logfile/--access-logfile) at a directory the service owns",
+        "For each path listed: chown it to the unit's User/Group and make directories 775, files 664; under ProtectSystem=strict " +
+        "list the path (or its directory) in the unit's ReadWritePaths= (a drop-in) and restart; or point the setting (MEDIA_ROOT, " +
+        "FILE_UPLOAD_TEMP_DIR, the LOGGING handler's filename, --error-logfile/--access-logfile) at a directory the service owns",
       dependsOn: ["SVC-016", "SVC-003", "SVC-004", "SVC-005", "SVC-006", "SVC-018"],
     },
     {

@@ -140,9 +140,11 @@ export const httpChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        'GET on every health path: health.status (200) with JSON {"status":"healthy"}, or a body matching health.bodyMatch, or the status alone when health.json is false; HEAD on the first: that status (a same-site redirect to a path that answers so counts, with advice)',
+        'GET on every health path: health.status (200) with JSON {"status":"healthy"}, or a body matching health.bodyMatch, or the status ' +
+        "alone when health.json is false; HEAD on the first: that status (a same-site redirect to a path that answers so counts, with advice)",
       recommendation:
-        "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
+        "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: " +
+        "read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
       fixId: "fix-allowed-hosts",
       dependsOn: ["SVC-015"],
     },
@@ -156,7 +158,8 @@ export const httpChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        'through nginx, GET on every health path: 200 with JSON {"status":"healthy"} (not the SPA\'s index.html); HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)',
+        'through nginx, GET on every health path: 200 with JSON {"status":"healthy"} (not the SPA\'s index.html); ' +
+        "HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)",
       recommendation: "Proxy every health path (/health, /health/, /api/health) to Gunicorn in the nginx site, then nginx -t && systemctl reload nginx",
       dependsOn: ["HTTP-001", "HTTP-007"],
     },
@@ -271,9 +274,14 @@ export const httpChecks = [
       suite: "http",
       severity: "high",
       expects:
-        "STATIC_ROOT listed once (find -type f, its own filesystem); for each file extension found, the first non-empty file in path order is fetched through nginx at the static URL prefix (staticPath without staticProbeFile, e.g. /django_static/): 200, a Content-Type that fits the extension (css text/css, js javascript, svg image/svg+xml, png image/png, woff/woff2/ttf/eot font types, ...; never text/html for a non-HTML file), and exactly the file's size in bytes; a listing that fails or has over 100000 files is an error",
+        "STATIC_ROOT listed once (find -type f, its own filesystem); for each file extension found, the first non-empty file in path order " +
+        "is fetched through nginx at the static URL prefix (staticPath without staticProbeFile, e.g. /django_static/): 200, " +
+        "a Content-Type that fits the extension (css text/css, js javascript, svg image/svg+xml, png image/png, woff/woff2/ttf/eot font types, " +
+        "...; never text/html for a non-HTML file), and exactly the file's size in bytes; a listing that fails or has over 100000 files is an error",
       recommendation:
-        "A regex location (location ~* \\.(png|svg|ico)$ ...) wins over the static prefix location: mark the static one `location ^~ /django_static/ { alias <STATIC_ROOT>/; }` (^~ stops the regex search), then nginx -t && systemctl reload nginx",
+        "A regex location (location ~* \\.(png|svg|ico)$ ...) wins over the static prefix location: " +
+        "mark the static one `location ^~ /django_static/ { alias <STATIC_ROOT>/; }` (^~ stops the regex search), " +
+        "then nginx -t && systemctl reload nginx",
       dependsOn: ["SVC-013", "FS-004", "SVC-004"],
     },
     {
@@ -298,9 +306,14 @@ export const httpChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        'nginx -T read once (the files themselves, following includes, when nginx -T refuses them); the server blocks reached through nginxUrl whose proxy_pass/uwsgi_pass (an upstream resolved to its servers) goes where Gunicorn answers (else the block serving hostHeader); GET the first health path (or where nginx redirects it) through nginxUrl with Host: each literal server_name of those blocks (wildcard, regex, _ and "" skipped and named): no 400, and an answer of the same kind (status class, media type) as Host: hostHeader gets',
+        "nginx -T read once (the files themselves, following includes, when nginx -T refuses them); the server blocks reached through nginxUrl " +
+        "whose proxy_pass/uwsgi_pass (an upstream resolved to its servers) goes where Gunicorn answers (else the block serving hostHeader); " +
+        "GET the first health path (or where nginx redirects it) through nginxUrl with Host: each literal server_name of those blocks (wildcard, " +
+        'regex, _ and "" skipped and named): no 400, and an answer of the same kind (status class, media type) as Host: hostHeader gets',
       recommendation:
-        "A 400 means Django refuses a name nginx serves to visitors: add it to ALLOWED_HOSTS (or remove it from server_name), then restart the service. A name that lands on another server block: give it to one server block only (fix server_name), then nginx -t && systemctl reload nginx",
+        "A 400 means Django refuses a name nginx serves to visitors: add it to ALLOWED_HOSTS (or remove it from server_name), " +
+        "then restart the service. A name that lands on another server block: " +
+        "give it to one server block only (fix server_name), then nginx -t && systemctl reload nginx",
       dependsOn: ["HTTP-002"],
     },
     { skipIf: withoutNginx, run: servedNames },

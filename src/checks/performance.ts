@@ -12,7 +12,8 @@ export const performanceChecks = [
       suite: "performance",
       severity: "medium",
       expects:
-        "for the first health path and the API path, each loaded through Gunicorn (thresholds.loadRequests GETs, loadConcurrency at once, at most loadMaxSeconds): p95 <= thresholds.p95Ms, p99 <= thresholds.p99Ms, and the share of 5xx, timeouts and resets <= thresholds.maxErrorRate",
+        "for the first health path and the API path, each loaded through Gunicorn (thresholds.loadRequests GETs, loadConcurrency at once, at most " +
+        "loadMaxSeconds): p95 <= thresholds.p95Ms, p99 <= thresholds.p99Ms, and the share of 5xx, timeouts and resets <= thresholds.maxErrorRate",
       recommendation: "Find the slow path (journal, access log times); add Gunicorn workers/threads if CPU allows, or fix the slow code",
       // The load goes to the API's refusal path; if anonymous requests reach the database, we do not load it.
       dependsOn: ["HTTP-001", "HTTP-004"],
@@ -47,7 +48,9 @@ export const performanceChecks = [
     {
       async run(ctx) {
         const m = await unitRssMb(ctx);
-        const s = `${m.totalMb} MiB across ${m.processes} processes${m.vanished ? ` (${m.vanished} exited while measured)` : ""} (limit ${ctx.config.thresholds.maxRssMb} MiB)`;
+        const s =
+          `${m.totalMb} MiB across ${m.processes} processes${m.vanished ? ` (${m.vanished} exited while measured)` : ""} ` +
+          `(limit ${ctx.config.thresholds.maxRssMb} MiB)`;
         return m.totalMb <= ctx.config.thresholds.maxRssMb ? pass(s) : fail(s);
       },
     },
@@ -59,7 +62,8 @@ export const performanceChecks = [
       suite: "performance",
       severity: "low",
       expects:
-        "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, config file and WEB_CONCURRENCY) <= 2 x usable CPUs + 1 (CPUs: the service's affinity and cgroup quota, may be fractional)",
+        "2 <= Gunicorn's effective worker count (as its config loader resolves command line, GUNICORN_CMD_ARGS, " +
+        "config file and WEB_CONCURRENCY) <= 2 x usable CPUs + 1 (CPUs: the service's affinity and cgroup quota, may be fractional)",
       recommendation: "Set --workers to 2 x CPUs + 1 at most (use --threads for more concurrency)",
       dependsOn: ["SVC-016"],
     },

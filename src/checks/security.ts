@@ -63,7 +63,8 @@ export const securityChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "settings.DEBUG is False as Django itself loads the settings (as the unit's user, with the service's environment); if Django cannot start: the DEBUG environment variable is false, 0, no, off or empty (unset: error, we cannot tell)",
+        "settings.DEBUG is False as Django itself loads the settings (as the unit's user, with the service's environment); " +
+        "if Django cannot start: the DEBUG environment variable is false, 0, no, off or empty (unset: error, we cannot tell)",
       recommendation: "Set DEBUG=False in the env file and restart the service; DEBUG pages leak settings and source",
       fixId: "set-debug-false",
     },
@@ -86,7 +87,8 @@ export const securityChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "settings.SECRET_KEY as Django loads it (else, if Django cannot start, the SECRET_KEY environment variable; unset: error) is non-empty, at least 50 characters, at least 5 distinct characters, and contains none of the known placeholder texts",
+        "settings.SECRET_KEY as Django loads it (else, if Django cannot start, the SECRET_KEY environment variable; unset: error) " +
+        "is non-empty, at least 50 characters, at least 5 distinct characters, and contains none of the known placeholder texts",
       recommendation: "Generate a key (python3 -c 'import secrets; print(secrets.token_urlsafe(50))'), put it in the env file, restart",
       fixId: "rotate-secret-key",
       // With no source for SECRET_KEY the app runs on its built-in fallback: SVC-018 names that root cause.
@@ -115,7 +117,8 @@ export const securityChecks = [
       suite: "security",
       severity: "high",
       expects:
-        "settings.ALLOWED_HOSTS as Django loads it (else, if Django cannot start, the comma-separated ALLOWED_HOSTS environment variable; unset: error) is non-empty and contains no '*'",
+        "settings.ALLOWED_HOSTS as Django loads it (else, if Django cannot start, " +
+        "the comma-separated ALLOWED_HOSTS environment variable; unset: error) is non-empty and contains no '*'",
       recommendation: "Set ALLOWED_HOSTS to your hostnames (and localhost for local probes) in the env file, then restart",
       fixId: "fix-allowed-hosts",
     },
@@ -144,9 +147,14 @@ export const securityChecks = [
       suite: "security",
       severity: "medium",
       expects:
-        "through nginx, with X-Content-Type-Options containing nosniff and X-Frame-Options containing DENY or SAMEORIGIN: (1) the GET of the configured static file (staticPath); (2) for user-uploaded media under /media/ (MEDIA_ROOT taken as <WorkingDirectory>/media): the GET of each sampled upload (one per extension, at most 5) that nginx answers 200; when it serves none (no uploads yet), its answer, whatever the status, for the missing upload /media/ddv-no-such-upload (headers set with `always` show there; a location's own add_header drops the server's)",
+        "through nginx, with X-Content-Type-Options containing nosniff and X-Frame-Options containing DENY or SAMEORIGIN: " +
+        "(1) the GET of the configured static file (staticPath); (2) for user-uploaded media under /media/ (MEDIA_ROOT " +
+        "taken as <WorkingDirectory>/media): the GET of each sampled upload (one per extension, at most 5) " +
+        "that nginx answers 200; when it serves none (no uploads yet), its answer, whatever the status, " +
+        "for the missing upload /media/ddv-no-such-upload (headers set with `always` show there; a location's own add_header drops the server's)",
       recommendation:
-        "add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; in the nginx server block, and repeat both in every location that has an add_header of its own (/django_static/, /media/): nginx drops the server's add_header lines there",
+        "add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; in the nginx server block, and repeat " +
+        "both in every location that has an add_header of its own (/django_static/, /media/): nginx drops the server's add_header lines there",
       dependsOn: ["SVC-013", "FS-004"],
     },
     {
@@ -197,7 +205,8 @@ export const securityChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "through nginx, /.env does not answer 200 with a KEY=value line, and /.git/HEAD does not answer 200 with a git HEAD (a `ref: ` line or a bare 40/64-hex commit id of a detached checkout)",
+        "through nginx, /.env does not answer 200 with a KEY=value line, " +
+        "and /.git/HEAD does not answer 200 with a git HEAD (a `ref: ` line or a bare 40/64-hex commit id of a detached checkout)",
       recommendation: "Add `location ~ /\\. { return 404; }` to the nginx site and remove dotfiles from the web root",
       dependsOn: ["SVC-013"],
     },
@@ -224,7 +233,9 @@ export const securityChecks = [
       suite: "security",
       severity: "high",
       expects:
-        "every bind in Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) is loopback (127.0.0.0/8, ::1, localhost) or a unix socket, and every TCP listener of the unit's processes on the Gunicorn URL's port or a bound port is on a loopback address; a listener on those ports whose owning process cannot be read is an error",
+        "every bind in Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) " +
+        "is loopback (127.0.0.0/8, ::1, localhost) or a unix socket, and every TCP listener of the unit's processes on the Gunicorn " +
+        "URL's port or a bound port is on a loopback address; a listener on those ports whose owning process cannot be read is an error",
       recommendation: "Use --bind 127.0.0.1:8000 (or unix:/run/<service>.sock) and let nginx face the network",
       dependsOn: ["SVC-016"],
     },
@@ -314,7 +325,8 @@ export const securityChecks = [
       suite: "security",
       severity: "high",
       expects:
-        "`check --deploy` (run by Django in the one Python start as the unit's user, with the service's environment) reports no unsilenced issue at or above thresholds.checkDeployFailLevel, except IDs in thresholds.checkDeployIgnore",
+        "`check --deploy` (run by Django in the one Python start as the unit's user, with the service's environment) " +
+        "reports no unsilenced issue at or above thresholds.checkDeployFailLevel, except IDs in thresholds.checkDeployIgnore",
       recommendation: "Fix each issue Django names (see its ID in the Django docs), or list it in thresholds.checkDeployIgnore with a reason",
       dependsOn: ["SEC-001", "SEC-002", "SEC-003", "SVC-003", "FS-001"],
     },
@@ -338,9 +350,11 @@ export const securityChecks = [
       suite: "security",
       severity: "medium",
       expects:
-        "no variable the config names a secret (config.secrets) has a non-empty value shorter than secrets.minLength characters, in the running environment or the unit's env files",
+        "no variable the config names a secret (config.secrets) has a non-empty value shorter " +
+        "than secrets.minLength characters, in the running environment or the unit's env files",
       recommendation:
-        "Give each listed variable a long random value (a short password is weak, and reports cannot hide it without shredding other text), then restart the service",
+        "Give each listed variable a long random value (a short password is weak, " +
+        "and reports cannot hide it without shredding other text), then restart the service",
     },
     {
       async run(ctx) {

@@ -49,7 +49,8 @@ async function holdersOf(ctx: ProbeContext, t: { host: string; port: number } | 
   const unknown = ls.find((l) => l.pid === undefined);
   if (unknown)
     throw new Error(
-      `cannot tell which process holds ${unknown.address}:${t.port}: ${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`,
+      `cannot tell which process holds ${unknown.address}:${t.port}: ` +
+        `${ls.unreadable ? `${ls.unreadable} processes' /proc/<pid>/fd could not be read` : "no process in this PID namespace holds it"}`,
     );
   return ls.map((l) => ({ pid: l.pid as number, desc: `${l.address}:${l.port} pid ${l.pid} (${l.comm ?? "?"})` }));
 }
@@ -140,9 +141,12 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "not waiting to be restarted (SubState is not auto-restart); after more than thresholds.maxRestarts automatic restarts, the current run has lasted thresholds.steadySeconds (a crash loop now, not a count since the last manual start; a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
+        "not waiting to be restarted (SubState is not auto-restart); after more than thresholds.maxRestarts automatic restarts, " +
+        "the current run has lasted thresholds.steadySeconds (a crash loop now, not a count since the last manual start; " +
+        "a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
       recommendation:
-        "The app dies after start: fix the cause named above (or read `journalctl -u <service> -n 50` and /var/log/<service>/error.log), then systemctl restart <service>",
+        "The app dies after start: fix the cause named above " +
+        "(or read `journalctl -u <service> -n 50` and /var/log/<service>/error.log), then systemctl restart <service>",
       dependsOn: CONFIG_ROOTS,
     },
     {
@@ -175,7 +179,8 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "WorkingDirectory= is set, is a directory, and the unit's User/Group may enter (x) and read (r) it: tested as the running service inside its mount namespace, modelled from mode bits when it is down",
+        "WorkingDirectory= is set, is a directory, and the unit's User/Group may enter (x) and read (r) it: " +
+        "tested as the running service inside its mount namespace, modelled from mode bits when it is down",
       recommendation: "Create the directory or fix its owner/mode: chown <user>:<group> DIR && chmod 755 DIR",
       fixId: "fix-permissions",
       dependsOn: [UNIT],
@@ -230,7 +235,8 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "the unit has an ExecStart= and the unit's User/Group may execute its program path (x on it, search on every parent directory): tested as the running service inside its mount namespace, modelled from mode bits when it is down",
+        "the unit has an ExecStart= and the unit's User/Group may execute its program path (x on it, search on every parent directory): " +
+        "tested as the running service inside its mount namespace, modelled from mode bits when it is down",
       recommendation: "Recreate the venv and reinstall gunicorn into it, or fix ExecStart to the real binary",
       dependsOn: [UNIT],
     },
@@ -273,9 +279,11 @@ export const serviceChecks = [
       suite: "service",
       severity: "medium",
       expects:
-        "Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) sets timeout and graceful_timeout explicitly, whatever the value; left at gunicorn's built-in 30 s defaults they fail",
+        "Gunicorn's effective config (as its own config loader resolves command line, GUNICORN_CMD_ARGS and config file) " +
+        "sets timeout and graceful_timeout explicitly, whatever the value; left at gunicorn's built-in 30 s defaults they fail",
       recommendation:
-        "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) to ExecStart, or set timeout/graceful_timeout in the gunicorn config file",
+        "Add `--timeout 120 --graceful-timeout 30` (or values fit for your slowest view) " +
+        "to ExecStart, or set timeout/graceful_timeout in the gunicorn config file",
       dependsOn: [UNIT],
     },
     {
@@ -356,7 +364,8 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "the PostgreSQL unit is loaded and ActiveState=active, and so is every unit it consists of (ConsistsOf=: on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true)",
+        "the PostgreSQL unit is loaded and ActiveState=active, and so is every unit it consists of (ConsistsOf=: " +
+        "on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true)",
       recommendation:
         "systemctl start postgresql@<version>-<cluster> (or postgresql) and enable it; if it will not start, read journalctl -u postgresql@* and pg_lsclusters",
       fixId: "start-postgresql",
@@ -410,7 +419,9 @@ export const serviceChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "something listens where Gunicorn answers (gunicornUrl; unset: the ListenStream of the .socket unit that starts the service, else Gunicorn's first bind as its config loader reads it, else 127.0.0.1:8000), TCP port or unix socket, and every listener there, and at any other address on this machine where nginx proxies the site (nginx -T), is held by one of the unit's processes (or by systemd, under socket activation)",
+        "something listens where Gunicorn answers (gunicornUrl; unset: the ListenStream of the .socket unit that starts the service, else Gunicorn's " +
+        "first bind as its config loader reads it, else 127.0.0.1:8000), TCP port or unix socket, and every listener there, and at any other address " +
+        "on this machine where nginx proxies the site (nginx -T), is held by one of the unit's processes (or by systemd, under socket activation)",
       recommendation: "Stop the stray process holding the port (see the PID), then systemctl restart <service>",
       dependsOn: ["SVC-001"],
     },
@@ -468,7 +479,8 @@ export const serviceChecks = [
       severity: "high",
       expects: `when Restart= is not no, SuccessExitStatus= lists no exit status from 1 to ${APP_STATUS_MAX} (signal names and 128+N statuses are allowed)`,
       recommendation:
-        "Remove SuccessExitStatus= from the unit (or list only what the app really exits with when stopped), then daemon-reload: with it, systemd reports a crash as 'Deactivated successfully', OnFailure= never runs and `systemctl --failed` stays empty",
+        "Remove SuccessExitStatus= from the unit (or list only what the app really exits with when stopped), then daemon-reload: " +
+        "with it, systemd reports a crash as 'Deactivated successfully', OnFailure= never runs and `systemctl --failed` stays empty",
       dependsOn: [UNIT],
     },
     {
@@ -479,7 +491,8 @@ export const serviceChecks = [
         const app = statuses.filter((n) => n >= 1 && n <= APP_STATUS_MAX);
         if (u.restart === "no" || !app.length) return pass(`SuccessExitStatus=${listed}, Restart=${u.restart}`);
         return fail(
-          `SuccessExitStatus=${listed} with Restart=${u.restart}: exit status ${app.join(", ")} counted as success, so a crash is restarted as a clean exit (Result=success, no failed state)`,
+          `SuccessExitStatus=${listed} with Restart=${u.restart}: exit status ${app.join(", ")} counted as success, ` +
+            "so a crash is restarted as a clean exit (Result=success, no failed state)",
         );
       },
     },
@@ -491,9 +504,12 @@ export const serviceChecks = [
       suite: "service",
       severity: "critical",
       smoke: true,
-      expects: `each of ${REQUIRED_ENV.join(", ")} that Django's settings module reads from the environment (recorded as Django loads it; all of them when it cannot load) is set by the unit's Environment= or by one of its EnvironmentFile= files that exists (a missing optional "-" file sets nothing)`,
+      expects:
+        `each of ${REQUIRED_ENV.join(", ")} that Django's settings module reads from the environment (recorded as Django loads it; all of them when it ` +
+        `cannot load) is set by the unit's Environment= or by one of its EnvironmentFile= files that exists (a missing optional "-" file sets nothing)`,
       recommendation:
-        "Put the missing variables in the env file the unit names (restore a deleted optional file, or make the main one required by dropping its '-'), then restart the service: without them the app starts on its insecure fallbacks",
+        "Put the missing variables in the env file the unit names (restore a deleted optional file, " +
+        "or make the main one required by dropping its '-'), then restart the service: without them the app starts on its insecure fallbacks",
       dependsOn: [UNIT, "SVC-005"],
     },
     {
@@ -525,9 +541,11 @@ export const serviceChecks = [
       suite: "service",
       severity: "high",
       expects:
-        "no variable set in the operator's env file (the first EnvironmentFile= not marked optional, else the first one the unit names) is overridden by a later EnvironmentFile=; each variable set in more than one source is reported with the source that wins (names only)",
+        "no variable set in the operator's env file (the first EnvironmentFile= not marked optional, else the first one the unit names) " +
+        "is overridden by a later EnvironmentFile=; each variable set in more than one source is reported with the source that wins (names only)",
       recommendation:
-        "Keep one env file: delete the later copy (or merge it into the operator's file) and drop its EnvironmentFile= line, then daemon-reload and restart; edits to the shadowed file have no effect today",
+        "Keep one env file: delete the later copy (or merge it into the operator's file) " +
+        "and drop its EnvironmentFile= line, then daemon-reload and restart; edits to the shadowed file have no effect today",
       dependsOn: [UNIT],
     },
     {
@@ -545,7 +563,8 @@ export const serviceChecks = [
         if (lost.length)
           return fail(`operator's file ${mine.name}${mine.exists ? "" : " (missing)"}: ${lost.length} of its variables are overridden: ${byWinner(lost)}`);
         return pass(
-          `operator's file ${mine.name}${shared.length ? `; set in more than one source: ${byWinner(shared)}` : "; no variable is set in more than one source"}`,
+          "operator's file " +
+            `${mine.name}${shared.length ? `; set in more than one source: ${byWinner(shared)}` : "; no variable is set in more than one source"}`,
         );
       },
     },

@@ -18,7 +18,9 @@ export async function neededFromEnvironment(ctx: ProbeContext, names: string[]):
   const reads = new Set(f.django.envReads);
   return {
     needed: names.filter((n) => reads.has(n)),
-    basis: `read from the environment by ${f.django.ok && "settings" in f.django && !("error" in f.django.settings) ? f.django.settings.module : "the settings module"}`,
+    basis:
+      "read from the environment by " +
+      `${f.django.ok && "settings" in f.django && !("error" in f.django.settings) ? f.django.settings.module : "the settings module"}`,
   };
 }
 

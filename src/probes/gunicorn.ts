@@ -81,7 +81,8 @@ export function gunicornSettings(ctx: ProbeContext): Promise<GunicornSettings> {
     const argv = gunicornArgv(unit.execStart?.argv);
     if (!argv)
       throw new Error(
-        `ExecStart does not run gunicorn (${unit.execStart?.argv.slice(0, 3).join(" ") || "no ExecStart"}) and its config loader could not run: ${ctx.clip(why, 200)}`,
+        `ExecStart does not run gunicorn (${unit.execStart?.argv.slice(0, 3).join(" ") || "no ExecStart"}) ` +
+          `and its config loader could not run: ${ctx.clip(why, 200)}`,
       );
     return {
       source: `the ExecStart command line and GUNICORN_CMD_ARGS (gunicorn's config loader could not run: ${ctx.clip(why, 200)}; a config file is not read)`,

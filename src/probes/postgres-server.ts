@@ -159,10 +159,12 @@ export type RoleFacts = {
 
 // Roles whose membership gives server-wide power: any superuser, CREATEROLE or REPLICATION role, and the
 // predefined roles that read/write server files or run programs as the postgres OS user.
-export const ROLE_FACTS_SQL = `select r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
+export const ROLE_FACTS_SQL =
+  `select r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolreplication, r.rolbypassrls,
   (select coalesce(json_agg(m.rolname order by m.rolname), '[]'::json) from pg_roles m
     where m.oid <> r.oid and pg_has_role(r.oid, m.oid, 'MEMBER')
-      and (m.rolsuper or m.rolcreaterole or m.rolreplication or m.rolname in ('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'))) as powerful
+      and (m.rolsuper or m.rolcreaterole or m.rolreplication or m.rolname in ` +
+  `('pg_execute_server_program', 'pg_read_server_files', 'pg_write_server_files'))) as powerful
   from pg_roles r where r.rolname = current_user`;
 
 // What the app role may do beyond its database; CREATEDB and BYPASSRLS are reported, not faulted (Django's

@@ -23,7 +23,9 @@ export async function findReadableEnvFiles(
   cap = FIND_CAP,
 ): Promise<{ hits: ReadableCandidate[]; more: boolean }> {
   const names = NAMES.map((_, i) => `-name "\${${i + 4}}"`).join(" -o ");
-  const script = `find -H "$1" -xdev \\( -path "$2" -o -name node_modules -o -name .git \\) -prune -o -type f -perm -0004 \\( ${names} \\) -printf "%s %m %p\\n"; echo "find-exit $?" >&2`;
+  const script =
+    `find -H "$1" -xdev \\( -path "$2" -o -name node_modules -o -name .git \\) ` +
+    `-prune -o -type f -perm -0004 \\( ${names} \\) -printf "%s %m %p\\n"; echo "find-exit $?" >&2`;
   const r = await ctx.transport.run(["sh", "-c", `{ ${script}; } | head -n "$3"`, "sh", dir, venv, String(cap + 1), ...NAMES], { timeoutMs: FIND_TIMEOUT_MS });
   return parseCandidates(r.stdout, r.stderr, dir, cap);
 }

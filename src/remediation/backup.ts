@@ -169,7 +169,8 @@ export function assertSame(path: string, f: Facts, want: Expect) {
   for (const k of ["mode", "uid", "gid"] as const)
     if (want[k] !== undefined && want[k] !== f[k])
       throw new RefusedError(
-        `refused: ${path} changed since the plan (${k} ${k === "mode" ? f[k].toString(8) : f[k]}, planned from ${k === "mode" ? (want[k] as number).toString(8) : want[k]})`,
+        `refused: ${path} changed since the plan (${k} ${k === "mode" ? f[k].toString(8) : f[k]}, ` +
+          `planned from ${k === "mode" ? (want[k] as number).toString(8) : want[k]})`,
       );
 }
 

@@ -10,7 +10,8 @@ export function checkReport(r: Report, here: HostIdentity, catalogue: string, ma
   if (!r.machineId) throw bad(`report ${r.file} carries no host identity (made by an older validator?): run the validator again on this host`);
   if (r.machineId !== here.machineId)
     throw bad(
-      `report ${r.file} is from host ${r.hostname} (machine-id ${r.machineId.slice(0, 8)}…), not this one (${here.hostname}, ${here.machineId.slice(0, 8)}…)`,
+      `report ${r.file} is from host ${r.hostname} (machine-id ${r.machineId.slice(0, 8)}…), ` +
+        `not this one (${here.hostname}, ${here.machineId.slice(0, 8)}…)`,
     );
   if (r.catalogue !== catalogue)
     throw bad(`report ${r.file} was made with catalogue ${r.catalogue ?? "unknown"}, this validator has ${catalogue}: run the validator again`);

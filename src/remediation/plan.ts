@@ -106,7 +106,10 @@ async function pinFiles(t: FixEnv["transport"], actions: Action[]): Promise<stri
     if (!f || f.kind === "missing") continue;
     if (f.kind === "refused") return f.why;
     if (f.kind === "link")
-      return `refused: ${a.path} is a symbolic link${f.target ? ` (to ${f.target})` : ""}: root does not act through links; replace it with the real file by hand if it belongs there`;
+      return (
+        `refused: ${a.path} is a symbolic link${f.target ? ` (to ${f.target})` : ""}: ` +
+        "root does not act through links; replace it with the real file by hand if it belongs there"
+      );
     if (f.kind === "file" && f.nlink > 1 && a.kind !== "mkdir")
       return `refused: ${a.path} has ${f.nlink} hard links: another name may be a file outside the deployment`;
     if (a.kind !== "mkdir") a.expect ??= identityOf(f);

@@ -116,7 +116,8 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
     o.say(
       failed.length
         ? `rollback incomplete: ${failed.length} item(s) could not be put back`
-        : `rolled back: ${entries.length} path(s), ${sql.length} SQL undo(s), ${units.length} unit(s)${m.service ? `; ${m.service} restarted if it was running` : ""}`,
+        : `rolled back: ${entries.length} path(s), ${sql.length} SQL undo(s), ` +
+            `${units.length} unit(s)${m.service ? `; ${m.service} restarted if it was running` : ""}`,
     );
     return failed.length ? EXIT.partial : EXIT.ok;
   } finally {

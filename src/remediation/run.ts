@@ -147,9 +147,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     if (interrupted) {
       for (const d of done) await auditLine(d, d.result ?? "applied, not verified (interrupted)");
       const kept = done.filter((d) => !d.result).map((d) => d.step.fix.id);
-      say(
-        `interrupted by ${interrupted}: ${kept.length ? `kept, not verified: ${kept.join(", ")}; undo them with \`npx tsx remediate rollback ${backup.dir.split("/").pop()}\`` : "nothing was kept"}`,
-      );
+      const rollback = `npx tsx remediate rollback ${backup.dir.split("/").pop()}`;
+      say(`interrupted by ${interrupted}: ${kept.length ? `kept, not verified: ${kept.join(", ")}; undo them with \`${rollback}\`` : "nothing was kept"}`);
       return EXIT.interrupted;
     }
 
@@ -187,7 +186,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     say("\nresult:");
     for (const d of done) {
       say(
-        `  ${d.result === "verified" ? "ok  " : "FAIL"} ${d.step.fix.id}${d.step.ids.length ? ` (${d.step.ids.join(", ")})` : ""}: ${d.result}${d.error ? `: ${d.error}` : ""}`,
+        `  ${d.result === "verified" ? "ok  " : "FAIL"} ${d.step.fix.id}${d.step.ids.length ? ` (${d.step.ids.join(", ")})` : ""}: ` +
+          `${d.result}${d.error ? `: ${d.error}` : ""}`,
       );
       await auditLine(d, d.result as string);
     }
@@ -221,7 +221,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
 export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshContext>>, host: string, opts: { codeWillDo?: boolean } = {}) {
   const u = await serviceUnit(ctx).catch((err: unknown) => {
     throw new RemediateError(
-      `cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): remediation needs the host's systemd; nothing was planned`,
+      `cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): ` +
+        "remediation needs the host's systemd; nothing was planned",
       EXIT.wrongHost,
     );
   });
@@ -229,7 +230,8 @@ export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshCon
   const dir = ctx.config.projectDir;
   if (opts.codeWillDo && ((await ctx.transport.stat(`${dir}/manage.py`))?.isFile || (await ctx.transport.stat(`${dir}/backend/manage.py`))?.isFile)) return;
   throw new RemediateError(
-    `${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned`,
+    `${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: ` +
+      "the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned",
     EXIT.wrongHost,
   );
 }

@@ -59,7 +59,9 @@ export class Evaluator {
       return done({
         status: "fail",
         rootCause: root,
-        observed: `its root ${root} (${this.lookup(root).title}) ${how} and was left out of this run by -t: ${r.observed}; run without -t to see it (its own look: ${own.observed})`,
+        observed:
+          `its root ${root} (${this.lookup(root).title}) ${how} and was left out of this run by -t: ` +
+          `${r.observed}; run without -t to see it (its own look: ${own.observed})`,
       });
     if (own.status === "pass" || own.status === "skip") return done(own);
     return done({ ...own, rootCause: root, observed: `${own.observed}; root cause: ${root} (${this.lookup(root).title}) ${how}: ${r.observed}` });

@@ -66,7 +66,11 @@ function registerCheck(check: Check, parent: string, target?: Target) {
         const first = unreachableReporter(target, name);
         Object.assign(ctx.task.meta, { status: first === name ? "error" : "skip", observed: down });
         if (first !== name) return ctx.skip(`host ${target.name} could not be reached: see ${first.split(" ")[0]} [${target.name}]`);
-        const text = `${check.id} ERROR (could not check): host ${target.name} could not be reached, so none of its checks ran\n  observed: ${down}\n  do:       make \`ssh ${target.ssh?.host ?? target.name} true\` work non-interactively for this user (key, known_hosts, network, passwordless sudo), then run again`;
+        const text =
+          `${check.id} ERROR (could not check): host ${target.name} could not be reached, so none of its checks ran\n` +
+          `  observed: ${down}\n` +
+          `  do:       make \`ssh ${target.ssh?.host ?? target.name} true\` work non-interactively for this user ` +
+          "(key, known_hosts, network, passwordless sudo), then run again";
         const err = new CheckError(text);
         err.stack = `${err.name}: ${text}`;
         throw err;

@@ -6,7 +6,10 @@ import { unitName } from "../probes/systemd.ts";
 // once: no systemd, not root, or no such unit (with what to do). Undefined when nothing is amiss.
 export function wrongMachine(service: string, uid = process.getuid?.()): string | undefined {
   if (!existsSync("/run/systemd/system")) {
-    return "systemd is not running on this machine (no /run/systemd/system): every check that asks systemd will error. Run the validator on the server itself, or from here over ssh with DEPLOY_HOSTS.";
+    return (
+      "systemd is not running on this machine (no /run/systemd/system): every check that asks systemd will error. " +
+      "Run the validator on the server itself, or from here over ssh with DEPLOY_HOSTS."
+    );
   }
   const unit = unitName(service);
   let state = "";
@@ -16,7 +19,10 @@ export function wrongMachine(service: string, uid = process.getuid?.()): string 
     return undefined; // the checks will say why systemctl failed
   }
   if (state === "not-found")
-    return `this host has no unit ${unit} (LoadState=not-found): set DEPLOY_SERVICE, or write deploy.config.json with the service's unit name, project and paths.`;
+    return (
+      `this host has no unit ${unit} (LoadState=not-found): set DEPLOY_SERVICE, ` +
+      "or write deploy.config.json with the service's unit name, project and paths."
+    );
   if (uid !== 0) return "not running as root: the checks read /proc/<pid>/environ, the journal and root-only files, and will error where they cannot.";
   return undefined;
 }

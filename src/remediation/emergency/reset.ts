@@ -110,7 +110,8 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       say(`  ${i + 1}. ${await describeAction(t, a, ctx.secrets, config.secrets)}`);
     }
     say(
-      `  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ${verifies.join(", ")} pass (one start: a slow boot is not restarted), else roll back`,
+      `  ${actions.length + 1}. wait up to ${config.remediation.restartWaitSeconds} s until ` +
+        `${verifies.join(", ")} pass (one start: a slow boot is not restarted), else roll back`,
     );
     for (const n of notes) say(`  note: ${n}`);
     if (o.dryRun) {
@@ -156,7 +157,8 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
           const w = await waitSmoke(config, o.transport, verifies, config.remediation.restartWaitSeconds);
           if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
           throw new Error(
-            `still red after ${w.seconds.toFixed(0)} s: ${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`,
+            `still red after ${w.seconds.toFixed(0)} s: ` +
+              `${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`,
           );
         });
         if (rec.result === "failed") {

@@ -31,7 +31,8 @@ async function findWsgi(ctx: ProbeContext, workDir: string, unit: Unit | undefin
   const target = current ? unit?.execStart?.argv.find((a) => a.startsWith(`${current}:`)) : undefined;
   if (target) return target;
   throw refuse(
-    `${found.length ? `several packages of ${workDir} hold wsgi.py (${found.join(", ")})` : `no package of ${workDir} holds wsgi.py`} and the current unit names no WSGI target`,
+    `${found.length ? `several packages of ${workDir} hold wsgi.py (${found.join(", ")})` : `no package of ${workDir} holds wsgi.py`} ` +
+      "and the current unit names no WSGI target",
   );
 }
 

@@ -55,6 +55,8 @@ export function renderUnit(f: UnitFacts): string {
     `--graceful-timeout ${f.gracefulTimeout}`,
     f.wsgi,
   ];
+  const runtimeDirectory = f.runtimeDirectory.length ? `RuntimeDirectory=${f.runtimeDirectory.join(" ")}\n` : "";
+  const envFiles = f.envFiles.map((e) => `EnvironmentFile=${e.optional ? "-" : ""}${e.path}\n`).join("");
   return `# Rendered by ddv emergency-reset from the validator's config; the unit it replaced is in the run's backup folder.
 [Unit]
 Description=${f.unit.replace(/\.service$/, "")} Django application (Gunicorn)
@@ -69,7 +71,7 @@ WorkingDirectory=${f.workDir}
 Environment=PATH=${bin}:/usr/bin:/bin
 Environment=DJANGO_SETTINGS_MODULE=${f.settingsModule}
 Environment=PYTHONPATH=${f.workDir}
-${f.runtimeDirectory.length ? `RuntimeDirectory=${f.runtimeDirectory.join(" ")}\n` : ""}${f.envFiles.map((e) => `EnvironmentFile=${e.optional ? "-" : ""}${e.path}\n`).join("")}ExecStart=${gunicorn.join(" \\\n    ")}
+${runtimeDirectory}${envFiles}ExecStart=${gunicorn.join(" \\\n    ")}
 ExecReload=/bin/kill -s HUP $MAINPID
 KillMode=mixed
 TimeoutStopSec=${f.gracefulTimeout + 10}

@@ -15,8 +15,10 @@ const WHY: Record<string, string> = {
   Wants: "pulls in the database",
 };
 // systemd's sandbox: the directives systemd-analyze security rates (SEC-009).
-const SANDBOX =
-  /^(NoNewPrivileges|PrivateTmp|Protect\w+|Restrict\w+|LockPersonality|SystemCallArchitectures|CapabilityBoundingSet|UMask|MemoryDenyWriteExecute|PrivateDevices)$/;
+const SANDBOX = new RegExp(
+  "^(NoNewPrivileges|PrivateTmp|Protect\\w+|Restrict\\w+|LockPersonality|SystemCallArchitectures|" +
+    "CapabilityBoundingSet|UMask|MemoryDenyWriteExecute|PrivateDevices)$",
+);
 
 // Key → values of a unit file's directives (continuation lines joined, comments and section headers left out).
 export function directives(text: string): Map<string, string[]> {

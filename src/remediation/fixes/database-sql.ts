@@ -44,8 +44,11 @@ function parseJsonAnswer<T>(stdout: string, schema: z.ZodType<T>, what: string):
 
 // One JSON object for a role, or no row when it does not exist (read as postgres: pg_authid is superuser-only).
 export function roleStateSql(role: string): string {
-  return `select json_build_object('canLogin', rolcanlogin, 'connLimit', rolconnlimit, 'validUntil', rolvaliduntil, 'expired', coalesce(rolvaliduntil < now(), false), 'password', rolpassword)
-  from pg_authid where rolname = ${quoteLiteral(role)}`;
+  return (
+    "select json_build_object('canLogin', rolcanlogin, 'connLimit', rolconnlimit, 'validUntil', rolvaliduntil, " +
+    `'expired', coalesce(rolvaliduntil < now(), false), 'password', rolpassword)
+  from pg_authid where rolname = ${quoteLiteral(role)}`
+  );
 }
 
 // Parses psql's answer to roleStateSql: undefined when the role does not exist; throws on anything else.
@@ -119,10 +122,13 @@ export function passwordMatches(password: string, stored: string | null, role: s
 // no row when the role does not exist, schema null when there is no schema public.
 export function privilegesSql(role: string): string {
   const r = quoteLiteral(role);
-  return `select json_build_object('connect', has_database_privilege(r.oid, current_database(), 'CONNECT'), 'temp', has_database_privilege(r.oid, current_database(), 'TEMP'),
+  return (
+    "select json_build_object('connect', has_database_privilege(r.oid, current_database(), 'CONNECT'), " +
+    `'temp', has_database_privilege(r.oid, current_database(), 'TEMP'),
     'usage', case when to_regnamespace('public') is null then null else has_schema_privilege(r.oid, 'public', 'USAGE') end,
     'create', case when to_regnamespace('public') is null then null else has_schema_privilege(r.oid, 'public', 'CREATE') end)
-  from pg_roles r where r.rolname = ${r}`;
+  from pg_roles r where r.rolname = ${r}`
+  );
 }
 
 const PrivilegesSchema = z.object({ connect: z.boolean(), temp: z.boolean(), usage: z.boolean().nullable(), create: z.boolean().nullable() });

@@ -43,7 +43,8 @@ async function psqlRead(env: FixEnv, target: DbTarget, database: string, sql: st
   const r = await env.transport.run(psqlArgv(database, where), { input: sql, cwd: "/", timeoutMs: env.config.timeouts.commandMs });
   if (r.exitCode !== 0)
     throw new Error(
-      `psql as postgres on ${where.socketDir} port ${where.port} (database ${database}) exited ${r.exitCode}: ${env.ctx.clip(r.stderr.trim().split("\n")[0] ?? "", 200)}`,
+      `psql as postgres on ${where.socketDir} port ${where.port} (database ${database}) ` +
+        `exited ${r.exitCode}: ${env.ctx.clip(r.stderr.trim().split("\n")[0] ?? "", 200)}`,
     );
   return r.stdout;
 }
@@ -77,7 +78,9 @@ export const repairDbRole = defineFix({
     const s = parseRoleState(out);
     if (!s)
       return {
-        manual: `role ${target.user} (DATABASE_URL in ${source}) does not exist; roles are never created automatically: create it as postgres, then validate again`,
+        manual:
+          `role ${target.user} (DATABASE_URL in ${source}) does not exist; ` +
+          "roles are never created automatically: create it as postgres, then validate again",
       };
     if (s.password) env.addSecret(s.password);
     const actions: Action[] = [];
@@ -114,7 +117,9 @@ export const repairDbRole = defineFix({
         kind: "sql",
         database: "postgres",
         sql,
-        show: `ALTER ROLE ${quoteIdent(target.user)} PASSWORD '<the password of DATABASE_URL in ${source}${verifier ? ", sent as a SCRAM-SHA-256 verifier" : ""}>';`,
+        show:
+          `ALTER ROLE ${quoteIdent(target.user)} PASSWORD '<the password of DATABASE_URL ` +
+          `in ${source}${verifier ? ", sent as a SCRAM-SHA-256 verifier" : ""}>';`,
         undo: setPasswordSql(target.user, s.password),
         undoShow: `ALTER ROLE ${quoteIdent(target.user)} PASSWORD ${s.password === null ? "NULL" : "'<the previous stored verifier>'"};`,
       });
@@ -122,7 +127,9 @@ export const repairDbRole = defineFix({
     if (!actions.length) {
       const c = await dbConnection(env.ctx);
       return {
-        manual: `role ${target.user} may log in and its password is the one in DATABASE_URL; the connection fails for another reason (${c.ok ? "it connects now" : c.reason})`,
+        manual:
+          `role ${target.user} may log in and its password is the one in DATABASE_URL; ` +
+          `the connection fails for another reason (${c.ok ? "it connects now" : c.reason})`,
       };
     }
     if (fix.length) notes.push(`role ${target.user}: ${fix.map((f) => f.what).join(", ")}`);
@@ -184,7 +191,9 @@ export const migrate = defineFix({
     const pending = u.pending.length ? u.pending : m.pending;
     const python = `${env.config.venvDir}/bin/python`;
     const back = u.back.map((b) => `manage.py migrate ${b.app} ${b.to}`).join("; ");
-    const undo = `it applies ${pending.join(", ")}; to go back, as the service user with its environment run ${back || "manage.py migrate <app> <previous migration>"} (newest app first; what those migrations added, data included, is dropped)`;
+    const undo =
+      `it applies ${pending.join(", ")}; to go back, as the service user with its environment run ` +
+      `${back || "manage.py migrate <app> <previous migration>"} (newest app first; what those migrations added, data included, is dropped)`;
     return {
       actions: [{ kind: "run", argv: [python, "manage.py", "migrate", "--noinput"], show: `${python} manage.py migrate --noinput`, asService: true, undo }],
       notes: [`${pending.length} unapplied: ${pending.join(", ")}`],

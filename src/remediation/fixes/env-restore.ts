@@ -59,7 +59,8 @@ export async function restoreEnvFile(env: FixEnv): Promise<FixPlan> {
       group: db.gidName.get(entry.gid ?? 0) ?? String(entry.gid ?? 0),
     });
     notes.push(
-      `${f.path} comes back as it was before the remediation run ${b.dir} changed it (names: ${Object.keys(parseEnvFile(b.text)).join(", ")}); changes made after that are not in it`,
+      `${f.path} comes back as it was before the remediation run ${b.dir} changed it (names: ` +
+        `${Object.keys(parseEnvFile(b.text)).join(", ")}); changes made after that are not in it`,
     );
   }
   if (lacking.length)

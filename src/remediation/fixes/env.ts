@@ -177,7 +177,9 @@ export const fixAllowedHosts = defineFix({
     const value = [...new Set(wanted)].join(",");
     if (!current.includes("*") && value === current.join(","))
       return {
-        manual: `ALLOWED_HOSTS=${where.value} in ${where.file} has no "*" and admits ${probeHosts(env.config).join(", ")}: ${env.ids.join(", ")} fail for another reason`,
+        manual:
+          `ALLOWED_HOSTS=${where.value} in ${where.file} has no "*" and admits ${probeHosts(env.config).join(", ")}: ` +
+          `${env.ids.join(", ")} fail for another reason`,
       };
     const a = await planSet(env, where.file, "ALLOWED_HOSTS", value);
     if (!a) return { manual: `${where.file} already sets ALLOWED_HOSTS=${value}` };

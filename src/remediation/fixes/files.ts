@@ -101,7 +101,8 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
     const { hits, more } = await findWorldWritable(ctx, config.projectDir, WORLD_WRITABLE_CAP);
     if (more)
       cannot.push(
-        `FS-005: more than ${WORLD_WRITABLE_CAP} world-writable paths under ${config.projectDir}: review them and chmod o-w by hand (find ${config.projectDir} -xdev -perm -0002 ! -type l)`,
+        `FS-005: more than ${WORLD_WRITABLE_CAP} world-writable paths under ${config.projectDir}: ` +
+          `review them and chmod o-w by hand (find ${config.projectDir} -xdev -perm -0002 ! -type l)`,
       );
     else
       for (const { path } of parseModeLines(hits)) {

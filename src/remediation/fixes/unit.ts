@@ -167,7 +167,9 @@ async function cureExecStart(env: FixEnv, unit: Unit): Promise<Cure> {
   const sock = want.bind ? await socketUnit(env.ctx) : undefined;
   if (sock)
     // Gunicorn serves the sockets systemd hands it: a --bind in a drop-in would change nothing.
-    note = `SEC-007: Gunicorn is socket-activated by ${sock.id}; set ListenStream= there to a loopback address or a unix socket path (systemctl edit ${sock.id}), then systemctl restart ${sock.id} ${unitName(env.config.service)}`;
+    note =
+      `SEC-007: Gunicorn is socket-activated by ${sock.id}; set ListenStream= there to a loopback address or a unix ` +
+      `socket path (systemctl edit ${sock.id}), then systemctl restart ${sock.id} ${unitName(env.config.service)}`;
   else if (want.bind) {
     const port = (await gunicornEndpoint(env.ctx)).port ?? 8000;
     if (g.bind.every((b) => isLocalAddress(b) || b.startsWith("fd://")))
@@ -196,7 +198,9 @@ async function cureUser(env: FixEnv, unit: Unit): Promise<Cure> {
   const [owner = "", dirGroup = ""] = st.stdout.trim().split(" ");
   if (!owner || owner === "root" || owner === "UNKNOWN")
     return {
-      manual: `${dir} is owned by ${owner || "nobody"}, so the service's account cannot be told from it: expected a non-root account that owns ${dir} (ProjectMeats: projectmeats, group www-data); create it, chown the code, then set User=/Group=`,
+      manual:
+        `${dir} is owned by ${owner || "nobody"}, so the service's account cannot be told from it: ` +
+        `expected a non-root account that owns ${dir} (ProjectMeats: projectmeats, group www-data); create it, chown the code, then set User=/Group=`,
     };
   let group = dirGroup;
   if (!group || group === "root" || group === "UNKNOWN") {
