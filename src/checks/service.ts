@@ -605,9 +605,11 @@ export const serviceChecks = [
           const answer = await connectAs(ctx, w, path);
           if (answer === "ok") continue;
           const st = await ctx.transport.stat(path);
-          const file = st ? `${path} is owned by ${await userName(ctx, st.uid)} (gid ${st.gid}), mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")}` : "";
+          const octal = (m: number) => (m & 0o7777).toString(8).padStart(4, "0");
+          const file = st ? `${path} is owned by ${await userName(ctx, st.uid)} (gid ${st.gid}), mode ${octal(st.mode)}` : "";
           const unit = sock?.listen.some((l) => l.address === path)
-            ? `; ${sock.id} sets SocketUser=${sock.socketUser || "root"} SocketGroup=${sock.socketGroup || "root"} SocketMode=${(sock.socketMode ?? 0o666).toString(8).padStart(4, "0")}`
+            ? `; ${sock.id} sets SocketUser=${sock.socketUser || "root"} SocketGroup=${sock.socketGroup || "root"} ` +
+              `SocketMode=${octal(sock.socketMode ?? 0o666)}`
             : "";
           const why =
             answer === "EACCES" ? "permission denied" : answer === "ENOENT" ? "no such socket" : answer === "ECONNREFUSED" ? "nothing listens there" : answer;
