@@ -1,5 +1,6 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
+import { healthPlan, KNOWN_HEALTH_PATHS, type HealthPlan } from "../probes/health-plan.ts";
 import { fetchCached, hostnameOf, originOf, summarize, type HttpResponse, type HttpResult } from "../probes/http.ts";
 import { urlUnder } from "../probes/media.ts";
 import { blockFor, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
@@ -8,9 +9,8 @@ import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
 
 // A health answer is config.health's status with a JSON body whose status is "healthy" (a 200 HTML page is not
 // health), or with a body matching health.bodyMatch, or (json false) the status alone.
-function healthProblem(ctx: ProbeContext, r: HttpResult): string | undefined {
+function healthProblem(ctx: ProbeContext, h: HealthPlan["health"], r: HttpResult): string | undefined {
   if ("error" in r) return summarize(ctx, r);
-  const h = ctx.config.health;
   if (r.status !== h.status) return summarize(ctx, r);
   if (h.bodyMatch !== undefined) return new RegExp(h.bodyMatch).test(r.body) ? undefined : `${summarize(ctx, r)} does not match /${h.bodyMatch}/`;
   if (!h.json) return undefined;
@@ -33,7 +33,8 @@ function sameSiteRedirect(ctx: ProbeContext, base: string, r: HttpResult): strin
 // One health path's answer: healthy directly, healthy after one same-site redirect (with advice), or the problem.
 async function healthOf(ctx: ProbeContext, base: string, path: string, method: "GET" | "HEAD") {
   const r = await fetchCached(ctx, base, path, { method });
-  const problem = method === "GET" ? healthProblem(ctx, r) : "error" in r || r.status !== ctx.config.health.status ? summarize(ctx, r) : undefined;
+  const h = (await healthPlan(ctx)).health;
+  const problem = method === "GET" ? healthProblem(ctx, h, r) : "error" in r || r.status !== h.status ? summarize(ctx, r) : undefined;
   if (!problem) return { r };
   const target = sameSiteRedirect(ctx, base, r);
   if (!target || target === path) return { r, problem };
@@ -45,7 +46,8 @@ async function healthOf(ctx: ProbeContext, base: string, path: string, method: "
 
 // GET every health path and HEAD the first one, against one base URL.
 async function healthThrough(ctx: ProbeContext, base: string) {
-  const paths = ctx.config.healthPaths;
+  const plan = await healthPlan(ctx);
+  const paths = plan.paths;
   const [gets, head] = await Promise.all([Promise.all(paths.map((p) => healthOf(ctx, base, p, "GET"))), healthOf(ctx, base, paths[0] as string, "HEAD")]);
   // Paths that got the same wrong answer are listed once: "/health, /health/: HTTP 400 page "Bad Request (400)"".
   const byAnswer = new Map<string, string[]>();
@@ -58,9 +60,10 @@ async function healthThrough(ctx: ProbeContext, base: string) {
   const advice = [...new Set([...gets, head].flatMap((x) => (x.advice ? [x.advice] : [])))];
   const sent = `(${originOf(base)}, Host: ${ctx.config.hostHeader})`;
   if (problems.length) return fail(`${problems.join("; ")} ${sent}`);
-  const h = ctx.config.health;
+  const h = plan.health;
+  const chosen = plan.paths === ctx.config.healthPaths || plan.paths === KNOWN_HEALTH_PATHS ? "" : `; health paths: ${plan.source}`;
   const want = h.bodyMatch !== undefined ? `${h.status} matching /${h.bodyMatch}/` : h.json ? `${h.status} {"status":"healthy"}` : `${h.status}`;
-  return pass(`${paths.join(", ")}: ${want} (GET), HEAD ${h.status} ${sent}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
+  return pass(`${paths.join(", ")}: ${want} (GET), HEAD ${h.status} ${sent}${chosen}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
 }
 
 // What a response is, for telling answers apart: its status class and media type ("2xx application/json").
@@ -98,7 +101,7 @@ async function servedNames(ctx: ProbeContext) {
   if (!blocks.length) throw new Error(`no server block in ${sites.source} listens where nginxUrl ${base} connects`);
   // The first health path, or where nginx redirects it for Host: hostHeader (/health -> /health/): a name's
   // request must reach Django, not stop at nginx's own redirect.
-  const first = ctx.config.healthPaths[0] as string;
+  const first = (await healthPlan(ctx)).paths[0] as string;
   const r0 = await fetchCached(ctx, base, first);
   const moved = sameSiteRedirect(ctx, base, r0);
   const path = moved && moved !== first ? moved : first;
@@ -216,7 +219,7 @@ export const httpChecks = [
     },
     {
       async run(ctx) {
-        const r = await fetchCached(ctx, await gunicornBase(ctx), ctx.config.healthPaths[0] as string, { host: "ddv-not-allowed.invalid" });
+        const r = await fetchCached(ctx, await gunicornBase(ctx), (await healthPlan(ctx)).paths[0] as string, { host: "ddv-not-allowed.invalid" });
         return !("error" in r) && r.status === 400 ? pass(`${r.url} with a foreign Host: 400`) : fail(`${summarize(ctx, r)} for Host ddv-not-allowed.invalid`);
       },
     },
@@ -258,7 +261,7 @@ export const httpChecks = [
       skipIf: withoutNginx,
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
-        const paths = [ctx.config.healthPaths[0] as string, ctx.config.adminLoginPath, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];
+        const paths = [(await healthPlan(ctx)).paths[0] as string, ctx.config.adminLoginPath, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];
         const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
         const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
         return bad.length

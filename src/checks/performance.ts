@@ -1,4 +1,5 @@
 import { gunicornBase } from "../probes/endpoint.ts";
+import { healthPlan } from "../probes/health-plan.ts";
 import { measureLoad } from "../probes/load.ts";
 import { cpuLimit, unitRssMb } from "../probes/process.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
@@ -24,7 +25,7 @@ export const performanceChecks = [
         ctx.transport.forward ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined,
       async run(ctx) {
         const t = ctx.config.thresholds;
-        const paths = [ctx.config.healthPaths[0] as string, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];
+        const paths = [(await healthPlan(ctx)).paths[0] as string, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];
         const stats = [];
         for (const p of paths) stats.push(await measureLoad(ctx, await gunicornBase(ctx), p, t.loadRequests, t.loadConcurrency, t.loadMaxSeconds));
         const text = stats

@@ -3,6 +3,7 @@ import type { ProbeContext } from "../probes/context.ts";
 import { deployIssues, djangoSettings } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.ts";
+import { healthPlan } from "../probes/health-plan.ts";
 import { fetchCached, summarize, type HttpResponse } from "../probes/http.ts";
 import { mediaAnswers } from "../probes/media.ts";
 import { serviceIds, userDb } from "../probes/files.ts";
@@ -186,7 +187,8 @@ export const securityChecks = [
     {
       async run(ctx) {
         const bases = [await gunicornBase(ctx), ...(withoutNginx(ctx) ? [] : [ctx.config.nginxUrl as string])];
-        const rs = await Promise.all(bases.map((b) => fetchCached(ctx, b, ctx.config.healthPaths[0] as string)));
+        const first = (await healthPlan(ctx)).paths[0] as string;
+        const rs = await Promise.all(bases.map((b) => fetchCached(ctx, b, first)));
         const lost = rs.find((r) => "error" in r);
         if (lost) throw new Error(summarize(ctx, lost));
         const leaks = rs

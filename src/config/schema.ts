@@ -55,7 +55,8 @@ export const ConfigSchema = z
     // null: this host has no nginx in front of Gunicorn; nginx checks are skipped with that reason.
     nginxUrl: httpUrl.nullable().default("http://127.0.0.1"),
     hostHeader: z.string().min(1).default("localhost"),
-    healthPaths: z.array(z.string().startsWith("/")).min(1).default(["/health", "/health/", "/api/health"]),
+    // Unset: asked of the app (src/probes/health-plan.ts): the known health paths, else the admin login, else /.
+    healthPaths: z.array(z.string().startsWith("/")).min(1).optional(),
     adminLoginPath: z.string().startsWith("/").default("/admin/login/"),
     // null: the app has no API; HTTP-004 is skipped with that reason.
     apiPath: z.string().startsWith("/").nullable().default("/api/v1/suppliers/"),

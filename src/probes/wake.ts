@@ -1,5 +1,6 @@
 import type { ProbeContext } from "./context.ts";
 import { bindEndpoint, listenBind } from "./endpoint.ts";
+import { KNOWN_HEALTH_PATHS } from "./health-plan.ts";
 import { fetchOnce } from "./http.ts";
 import type { Unit } from "./systemd.ts";
 
@@ -10,7 +11,7 @@ export async function wakeThroughSocket(ctx: ProbeContext, socket: Unit): Promis
   if (!stream) return `${socket.id} has no stream listener to wake the service through`;
   const e = bindEndpoint(listenBind(stream.address), `ListenStream of ${socket.id}`);
   if (!e) return `${socket.id} listens on ${stream.address}, which cannot be connected to`;
-  const path = ctx.config.healthPaths[0] as string;
+  const path = ctx.config.healthPaths?.[0] ?? (KNOWN_HEALTH_PATHS[0] as string);
   const r = await fetchOnce(ctx, e.label, path);
   const answer = "error" in r ? r.error : `HTTP ${r.status}`;
   return `it was idle behind ${socket.id}; a GET ${path} through ${e.label} started it (${answer})`;

@@ -3,6 +3,7 @@ import { STATUS_CODES } from "node:http";
 import type { Check } from "../checks/define.ts";
 import type { Config } from "../config/schema.ts";
 import type { ProbeContext } from "../probes/context.ts";
+import { healthPlan, KNOWN_HEALTH_PATHS } from "../probes/health-plan.ts";
 import { fetchCached, type HttpResult } from "../probes/http.ts";
 import { redact } from "../probes/redact.ts";
 import { serviceFacts } from "../probes/service-facts.ts";
@@ -52,7 +53,7 @@ const UNIT = new Set([
 // The HTTP requests a check sends (same method, Host and URL, so the memoised answer is reused, not re-asked).
 function requestsOf(id: string, c: Config, g: string): Request[] {
   const n = c.nginxUrl && c.dependencies.nginx ? c.nginxUrl : undefined;
-  const health = c.healthPaths;
+  const health = c.healthPaths ?? KNOWN_HEALTH_PATHS;
   const first = health[0] as string;
   const all = (base: string): Request[] => [...health.map((path) => ({ base, path })), { base, path: first, method: "HEAD" }];
   const table: Record<string, Request[]> = {
@@ -174,7 +175,8 @@ async function gatherOne(ctx: ProbeContext, k: EvidenceKind): Promise<Evidence> 
 // gathered says why instead (evidence never turns a verdict, and never throws).
 export async function gatherEvidence(ctx: ProbeContext, check: Pick<Check, "id">, secrets: string[]): Promise<Evidence[]> {
   const endpoint = await gunicornEndpoint(ctx).catch(() => undefined);
-  const kinds = planEvidence(check, ctx.config, endpoint?.label);
+  const plan = await healthPlan(ctx).catch(() => undefined);
+  const kinds = planEvidence(check, plan ? { ...ctx.config, healthPaths: plan.paths } : ctx.config, endpoint?.label);
   const pieces = await Promise.all(
     kinds.map((k) =>
       gatherOne(ctx, k).catch(
