@@ -5,6 +5,7 @@ import { type Account, type AccessResult, access, accessBasis, describe, joinDen
 import { TransportError, type FileStat } from "../transport/types.ts";
 import { serviceUnit, wsgiModule } from "../probes/systemd.ts";
 import { READ_CAP_BYTES, findReadableEnvFiles, secretAssignments } from "../probes/secret-files.ts";
+import { secretsInCode, type SecretInCode } from "../probes/secrets-in-code.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 const FIND_TIMEOUT_MS = 20_000;
@@ -323,6 +324,39 @@ export const fsChecks = [
         ];
         if (w.unknown.length) throw new Error(`could not learn every path the app writes: ${w.unknown.join("; ")}; judged so far: ${parts.join(". ")}`);
         return pass(parts.join(". "));
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "FS-008",
+      title: "Django's secrets are not written in code others can read or in the project's git",
+      suite: "fs-permissions",
+      severity: "high",
+      expects:
+        "no project source file Django loads (outside the Python installation and its packages) holds SECRET_KEY or the " +
+        "database password literally where every local user can read it (o+r, each directory above o+x) or in its git " +
+        "repository's committed version (HEAD, compared line by line by hash); reports files and what they hold, never values",
+      recommendation:
+        "Move the secret out of the code: read it with os.environ in settings and set it in an env file the unit loads " +
+        "(EnvironmentFile=, 0640 root:<the unit's group>), then restart; meanwhile chmod o-r the file; a secret that was " +
+        "committed or readable is public: generate a new one",
+      dependsOn: ["SVC-018"],
+    },
+    {
+      async run(ctx) {
+        const found = await secretsInCode(ctx);
+        const bad = found.filter((f) => f.readableByOthers || f.committed);
+        const say = (f: SecretInCode) => {
+          const how = [
+            ...(f.readableByOthers ? [`readable by every local user (${(f.mode ?? 0).toString(8).padStart(4, "0")})`] : []),
+            ...(f.committed ? [`committed in the git repository at ${f.committed} (HEAD)`] : []),
+          ];
+          return `${f.file} holds ${f.holds.join(" and ")}${how.length ? `: ${how.join("; ")}` : ""}${f.gitNote ? ` (${f.gitNote})` : ""}`;
+        };
+        if (bad.length) return fail(bad.map(say).join("; "));
+        if (!found.length) return pass("no project source file holds SECRET_KEY or the database password (they come from elsewhere)");
+        return pass(`${found.map(say).join("; ")}; not readable by others and not committed`);
       },
     },
   ),

@@ -178,6 +178,31 @@ def secret_key_facts(settings, placeholders):
     return {"set": bool(key), "length": len(key), "distinct": len(set(key)), "placeholder": next((p for p in placeholders if p in low), None)}
 
 
+def secrets_in_code(secrets):
+    """Project source files (loaded modules outside the Python installation and its packages) that hold a secret
+    literally: each file with what it holds and a sha256 of each line holding it (the validator compares those with
+    the file's committed version; the secret itself never leaves this process)."""
+    import hashlib
+
+    wanted = [(what, value) for what, value in secrets if isinstance(value, str) and len(value) >= 8]
+    skip = tuple({os.path.realpath(p).rstrip("/") + "/" for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+    out = []
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if not path or not path.endswith(".py") or "-packages/" in path or os.path.realpath(path).startswith(skip):
+            continue
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                lines = f.read().split("\n")
+        except OSError:
+            continue
+        found = [what for what, value in wanted if any(value in line for line in lines)]
+        if found:
+            hashes = sorted({hashlib.sha256(line.encode()).hexdigest() for line in lines for _, v in wanted if v in line})
+            out.append({"file": os.path.abspath(path), "holds": found, "lineHashes": hashes})
+    return out
+
+
 def settings_facts(settings, placeholders):
     db = settings.DATABASES.get("default", {})
     names = [n for n in dir(settings._wrapped) if n.startswith("SECURE_") or n in SECURE_EXTRA]
@@ -192,6 +217,7 @@ def settings_facts(settings, placeholders):
             OPTIONS={str(k): str(v) for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, (str, int))},
         ),
         "SECURE": {n: getattr(settings, n) for n in sorted(names)},
+        "secretsInCode": secrets_in_code([("SECRET_KEY", getattr(settings, "SECRET_KEY", None)), ("the database password", db.get("PASSWORD"))]),
         **write_facts(settings),
     }
 

@@ -39,6 +39,8 @@ export type SettingsFacts = {
   // DATABASES['default'] as Django resolved it (PASSWORD is masked by the run's secrets; OPTIONS: its str/int values).
   DATABASE: Record<"ENGINE" | "NAME" | "HOST" | "PORT" | "USER", string> & { PASSWORD?: string; OPTIONS?: Record<string, string> };
   SECURE: Record<string, unknown>;
+  // Project source files holding SECRET_KEY or the database password literally, with a sha256 of each such line.
+  secretsInCode?: Array<{ file: string; holds: string[]; lineHashes: string[] }>;
   // What the app writes, as its settings say (paths only; absent in answers of an older service-facts.py). cwd: where
   // the start resolved relative paths (Gunicorn's --chdir, else WorkingDirectory).
   cwd?: string;

@@ -50,8 +50,10 @@ const SHAPES: Shape[] = [
     env: { DEPLOY_CONFIG: "/etc/ddv/config.json" },
     service: "gunicorn",
     site: "curl -fsS -o /dev/null -H 'Host: tutorial.example' http://127.0.0.1/admin/login/",
-    findings: ["HTTP-006", "SEC-004", "SEC-005", "SEC-009", "SVC-008"],
-    redFindings: [],
+    // FS-008: the tutorial writes SECRET_KEY and the database password into settings.py, which every local user
+    // can read (the home directory is opened for nginx's static files).
+    findings: ["FS-008", "HTTP-006", "SEC-004", "SEC-005", "SEC-009", "SVC-008"],
+    redFindings: ["FS-008"],
     faults: [
       {
         name: "the database password rotated under the app",
