@@ -1,6 +1,6 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
-import { healthPlan, KNOWN_HEALTH_PATHS, type HealthPlan } from "../probes/health-plan.ts";
+import { healthPlan, type HealthPlan } from "../probes/health-plan.ts";
 import { fetchCached, hostnameOf, originOf, summarize, type HttpResponse, type HttpResult } from "../probes/http.ts";
 import { urlUnder } from "../probes/media.ts";
 import { blockFor, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
@@ -59,9 +59,9 @@ async function healthThrough(ctx: ProbeContext, base: string) {
   if (head.problem) problems.push(`HEAD ${head.problem}`);
   const advice = [...new Set([...gets, head].flatMap((x) => (x.advice ? [x.advice] : [])))];
   const sent = `(${originOf(base)}, Host: ${ctx.config.hostHeader})`;
-  if (problems.length) return fail(`${problems.join("; ")} ${sent}`);
+  const chosen = plan.paths === ctx.config.healthPaths || plan.source === "the known health paths" ? "" : `; health paths: ${plan.source}`;
+  if (problems.length) return fail(`${problems.join("; ")} ${sent}${chosen}`);
   const h = plan.health;
-  const chosen = plan.paths === ctx.config.healthPaths || plan.paths === KNOWN_HEALTH_PATHS ? "" : `; health paths: ${plan.source}`;
   const want = h.bodyMatch !== undefined ? `${h.status} matching /${h.bodyMatch}/` : h.json ? `${h.status} {"status":"healthy"}` : `${h.status}`;
   return pass(`${paths.join(", ")}: ${want} (GET), HEAD ${h.status} ${sent}${chosen}${advice.length ? `; advice: ${advice.join("; ")}` : ""}`);
 }

@@ -71,7 +71,8 @@ const SHAPES: Shape[] = [
         name: "ALLOWED_HOSTS loses tutorial.example, the name the site serves (every visitor gets 400)",
         apply: "sed -i \"s/^ALLOWED_HOSTS = .*/ALLOWED_HOSTS = ['localhost']/\" /home/sammy/myprojectdir/myproject/settings.py && systemctl restart gunicorn",
         undo: "sed -i \"s/^ALLOWED_HOSTS = .*/ALLOWED_HOSTS = ['tutorial.example', 'localhost']/\" /home/sammy/myprojectdir/myproject/settings.py && systemctl restart gunicorn",
-        red: ["HTTP-002"],
+        // The checks send Host: tutorial.example (hostHeader) to Gunicorn too: HTTP-001 is the root.
+        red: ["HTTP-001"],
       },
       {
         name: "the socket stopped: nothing starts Gunicorn",

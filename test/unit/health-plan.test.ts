@@ -34,6 +34,13 @@ describe("health paths when the config names none", () => {
     expect(await planFor()).toMatchObject({ paths: ["/"], health: { status: 200 } });
   });
 
+  test("Django refusing the Host (400 everywhere) tells nothing: the known paths, saying why", async () => {
+    answers = { "/health": 400, "/health/": 400, "/api/health": 400, "/admin/login/": 400, "/": 400 };
+    const p = await planFor();
+    expect(p.paths).toEqual(KNOWN_HEALTH_PATHS);
+    expect(p.source).toBe("the known health paths (Django answers 400 for Host: localhost, so none could be told apart)");
+  });
+
   test("the config's healthPaths are used as given, nothing asked", async () => {
     answers = {};
     expect(await planFor({ healthPaths: ["/up"] })).toMatchObject({ paths: ["/up"], source: "config healthPaths" });
