@@ -35,8 +35,9 @@ export default defineConfig({
       // A run that judged no check exits non-zero (see the file).
       "./src/spec/judged-reporter.ts",
       ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
-      // For CI systems: each testcase is named "<check ID> <title>"; a failure carries the terminal's message.
-      ["junit", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],
+      // For CI systems: each testcase is named "<check ID> <title>"; a failure carries the terminal's message, a check that
+      // could not be checked is an <error>, a skip says why (vitest's junit reporter, see the file).
+      ["./src/spec/junit-reporter.ts", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],
       [require.resolve("allure-vitest/reporter"), { resultsDir: `${reports}/allure-results`, reportMatchers: false }] as [string, Record<string, unknown>],
     ],
   },

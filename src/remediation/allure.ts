@@ -3,6 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { redact } from "../probes/redact.ts";
 import type { Outcome } from "../runner/evaluate.ts";
+import type { ReportedCheck } from "./report.ts";
 
 // One applied step as the audit report shows it.
 export type StepRecord = { fix: string; title: string; ids: string[]; actions: string[]; start: number; stop: number; result: string; reason?: string };
@@ -12,6 +13,8 @@ export type RunRecord = {
   backup: string;
   steps: StepRecord[];
   manual: Array<{ id: string; why: string }>;
+  // Each check as the report being fixed saw it, as re-checked before acting, and as re-checked at the end.
+  reported: Map<string, ReportedCheck>;
   before: Map<string, Outcome>;
   after: Map<string, Outcome>;
 };
@@ -20,7 +23,8 @@ const STATUS: Record<string, string> = { verified: "passed", "rolled back": "fai
 
 // Allure results of one remediation run (one result per step, plus one for the manual steps), beside the
 // validator's in the same allure-results folder, so `npm run report` shows what was done about each finding.
-// They carry no check_id label: a later remediation never reads them as check results.
+// They carry no check_id label (a later remediation never reads them as check results) and sit under their own
+// parentSuite, "remediation", apart from the checks'.
 export function remediationResults(r: RunRecord, secrets: string[]): object[] {
   const clean = (s: string) => redact(s, secrets);
   const labels = (extra: Array<[string, string]>) =>
@@ -28,9 +32,10 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       name,
       value,
     }));
-  const checkStep = (when: string, id: string, o: Outcome | undefined, at: number) => ({
+  type Seen = Pick<ReportedCheck, "status" | "observed"> | undefined;
+  const checkStep = (when: string, id: string, o: Seen, at: number) => ({
     name: `${when}: ${id} ${o?.status ?? "not checked"}${o?.observed ? ` (${clean(o.observed).slice(0, 200)})` : ""}`,
-    status: o?.status === "pass" ? "passed" : o?.status === "skip" ? "skipped" : "failed",
+    status: o?.status === "pass" ? "passed" : o?.status === "skip" || o?.status === "waived" ? "skipped" : "failed",
     stage: "finished",
     start: at,
     stop: at,
@@ -38,6 +43,19 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
     attachments: [],
     parameters: [],
   });
+  // Markdown: each observation in full (the step names cut it short), in a code block so it shows as it is.
+  const seen = (when: string, o: Seen) => `${when}: **${o?.status ?? "not checked"}**${o?.observed ? `\n\n${codeBlock(clean(o.observed))}` : ""}`;
+  const beforeAfter = (s: StepRecord) =>
+    s.ids
+      .map((id) =>
+        [
+          `### ${id}`,
+          seen(`in the report (${r.report})`, r.reported.get(id)),
+          seen("re-checked before the fix", r.before.get(id)),
+          seen(s.result === "verified" ? "re-checked after the fix" : `re-checked at the end (the step ${s.result})`, r.after.get(id)),
+        ].join("\n\n"),
+      )
+      .join("\n\n");
   const out: object[] = r.steps.map((s) => {
     const name = `remediation ${s.fix}${s.ids.length ? ` (${s.ids.join(", ")})` : ""}`;
     return {
@@ -47,6 +65,7 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       fullName: name,
       status: STATUS[s.result] ?? "broken",
       statusDetails: { message: clean(`${s.title}: ${s.result}${s.reason ? `: ${s.reason}` : ""}`) },
+      description: beforeAfter(s) || undefined,
       stage: "finished",
       start: s.start,
       stop: s.stop,
@@ -57,6 +76,7 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       ],
       attachments: [],
       steps: [
+        ...s.ids.map((id) => checkStep("in the report", id, r.reported.get(id), s.start)),
         ...s.ids.map((id) => checkStep("before", id, r.before.get(id), s.start)),
         ...s.actions.map((a) => ({
           name: clean(a.split("\n")[0] as string),
@@ -91,6 +111,12 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
     });
   }
   return out;
+}
+
+// A Markdown code block around `text`, its fence longer than any run of backticks in it.
+function codeBlock(text: string): string {
+  const fence = "`".repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
+  return `${fence}text\n${text}\n${fence}`;
 }
 
 // Replaces the last remediation's results in `dir` (<reports>/remediation-results: the validator's next run cleans

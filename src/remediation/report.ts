@@ -5,7 +5,8 @@ import { CheckId } from "../checks/define.ts";
 import { EXIT, RemediateError } from "./errors.ts";
 
 // What remediation needs from a validator report, whichever format it came in.
-export type ReportedCheck = { id: string; status: "pass" | "fail" | "error" | "skip" | "waived"; blockedBy?: string; rootCause?: string };
+// observed: what the run saw (the remediation's Allure results show it as the state before the fix).
+export type ReportedCheck = { id: string; status: "pass" | "fail" | "error" | "skip" | "waived"; blockedBy?: string; rootCause?: string; observed?: string };
 // target: the fleet host's name (DEPLOY_HOSTS / inventory) when the report came from a fleet run.
 export type Report = { file: string; startedAt: number; target?: string; hostname?: string; machineId?: string; catalogue?: string; checks: ReportedCheck[] };
 
@@ -14,6 +15,7 @@ const Meta = z.object({
   status: z.enum(["pass", "fail", "error", "skip", "waived"]).optional(),
   blockedBy: CheckId.optional(),
   rootCause: CheckId.optional(),
+  observed: z.string().optional(),
   host: z.object({ hostname: z.string(), machineId: z.string() }).optional(),
   catalogue: z.string().optional(),
   target: z.string().optional(),
@@ -27,6 +29,9 @@ const AllureResult = z.object({
   start: z.number().optional(),
   stop: z.number().optional(),
   status: z.string().optional(),
+  // A red check's terminal message; a skip's reason is its description.
+  statusDetails: z.object({ message: z.string().optional() }).optional(),
+  description: z.string().optional(),
   labels: z.array(z.object({ name: z.string(), value: z.string() })).default([]),
 });
 
@@ -61,7 +66,7 @@ export function readFleetReport(p: string): Report[] {
 const describeTargets = (metas: Array<z.infer<typeof Meta>>) => [...new Set(metas.map((m) => m.target ?? "this host"))].join(", ");
 
 function toReport(r: Metas, metas: Array<z.infer<typeof Meta>>): Report {
-  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause }));
+  const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause, observed: m.observed }));
   return { file: r.file, startedAt: r.startedAt, ...oneHost(r.file, metas), checks };
 }
 
@@ -132,6 +137,7 @@ function readAllure(dir: string, names: string[]): Metas {
       status,
       blockedBy: label("blocked_by"),
       rootCause: label("root_cause"),
+      observed: r.data.statusDetails?.message ?? r.data.description,
       host,
       catalogue: label("catalogue"),
       target,

@@ -194,7 +194,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     const stillRed = scope.filter((id) => isRed(after.get(id)));
     for (const m of manual) say(`  todo ${m.id}: ${m.why}`);
     say(`  ${stillRed.length ? `still red: ${stillRed.join(", ")}` : "every re-checked check passes"}; backups and manifest in ${backup.dir}`);
-    const record = { host: identity.hostname, report: report.file, backup: backup.dir, manual, before: baseline, after };
+    const reported = new Map(report.checks.map((c) => [c.id, c]));
+    const record = { host: identity.hostname, report: report.file, backup: backup.dir, manual, reported, before: baseline, after };
     const steps_ = done.map((d) => ({
       fix: d.step.fix.id,
       title: d.step.fix.title,

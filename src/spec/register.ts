@@ -8,6 +8,7 @@ import { redact } from "../probes/environment.ts";
 import { CAUSE_LABEL, causeOf } from "../report/causes.ts";
 import { recordEnvironmentOnce } from "../report/environment.ts";
 import { gatherEvidence } from "../report/evidence.ts";
+import { severityLabels } from "../report/severity.ts";
 import { allureResultsDir } from "../report/paths.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
@@ -17,9 +18,6 @@ import { endSession, session } from "./session.ts";
 import type { Target } from "../fleet/targets.ts";
 import { hostTurn, reach, startFleet, unreachableReporter } from "./fleet.ts";
 import { runTargets } from "./prefetch.ts";
-
-// Our four severities as four of Allure's five (none shares a level): critical is Allure's top, blocker.
-export const ALLURE_SEVERITY = { critical: "blocker", high: "critical", medium: "normal", low: "minor" } as const;
 
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
 class CheckFailure extends Error {
@@ -47,6 +45,11 @@ function registerCheck(check: Check, parent: string, target?: Target) {
   };
   const name = testName(check, target?.name);
   test(name, options, async (ctx) => {
+    // A skip says why in Allure too (allure-vitest drops the skip's note): blocked by, below failOn, waived, not configured.
+    const skip = async (why: string) => {
+      await allure.description(why);
+      return ctx.skip(why);
+    };
     await allure.allureId(check.id);
     await allure.label("check_id", check.id);
     await allure.parentSuite(parent); // the suite, or "smoke"
@@ -54,7 +57,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
     await allure.epic("post-deploy validation");
     await allure.feature(check.suite);
     await allure.label(CAUSE_LABEL, causeOf(check));
-    await allure.severity(ALLURE_SEVERITY[check.severity]);
+    await allure.labels(...severityLabels(check.severity));
     if (check.smoke) await allure.tags("smoke");
     if (target) {
       await allure.parameter("target", target.name);
@@ -65,7 +68,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
         // One error per unreachable host; its other checks point to it instead of repeating it.
         const first = unreachableReporter(target, name);
         Object.assign(ctx.task.meta, { status: first === name ? "error" : "skip", observed: down });
-        if (first !== name) return ctx.skip(`host ${target.name} could not be reached: see ${first.split(" ")[0]} [${target.name}]`);
+        if (first !== name) return skip(`host ${target.name} could not be reached: see ${first.split(" ")[0]} [${target.name}]`);
         const text =
           `${check.id} ERROR (could not check): host ${target.name} could not be reached, so none of its checks ran\n` +
           `  observed: ${down}\n` +
@@ -107,14 +110,14 @@ function registerCheck(check: Check, parent: string, target?: Target) {
       await allure.parameter("observed", observed, { excluded: true });
       return;
     }
-    if (o.status === "skip") return ctx.skip(observed);
+    if (o.status === "skip") return skip(observed);
     // A waived or below-threshold failure is shown, one line, as a skip: visible in every report, not red.
     if (r.kind === "waived" || r.kind === "below") {
       await allure.label("outcome", r.kind);
       const line = `${r.note} | ${check.id} FAIL: ${observed}`;
       // The default reporter lists a passing file's tests only on a terminal: say it on the console too.
       console.log(`${check.id} ${line}`);
-      return ctx.skip(line);
+      return skip(line);
     }
     // What the operator would look at next, redacted and capped (only for failures: passing checks cost nothing).
     for (const e of await gatherEvidence(s.ctx, check, secrets)) await allure.attachment(e.name, e.text, "text/plain");

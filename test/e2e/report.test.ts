@@ -78,6 +78,8 @@ describeE2E("the audit reports of a broken host", () => {
     const message = unescapeXml(failure);
     expect(message.startsWith("HTTP-001 FAIL: Health endpoints answer healthy JSON through Gunicorn\n  expected: ")).toBe(true);
     expect(output).toContain(message);
+    // A skip says why: HTTP-001's dependants are blocked by it.
+    expect(xml).toMatch(/<skipped message="blocked by HTTP-001 /);
   });
 
   test("allure-results hold the environment, the host parameter, the cause and capped evidence", () => {
@@ -109,6 +111,7 @@ describeE2E("the audit reports of a broken host", () => {
         { name: "cause", value: "service down" },
         { name: "feature", value: "http" },
         { name: "severity", value: "blocker" },
+        { name: "check_severity", value: "critical" },
       ]),
     );
     // Four severities, four Allure levels: every result says its check's own.

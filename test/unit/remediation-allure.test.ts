@@ -12,6 +12,7 @@ test("a remediation run becomes Allure results: one per step with before/after, 
       report: "reports/vitest-report.json",
       backup: "/var/lib/ddv/remediation/x",
       manual: [{ id: "SVC-006", why: "install gunicorn in the venv" }],
+      reported: new Map([["DB-001", { id: "DB-001", status: "fail", observed: `FATAL: password authentication failed for user "app" (${secret})` }]]),
       before: new Map([["DB-001", o("DB-001", "fail", `password authentication failed for ${secret}`)]]),
       after: new Map([["DB-001", o("DB-001", "pass", "connected")]]),
       steps: [
@@ -43,13 +44,32 @@ test("a remediation run becomes Allure results: one per step with before/after, 
     labels: Array<{ name: string; value: string }>;
     steps: Array<{ name: string }>;
     statusDetails: { message: string };
+    description?: string;
   }>;
   expect(results.map((r) => [r.name, r.status])).toEqual([
     ["remediation repair-db-role (DB-001)", "passed"],
     ["remediation set-debug-false (SEC-001)", "failed"],
     ["remediation: manual steps", "skipped"],
   ]);
-  expect(results[0]?.steps.map((s) => s.name.split(" (")[0])).toEqual(["before: DB-001 fail", "SQL on postgres: ALTER ROLE ...", "after: DB-001 pass"]);
+  expect(results[0]?.steps.map((s) => s.name.split(" (")[0])).toEqual([
+    "in the report: DB-001 fail",
+    "before: DB-001 fail",
+    "SQL on postgres: ALTER ROLE ...",
+    "after: DB-001 pass",
+  ]);
+  // Before and after in full, in the result's description: the report's observation, the re-check before, the one after.
+  expect(results[0]?.description).toBe(
+    [
+      "### DB-001",
+      'in the report (reports/vitest-report.json): **fail**\n\n```text\nFATAL: password authentication failed for user "app" ([REDACTED])\n```',
+      "re-checked before the fix: **fail**\n\n```text\npassword authentication failed for [REDACTED]\n```",
+      "re-checked after the fix: **pass**\n\n```text\nconnected\n```",
+    ].join("\n\n"),
+  );
+  expect(results[1]?.description).toContain("### SEC-001\n\nin the report (reports/vitest-report.json): **not checked**");
+  expect(results[1]?.description).toContain("re-checked at the end (the step rolled back): **not checked**");
+  // The checks' own results sit under their suites (or "smoke"); these under "remediation" only.
+  expect(results.every((r) => r.labels.some((l) => l.name === "parentSuite" && l.value === "remediation"))).toBe(true);
   expect(results.every((r) => !r.labels.some((l) => l.name === "check_id"))).toBe(true);
   expect(JSON.stringify(results)).not.toContain(secret);
   expect(results[2]?.statusDetails.message).toContain("SVC-006: install gunicorn");

@@ -10,6 +10,7 @@ export type Row = {
   status?: string;
   blockedBy?: string;
   rootCause?: string;
+  observed?: string;
   host?: { hostname: string; machineId: string } | null;
   catalogue?: string | null;
   target?: string;
@@ -25,7 +26,7 @@ export const allPass = (): Row[] => catalogue.map((c) => ({ id: c.id, status: "p
 export function vitestReport(rows: Row[], startTime = Date.now()) {
   const me = here();
   const meta = (r: Row) => {
-    const m: Record<string, unknown> = { checkId: r.id, status: r.status ?? "pass", blockedBy: r.blockedBy, rootCause: r.rootCause };
+    const m: Record<string, unknown> = { checkId: r.id, status: r.status ?? "pass", blockedBy: r.blockedBy, rootCause: r.rootCause, observed: r.observed };
     if (r.host !== null) m.host = r.host ?? me;
     if (r.catalogue !== null) m.catalogue = r.catalogue ?? catalogueVersion();
     if (r.target) m.target = r.target;
@@ -67,6 +68,8 @@ export function writeAllure(dir: string, rows: Row[], start: number, tag = "r"):
     if (r.blockedBy) labels.push({ name: "blocked_by", value: r.blockedBy });
     if (r.rootCause) labels.push({ name: "root_cause", value: r.rootCause });
     const body = { uuid: `${tag}-${i}`, name: `${r.id} t`, status: ALLURE[r.status ?? "pass"] ?? "passed", labels, start, stop: start + 10 };
+    // As register.ts leaves it: a red check's message in statusDetails, a skip's reason as the description.
+    if (r.observed) Object.assign(body, r.status === "skip" ? { description: r.observed } : { statusDetails: { message: r.observed } });
     writeFileSync(path.join(dir, `${tag}-${i}-result.json`), JSON.stringify(body));
   });
   return dir;

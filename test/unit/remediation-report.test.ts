@@ -45,6 +45,18 @@ describe("vitest JSON report", () => {
     ]);
   });
 
+  test("each check's observation comes along: the remediation's results show it as the state before the fix", () => {
+    const rows = [
+      { id: "DB-001", status: "fail", observed: "password authentication failed for user app" },
+      { id: "SVC-001", status: "pass" },
+    ];
+    const r = readReport(writeVitest(dir, "observed", vitestReport(rows)));
+    expect(r.checks.map((c) => [c.id, c.observed])).toEqual([
+      ["DB-001", "password authentication failed for user app"],
+      ["SVC-001", undefined],
+    ]);
+  });
+
   test("the report file itself reads the same as its folder", () => {
     const d = writeVitest(dir, "file", vitestReport(allPass()));
     expect(readReport(path.join(d, "vitest-report.json")).checks).toEqual(readReport(d).checks);
@@ -163,6 +175,20 @@ describe("allure-results folder", () => {
     expect(byId["HTTP-001"]?.status).toBe("error");
     expect(byId["SEC-004"]?.status).toBe("waived");
     expect(byId["PERF-001"]?.status).toBe("fail");
+  });
+
+  test("each check's observation comes along: a red check's message, a skip's reason", () => {
+    const rows = [
+      { id: "DB-001", status: "fail", observed: "DB-001 FAIL: ...\n  observed: password authentication failed" },
+      { id: "HTTP-001", status: "skip", observed: "blocked by DB-001 (failed)" },
+      { id: "SVC-001", status: "pass" },
+    ];
+    const r = readReport(writeAllure(path.join(dir, "allure-observed"), rows, Date.now()));
+    expect(Object.fromEntries(r.checks.map((c) => [c.id, c.observed]))).toEqual({
+      "DB-001": "DB-001 FAIL: ...\n  observed: password authentication failed",
+      "HTTP-001": "blocked by DB-001 (failed)",
+      "SVC-001": undefined,
+    });
   });
 
   test("refusals: no check results, a result that is not allure's, two hosts", () => {
