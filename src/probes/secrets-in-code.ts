@@ -7,7 +7,7 @@ import { djangoSettings } from "./django.ts";
 export type SecretInCode = { file: string; holds: string[]; mode?: number; readableByOthers: boolean; committed: string | undefined; gitNote?: string };
 
 // Whether others (not owner, not group) can read `file`: its o+r bit and o+x on every directory above it.
-async function readableByOthers(ctx: ProbeContext, file: string): Promise<{ mode?: number; yes: boolean }> {
+export async function readableByOthers(ctx: ProbeContext, file: string): Promise<{ mode?: number; yes: boolean }> {
   const st = await ctx.transport.stat(file);
   if (!st) return { yes: false };
   let yes = (st.mode & 0o004) !== 0;
@@ -20,7 +20,7 @@ async function readableByOthers(ctx: ProbeContext, file: string): Promise<{ mode
 
 // The git work tree holding `file` and whether its committed version (HEAD) has one of the lines Django's start
 // hashed: compared by hash, so the secret is never on a command line nor in our memory.
-async function committedIn(ctx: ProbeContext, file: string, lineHashes: string[]): Promise<{ repo?: string; note?: string }> {
+export async function committedIn(ctx: ProbeContext, file: string, lineHashes: string[]): Promise<{ repo?: string; note?: string }> {
   let root = path.dirname(file);
   while (!(await ctx.transport.stat(`${root}/.git`)) && root !== "/") root = path.dirname(root);
   if (root === "/") return {};
