@@ -1,6 +1,8 @@
 // `npx tsx remediate --from-report <report>`: fix what a validator run found, re-check it, roll back what did not help.
+import { existsSync } from "node:fs";
 import { createInterface } from "node:readline/promises";
 import { ConfigError, loadConfig } from "../src/config/load.ts";
+import { AUDIT_LOG } from "../src/remediation/audit.ts";
 import { EXIT, RemediateError } from "../src/remediation/errors.ts";
 import { remediate } from "../src/remediation/run.ts";
 import { createLocalTransport } from "../src/transport/local.ts";
@@ -8,6 +10,7 @@ import { emergency } from "../src/remediation/emergency.ts";
 import { rollbackRun } from "../src/remediation/rollback.ts";
 import { remediateFleet } from "../src/remediation/fleet.ts";
 import { resolveTargets } from "../src/fleet/targets.ts";
+import { InventoryError } from "../src/fleet/inventory.ts";
 
 const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--yes] [--force-stale] [--parallel N]
        npx tsx remediate emergency-restart [--dry-run] [--yes]
@@ -21,7 +24,8 @@ const USAGE = `usage: npx tsx remediate --from-report <report> [--dry-run] [--ye
   rollback       put back what a run recorded in /var/lib/ddv/remediation/<run id>/manifest.json (an interrupted
                  run, or one to undo); "latest" is the newest run; safe to repeat
 exit codes: 0 all fixed and verified, 1 rolled back / failed / manual steps remain, 64 usage, 65 bad report,
-            69 the deployment is not on this host, 70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config,
+            66 bad DEPLOY_HOSTS / DEPLOY_INVENTORY / DEPLOY_LIMIT, 69 the deployment is not on this host (no systemd, no such unit),
+            70 internal error, 73 another remediation holds the lock, 77 not root, 78 bad config,
             130 interrupted (SIGINT/SIGTERM: the step under way rolled back)`;
 
 const FLAGS = new Set(["--from-report", "--dry-run", "--yes", "--force-stale", "--parallel", "--help", "-h"]);
@@ -85,16 +89,18 @@ async function main(argv: string[]): Promise<number> {
     throw new RemediateError(`rollback needs a run: a folder name under /var/lib/ddv/remediation, or latest\n${USAGE}`, EXIT.usage);
   const say = (l: string) => void process.stdout.write(`${l}\n`);
   const confirm = () => confirmer(o.yes);
-  const targets = await resolveTargets().catch((err: Error) => {
-    throw new RemediateError(err.message, EXIT.config);
+  // The validator's order and codes: the config first (78), then the hosts (66), then each host's own config (78).
+  const config = loadConfig();
+  const targets = await resolveTargets().catch((err: unknown) => {
+    throw err instanceof InventoryError ? new RemediateError(err.message, EXIT.targets) : err;
   });
   // A fleet: each host is reached over ssh (as root, or with passwordless sudo there); this machine is not changed.
   if (targets) {
     if (o.command) throw new RemediateError(`${o.command} works on the host it runs on: run it there, without DEPLOY_HOSTS / DEPLOY_INVENTORY`, EXIT.usage);
+    for (const t of targets) loadConfig(process.env, process.cwd(), t);
     return remediateFleet({ report: o.report as string, targets, parallel: o.parallel, say, confirm, dryRun: o.dryRun, forceStale: o.forceStale });
   }
   if (process.getuid?.() !== 0) throw new RemediateError("remediate changes system files and services: run it as root", EXIT.notRoot);
-  const config = loadConfig();
   const transport = () => createLocalTransport(config.timeouts.commandMs);
   if (o.command === "rollback") return rollbackRun({ which: o.run as string, transport, say, confirm, dryRun: o.dryRun });
   if (o.command) return emergency(o.command, { config, transport, say, confirm, dryRun: o.dryRun });
@@ -114,7 +120,9 @@ main(process.argv.slice(2)).then(
     }
     const e = err as Error;
     const where = e.stack?.split("\n")[1]?.trim() ?? "";
-    process.stderr.write(`remediate: internal error: ${e.message} (${where}); nothing more was changed, see the audit log\n`);
+    // The audit log is named only where there is one (a dry run, or a refusal before any step, writes none).
+    const log = existsSync(AUDIT_LOG) ? `, see the audit log ${AUDIT_LOG}` : "";
+    process.stderr.write(`remediate: internal error: ${e.message} (${where}); nothing more was changed${log}\n`);
     process.exit(EXIT.internal);
   },
 );

@@ -26,7 +26,8 @@ export type CheckMeta = z.infer<typeof CheckMetaSchema>;
 // What a check saw. `observed` must say what was actually found, in words an operator understands.
 // `retryInMs`: the verdict may change on its own after that long (a service that has not yet run long enough to
 // call steady); waits after a fix look again then instead of polling blind.
-export type Verdict = { pass: boolean; observed: string; details?: unknown; retryInMs?: number };
+// `skip`: the check looked and found nothing of what it judges (reported as a skip, never as a pass).
+export type Verdict = { pass: boolean; observed: string; details?: unknown; retryInMs?: number; skip?: true };
 
 export type Check = CheckMeta & {
   // Gathers facts through probes and judges them. Throwing means "could not look": reported as an error.
@@ -40,10 +41,18 @@ export function defineCheck(meta: z.input<typeof CheckMetaSchema>, impl: Pick<Ch
   return { ...CheckMetaSchema.parse(meta), ...impl };
 }
 
+// The catalogue's static text says <service> where the unit's name goes: printed, it names the real unit (the
+// configured service without ".service", as the text appends .service or .socket itself).
+export function nameService(text: string, service: string | undefined): string {
+  return service ? text.replaceAll("<service>", service.replace(/\.service$/, "")) : text;
+}
+
 // skipIf for checks that need nginx in front of Gunicorn.
 export const withoutNginx = (ctx: ProbeContext) => (ctx.config.nginxUrl && ctx.config.dependencies.nginx ? undefined : "no nginx configured for this host");
 
 export const pass = (observed: string, details?: unknown): Verdict => ({ pass: true, observed, details });
 export const fail = (observed: string, details?: unknown): Verdict => ({ pass: false, observed, details });
+// Nothing to judge here (found only once the check has looked): a skip, so it can never read as a pass.
+export const nothingToJudge = (observed: string): Verdict => ({ pass: false, skip: true, observed });
 // A failure that may clear by itself once `retryInMs` has passed.
 export const failFor = (observed: string, retryInMs: number): Verdict => ({ pass: false, observed, retryInMs });

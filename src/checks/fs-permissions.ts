@@ -204,6 +204,9 @@ export const fsChecks = [
       expects: "STATIC_ROOT holds the static probe file (collectstatic ran)",
       recommendation: "Run `manage.py collectstatic --noinput` as the service user with the service's environment",
       fixId: "collectstatic",
+      // The static root is the deployment's, and collectstatic runs as the unit's user with its environment: where
+      // the unit is not installed (another machine, a wrong service name) a missing file says nothing about it.
+      dependsOn: ["SVC-016"],
     },
     {
       async run(ctx) {

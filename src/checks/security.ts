@@ -8,10 +8,10 @@ import { fetchCached, summarize, type HttpResponse } from "../probes/http.ts";
 import { mediaAnswers } from "../probes/media.ts";
 import { serviceIds, userDb } from "../probes/files.ts";
 import { listenersOn, unitPids } from "../probes/process.ts";
-import { shortSecrets } from "../probes/secrets.ts";
+import { secretLengths } from "../probes/secrets.ts";
 import { PLACEHOLDERS } from "../probes/service-facts.ts";
 import { securityExposure, serviceUnit, socketUnit } from "../probes/systemd.ts";
-import { defineCheck, fail, pass, withoutNginx, type Verdict } from "./define.ts";
+import { defineCheck, fail, nothingToJudge, pass, withoutNginx, type Verdict } from "./define.ts";
 
 // What SEC-001/002/003 judge: Django's own answer, or (Django could not start) the environment variable, or an error
 // when the variable is unset: the settings module may default it to anything, and we could not ask it.
@@ -360,12 +360,13 @@ export const securityChecks = [
     },
     {
       async run(ctx) {
-        const names = await shortSecrets(ctx);
+        const f = await secretLengths(ctx);
         const min = ctx.config.secrets.minLength;
         // Names only: the value is exactly what cannot be masked.
-        return names.length
-          ? fail(`${names.join(", ")} shorter than ${min} characters: reports cannot mask it`)
-          : pass(`every secret is at least ${min} characters`);
+        if (f.tooShort.length) return fail(`${f.tooShort.join(", ")} shorter than ${min} characters: reports cannot mask it`);
+        // No secret at all in what was read (settings written into settings.py, say): nothing judged, so no pass.
+        if (!f.masked) return nothingToJudge(`no variable named as a secret (config.secrets) is set in ${f.sources.join("; ")}: no length to judge`);
+        return pass(`every secret is at least ${min} characters (${f.masked} found in ${f.sources.join("; ")})`);
       },
     },
   ),

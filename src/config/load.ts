@@ -3,7 +3,7 @@ import path from "node:path";
 import { z } from "zod";
 import { ConfigSchema, WaiverSchema, type Config, type Waiver } from "./schema.ts";
 
-// A config that cannot be used: the message names the file and each bad field.
+// A config that cannot be used: the message names each bad field and where its value came from.
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -21,7 +21,8 @@ const ENV_OVERRIDES: Record<string, (v: string) => Record<string, unknown>> = {
 // inventory variables), then env overrides, and validates with zod; `host.name` names the host in messages.
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd(), host?: { name: string; config?: Record<string, unknown> }): Config {
   const explicit = env.DEPLOY_CONFIG;
-  if (explicit === "") throw new ConfigError("DEPLOY_CONFIG is set but empty: name a config file, or unset it to use ./deploy.config.json");
+  if (explicit !== undefined && explicit.trim() === "")
+    throw new ConfigError("DEPLOY_CONFIG is set but empty: name a config file, or unset it to use ./deploy.config.json");
   const file = path.resolve(cwd, explicit ?? "deploy.config.json");
   let raw: unknown = {};
   let absent = false;
@@ -47,15 +48,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     Object.assign(merged, fields);
   }
   const parsed = ConfigSchema.safeParse(merged);
-  if (!parsed.success) {
-    const vars = [...new Set(parsed.error.issues.map((i) => fromEnv.get(String(i.path[0]))).filter((v) => v !== undefined))];
-    const files = `${absent ? `no ${path.basename(file)} (defaults)` : file}${host?.config ? ` with host ${host.name}'s ddv_config` : ""}`;
-    const where = vars.length ? `${vars.join(", ")} (environment; config: ${files})` : files;
-    throw new ConfigError(`invalid configuration in ${where}:\n${z.prettifyError(parsed.error)}`);
-  }
+  if (!parsed.success) throw new ConfigError(describeIssues(parsed.error.issues, { env, fromEnv, file, absent, host }));
   const config = parsed.data;
   if (config.waiversFile) config.waivers = [...config.waivers, ...loadWaivers(path.resolve(path.dirname(file), config.waiversFile))];
   return config;
+}
+
+type Sources = {
+  env: NodeJS.ProcessEnv;
+  fromEnv: Map<string, string>;
+  file: string;
+  absent: boolean;
+  host?: { name: string; config?: Record<string, unknown> };
+};
+
+// One message for a config zod refused, each bad value blamed on where it came from: a DEPLOY_* variable (named with
+// its value), a fleet host's ddv_config, or the config file; a file is named only for the values it holds.
+function describeIssues(issues: z.core.$ZodIssue[], s: Sources): string {
+  const byVar = new Map<string, z.core.$ZodIssue[]>();
+  const fromHost: z.core.$ZodIssue[] = [];
+  const fromFile: z.core.$ZodIssue[] = [];
+  const inHost = (key: PropertyKey | undefined) => key !== undefined && s.host?.config !== undefined && Object.hasOwn(s.host.config, key);
+  for (const i of issues) {
+    const key = i.path[0];
+    const v = key === undefined ? undefined : s.fromEnv.get(String(key));
+    if (v) byVar.set(v, [...(byVar.get(v) ?? []), i]);
+    else if (inHost(key) || (i.code === "unrecognized_keys" && i.keys.every(inHost))) fromHost.push(i);
+    else fromFile.push(i);
+  }
+  const lines = [...byVar].map(([name, list]) => {
+    const value = JSON.stringify(s.env[name] ?? "");
+    return `${name}=${value.length > 80 ? `${value.slice(0, 77)}…"` : value} is not usable: ${[...new Set(list.map((i) => i.message))].join("; ")}`;
+  });
+  if (fromHost.length) lines.push(`invalid configuration with host ${s.host?.name}'s ddv_config (inventory):\n${z.prettifyError(new z.ZodError(fromHost))}`);
+  // Values from no file at all (absent, defaults) cannot be wrong: a default that fails is ours, and says so.
+  const file = s.absent ? `the defaults (no ${path.basename(s.file)})` : s.file;
+  if (fromFile.length) lines.push(`invalid configuration in ${file}:\n${z.prettifyError(new z.ZodError(fromFile))}`);
+  return lines.join("\n");
 }
 
 // Reads a waivers file (a JSON array of waivers), or says in one message what is wrong with it.

@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { splitArgs } from "./split-args.ts";
 import type { Target } from "./targets.ts";
@@ -101,11 +102,19 @@ async function ansible(argv: string[], what: string): Promise<string> {
 // Reads an Ansible inventory (INI, YAML, a script: whatever Ansible reads) with Ansible's own tools; `limit` is an
 // Ansible host pattern (a group, "web:&prod", "!db1"), resolved by `ansible --list-hosts` as a playbook's --limit.
 export async function readInventory(file: string, limit?: string): Promise<Target[]> {
+  // Ansible reads a path that is not there as an empty inventory (a warning, no host): say what is wrong instead.
+  // A value with a comma is Ansible's inline host list ("web1,web2,"), not a path.
+  if (!file.includes(",") && !existsSync(file)) throw new InventoryError(`inventory file ${file} (from DEPLOY_INVENTORY) does not exist`);
   const [listText, limited] = await Promise.all([
     ansible(["ansible-inventory", "-i", file, "--list"], `inventory ${file}`),
     limit ? ansible(["ansible", "-i", file, limit, "--list-hosts"], `limit ${JSON.stringify(limit)} in ${file}`).then(parseListHosts) : undefined,
   ]);
-  const list = JSON.parse(listText) as InventoryList;
+  let list: InventoryList;
+  try {
+    list = JSON.parse(listText) as InventoryList;
+  } catch (err) {
+    throw new InventoryError(`ansible-inventory --list gave no JSON for ${file}: ${(err as Error).message}`);
+  }
   let hosts = hostsOf(list);
   if (limited) hosts = hosts.filter((h) => limited.includes(h));
   if (!hosts.length) throw new InventoryError(limit ? `DEPLOY_LIMIT ${JSON.stringify(limit)} matches no host of ${file}` : `inventory ${file} holds no host`);

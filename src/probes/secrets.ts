@@ -55,3 +55,10 @@ export async function shortSecrets(ctx: ProbeContext): Promise<string[]> {
     throw new Error(`no variable of the service's environment could be read (tried ${f.sources.join("; ") || "nothing"}): secret lengths not judged`);
   return f.tooShort;
 }
+
+// What SEC-011 judges: names of secrets too short to mask, how many secret values are long enough, and where they
+// were read. Throws when no environment of the service could be read at all: then nothing was judged.
+export async function secretLengths(ctx: ProbeContext): Promise<{ tooShort: string[]; masked: number; sources: string[] }> {
+  const f = await secretFacts(ctx);
+  return { tooShort: await shortSecrets(ctx), masked: f.values.length, sources: f.sources };
+}

@@ -1,4 +1,4 @@
-import { TransportError } from "../transport/types.ts";
+import { type CommandResult, TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 
 // Every property the checks read, fetched for all units in one `systemctl show`.
@@ -260,7 +260,7 @@ async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
     ctx.transport.run(["systemctl", "show", "--no-pager", ...names, "-p", PROPS.join(",")]),
     ...names.map((n) => busExecStart(ctx, n)),
   ]);
-  if (r.exitCode !== 0) throw new TransportError(`systemctl show failed (exit ${r.exitCode}): ${r.stderr.trim()}`, "ESYSTEMCTL");
+  if (r.exitCode !== 0) throw systemctlFailed("systemctl show", r);
   const shown = parseShow(r.stdout);
   const units = new UnitMap();
   names.forEach((n, i) => {
@@ -290,7 +290,7 @@ async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
   const parts = [...new Set([...umbrellas, ...sockets])].filter((p) => !units.has(p));
   if (parts.length) {
     const p = await ctx.transport.run(["systemctl", "show", "--no-pager", ...parts, "-p", PROPS.join(",")]);
-    if (p.exitCode !== 0) throw new TransportError(`systemctl show ${parts.join(" ")} failed (exit ${p.exitCode}): ${p.stderr.trim()}`, "ESYSTEMCTL");
+    if (p.exitCode !== 0) throw systemctlFailed(`systemctl show ${parts.join(" ")}`, p);
     // Keyed by Id; a part systemctl did not describe stays absent, and its check says so.
     for (const m of parseShow(p.stdout)) {
       const unit = toUnit(m, []);
@@ -298,6 +298,14 @@ async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
     }
   }
   return units;
+}
+
+// Where systemd is not PID 1, systemctl says so in two lines ("System has not been booted with systemd…", "Failed to
+// connect to bus: Host is down"): one short line instead, with its own code (the run's start explains it once).
+export function systemctlFailed(what: string, r: Pick<CommandResult, "exitCode" | "stderr">): TransportError {
+  if (/has not been booted with systemd|Failed to connect to bus: Host is down/.test(r.stderr))
+    return new TransportError("systemd is not running on this host (PID 1 is not systemd): systemctl cannot answer", "ENOSYSTEMD");
+  return new TransportError(`${what} failed (exit ${r.exitCode}): ${r.stderr.trim().replace(/\s*\n\s*/g, "; ")}`, "ESYSTEMCTL");
 }
 
 // The Django service unit.

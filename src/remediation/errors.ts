@@ -1,9 +1,11 @@
-// Exit codes of `remediate`, documented in the README; each bad input has one clear line and one of these.
+// Exit codes of `remediate`, documented in the README; each bad input has one clear line and one of these. The
+// validator (`npx vitest run`) stops on the same bad input with the same code: config 78, targets 66.
 export const EXIT = {
   ok: 0, // every fix applied and verified (or nothing was left to fix)
   partial: 1, // a fix was rolled back or failed, or manual steps remain
   usage: 64, // unknown option, missing argument, or --yes needed without a terminal
   badReport: 65, // report missing, malformed, from another host, stale, unknown IDs or catalogue version
+  targets: 66, // DEPLOY_HOSTS / DEPLOY_INVENTORY / DEPLOY_LIMIT name no usable host (an inventory file missing, say)
   wrongHost: 69, // the deployment is not on this host (its unit is not installed and nothing of it runs): nothing planned
   internal: 70, // a bug: the message says where
   locked: 73, // another remediation holds the host's lock

@@ -1,5 +1,6 @@
+import { nameService } from "../checks/define.ts";
 import { checkById } from "../checks/index.ts";
-import type { Outcome } from "../runner/evaluate.ts";
+import { dropCheckPrefix, type Outcome } from "../runner/evaluate.ts";
 import type { Fix, FixEnv, Action } from "./fix.ts";
 import { fixById } from "./fixes/index.ts";
 import { restartService } from "./fixes/service.ts";
@@ -37,17 +38,19 @@ const globMatch = (pattern: string, s: string) => new RegExp(`^${pattern.replace
 // Groups the red IDs by fix, asks each fix for its plan, and orders the steps (the app restart after what it loads).
 export async function buildPlan(red: string[], baseline: Map<string, Outcome>, env: Omit<FixEnv, "ids">): Promise<{ steps: Step[]; manual: Manual[] }> {
   const manual: Manual[] = [];
+  // The catalogue's advice, naming the real unit where it says <service>.
+  const advice = (id: string) => nameService(checkById(id).recommendation, env.config.service);
   const groups = new Map<Fix, string[]>();
   for (const id of red) {
     const check = checkById(id);
     const o = baseline.get(id);
     if (o?.status === "error") {
-      manual.push({ id, why: `could not be checked (${o.observed}); make it checkable, then run the validator again` });
+      manual.push({ id, why: `could not be checked (${dropCheckPrefix(o.observed)}); make it checkable, then run the validator again` });
       continue;
     }
     const fix = check.fixId ? fixById(check.fixId) : undefined;
     if (!fix) {
-      manual.push({ id, why: check.recommendation });
+      manual.push({ id, why: advice(id) });
       continue;
     }
     groups.set(fix, [...(groups.get(fix) ?? []), id]);
@@ -55,10 +58,9 @@ export async function buildPlan(red: string[], baseline: Map<string, Outcome>, e
   const steps: Step[] = [];
   for (const [fix, ids] of groups) {
     const step = await planStep(fix, ids, env);
-    if ("why" in step) for (const id of ids) manual.push({ id, why: `${step.why}; ${checkById(id).recommendation}` });
+    if ("why" in step) for (const id of ids) manual.push({ id, why: `${step.why}; ${advice(id)}` });
     else {
-      for (const [id, why] of Object.entries(step.manualIds))
-        manual.push({ id, why: `${fix.id} cannot cure it here: ${why}; ${checkById(id).recommendation}` });
+      for (const [id, why] of Object.entries(step.manualIds)) manual.push({ id, why: `${fix.id} cannot cure it here: ${why}; ${advice(id)}` });
       steps.push({ ...step, ids: step.ids.filter((id) => !(id in step.manualIds)) });
     }
   }

@@ -3,10 +3,10 @@ import path from "node:path";
 import { checkById } from "../checks/index.ts";
 import type { Config } from "../config/schema.ts";
 import { redact } from "../probes/redact.ts";
-import { serviceUnit } from "../probes/systemd.ts";
+import { serviceUnit, unitName } from "../probes/systemd.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
-import type { Transport } from "../transport/types.ts";
+import type { Transport, TransportError } from "../transport/types.ts";
 import { applyAction, type Undo } from "./actions.ts";
 import { makeApplyEnv } from "./apply-env.ts";
 import { remediationResults, writeRemediationResults } from "./allure.ts";
@@ -220,19 +220,19 @@ export async function remediate(o: RemediateOptions): Promise<number> {
 // `codeWillDo`: emergency-reset rebuilds a deleted unit, so the project's code (manage.py under projectDir) is proof
 // enough that the deployment is here.
 export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshContext>>, host: string, opts: { codeWillDo?: boolean } = {}) {
+  const unit = unitName(ctx.config.service);
   const u = await serviceUnit(ctx).catch((err: unknown) => {
-    throw new RemediateError(
-      `cannot ask systemd about ${ctx.config.service} on ${host} (${(err as Error).message.split("\n")[0]}): ` +
-        "remediation needs the host's systemd; nothing was planned",
-      EXIT.wrongHost,
-    );
+    const e = err as TransportError;
+    const why =
+      e.code === "ENOSYSTEMD" ? `no systemd on ${host} (PID 1 is not systemd)` : `cannot ask systemd about ${unit} on ${host} (${e.message.split("\n")[0]})`;
+    throw new RemediateError(`${why}: remediation needs the host's systemd; nothing was planned`, EXIT.wrongHost);
   });
   if (u.loadState === "loaded" || u.activeState === "active" || u.activeState === "activating") return;
   const dir = ctx.config.projectDir;
   if (opts.codeWillDo && ((await ctx.transport.stat(`${dir}/manage.py`))?.isFile || (await ctx.transport.stat(`${dir}/backend/manage.py`))?.isFile)) return;
+  const what = u.loadState === "not-found" ? `no unit ${unit} on ${host}` : `${unit} is ${u.loadState || "unknown"} and not running on ${host}`;
   throw new RemediateError(
-    `${u.id || ctx.config.service} is ${u.loadState || "unknown"} and not running on ${host}: ` +
-      "the deployment is not on this host (check DEPLOY_SERVICE / the config's service); nothing was planned",
+    `${what}: the deployment is not on this host (set DEPLOY_SERVICE or the config's service to its unit); nothing was planned`,
     EXIT.wrongHost,
   );
 }

@@ -7,6 +7,13 @@ export type Status = "pass" | "fail" | "error" | "skip";
 // retryInMs: a failure that may clear by itself after that long (see Verdict).
 export type Outcome = { id: string; status: Status; observed: string; blockedBy?: string; rootCause?: string; durationMs: number; retryInMs?: number };
 
+const COULD_NOT = "could not check: ";
+
+// An error's observed text without its "could not check: " lead, for a sentence that says so already.
+export function dropCheckPrefix(observed: string): string {
+  return observed.startsWith(COULD_NOT) ? observed.slice(COULD_NOT.length) : observed;
+}
+
 // Evaluates checks once per run, dependencies first. A failing root check turns its dependants into skips
 // when the root is reported in the same run (scope); otherwise the dependant judges for itself, so a
 // narrower run (one suite, the smoke gate) can never be green because its real cause was left out.
@@ -61,10 +68,13 @@ export class Evaluator {
         rootCause: root,
         observed:
           `its root ${root} (${this.lookup(root).title}) ${how} and was left out of this run by -t: ` +
-          `${r.observed}; run without -t to see it (its own look: ${own.observed})`,
+          `${dropCheckPrefix(r.observed)}; run without -t to see it (its own look: ${own.observed})`,
       });
     if (own.status === "pass" || own.status === "skip") return done(own);
-    return done({ ...own, rootCause: root, observed: `${own.observed}; root cause: ${root} (${this.lookup(root).title}) ${how}: ${r.observed}` });
+    // The same words twice (no systemd: every check that asks it errs alike) are said once.
+    const same = dropCheckPrefix(own.observed) === dropCheckPrefix(r.observed);
+    const cause = `${root} (${this.lookup(root).title}) ${how}${same ? ", for the same reason" : `: ${dropCheckPrefix(r.observed)}`}`;
+    return done({ ...own, rootCause: root, observed: `${own.observed}; root cause: ${cause}` });
   }
 
   // Runs one check's own judgement; never rejects.
@@ -73,9 +83,10 @@ export class Evaluator {
     if (skipReason) return { status: "skip", observed: skipReason };
     try {
       const v = await check.run(this.ctx);
+      if (v.skip) return { status: "skip", observed: v.observed };
       return v.pass ? { status: "pass", observed: v.observed } : { status: "fail", observed: v.observed, retryInMs: v.retryInMs };
     } catch (err) {
-      return { status: "error", observed: `could not check: ${(err as Error).message}` };
+      return { status: "error", observed: `${COULD_NOT}${(err as Error).message}` };
     }
   }
 }

@@ -4,6 +4,7 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
+import { EXIT } from "../remediation/errors.ts";
 import { hostBound, resolveTargets } from "../fleet/targets.ts";
 import { CRITICAL_WAIVER_DAYS, criticalWaiverProblems } from "./waivers.ts";
 import { wrongMachine } from "./where.ts";
@@ -42,18 +43,20 @@ export default async function setup(project: TestProject) {
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`\n${err.message}\n\nNo checks were run. Fix the configuration and try again.\n`);
-      process.exit(78);
+      process.exit(EXIT.config);
     }
     if (err instanceof InventoryError) {
       process.stderr.write(`\n${err.message}\n\nNo checks were run. Fix DEPLOY_HOSTS / DEPLOY_INVENTORY / DEPLOY_LIMIT and try again.\n`);
-      process.exit(66);
+      process.exit(EXIT.targets);
     }
     throw err;
   }
-  // This machine cannot be the deployment's host: said once, before a page of errors.
-  if (service) {
-    const why = wrongMachine(service);
-    if (why) process.stderr.write(`ddv: ${why}\n`);
+  // This machine cannot be the deployment's host: said once, before the checks; each check that could not look
+  // here says so in a line of its own and points to this (the workers read it).
+  const why = service ? wrongMachine(service) : undefined;
+  if (why) {
+    process.stderr.write(`ddv: ${why.note}\n\n`);
+    project.provide("ddvWhere", why);
   }
   // allure-results accumulates across runs otherwise; each run's report stands alone.
   rmSync(`${process.env.DDV_REPORTS_DIR ?? "reports"}/allure-results`, { recursive: true, force: true });

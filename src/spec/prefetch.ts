@@ -9,6 +9,7 @@ import { createLocalTransport } from "../transport/local.ts";
 import { createSshTransport } from "../transport/ssh.ts";
 import { inject } from "vitest";
 import type { RunSelection } from "./run-selection.ts";
+import type { WrongMachine } from "./where.ts";
 
 // Light on purpose: imported first by register.ts, before the checks and their libraries load.
 type RunProbes = { ctx: ProbeContext; secrets: Promise<string[]> };
@@ -20,6 +21,8 @@ declare module "vitest" {
     ddvTargets?: Target[];
     // Where a fleet run's ssh control directories go: global-setup removes it when the run ends.
     ddvSshDir?: string;
+    // Why this machine cannot be the deployment's host (no systemd, no such unit, not root), said once by global-setup.
+    ddvWhere?: WrongMachine;
   }
 }
 
@@ -29,6 +32,16 @@ export function runTargets(): Target[] | undefined {
     return inject("ddvTargets");
   } catch {
     return undefined; // outside a vitest worker (a script importing the checks)
+  }
+}
+
+// Why this machine cannot be the deployment's host, as global-setup found it; undefined when nothing is amiss
+// (or in a fleet run, or outside a vitest worker).
+export function runWhere(): WrongMachine | undefined {
+  try {
+    return inject("ddvWhere");
+  } catch {
+    return undefined;
   }
 }
 

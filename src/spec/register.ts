@@ -10,14 +10,17 @@ import { recordEnvironmentOnce } from "../report/environment.ts";
 import { gatherEvidence } from "../report/evidence.ts";
 import { severityLabels } from "../report/severity.ts";
 import { allureResultsDir } from "../report/paths.ts";
-import type { Outcome } from "../runner/evaluate.ts";
 import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
+import { formatOutcome } from "./outcome-text.ts";
 import { checksOf, testName } from "./scope.ts";
 import { reportOutcome } from "./verdict.ts";
 import { endSession, session } from "./session.ts";
 import type { Target } from "../fleet/targets.ts";
 import { hostTurn, reach, startFleet, unreachableReporter } from "./fleet.ts";
-import { runTargets } from "./prefetch.ts";
+import { runTargets, runWhere } from "./prefetch.ts";
+import { explainUnjudged } from "./unjudged.ts";
+import { errorAdvice } from "./where.ts";
+import { checkById } from "../checks/index.ts";
 
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
 class CheckFailure extends Error {
@@ -27,13 +30,6 @@ class CheckFailure extends Error {
 // We could not look (timeout, permission, missing tool); allure shows it as broken.
 class CheckError extends Error {
   override name = "CheckError";
-}
-
-// The failure text every report shows: ID, expected, observed, what to do.
-export function formatOutcome(check: Check, o: Outcome): string {
-  const head = o.status === "error" ? `${check.id} ERROR (could not check)` : `${check.id} FAIL`;
-  const fix = check.fixId ? `${check.recommendation} (automated fix: ${check.fixId})` : check.recommendation;
-  return `${head}: ${check.title}\n  expected: ${check.expects}\n  observed: ${o.observed}\n  do:       ${fix}`;
 }
 
 function registerCheck(check: Check, parent: string, target?: Target) {
@@ -121,7 +117,9 @@ function registerCheck(check: Check, parent: string, target?: Target) {
     }
     // What the operator would look at next, redacted and capped (only for failures: passing checks cost nothing).
     for (const e of await gatherEvidence(s.ctx, check, secrets)) await allure.attachment(e.name, e.text, "text/plain");
-    const text = redact(formatOutcome(check, o) + (r.note ? `\n  waiver:   ${r.note}` : ""), secrets);
+    // The real unit where the catalogue says <service>; on a machine that cannot be the deployment's host, why.
+    const about = { service: s.ctx.config.service, wrongMachine: target ? undefined : errorAdvice(runWhere(), o.observed) };
+    const text = redact(formatOutcome(check, o, about) + (r.note ? `\n  waiver:   ${r.note}` : ""), secrets);
     const err = o.status === "error" ? new CheckError(text) : new CheckFailure(text);
     // The message is the whole story; a code frame pointing into this helper would only distract.
     err.stack = `${err.name}: ${text}`;
@@ -150,6 +148,20 @@ function registerAll(name: string, checks: Check[], opts: { gate?: boolean } = {
   // Hooks run last-registered first: the session closes its connections last.
   afterAll(endSession);
   if (opts.gate) afterAll(() => judgeLeftOut(checks, targets));
+  // A file whose every check was blocked by a red root judged nothing: one error, never a green tick.
+  afterAll(async ({}, suite) => {
+    const tests = suite.tasks.map((t) => ({ meta: t.meta }));
+    const why = await explainUnjudged(name, tests, (root, host) =>
+      rootState(
+        root,
+        targets?.find((t) => t.name === host),
+      ),
+    );
+    if (!why) return;
+    const err = new Error(why);
+    err.stack = `${err.name}: ${why}`;
+    throw err;
+  });
   // The report's Environment panel, once per run, after the checks (never competing with their probes and timings;
   // the facts it shares with them are memoised by then).
   afterAll(() =>
@@ -167,6 +179,16 @@ export function registerSuite(suite: Check["suite"]) {
 // The smoke checks of every suite (every critical check among them): the post-deploy gate.
 export function registerSmoke() {
   registerAll("smoke", checksOf("smoke"), { gate: true });
+}
+
+// How a root that blocked checks ended, as the run reports it: red ("failed", "could not be checked"), or
+// undefined (passed, or a failure that is waived or below failOn).
+async function rootState(root: string, target?: Target): Promise<string | undefined> {
+  const s = session(target);
+  const o = await s.evaluator.evaluate(root);
+  const host = await hostIdentity(s.ctx).catch(() => undefined);
+  const r = reportOutcome(checkById(root), o, s.ctx.config, host?.hostname ?? hostname(), new Date().toLocaleDateString("sv-SE"));
+  return r.kind === "error" ? "could not be checked" : r.kind === "fail" ? "failed" : undefined;
 }
 
 // The gate narrowed by -t still judges the checks it left out: any of them red turns the run red (an afterAll

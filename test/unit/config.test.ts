@@ -48,12 +48,40 @@ describe("loadConfig", () => {
     expect(() => loadConfig({ DEPLOY_CONFIG: write(`x${Math.random()}.json`, text) }, dir)).toThrow(re);
   });
 
-  test("a bad DEPLOY_* value is blamed on the variable, not on a config file that does not exist", () => {
+  test("a bad DEPLOY_* value is blamed on the variable, with its value and its problem, never on a config file", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ddv-cfg-env-"));
-    expect(() => loadConfig({ DEPLOY_GUNICORN_URL: "ftp://x" }, dir)).toThrow(
-      /^invalid configuration in DEPLOY_GUNICORN_URL \(environment; config: no deploy.config.json \(defaults\)\):\n.*gunicornUrl/s,
+    const message = (env: Record<string, string>, at = dir) => {
+      try {
+        loadConfig(env, at);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as Error).message;
+      }
+      throw new Error("accepted");
+    };
+    // No deploy.config.json here: the message must not name one.
+    const url = message({ DEPLOY_GUNICORN_URL: "ftp://x" });
+    expect(url).toBe(
+      'DEPLOY_GUNICORN_URL="ftp://x" is not usable: must be an http URL such as http://127.0.0.1:8000, or a unix socket such as unix:/run/gunicorn.sock',
     );
-    expect(() => loadConfig({ DEPLOY_CONFIG: "" }, dir)).toThrow(/^DEPLOY_CONFIG is set but empty/);
+    expect(message({ DEPLOY_SERVICE: "my app" })).toBe('DEPLOY_SERVICE="my app" is not usable: must be a systemd unit name without spaces');
+    expect(message({ DEPLOY_PROJECT_DIR: "srv/app", DEPLOY_NGINX_URL: "nginx" }).split("\n")).toEqual([
+      'DEPLOY_PROJECT_DIR="srv/app" is not usable: must be an absolute path',
+      expect.stringMatching(/^DEPLOY_NGINX_URL="nginx" is not usable: must be an http\(s\) URL/),
+    ]);
+    // A file's own bad value names the file; a variable's names only the variable, even when both are wrong.
+    const file = write("mixed.json", JSON.stringify({ projectDir: "relative" }));
+    const both = message({ DEPLOY_CONFIG: file, DEPLOY_GUNICORN_URL: "8000" });
+    expect(both).toMatch(/^DEPLOY_GUNICORN_URL="8000" is not usable: must be an http URL/);
+    expect(both).toContain(`invalid configuration in ${file}:\n✖ must be an absolute path\n  → at projectDir`);
+    expect(both).not.toMatch(/gunicornUrl/);
+    expect(message({ DEPLOY_CONFIG: file, DEPLOY_PROJECT_DIR: "/srv/app", DEPLOY_HOST_HEADER: "" })).toMatch(
+      /^DEPLOY_HOST_HEADER="" is not usable: Too small: expected string to have >=1 characters$/,
+    );
+  });
+
+  test("DEPLOY_CONFIG set but empty (or blank) is said in one line; a directory too", () => {
+    for (const v of ["", "  "]) expect(() => loadConfig({ DEPLOY_CONFIG: v }, dir)).toThrow(/^DEPLOY_CONFIG is set but empty: name a config file, or unset it/);
     expect(() => loadConfig({ DEPLOY_CONFIG: dir }, dir)).toThrow(/is a directory: name a JSON file/);
   });
 

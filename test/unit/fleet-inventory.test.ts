@@ -58,3 +58,21 @@ test("targets: DEPLOY_HOSTS, a real inventory read by ansible-inventory with a l
   expect(web?.map((t) => t.name)).toEqual(["web1", "web2"]);
   await expect(resolveTargets({ DEPLOY_INVENTORY: inv, DEPLOY_LIMIT: "nosuch" })).rejects.toThrow(/matches no host/);
 }, 30_000);
+
+test("an inventory file that does not exist is said to be missing (not an empty inventory, not a missing Ansible)", async () => {
+  const says = /^inventory file \/nope\.yml \(from DEPLOY_INVENTORY\) does not exist$/;
+  await expect(resolveTargets({ DEPLOY_INVENTORY: "/nope.yml" })).rejects.toThrow(says);
+  await expect(resolveTargets({ DEPLOY_INVENTORY: "/nope.yml", DEPLOY_LIMIT: "web" })).rejects.toMatchObject({
+    name: "InventoryError",
+    message: expect.stringMatching(says),
+  });
+  // Without Ansible on PATH the file's absence is still what is said: it is looked at first.
+  const path = process.env.PATH;
+  process.env.PATH = "/nonexistent";
+  try {
+    await expect(resolveTargets({ DEPLOY_INVENTORY: "/nope.yml" })).rejects.toThrow(says);
+    await expect(resolveTargets({ DEPLOY_INVENTORY: import.meta.filename })).rejects.toThrow(/ansible-inventory is not installed/);
+  } finally {
+    process.env.PATH = path;
+  }
+});

@@ -227,6 +227,40 @@ describe("remediate CLI: bad input", SLOW, () => {
   });
 });
 
+// The validator on the same input: it stops before any check with its message and the same exit code.
+function validator(env: Record<string, string>) {
+  return execa("npx", ["vitest", "run", "specs/smoke"], {
+    cwd: REPO_ROOT,
+    reject: false,
+    stdin: "ignore",
+    timeout: 240_000,
+    env: { ...QUIET, ...env, DDV_REPORTS_DIR: path.join(dir, "validator-reports") },
+  });
+}
+
+describe("the same bad input, the same exit code from every entry point", SLOW, () => {
+  const inventory = { DEPLOY_INVENTORY: "/nope.yml" };
+  test.each([
+    ["an inventory file that does not exist", inventory, EXIT.targets, /inventory file \/nope\.yml \(from DEPLOY_INVENTORY\) does not exist/],
+    ["DEPLOY_LIMIT without an inventory", { DEPLOY_LIMIT: "web" }, EXIT.targets, /DEPLOY_LIMIT "web" needs DEPLOY_INVENTORY/],
+    ["a DEPLOY_HOSTS entry that is not a host", { DEPLOY_HOSTS: "web 1" }, EXIT.targets, /DEPLOY_HOSTS entry "web 1" is not \[user@\]host/],
+    ["a bad DEPLOY_* value", { DEPLOY_GUNICORN_URL: "foo" }, EXIT.config, /DEPLOY_GUNICORN_URL="foo" is not usable: must be an http URL/],
+    ["DEPLOY_CONFIG set but empty", { DEPLOY_CONFIG: "" }, EXIT.config, /DEPLOY_CONFIG is set but empty/],
+  ])("%s", async (_what, env, code, says) => {
+    const report = writeVitest(dir, "any-input", vitestReport(allPass()));
+    const [fix, emergency, validate] = await Promise.all([
+      remediate(["--from-report", report, "--dry-run"], { env }),
+      remediate(["emergency-restart", "--dry-run"], { env }),
+      validator(env),
+    ]);
+    expectOneLine(fix, code, says);
+    expectOneLine(emergency, code, says);
+    expect(validate.exitCode, validate.stderr).toBe(code);
+    expect(validate.stderr).toMatch(says);
+    expect(validate.stdout, validate.stdout).not.toMatch(/Test Files/);
+  });
+});
+
 describe("remediate CLI: good reports of a healthy host", SLOW, () => {
   test.concurrent("a vitest report (file or its folder) with nothing failing: exit 0, nothing planned", async () => {
     const d = writeVitest(dir, "healthy", vitestReport(allPass()));

@@ -120,14 +120,19 @@ describe("buildPlan", () => {
     expect(checkById(noFix).fixId).toBeUndefined();
     const red = ["FS-001", "SEC-001", "DB-002", noFix, "SVC-012"];
     const baseline = new Map([...red.map((id) => out(id, "fail")), out("SVC-012", "error", "systemctl timed out")]);
-    const { steps, manual } = await buildPlan(red, baseline, env);
+    const { steps, manual } = await buildPlan(red, baseline, { ...env, config: { service: "shop" } as never });
     expect(steps).toEqual([]);
     const why = Object.fromEntries(manual.map((m) => [m.id, m.why]));
     expect(Object.keys(why).sort()).toEqual(["DB-002", "FS-001", "SEC-001", "SVC-003", "SVC-012"]);
     expect(why["FS-001"]).toMatch(/^fix-permissions cannot act here: the unit's user does not exist; /);
     expect(why["SEC-001"]).toMatch(/^set-debug-false finds nothing to change; /);
     expect(why["DB-002"]).toMatch(/^migrate could not plan: psql timed out; /);
-    expect(why[noFix]).toBe(checkById(noFix).recommendation);
+    // The catalogue's advice, naming the configured unit where it says <service>.
+    expect(checkById(noFix).recommendation).toContain("journalctl -u <service> -n 50");
+    expect(why[noFix]).toBe(checkById(noFix).recommendation.replaceAll("<service>", "shop"));
+    // An error says "could not" once: the baseline's "could not check: " lead is not repeated.
+    const erred = await buildPlan(["SVC-012"], new Map([out("SVC-012", "error", "could not check: systemctl timed out")]), env);
+    expect(erred.manual[0]?.why).toBe("could not be checked (systemctl timed out); make it checkable, then run the validator again");
     expect(why["SVC-012"]).toMatch(/could not be checked \(systemctl timed out\)/);
   });
 
