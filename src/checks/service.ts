@@ -10,7 +10,7 @@ import type { ProbeContext } from "../probes/context.ts";
 import { crashCause } from "../probes/crash-cause.ts";
 import { connectAs, nginxWorker, userName } from "../probes/nginx-worker.ts";
 import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
-import { defineCheck, fail, failFor, pass, withoutNginx } from "./define.ts";
+import { defineCheck, fail, failFor, nothingToJudge, pass, withoutNginx } from "./define.ts";
 
 const CONFIG_ROOTS = ["SVC-004", "SVC-005", "SVC-006", "SVC-007"];
 // Every check that reads the unit's definition needs the unit to be there; see SVC-016.
@@ -289,6 +289,7 @@ export const serviceChecks = [
     {
       async run(ctx) {
         const g = await gunicornSettings(ctx);
+        if (g.server === "uvicorn") return nothingToJudge(`Uvicorn runs the app (${g.source}): it has no worker timeout to set`);
         const how = (name: string) => (g.explicit.includes(name) ? "set" : "gunicorn's default");
         const s = `timeout=${g.timeout} (${how("timeout")}), graceful_timeout=${g.gracefulTimeout} (${how("graceful_timeout")}); read by ${g.source}`;
         return g.explicit.includes("timeout") && g.explicit.includes("graceful_timeout") ? pass(s) : fail(s);

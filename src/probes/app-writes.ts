@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 import { gunicornArgv, gunicornFacts, serviceFacts, type SettingsFacts } from "./service-facts.ts";
+import { uvicornArgv } from "./uvicorn.ts";
 import { serviceUnit, workingDirectory } from "./systemd.ts";
 
 // How a path is written, which decides what must be writable:
@@ -43,6 +44,8 @@ export async function gunicornLogs(ctx: ProbeContext): Promise<GunicornLogs> {
   if (f.ran && f.gunicorn.ok && parsed?.success) return { ...parsed.data, source: `gunicorn ${f.gunicorn.version}'s config loader` };
   const why = !f.ran ? f.error : !f.gunicorn.ok ? f.gunicorn.error : "its answer has no errorlog/accesslog (an older service-facts.py)";
   const argv = gunicornArgv(unit.execStart?.argv);
+  // Uvicorn logs to stdout and stderr (the journal); a --log-config file is not read here.
+  if (!argv && uvicornArgv(unit.execStart?.argv)) return { errorlog: "-", accesslog: "-", source: "Uvicorn's command line (it logs to the journal)" };
   if (!argv) throw new Error(`ExecStart does not run gunicorn and its config loader could not run: ${ctx.clip(why, 200)}`);
   const cwd = await workingDirectory(ctx, unit);
   return {

@@ -2,6 +2,7 @@ import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 import { gunicornArgv, gunicornFacts } from "./service-facts.ts";
 import { serviceUnit } from "./systemd.ts";
+import { uvicornArgv, uvicornSettings } from "./uvicorn.ts";
 
 // Gunicorn's effective settings and where they were read. `explicit` names the settings a source set (not defaults).
 export type GunicornSettings = {
@@ -13,6 +14,8 @@ export type GunicornSettings = {
   timeout: number;
   gracefulTimeout: number;
   explicit: string[];
+  // Which server runs the app: Gunicorn (any worker class, Uvicorn's included) or a plain Uvicorn.
+  server?: "uvicorn";
 };
 
 // Gunicorn's built-ins (20.x and 21.x/22.x agree): 1 worker ($WEB_CONCURRENCY), 1 thread, 30 s timeouts, bind 127.0.0.1:8000 ($PORT).
@@ -79,6 +82,8 @@ export function gunicornSettings(ctx: ProbeContext): Promise<GunicornSettings> {
     }
     const why = f.ran ? (f.gunicorn as { error: string }).error : f.error;
     const argv = gunicornArgv(unit.execStart?.argv);
+    const uvicorn = argv ? undefined : uvicornArgv(unit.execStart?.argv);
+    if (uvicorn) return { source: "Uvicorn's command line and UVICORN_* variables", fromLoader: false, server: "uvicorn", ...uvicornSettings(uvicorn, env) };
     if (!argv)
       throw new Error(
         `ExecStart does not run gunicorn (${unit.execStart?.argv.slice(0, 3).join(" ") || "no ExecStart"}) ` +

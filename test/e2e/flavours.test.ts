@@ -8,7 +8,17 @@ import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 // run fails nothing at failOn's default (high) except the shape's own real findings, and a fault that breaks the
 // site turns the gate red naming it. Faults are applied one after another on one host per flavour, each undone.
 type Fault = { name: string; apply: string; undo: string; red: string[] };
-type Shape = { flavour: string; env: Record<string, string>; findings: string[]; redFindings: string[]; faults: Fault[]; service: string; site: string };
+type Shape = {
+  flavour: string;
+  env: Record<string, string>;
+  findings: string[];
+  redFindings: string[];
+  faults: Fault[];
+  service: string;
+  site: string;
+  // What emergency-reset's plan must say it kept of this shape.
+  kept: RegExp;
+};
 
 const SHAPES: Shape[] = [
   {
@@ -18,6 +28,7 @@ const SHAPES: Shape[] = [
     env: {},
     service: "projectmeats",
     site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -s -o /dev/null -w '%{http_code}' -H 'Host: meatscentral.com' http://127.0.0.1/api/v1/ | grep -qx 403",
+    kept: /kept from the deployment: socket activation by projectmeats\.socket/,
     findings: ["HTTP-008", "SEC-004", "SEC-005", "SEC-009", "SVC-017"],
     redFindings: ["HTTP-008", "SVC-017"],
     faults: [
@@ -50,6 +61,7 @@ const SHAPES: Shape[] = [
     env: { DEPLOY_CONFIG: "/etc/ddv/config.json" },
     service: "gunicorn",
     site: "curl -fsS -o /dev/null -H 'Host: tutorial.example' http://127.0.0.1/admin/login/",
+    kept: /kept from the deployment: socket activation by gunicorn\.socket/,
     // FS-008: the tutorial writes SECRET_KEY and the database password into settings.py, which every local user
     // can read (the home directory is opened for nginx's static files).
     findings: ["FS-008", "HTTP-006", "SEC-004", "SEC-005", "SEC-009", "SVC-008"],
@@ -79,6 +91,33 @@ const SHAPES: Shape[] = [
         apply: "systemctl stop gunicorn.socket gunicorn.service",
         undo: "systemctl start gunicorn.socket",
         red: ["SVC-001"],
+      },
+    ],
+  },
+  {
+    // ASGI: Gunicorn running Uvicorn's worker on projectmeats.asgi:application; otherwise the reference host.
+    flavour: "asgi",
+    env: {},
+    service: "projectmeats",
+    site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -fsS -o /dev/null http://127.0.0.1:8000/health/",
+    kept: /uvicorn\.workers\.UvicornWorker/,
+    findings: [],
+    redFindings: [],
+    faults: [
+      {
+        name: "the service stopped (nginx answers 502)",
+        apply: "systemctl stop projectmeats",
+        undo: "systemctl start projectmeats && for _ in $(seq 300); do curl -fs -o /dev/null http://127.0.0.1:8000/health/ && break; sleep 0.1; done",
+        red: ["SVC-001"],
+      },
+      {
+        name: "ALLOWED_HOSTS loses www.meatscentral.com, a name the site serves",
+        apply:
+          "sed -i 's/^ALLOWED_HOSTS=.*/ALLOWED_HOSTS=localhost,127.0.0.1,meatscentral.com/' /etc/projectmeats/projectmeats.env && systemctl restart projectmeats",
+        undo:
+          "sed -i 's/^ALLOWED_HOSTS=.*/ALLOWED_HOSTS=localhost,127.0.0.1,meatscentral.com,www.meatscentral.com/' /etc/projectmeats/projectmeats.env && " +
+          "systemctl restart projectmeats",
+        red: ["HTTP-009"],
       },
     ],
   },
@@ -134,11 +173,14 @@ async function resets(host: string, shape: Shape) {
   const before = (await shInside(host, `grep -E '^(User|Group|Requires|EnvironmentFile)=|--bind' ${unit}`)).stdout;
   for (const [label, breakIt] of [
     ["healthy", ":"],
+    // Mangled: ExecStart names a program that is not there (a botched edit); systemd fails every start (203/EXEC).
+    ["unit mangled", `sed -i 's#/bin/gunicorn #/bin/gunicorn-gone #' ${unit} && systemctl daemon-reload && { systemctl restart ${shape.service} || :; }`],
     ["unit deleted", `systemctl stop ${shape.service}.service; rm ${unit}; systemctl daemon-reload`],
   ] as const) {
     const r = await shInside(host, `${breakIt} && cd '${REPO_ROOT}' && ${env}npx tsx remediate emergency-reset --yes`);
     expect(r.exitCode, `${label}\n${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stdout, label).toMatch(/kept from the deployment: socket activation by \S+\.socket/);
+    // A deleted unit leaves only the project and the socket unit to learn from: the ASGI worker is not among them.
+    if (label !== "unit deleted" || shape.flavour !== "asgi") expect(r.stdout, label).toMatch(shape.kept);
     expect((await shInside(host, shape.site)).exitCode, `${label}: the site through nginx`).toBe(0);
     const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-reset-${label.replace(/ /g, "-")}`, shape.env);
     expect(gate.exitCode, `${label}\n${gate.output}`).toBe(0);

@@ -2,6 +2,7 @@ import { gunicornEndpoint } from "../../probes/endpoint.ts";
 import path from "node:path";
 import { gunicornSettings, isLocalAddress } from "../../probes/gunicorn.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
+import { uvicornArgv } from "../../probes/uvicorn.ts";
 import { serviceUnit, socketUnit, unitBusPath, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { defineFix, type Action, type Fix, type FixEnv } from "../fix.ts";
@@ -153,11 +154,30 @@ async function cureSuccessExitStatus(unit: Unit): Promise<Cure> {
   return { key: "success-exit-status", lines: keep.length && keep.some((k) => k !== 0) ? [...lines, `SuccessExitStatus=${keep.join(" ")}`] : lines };
 }
 
+// A Uvicorn argv with every --host on loopback (::1 for an IPv6 one), or undefined when it names no --host.
+export function loopbackUvicorn(argv: string[]): string[] | undefined {
+  const loop = (h: string) => (h.includes(":") ? "::1" : "127.0.0.1");
+  const out = argv.map((a, i) => (argv[i - 1] === "--host" ? loop(a) : a.startsWith("--host=") ? `--host=${loop(a.slice(7))}` : a));
+  return argv.some((a, i) => a.startsWith("--host=") || (a === "--host" && i + 1 < argv.length)) ? out : undefined;
+}
+
 async function cureExecStart(env: FixEnv, unit: Unit): Promise<Cure> {
   const want = { timeouts: env.ids.includes("SVC-008"), bind: env.ids.includes("SEC-007") };
   const lines = await execStartEx(env.transport, unit.id);
   if (lines.length !== 1) return { manual: `${unit.id} has ${lines.length} ExecStart= lines; this fix rewrites exactly one` };
   const line = lines[0] as { path: string; argv: string[]; flags: string[] };
+  if (uvicornArgv(line.argv) && want.bind && !want.timeouts) {
+    const argv = loopbackUvicorn(line.argv);
+    if (!argv) return { manual: "SEC-007: Uvicorn's command line names no --host (UVICORN_HOST sets it?): make it listen on 127.0.0.1 by hand" };
+    return {
+      key: "exec-start",
+      lines: [
+        "# ddv:exec-start (SEC-007): Uvicorn listens on loopback, nginx faces the network",
+        "ExecStart=",
+        `ExecStart=${formatExecStart({ ...line, argv })}`,
+      ],
+    };
+  }
   if (gunicornOptionsStart(line.argv) === undefined) return { manual: `ExecStart does not run gunicorn (${line.argv.slice(0, 3).join(" ")})` };
   const g = await gunicornSettings(env.ctx);
   const set: GunicornOverrides = {};
