@@ -344,7 +344,8 @@ export const fsChecks = [
         "Move the secret out of the code: read it with os.environ in settings and set it in an env file the unit loads " +
         "(EnvironmentFile=, 0640 root:<the unit's group>), then restart; meanwhile chmod o-r the file; a secret that was " +
         "committed or readable is public: generate a new one",
-      dependsOn: ["SVC-018"],
+      // Django's own start answers it: a service that cannot load its settings is the root cause (as for SEC-010).
+      dependsOn: ["SVC-018", "SVC-003", "SVC-004", "FS-001"],
     },
     {
       async run(ctx) {
