@@ -144,6 +144,11 @@ def logging_files(settings):
 def write_facts(settings):
     """What the app writes, as its settings say: paths only. Each part fails alone, as {"error": ...}."""
     out = {"cwd": os.getcwd()}
+    # Where static files are collected and served (read by `npm run discover`; the checks take them from the config).
+    out["STATIC_URL"] = str(getattr(settings, "STATIC_URL", "") or "")
+    static_root = getattr(settings, "STATIC_ROOT", None)
+    out["STATIC_ROOT"] = os.path.abspath(str(static_root)) if static_root else None
+    out["MEDIA_URL"] = str(getattr(settings, "MEDIA_URL", "") or "")
     try:
         out["MEDIA_ROOT"] = str(settings.MEDIA_ROOT or "")
         from django.core.files.storage import FileSystemStorage, default_storage

@@ -45,6 +45,10 @@ export type SettingsFacts = {
   // the start resolved relative paths (Gunicorn's --chdir, else WorkingDirectory).
   cwd?: string;
   MEDIA_ROOT?: string;
+  // Static and media URLs and STATIC_ROOT (absolute; null when unset), for `npm run discover`.
+  STATIC_URL?: string;
+  STATIC_ROOT?: string | null;
+  MEDIA_URL?: string;
   // The default storage: location is where a file-system storage saves uploads (null for any other backend).
   MEDIA_STORAGE?: { backend: string; location: string | null } | { error: string };
   FILE_UPLOAD_TEMP_DIR?: string | null;

@@ -39,7 +39,8 @@ export function wrongMachine(service: string, facts: Partial<MachineFacts> = {})
       kind: "no-unit",
       note:
         `this host has no unit ${unit} (LoadState=not-found): set DEPLOY_SERVICE, ` +
-        "or write deploy.config.json with the service's unit name, project and paths.",
+        "or write deploy.config.json with the service's unit name, project and paths. " +
+        "`npm run discover` (as root, on this host) finds the Django service and writes it for you.",
       advice: `this host has no unit ${unit}: set DEPLOY_SERVICE (or the config's service) to the deployment's unit, or run on the host that has it`,
     };
   if (f.uid() !== 0)

@@ -107,7 +107,8 @@ describeE2E("a healthy reference host", () => {
     });
     expect(r.exitCode).toBe(1);
     expect(r.stderr.split("\n").filter((l) => l.startsWith("ddv: "))).toEqual([
-      "ddv: this host has no unit shop.service (LoadState=not-found): set DEPLOY_SERVICE, or write deploy.config.json with the service's unit name, project and paths.",
+      "ddv: this host has no unit shop.service (LoadState=not-found): set DEPLOY_SERVICE, or write deploy.config.json with the service's unit name, project and paths. " +
+        "`npm run discover` (as root, on this host) finds the Django service and writes it for you.",
     ]);
     // The healthy run said nothing of the kind.
     const ok = await hostCli(["run", NAME, "--", "specs/smoke"], { env: { DDV_REPORTS_DIR: "reports/e2e/unit-here", NO_COLOR: "1" } });

@@ -36,6 +36,7 @@ describe("which machine this is, said once before the checks", () => {
   test("no such unit: named, with the variable to set", () => {
     const w = wrongMachine("shop", { systemd: () => true, loadState: () => "not-found", uid: () => 0 });
     expect(w).toMatchObject({ kind: "no-unit", note: expect.stringMatching(/^this host has no unit shop\.service \(LoadState=not-found\).*DEPLOY_SERVICE/) });
+    expect(w?.note).toMatch(/`npm run discover` \(as root, on this host\) finds the Django service and writes it for you\.$/);
     expect(w?.advice).toMatch(/^this host has no unit shop\.service: set DEPLOY_SERVICE/);
   });
 
