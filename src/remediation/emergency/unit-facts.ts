@@ -20,15 +20,19 @@ const WORKER_FLAGS: Array<[string[], string]> = [
 
 const refuse = (why: string) => new RemediateError(`emergency-reset cannot render the unit: ${why}`, EXIT.partial);
 
-// The WSGI target: the one package of the working directory holding wsgi.py, else what the current unit runs.
+// The app target: what the current unit runs when its module is a file of the working directory (an ASGI target stays
+// ASGI: its worker class is kept too), else the one package of the working directory holding wsgi.py.
 async function findWsgi(ctx: ProbeContext, workDir: string, unit: Unit | undefined): Promise<string> {
+  const current = unit?.loadState === "loaded" ? wsgiModule(unit) : undefined;
+  const target = current ? unit?.execStart?.argv.find((a) => a.startsWith(`${current}:`)) : undefined;
+  // An ASGI target only with Gunicorn's Uvicorn worker on the same line (the rendered unit keeps worker options).
+  const asgiOk = !current?.endsWith("asgi") || !!unit?.execStart?.argv.some((a) => a.includes("uvicorn.workers."));
+  if (current && target && asgiOk && (await ctx.transport.stat(`${workDir}/${current.replace(/\./g, "/")}.py`))?.isFile) return target;
   const found: string[] = [];
   for (const d of await ctx.transport.readDir(workDir).catch(() => [] as string[])) {
     if (/^[A-Za-z_]\w*$/.test(d) && (await ctx.transport.stat(`${workDir}/${d}/wsgi.py`))?.isFile) found.push(d);
   }
   if (found.length === 1) return `${found[0]}.wsgi:application`;
-  const current = unit?.loadState === "loaded" ? wsgiModule(unit) : undefined;
-  const target = current ? unit?.execStart?.argv.find((a) => a.startsWith(`${current}:`)) : undefined;
   if (target) return target;
   throw refuse(
     `${found.length ? `several packages of ${workDir} hold wsgi.py (${found.join(", ")})` : `no package of ${workDir} holds wsgi.py`} ` +
@@ -57,7 +61,9 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   const kept: string[] = [];
   const sock = await socketUnit(ctx);
   const current = unit?.loadState === "loaded" ? unit : undefined;
-  const argv = gunicornArgv(current?.execStart?.argv);
+  // A program path mangled by hand (gunicorn-gone, a stale venv) still carries the deployment's Gunicorn options.
+  const ran = current?.execStart?.argv;
+  const argv = gunicornArgv(ran) ?? (ran && /gunicorn/.test(path.basename(ran[0] ?? "")) ? ["gunicorn", ...ran.slice(1)] : undefined);
   const opts = argv ? argvOptions(argv.slice(1)) : {};
   const flag = (names: string[]) => {
     if (!argv) return undefined;
