@@ -4,13 +4,21 @@ import { unappliedMigrations } from "../probes/django.ts";
 import { dbConnection, dbQuery } from "../probes/postgres.ts";
 import { judgeHbaRule, judgeListen, judgeRole, ROLE_FACTS_SQL, serverFacts, type RoleFacts } from "../probes/postgres-server.ts";
 import { gunicornSettings } from "../probes/gunicorn.ts";
-import { defineCheck, fail, pass } from "./define.ts";
+import { databaseHere } from "../probes/database-here.ts";
+import { defineCheck, fail, nothingToJudge, pass, type Verdict } from "./define.ts";
 
 // The shared connection, or an exception that marks a dependant as "could not check".
 async function client(ctx: ProbeContext) {
   const c = await dbConnection(ctx);
   if (!c.ok) throw new Error(`no database connection: ${c.reason}`);
   return c.client;
+}
+
+// Checks of the PostgreSQL server itself (read as postgres over this machine's socket): nothing to judge when the
+// app's database server is another machine (a database host, a managed service).
+async function serverElsewhere(ctx: ProbeContext): Promise<Verdict | undefined> {
+  const h = await databaseHere(ctx);
+  return h.here ? undefined : nothingToJudge(`${h.where}: its server is judged there, not here`);
 }
 
 export const databaseChecks = [
@@ -129,6 +137,8 @@ export const databaseChecks = [
     },
     {
       async run(ctx) {
+        const away = await serverElsewhere(ctx);
+        if (away) return away;
         const [f, db] = await Promise.all([serverFacts(ctx), appDatabase(ctx)]);
         const appHost = db.ok ? db.target.host : undefined;
         const source = db.source;
@@ -156,6 +166,8 @@ export const databaseChecks = [
     },
     {
       async run(ctx) {
+        const away = await serverElsewhere(ctx);
+        if (away) return away;
         const f = await serverFacts(ctx);
         if (!f.hba.length) throw new Error(`pg_hba_file_rules is empty for ${f.hba_file}: nothing to judge`);
         const bad = f.hba.map(judgeHbaRule).filter((x): x is string => x !== undefined);
@@ -206,6 +218,8 @@ export const databaseChecks = [
     },
     {
       async run(ctx) {
+        const away = await serverElsewhere(ctx);
+        if (away) return away;
         const f = await serverFacts(ctx);
         const faults = [];
         if (f.password_encryption !== "scram-sha-256") faults.push(`password_encryption = '${f.password_encryption}' (new passwords are stored with it)`);

@@ -8,6 +8,7 @@ import { gunicornEndpoint } from "../probes/endpoint.ts";
 import { siteUpstreams } from "../probes/nginx-sites.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { crashCause } from "../probes/crash-cause.ts";
+import { databaseHere } from "../probes/database-here.ts";
 import { connectAs, nginxWorker, userName } from "../probes/nginx-worker.ts";
 import { operatorEnvFile, shadowedKeys, unitEnvSources } from "../probes/environment.ts";
 import { defineCheck, fail, failFor, nothingToJudge, pass, withoutNginx } from "./define.ts";
@@ -366,12 +367,19 @@ export const serviceChecks = [
       smoke: true,
       expects:
         "the PostgreSQL unit is loaded and ActiveState=active, and so is every unit it consists of (ConsistsOf=: " +
-        "on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true)",
+        "on Debian the cluster unit postgresql@15-main, while postgresql.service itself only runs /bin/true); " +
+        "skipped when the app's database server (Django's DATABASES) is another machine",
       recommendation:
         "systemctl start postgresql@<version>-<cluster> (or postgresql) and enable it; if it will not start, read journalctl -u postgresql@* and pg_lsclusters",
       fixId: "start-postgresql",
     },
-    { run: (ctx) => dependencyActive(ctx, ctx.config.dependencies.postgresql) },
+    {
+      async run(ctx) {
+        const h = await databaseHere(ctx);
+        if (!h.here) return nothingToJudge(`${h.where}: no PostgreSQL of the app's runs here to judge`);
+        return dependencyActive(ctx, ctx.config.dependencies.postgresql);
+      },
+    },
   ),
   defineCheck(
     {

@@ -12,6 +12,7 @@ const SHAPES: Array<{ flavour: string; env: Record<string, string> }> = [
   { flavour: "pm-socket", env: {} },
   { flavour: "tutorial", env: { DEPLOY_CONFIG: "/etc/ddv/config.json" } },
   { flavour: "asgi", env: {} },
+  { flavour: "remote-db", env: {} },
 ];
 
 // Where discover writes inside the host (outside the checkout, so hosts side by side never share it).
