@@ -22,6 +22,28 @@ type Shape = {
 
 const SHAPES: Shape[] = [
   {
+    // Our reference host: nothing fails; here for emergency-reset (healthy, mangled, deleted) like every shape.
+    flavour: "reference",
+    env: {},
+    service: "projectmeats",
+    site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -fsS -o /dev/null http://127.0.0.1:8000/health/",
+    kept: /Gunicorn's bind 127\.0\.0\.1:8000/,
+    findings: [],
+    redFindings: [],
+    faults: [],
+  },
+  {
+    // ProjectMeats as its repository ships it: its real findings (test/e2e/as-shipped.test.ts says why each).
+    flavour: "as-shipped",
+    env: {},
+    service: "projectmeats",
+    site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -fsS -o /dev/null http://127.0.0.1:8000/health/",
+    kept: /Gunicorn's bind 127\.0\.0\.1:8000/,
+    findings: ["FS-006", "HTTP-008", "SEC-004", "SEC-005", "SEC-009", "SVC-017", "SVC-019"],
+    redFindings: ["FS-006", "HTTP-008", "SVC-017", "SVC-019"],
+    faults: [],
+  },
+  {
     // ProjectMeats' own socket deployment (deployment/systemd/README.md): the real findings of its shipped unit and
     // site remain (HTTP-008 and SVC-017 high; the rest advice).
     flavour: "pm-socket",
