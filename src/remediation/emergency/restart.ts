@@ -10,7 +10,7 @@ import { EXIT, RemediateError } from "../errors.ts";
 import { freshContext } from "../recheck.ts";
 import { cgroupOfUnit, cgroupPids } from "./cgroup.ts";
 import { ensurePostgresql } from "./postgres.ts";
-import { describeHolder, portHolders, stopStale } from "./port-holders.ts";
+import { describeHolder, portHolders, socketHolders, stopStale } from "./port-holders.ts";
 import { describeProc, procInfo, projectGunicorns, waitGone } from "./procs.ts";
 import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
 import { StepLog, type StepOutcome } from "./steps.ts";
@@ -145,6 +145,18 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
         }
         return { result: refused ? "refused" : "ok", detail: said.join(" | ") };
       });
+      // Unix sockets Gunicorn binds itself (under socket activation systemd holds the socket): a Gunicorn started by
+      // hand may still serve an older socket at that path, named (and stopped when it is this project's) like a port holder.
+      const paths = sock ? [] : (argvOptions(unit.execStart?.argv.slice(1) ?? []).bind ?? []).flatMap((b) => (b.startsWith("unix:") ? [b.slice(5)] : []));
+      if (paths.length)
+        await log.run(`free unix socket ${paths.join(", ")}`, async () => {
+          const holders = await socketHolders(config, t, paths);
+          if (!holders.length) return `nothing else listens on ${paths.join(", ")}`;
+          const said: string[] = [];
+          for (const h of holders)
+            said.push(h.kind === "foreign" ? `${describeHolder(h)}; not killed` : `${describeHolder(h)}; ${await stopStale(t, h, 10_000)}`);
+          return { result: holders.some((h) => h.kind === "foreign") ? "refused" : "ok", detail: said.join(" | ") };
+        });
       await log.run("PostgreSQL is up", () => ensurePostgresql(ctx, config, t, applyEnv));
       await log.run("systemctl daemon-reload", async () => void (await must(t, ["systemctl", "daemon-reload"])));
       if (sock)
