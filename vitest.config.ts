@@ -1,23 +1,38 @@
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { newRunId } from "./src/report/run-record.ts";
+import { keepReporters, type ReporterEntry } from "./src/spec/keep-reporters.ts";
 import { selectRun } from "./src/spec/run-selection.ts";
 
 const require = createRequire(import.meta.url);
 
-// specs/smoke repeats the smoke checks of every suite; run it only when asked for by path,
-// so a full `npx vitest run` reports each check once.
 const args = process.argv.slice(2);
-const wantsSmoke = args.some((a) => /(^|\/)specs\/smoke\b/.test(a));
-// Where the JSON report, JUnit XML and allure-results go (the e2e tests give each host run its own folder).
+// Which suites this run reports. specs/smoke repeats the smoke checks of every suite: it runs only when a filter
+// asks for it alone (`smoke`, `specs/smoke`), so a full `npx vitest run` reports each check once.
+const run = { ...selectRun(args, fileURLToPath(new URL(".", import.meta.url))), id: newRunId() };
+// Where the JSON report, JUnit XML, allure-results and run.json go (the e2e tests give each host run its own folder).
 const reports = process.env.DDV_REPORTS_DIR ?? "reports";
+// The project's reporters, written whatever --reporter adds (see keep-reporters.ts). The run's record comes first: it
+// clears the previous run's reports before the others open theirs, so every file here is this run's.
+const ours: ReporterEntry[] = [
+  ["./src/spec/run-reporter.ts", { dir: reports, id: run.id, argv: args }],
+  // A run that judged no check exits non-zero (see the file).
+  ["./src/spec/judged-reporter.ts", {}],
+  ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
+  // For CI systems: each testcase is named "<check ID> <title>"; a failure carries the terminal's message, a check that
+  // could not be checked is an <error>, a skip says why (vitest's junit reporter, see the file).
+  ["./src/spec/junit-reporter.ts", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],
+  [require.resolve("allure-vitest/reporter"), { resultsDir: `${reports}/allure-results`, reportMatchers: false }],
+];
 
 export default defineConfig({
+  plugins: [keepReporters(ours, reports)],
   test: {
     include: ["specs/**/*.spec.ts"],
-    exclude: wantsSmoke ? [] : ["specs/smoke/**"],
-    // Which suites this run reports, so a check is only skipped as blocked by a root the run also shows.
-    provide: { ddvRun: selectRun(args, fileURLToPath(new URL(".", import.meta.url))) },
+    exclude: run.suites.includes("smoke") ? [] : ["specs/smoke/**"],
+    // Which suites this run reports, so a check is only skipped as blocked by a root the run also shows; its id.
+    provide: { ddvRun: run },
     tags: [{ name: "smoke", description: "post-deploy gate: fast, read-only, cross-suite" }],
     globalSetup: ["src/spec/global-setup.ts"],
     setupFiles: ["allure-vitest/setup"],
@@ -30,15 +45,6 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 30_000,
     includeTaskLocation: true,
-    reporters: [
-      "default",
-      // A run that judged no check exits non-zero (see the file).
-      "./src/spec/judged-reporter.ts",
-      ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],
-      // For CI systems: each testcase is named "<check ID> <title>"; a failure carries the terminal's message, a check that
-      // could not be checked is an <error>, a skip says why (vitest's junit reporter, see the file).
-      ["./src/spec/junit-reporter.ts", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],
-      [require.resolve("allure-vitest/reporter"), { resultsDir: `${reports}/allure-results`, reportMatchers: false }] as [string, Record<string, unknown>],
-    ],
+    reporters: ["default", ...ours],
   },
 });

@@ -6,6 +6,7 @@ import { parseEnvInfo } from "allure-js-commons/sdk/reporter";
 import { execa } from "execa";
 import { allureConfig, reportPaths, stripAnalytics } from "../src/report/allure-config.ts";
 import { reportsDir } from "../src/report/paths.ts";
+import { readRun, staleRunProblem } from "../src/report/run-record.ts";
 
 const REPO = path.join(import.meta.dirname, "..");
 
@@ -15,12 +16,28 @@ export function reportPage(output: string): string {
   return existsSync(nested) ? nested : path.join(output, "index.html");
 }
 
+// The id of the run whose results `reports` holds; throws unless it is the last run that folder's run.json records.
+export function reportedRun(reports = reportsDir()): string | undefined {
+  const dir = path.resolve(REPO, reports);
+  const { results } = reportPaths(dir);
+  const last = readRun(dir);
+  const names = existsSync(results) ? readdirSync(results).filter((f) => f.endsWith("-result.json")) : [];
+  if (!names.length) {
+    const why = last?.state.startsWith("stopped") ? `the last run ${last.id} ${last.state}` : "run the validator first (npx vitest run)";
+    throw new Error(`no validator results in ${results}: ${why}`);
+  }
+  const label = (f: string) => (JSON.parse(readFileSync(path.join(results, f), "utf8")) as { labels?: Array<{ name: string; value: string }> }).labels;
+  const ids = [...new Set(names.map((f) => label(f)?.find((l) => l.name === "run_id")?.value))];
+  if (ids.length > 1) throw new Error(`${results} mixes results of ${ids.length} runs (${ids.map((x) => x ?? "no id").join(", ")})`);
+  const problem = staleRunProblem(`the results in ${results}`, ids[0], last);
+  if (problem) throw new Error(problem);
+  return ids[0];
+}
+
 // Builds the report from `reports`; returns the page's absolute path. Throws with a one-line reason.
 export async function buildReport(reports = reportsDir()): Promise<string> {
   const paths = reportPaths(path.resolve(REPO, reports));
-  if (!existsSync(paths.results) || !readdirSync(paths.results).some((f) => f.endsWith("-result.json"))) {
-    throw new Error(`no validator results in ${paths.results}: run the validator first (npx vitest run)`);
-  }
+  reportedRun(reports);
   // The report is named after the host the results are about.
   const envFile = path.join(paths.results, "environment.properties");
   const host = existsSync(envFile) ? parseEnvInfo(readFileSync(envFile, "utf8"))["Host name"] : undefined;
@@ -45,8 +62,13 @@ export async function buildReport(reports = reportsDir()): Promise<string> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === path.resolve(import.meta.filename)) {
-  buildReport(process.argv[2]).then(
-    (page) => process.stdout.write(`Allure report: ${page}\n`),
+  // Names the run it reports (checked again by buildReport, which other scripts call).
+  const main = async (reports?: string) => {
+    const id = reportedRun(reports);
+    return `Allure report${id ? ` of run ${id}` : ""}: ${await buildReport(reports)}`;
+  };
+  main(process.argv[2]).then(
+    (line) => process.stdout.write(`${line}\n`),
     (err: unknown) => {
       process.stderr.write(`report: ${(err as Error).message}\n`);
       process.exit(1);

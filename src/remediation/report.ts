@@ -2,13 +2,24 @@ import { readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import { CheckId } from "../checks/define.ts";
+import { runNear, staleRunProblem } from "../report/run-record.ts";
 import { EXIT, RemediateError } from "./errors.ts";
 
 // What remediation needs from a validator report, whichever format it came in.
 // observed: what the run saw (the remediation's Allure results show it as the state before the fix).
 export type ReportedCheck = { id: string; status: "pass" | "fail" | "error" | "skip" | "waived"; blockedBy?: string; rootCause?: string; observed?: string };
-// target: the fleet host's name (DEPLOY_HOSTS / inventory) when the report came from a fleet run.
-export type Report = { file: string; startedAt: number; target?: string; hostname?: string; machineId?: string; catalogue?: string; checks: ReportedCheck[] };
+// target: the fleet host's name (DEPLOY_HOSTS / inventory) when the report came from a fleet run; runId: the run's
+// (vitest.config.ts), undefined in a report of an older validator.
+export type Report = {
+  file: string;
+  startedAt: number;
+  runId?: string;
+  target?: string;
+  hostname?: string;
+  machineId?: string;
+  catalogue?: string;
+  checks: ReportedCheck[];
+};
 
 const Meta = z.object({
   checkId: CheckId,
@@ -19,8 +30,9 @@ const Meta = z.object({
   host: z.object({ hostname: z.string(), machineId: z.string() }).optional(),
   catalogue: z.string().optional(),
   target: z.string().optional(),
+  runId: z.string().optional(),
 });
-type Metas = { file: string; startedAt: number; metas: Array<z.infer<typeof Meta>> };
+type Metas = { file: string; startedAt: number; runId?: string; metas: Array<z.infer<typeof Meta>> };
 const VitestJson = z.object({
   startTime: z.number(),
   testResults: z.array(z.object({ assertionResults: z.array(z.object({ meta: z.record(z.string(), z.unknown()).optional() })) })),
@@ -67,23 +79,39 @@ const describeTargets = (metas: Array<z.infer<typeof Meta>>) => [...new Set(meta
 
 function toReport(r: Metas, metas: Array<z.infer<typeof Meta>>): Report {
   const checks = metas.map((m) => ({ id: m.checkId, status: m.status ?? "skip", blockedBy: m.blockedBy, rootCause: m.rootCause, observed: m.observed }));
-  return { file: r.file, startedAt: r.startedAt, ...oneHost(r.file, metas), checks };
+  return { file: r.file, startedAt: r.startedAt, runId: r.runId, ...oneHost(r.file, metas), checks };
 }
 
+// The report at `p`, refused unless it is the whole report of the last run its folder's run.json records.
 function readMetas(p: string): Metas {
+  const r = readAnyMetas(p);
+  const runs = [...new Set(r.metas.map((m) => m.runId))];
+  if (runs.length > 1) throw bad(`report ${r.file} mixes results of ${runs.length} runs (${runs.map((x) => x ?? "no id").join(", ")})`);
+  const problem = staleRunProblem(`report ${r.file}`, runs[0], runNear(p));
+  if (problem) throw bad(problem);
+  return { ...r, runId: runs[0] };
+}
+
+function readAnyMetas(p: string): Metas {
   let st: ReturnType<typeof statSync>;
   try {
     st = statSync(p);
   } catch {
-    throw bad(`report ${p} does not exist (run the validator first: npx vitest run)`);
+    throw bad(`report ${p} does not exist${lastStopped(p) ?? " (run the validator first: npx vitest run)"}`);
   }
   if (st.isDirectory()) {
     const names = readdirSync(p);
     if (names.includes("vitest-report.json")) return readVitest(path.join(p, "vitest-report.json"));
     if (names.some((n) => n.endsWith("-result.json"))) return readAllure(p, names);
-    throw bad(`${p} holds neither vitest-report.json nor allure *-result.json files`);
+    throw bad(`${p} holds neither vitest-report.json nor allure *-result.json files${lastStopped(p) ?? ""}`);
   }
   return readVitest(p);
+}
+
+// Why a report is missing when the last run stopped before checking (its reports were cleared as it started).
+function lastStopped(p: string): string | undefined {
+  const last = runNear(p);
+  return last?.state.startsWith("stopped") ? `: the last run ${last.id} ${last.state}` : undefined;
 }
 
 function parseJson(file: string): unknown {
@@ -141,6 +169,7 @@ function readAllure(dir: string, names: string[]): Metas {
       host,
       catalogue: label("catalogue"),
       target,
+      runId: label("run_id"),
     });
     if (!m.success) throw bad(`${path.join(dir, n)} has a malformed check result (${JSON.stringify(id).slice(0, 40)})`);
     const start = r.data.start ?? 0;

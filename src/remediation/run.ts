@@ -47,7 +47,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
   const identity = await hostIdentity(ctx);
   checkReport(report, identity, catalogueVersion(), config.remediation.maxReportAgeMinutes, o.forceStale);
   const { targets, couldNotCheck } = targetIds(report);
-  say(`report ${report.file}: ${report.checks.length} checks from ${identity.hostname}, ${targets.length} failing: ${targets.join(", ") || "none"}`);
+  const run = report.runId ? `run ${report.runId}, ` : "";
+  say(`report ${report.file}: ${run}${report.checks.length} checks from ${identity.hostname}, ${targets.length} failing: ${targets.join(", ") || "none"}`);
   for (const id of couldNotCheck) say(`  ${id} could not be checked in that run: not a fix target (make it checkable, then validate again)`);
   if (!targets.length) return couldNotCheck.length ? EXIT.partial : EXIT.ok;
   await assertDeployedHere(ctx, identity.hostname);

@@ -5,13 +5,16 @@ import type { TestProject } from "vitest/node";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { InventoryError } from "../fleet/inventory.ts";
 import { EXIT } from "../remediation/errors.ts";
+import { reportsDir } from "../report/paths.ts";
+import { stopRun } from "../report/run-record.ts";
 import { hostBound, resolveTargets } from "../fleet/targets.ts";
 import { CRITICAL_WAIVER_DAYS, criticalWaiverProblems } from "./waivers.ts";
 import { wrongMachine } from "./where.ts";
 
 // Runs once before any spec: a bad config or inventory stops the run with one message, the fleet's hosts are
-// resolved (once, for every worker), and old allure results are cleared. For a fleet, returns the teardown that
-// removes the run's ssh control directories (workers end without running exit handlers).
+// resolved (once, for every worker); a run stopped here says so in run.json and junit.xml (run-reporter.ts cleared
+// the previous run's reports). For a fleet, returns the teardown that removes the run's ssh control directories
+// (workers end without running exit handlers).
 export default async function setup(project: TestProject) {
   let sshDir: string | undefined;
   // The unit to look for on this machine (undefined for a fleet run: the hosts are elsewhere).
@@ -41,6 +44,7 @@ export default async function setup(project: TestProject) {
         process.stderr.write(`ddv: waiver in force: ${w.id}${w.host ? ` on ${w.host}` : ""} until ${w.expires}: ${w.reason}\n`);
     }
   } catch (err) {
+    if (err instanceof ConfigError || err instanceof InventoryError) stopRun(reportsDir(), project.getProvidedContext().ddvRun?.id, err.message.trim());
     if (err instanceof ConfigError) {
       process.stderr.write(`\n${err.message}\n\nNo checks were run. Fix the configuration and try again.\n`);
       process.exit(EXIT.config);
@@ -58,8 +62,6 @@ export default async function setup(project: TestProject) {
     process.stderr.write(`ddv: ${why.note}\n\n`);
     project.provide("ddvWhere", why);
   }
-  // allure-results accumulates across runs otherwise; each run's report stands alone.
-  rmSync(`${process.env.DDV_REPORTS_DIR ?? "reports"}/allure-results`, { recursive: true, force: true });
   // By then the workers are gone, and with them every master connection (its remote end reads their pipe).
   return sshDir ? () => rmSync(sshDir as string, { recursive: true, force: true }) : undefined;
 }

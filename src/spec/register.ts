@@ -2,7 +2,7 @@
 import "./prefetch.ts";
 import { hostname } from "node:os";
 import * as allure from "allure-js-commons";
-import { afterAll, beforeAll, test } from "vitest";
+import { afterAll, beforeAll, inject, test } from "vitest";
 import type { Check } from "../checks/define.ts";
 import { redact } from "../probes/environment.ts";
 import { CAUSE_LABEL, causeOf } from "../report/causes.ts";
@@ -34,10 +34,11 @@ class CheckError extends Error {
 
 function registerCheck(check: Check, parent: string, target?: Target) {
   // The ID leads the title (for -t, the terminal and JUnit), is the Allure ID, and sits in meta (for the JSON report
-  // and remediation); in a fleet run the host follows it.
+  // and remediation); in a fleet run the host follows it. The run's id too: `report` and `remediate` match it to run.json.
+  const runId = inject("ddvRun")?.id;
   const options = {
     tags: check.smoke ? ["smoke"] : [],
-    meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke, target: target?.name },
+    meta: { checkId: check.id, suite: check.suite, severity: check.severity, smoke: check.smoke, target: target?.name, runId },
   };
   const name = testName(check, target?.name);
   test(name, options, async (ctx) => {
@@ -48,6 +49,7 @@ function registerCheck(check: Check, parent: string, target?: Target) {
     };
     await allure.allureId(check.id);
     await allure.label("check_id", check.id);
+    if (runId) await allure.label("run_id", runId);
     await allure.parentSuite(parent); // the suite, or "smoke"
     await allure.suite(check.suite);
     await allure.epic("post-deploy validation");
@@ -227,5 +229,7 @@ declare module "@vitest/runner" {
     // The fleet host's name (DEPLOY_HOSTS entry or inventory name): remediation reaches it again by this name.
     target?: string;
     catalogue?: string;
+    // The run's id (vitest.config.ts), as reports/run.json names the last run.
+    runId?: string;
   }
 }

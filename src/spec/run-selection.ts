@@ -3,7 +3,8 @@ import path from "node:path";
 
 // What one vitest run covers, worked out from its command line in vitest.config.ts and handed to the
 // workers with `provide`: a check may only be skipped as "blocked by X" when X is reported in the same run.
-export type RunSelection = { suites: string[]; namePattern?: string };
+// id: the run's id (vitest.config.ts), which every check's result carries (reports/run.json names the last run).
+export type RunSelection = { suites: string[]; namePattern?: string; id?: string };
 
 // Flags whose next argument is a value, not a file filter (`-t smoke` names tests, not specs/smoke).
 const VALUE_FLAGS = new Set([
@@ -17,6 +18,7 @@ const VALUE_FLAGS = new Set([
   "--root",
   "--exclude",
   "--reporter",
+  "--reporters",
   "--outputFile",
   "--shard",
   "--mode",
@@ -36,11 +38,15 @@ export function selectRun(argv: string[], root: string): RunSelection {
     const a = args[i] as string;
     if (a === "-t" || a === "--testNamePattern") namePattern = args[++i];
     else if (a.startsWith("--testNamePattern=")) namePattern = a.slice(18);
-    else if (VALUE_FLAGS.has(a)) i++;
+    else if (VALUE_FLAGS.has(a) || /^--outputFile\.[\w-]+$/.test(a)) i++;
     else if (!a.startsWith("-")) filters.push(path.isAbsolute(a) ? path.relative(root, a) : a.replace(/^\.\//, ""));
   }
   const file = (s: string) => `specs/${s}/${s}.spec.ts`;
-  const matched = suites.filter((s) => filters.some((f) => file(s).includes(f)));
+  // The smoke gate repeats every suite's smoke checks: only a filter that matches it alone (`smoke`, `specs/smoke`)
+  // asks for it; one that matches every spec (`specs`) is a full run, without it.
+  const matched = suites.filter((s) =>
+    filters.some((f) => file(s).includes(f) && (s !== "smoke" || suites.every((o) => o === "smoke" || !file(o).includes(f)))),
+  );
   // No file filter (or none that names a spec): every suite but the smoke gate, as vitest.config.ts includes them.
   return { suites: matched.length ? matched : suites.filter((s) => s !== "smoke"), namePattern };
 }
