@@ -69,7 +69,10 @@ export function staleRunProblem(what: string, id: string | undefined, last: RunR
   if (last.state.startsWith("stopped"))
     return `the last run ${last.id} (started ${last.startedAt}) ${last.state}; ${what} is not from it: fix that and run again`;
   if (id !== last.id)
-    return `${what} is from ${id ? `run ${id}` : "a run with no id"}, not from the last ${describeRun(last)}: use that run's reports, or run the validator again`;
+    return (
+      `${what} is from ${id ? `run ${id}` : "a run with no id"}, not from the last ${describeRun(last)}: ` +
+      "use that run's reports, or run the validator again"
+    );
   if (last.state === "started") return `${what} is from run ${id}, which has not finished (still running, or killed): its reports are partial`;
   return undefined;
 }
