@@ -2,7 +2,7 @@ import { gunicornBase, gunicornEndpoint, listenBind } from "../probes/endpoint.t
 import type { ProbeContext } from "../probes/context.ts";
 import { deployIssues, djangoSettings } from "../probes/django.ts";
 import { serviceEnv } from "../probes/environment.ts";
-import { bindPort, gunicornSettings, isLocalAddress } from "../probes/gunicorn.ts";
+import { bindPort, gunicornSettings, isLocalAddress, serverName } from "../probes/gunicorn.ts";
 import { healthPlan } from "../probes/health-plan.ts";
 import { fetchCached, summarize, type HttpResponse } from "../probes/http.ts";
 import { mediaAnswers } from "../probes/media.ts";
@@ -253,7 +253,7 @@ export const securityChecks = [
             }
           : gs;
         const open = g.bind.filter((b) => !isLocalAddress(b) && !b.startsWith("fd://"));
-        if (open.length) return fail(`Gunicorn binds ${open.join(", ")}: reachable from other hosts (read by ${g.source})`);
+        if (open.length) return fail(`${serverName(g)} binds ${open.join(", ")}: reachable from other hosts (read by ${g.source})`);
         const ep = await gunicornEndpoint(ctx);
         const ports = [...new Set([...(ep.port ? [ep.port] : []), ...g.bind.map(bindPort).filter((p): p is number => p !== undefined)])];
         const [pids, unit, listeners] = await Promise.all([unitPids(ctx), serviceUnit(ctx), Promise.all(ports.map((p) => listenersOn(ctx, p)))]);
@@ -265,10 +265,10 @@ export const securityChecks = [
         const exposed = own.filter((l) => !isLocalAddress(l.address));
         if (exposed.length)
           return fail(
-            `the unit listens on ${exposed.map((l) => `${l.address}:${l.port}`).join(", ")} (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})`,
+            `the unit listens on ${exposed.map((l) => `${l.address}:${l.port}`).join(", ")} (${serverName(g)} binds ${g.bind.join(", ")}, read by ${g.source})`,
           );
         const seen = own.map((l) => `${l.address}:${l.port}`).join(", ") || `no TCP port of ${ports.join(", ")}`;
-        return pass(`Gunicorn binds ${g.bind.join(", ")} (read by ${g.source}); the unit listens on ${seen}`);
+        return pass(`${serverName(g)} binds ${g.bind.join(", ")} (read by ${g.source}); the unit listens on ${seen}`);
       },
     },
   ),

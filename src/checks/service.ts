@@ -1,7 +1,7 @@
 import { neededFromEnvironment } from "../probes/django.ts";
 import { access, accessBasis, serviceAccount } from "../probes/files.ts";
 import { listenersOn, processAgeSeconds, unitPids } from "../probes/process.ts";
-import { gunicornSettings } from "../probes/gunicorn.ts";
+import { gunicornSettings, serverName } from "../probes/gunicorn.ts";
 import { unixListeners } from "../probes/unix-sockets.ts";
 import { currentJournal, serviceUnit, showUnits, socketUnit, unitName, verifyUnit, type Unit } from "../probes/systemd.ts";
 import { gunicornEndpoint } from "../probes/endpoint.ts";
@@ -445,7 +445,7 @@ export const serviceChecks = [
         const own = await holdersOf(ctx, ep.socketPath ? { unix: ep.socketPath } : { host: new URL(ep.base).hostname, port: ep.port as number });
         if (!own.length) {
           const g = ep.socketPath ? undefined : await gunicornSettings(ctx).catch(() => undefined);
-          return fail(`nothing listens on ${where}${g ? ` (Gunicorn binds ${g.bind.join(", ")}, read by ${g.source})` : ""}`);
+          return fail(`nothing listens on ${where}${g ? ` (${serverName(g)} binds ${g.bind.join(", ")}, read by ${g.source})` : ""}`);
         }
         if (own.some((l) => !pids.has(l.pid))) return fail(show(own.map((l) => l.desc)));
         // nginx's upstream for the site, when it is another address on this machine: a stranger holding it gets

@@ -97,6 +97,9 @@ export function gunicornSettings(ctx: ProbeContext): Promise<GunicornSettings> {
   });
 }
 
+// The app server's name for messages: Gunicorn, or Uvicorn for a plain Uvicorn unit.
+export const serverName = (g: Pick<GunicornSettings, "server">) => (g.server === "uvicorn" ? "Uvicorn" : "Gunicorn");
+
 // True for a bind (or listener address) only this host can reach: loopback, or a unix socket.
 export function isLocalAddress(address: string): boolean {
   const a = address.replace(/^tcp:\/\//, "");
