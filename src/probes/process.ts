@@ -1,6 +1,7 @@
 import { parseProcStat } from "./environment.ts";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
+import type { Transport } from "../transport/types.ts";
 import { serviceUnit } from "./systemd.ts";
 
 // /proc/net/tcp6 holds four little-endian 32-bit words; shown as eight plain groups, e.g. [0:0:0:0:0:0:0:1].
@@ -96,10 +97,15 @@ export function unitPids(ctx: ProbeContext): Promise<number[]> {
 }
 
 // PIDs in one cgroup (systemd's ControlGroup= of a unit), or undefined when no layout lets us read it.
-export async function cgroupPids(ctx: ProbeContext, controlGroup: string): Promise<number[] | undefined> {
+export function cgroupPids(ctx: ProbeContext, controlGroup: string): Promise<number[] | undefined> {
+  return readCgroupPids(ctx.transport, controlGroup);
+}
+
+// cgroup.procs of `controlGroup` on unified or hybrid layouts, through any transport (emergency playbooks use it too).
+export async function readCgroupPids(t: Transport, controlGroup: string): Promise<number[] | undefined> {
   if (!controlGroup) return undefined;
   for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
-    const text = await ctx.transport.readFile(`${root}${controlGroup}/cgroup.procs`).catch(() => undefined);
+    const text = await t.readFile(`${root}${controlGroup}/cgroup.procs`).catch(() => undefined);
     // 0: a process outside our PID namespace, which we cannot read.
     if (text !== undefined)
       return text

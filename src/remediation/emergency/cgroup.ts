@@ -1,3 +1,4 @@
+import { readCgroupPids } from "../../probes/process.ts";
 import type { Transport } from "../../transport/types.ts";
 
 // The cgroup path systemd gives a unit in a slice: "system.slice" nests as /system.slice, "a-b.slice" as
@@ -29,14 +30,5 @@ export function unitOfCgroup(path: string): string | undefined {
 
 // PIDs in a cgroup (cgroup.procs), on unified or hybrid layouts; [] when the cgroup does not exist (a stopped unit).
 export async function cgroupPids(t: Transport, path: string): Promise<number[]> {
-  for (const root of ["/sys/fs/cgroup", "/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"]) {
-    const text = await t.readFile(`${root}${path}/cgroup.procs`).catch(() => undefined);
-    if (text !== undefined)
-      return text
-        .split("\n")
-        .filter(Boolean)
-        .map(Number)
-        .filter((p) => p > 0);
-  }
-  return [];
+  return (await readCgroupPids(t, path)) ?? [];
 }
