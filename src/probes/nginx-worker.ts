@@ -1,4 +1,5 @@
 import type { ProbeContext } from "./context.ts";
+import { userDb } from "./files.ts";
 import { cgroupPids } from "./process.ts";
 import { parseStatus } from "./sandbox.ts";
 import { showUnits } from "./systemd.ts";
@@ -27,11 +28,10 @@ export function nginxWorker(ctx: ProbeContext): Promise<NginxWorker | undefined>
   });
 }
 
-// A uid's name from /etc/passwd (the number itself when it has none).
+// A uid's name from the run's one read of /etc/passwd (userDb), the number itself when it has none.
 export async function userName(ctx: ProbeContext, uid: number): Promise<string> {
-  const passwd = await ctx.transport.readFile("/etc/passwd").catch(() => "");
-  const line = passwd.split("\n").find((l) => l.split(":")[2] === String(uid));
-  return line?.split(":")[0] ?? String(uid);
+  const db = await userDb(ctx).catch(() => undefined);
+  return db?.uidName.get(uid) ?? String(uid);
 }
 
 // What connect(2) to a unix socket answered when tried as `who`: "ok", or the errno's name (EACCES, ENOENT,
