@@ -91,10 +91,15 @@ function pythonProgram(): string {
 
 // Gunicorn's own argv from ExecStart (`.../gunicorn ARGS` or `python -m gunicorn ARGS`), or undefined when it runs something else.
 export function gunicornArgv(argv: string[] | undefined): string[] | undefined {
+  return serverArgv(argv, "gunicorn", /^gunicorn(-script\.pyw?)?$/);
+}
+
+// An app server's argv from its program on: run as `program` (its name matching `names`) or as `python -m module`.
+export function serverArgv(argv: string[] | undefined, module: string, names: RegExp): string[] | undefined {
   if (!argv?.length) return undefined;
-  if (/^gunicorn(-script\.pyw?)?$/.test(path.basename(argv[0] as string))) return argv;
-  const m = argv.findIndex((a, i) => a === "-m" && argv[i + 1] === "gunicorn");
-  return m >= 0 && /python/.test(path.basename(argv[0] as string)) ? ["gunicorn", ...argv.slice(m + 2)] : undefined;
+  if (names.test(path.basename(argv[0] as string))) return argv;
+  const m = argv.findIndex((a, i) => a === "-m" && argv[i + 1] === module);
+  return m >= 0 && /python/.test(path.basename(argv[0] as string)) ? [module, ...argv.slice(m + 2)] : undefined;
 }
 
 // Reads the JSON line the program printed (after anything the app itself printed).

@@ -1,12 +1,9 @@
-import path from "node:path";
+import { serverArgv } from "./service-facts.ts";
 
 // A plain Uvicorn unit (`uvicorn app.asgi:application ...` or `python -m uvicorn ...`): its argv from `uvicorn` on, or
 // undefined when ExecStart does not run Uvicorn itself (Gunicorn with Uvicorn's worker class is Gunicorn's).
 export function uvicornArgv(argv: string[] | undefined): string[] | undefined {
-  if (!argv?.length) return undefined;
-  if (path.basename(argv[0] as string) === "uvicorn") return argv;
-  const m = argv.findIndex((a, i) => a === "-m" && argv[i + 1] === "uvicorn");
-  return m >= 0 && /python/.test(path.basename(argv[0] as string)) ? ["uvicorn", ...argv.slice(m + 2)] : undefined;
+  return serverArgv(argv, "uvicorn", /^uvicorn$/);
 }
 
 // Uvicorn's options we judge, as click reads them (`--opt V`, `--opt=V`, later wins), each also read from its
