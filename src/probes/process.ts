@@ -169,11 +169,12 @@ export function parseCpuMax(text: string): number | undefined {
   return q / p;
 }
 
-async function readOptional(ctx: ProbeContext, path: string): Promise<string | undefined> {
+// A file's text, or undefined when it is absent (codes: ESRCH too for /proc/<pid> of a process that is exiting).
+async function readOptional(ctx: ProbeContext, path: string, codes = ["ENOENT"]): Promise<string | undefined> {
   try {
     return await ctx.transport.readFile(path);
   } catch (err) {
-    if (err instanceof TransportError && err.code === "ENOENT") return undefined;
+    if (err instanceof TransportError && codes.includes(err.code ?? "")) return undefined;
     throw err;
   }
 }
@@ -206,7 +207,7 @@ export type CpuLimit = { cpus: number; source: string };
 export function cpuLimit(ctx: ProbeContext): Promise<CpuLimit> {
   return ctx.once("proc:cpulimit", async () => {
     const unit = await serviceUnit(ctx);
-    let status = unit.mainPid > 0 ? await readOptional(ctx, `/proc/${unit.mainPid}/status`) : undefined;
+    let status = unit.mainPid > 0 ? await readOptional(ctx, `/proc/${unit.mainPid}/status`, ["ENOENT", "ESRCH"]) : undefined;
     const running = status !== undefined;
     const who = running ? `the service's PID ${unit.mainPid}` : "PID 1 (the service is not running)";
     status ??= await ctx.transport.readFile("/proc/1/status");
@@ -239,7 +240,7 @@ const USER_HZ = 100;
 // when the controller's clock differs from the host's); undefined when the process is gone or exiting.
 export async function processAgeSeconds(ctx: ProbeContext, pid: number): Promise<number | undefined> {
   if (pid <= 0) return undefined;
-  const [text, uptime] = await Promise.all([readOptional(ctx, `/proc/${pid}/stat`), ctx.transport.readFile("/proc/uptime")]);
+  const [text, uptime] = await Promise.all([readOptional(ctx, `/proc/${pid}/stat`, ["ENOENT", "ESRCH"]), ctx.transport.readFile("/proc/uptime")]);
   if (text === undefined) return undefined;
   const stat = parseProcStat(text);
   const up = Number(uptime.split(" ")[0]);

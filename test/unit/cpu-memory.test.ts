@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { checkById } from "../../src/checks/index.ts";
-import { countCpuList, cpuCount, cpuLimit, parseCpuMax, unitRssMb } from "../../src/probes/process.ts";
+import { countCpuList, cpuCount, cpuLimit, parseCpuMax, processAgeSeconds, unitRssMb } from "../../src/probes/process.ts";
 import { TransportError, type Transport } from "../../src/transport/types.ts";
 import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
@@ -128,5 +128,19 @@ describe("CPUs the service can use", () => {
   test("an unreadable status is an error", async () => {
     const t = withErrors(replayTransport(healthyCommands(), {}), { "/proc/70/status": "EACCES" });
     await expect(cpuLimit(replayContext(t))).rejects.toMatchObject({ code: "EACCES" });
+  });
+});
+
+describe("a main process that is exiting (its /proc entry answers ESRCH)", () => {
+  test("cpuLimit falls back to PID 1, as for a process already gone", async () => {
+    const t = withErrors(replayTransport(healthyCommands(), { "/proc/1/status": pid1 }), { "/proc/70/status": "ESRCH" });
+    expect((await cpuLimit(replayContext(t))).source).toContain("PID 1 (the service is not running)");
+  });
+
+  test("processAgeSeconds says gone (undefined), never an error: SVC-003 then judges the unit, not the read", async () => {
+    const t = withErrors(replayTransport(healthyCommands(), { "/proc/uptime": "100.0 50.0\n" }), { "/proc/70/stat": "ESRCH" });
+    expect(await processAgeSeconds(replayContext(t), 70)).toBeUndefined();
+    const denied = withErrors(replayTransport(healthyCommands(), { "/proc/uptime": "100.0 50.0\n" }), { "/proc/70/stat": "EACCES" });
+    await expect(processAgeSeconds(replayContext(denied), 70)).rejects.toMatchObject({ code: "EACCES" });
   });
 });
