@@ -191,7 +191,10 @@ export const fsChecks = [
           else seen.push(`${f} ${describe(st, db)}`);
         }
         if (bad.length) return fail(`${bad.join("; ")} (service ids from ${ids.basis})`);
-        return seen.length ? pass(seen.join("; ")) : fail(`none of ${files.join(", ")} exists`);
+        if (seen.length) return pass(seen.join("; "));
+        // Every file the unit names is optional ("-") and absent: nothing to protect (SVC-018 says whether a variable lacks a source).
+        const optional = u.environmentFiles.length > 0 && u.environmentFiles.every((f) => f.optional);
+        return optional ? pass(`none of ${files.join(", ")} exists (all optional): no env file to protect`) : fail(`none of ${files.join(", ")} exists`);
       },
     },
   ),

@@ -35,6 +35,7 @@ const PROPS = [
   "SocketUser",
   "SocketGroup",
   "SocketMode",
+  "Requires",
 ];
 
 // One ExecStart= line as systemd holds it: the binary and its argv, already unquoted and unescaped by systemd.
@@ -81,6 +82,8 @@ export type Unit = {
   socketUser: string;
   socketGroup: string;
   socketMode: number | undefined;
+  // Units this one Requires= (a socket-activated service names its .socket here even when that unit is gone).
+  requires: string[];
 };
 
 // SuccessExitStatus= as `systemctl show` prints it on systemd 252: "0 1 2 USR1" (statuses, then signal names).
@@ -193,6 +196,7 @@ function toUnit(m: Map<string, string[]>, execStarts: ExecLine[]): Unit {
     socketUser: one("SocketUser"),
     socketGroup: one("SocketGroup"),
     socketMode: one("SocketMode") ? Number.parseInt(one("SocketMode"), 8) : undefined,
+    requires: one("Requires").split(/\s+/).filter(Boolean),
   };
 }
 

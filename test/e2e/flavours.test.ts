@@ -219,18 +219,33 @@ async function resets(host: string, shape: Shape) {
     .map(([k, v]) => `${k}=${v} `)
     .join("");
   const unit = `/etc/systemd/system/${shape.service}.service`;
+  const socket = /socket activation/.test(shape.kept.source) ? `/etc/systemd/system/${shape.service}.socket` : undefined;
   const before = (await shInside(host, `grep -E '^(User|Group|Requires|EnvironmentFile)=|--bind' ${unit}`)).stdout;
   for (const [label, breakIt] of [
     ["healthy", ":"],
     // Mangled: ExecStart names a program that is not there (a botched edit); systemd fails every start (203/EXEC).
     ["unit mangled", `sed -i 's#/bin/gunicorn #/bin/gunicorn-gone #' ${unit} && systemctl daemon-reload && { systemctl restart ${shape.service} || :; }`],
     ["unit deleted", `systemctl stop ${shape.service}.service; rm ${unit}; systemctl daemon-reload`],
+    // A socket deployment's socket unit is reset too: listening elsewhere than nginx proxies and shutting nginx's worker
+    // out, then gone altogether.
+    ...(socket
+      ? ([
+          [
+            "socket mangled",
+            `sed -i '/^SocketMode=/d; s#^ListenStream=.*#ListenStream=/run/elsewhere.sock#; /^\\[Socket\\]/a SocketMode=0600' ${socket} && ` +
+              `systemctl daemon-reload && systemctl restart ${shape.service}.socket`,
+          ],
+          ["socket deleted", `systemctl stop ${shape.service}.socket ${shape.service}.service; rm ${socket}; systemctl daemon-reload`],
+        ] as const)
+      : []),
   ] as const) {
     const r = await shInside(host, `${breakIt} && cd '${REPO_ROOT}' && ${env}npx tsx remediate emergency-reset --yes`);
     expect(r.exitCode, `${label}\n${r.stdout}\n${r.stderr}`).toBe(0);
     // A deleted unit leaves only the project and the socket unit to learn from: a TCP bind or the ASGI worker is not
     // among them (the config's bind is used).
-    if (label !== "unit deleted" || /socket activation/.test(shape.kept.source)) expect(r.stdout, label).toMatch(shape.kept);
+    if (label !== "unit deleted" || socket) expect(r.stdout, label).toMatch(shape.kept);
+    // Only a broken socket unit is rewritten, and the plan says why.
+    expect(/write \/etc\/systemd\/system\/\S+\.socket/.test(r.stdout), `${label}\n${r.stdout}`).toBe(label.startsWith("socket"));
     expect((await shInside(host, shape.site)).exitCode, `${label}: the site through nginx`).toBe(0);
     const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-reset-${label.replace(/ /g, "-")}`, shape.env);
     expect(gate.exitCode, `${label}\n${gate.output}`).toBe(0);

@@ -91,6 +91,21 @@ describe("FS-003: env file owner, group and mode", () => {
     expect(svc5?.status).toBe("pass");
     return fs3;
   };
+  test("every env file optional and absent: nothing to protect (a pass saying so); a required one absent is SVC-005's", async () => {
+    const t = (show: string) =>
+      replayTransport(healthyCommands(show), {
+        "/etc/passwd": "root:x:0:0::/root:/bin/sh\nprojectmeats:x:999:997::/:/bin/false\n",
+        "/etc/group": "root:x:0:\nwww-data:x:33:projectmeats\n",
+        "/proc/70/status": recorded("sandbox-proc-status.txt"),
+      });
+    const optional = recorded("systemctl-show-healthy.txt").replace(`${env} (ignore_errors=no)`, `${env} (ignore_errors=yes)`);
+    expect((await new Evaluator(replayContext(t(optional))).all(["FS-003"]))[0]).toMatchObject({
+      status: "pass",
+      observed: `none of ${env} exists (all optional): no env file to protect`,
+    });
+    const required = await new Evaluator(replayContext(t(recorded("systemctl-show-healthy.txt")))).all(["FS-003"]);
+    expect(required[0]).toMatchObject({ status: "skip", observed: "blocked by SVC-005 (failed)" }); // the root cause says it
+  });
   test("a healthy variant, 0400 root:root, passes", async () => {
     expect(await run(st(0o400, 0, 0))).toMatchObject({ status: "pass", observed: `${env} root:root 0400` });
   });

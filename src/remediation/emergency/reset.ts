@@ -17,6 +17,7 @@ import { playbookVerifies, waitSmoke } from "./wait.ts";
 import { gatherUnitFacts } from "./unit-facts.ts";
 import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
 import { explainChanges } from "./unit-why.ts";
+import { explainSocket, type SocketPlan } from "./socket-unit.ts";
 
 // Drop-ins an operator or a tool put in /etc or /run override the rendered unit: they are emptied (backed up first).
 const OWN_DROPINS = /^\/(etc|run)\/systemd\/system\//;
@@ -66,7 +67,18 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
   if (current !== content) actions.push({ kind: "write", path, content, mode: 0o644, owner: "root", group: "root" });
   // Line by line, why: every directive the rendered unit sets otherwise than the current one.
   if (current !== undefined && current !== content) notes.push(...explainChanges(current, content).map((w) => `why ${w}`));
-  for (const d of unit.dropIns) {
+  const sp = facts.socketPlan;
+  if (sp?.content) {
+    const to = await t.readLink(sp.file);
+    if (to)
+      throw new RemediateError(
+        `emergency-reset: ${sp.file} is a symlink to ${to} (masked?); it writes a real file there: replace the link by hand first`,
+        EXIT.partial,
+      );
+    actions.push({ kind: "write", path: sp.file, content: sp.content, mode: 0o644, owner: "root", group: "root" });
+    notes.push(...sp.why.map((w) => `socket: ${w}`), ...explainSocket(sp).map((w) => `why ${w}`));
+  }
+  for (const d of [...unit.dropIns, ...(sp?.content ? sp.dropIns : [])]) {
     if (!OWN_DROPINS.test(d)) {
       notes.push(`drop-in ${d} belongs to a package: left as it is`);
       continue;
@@ -88,10 +100,18 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
       asService: true,
     },
     { kind: "validate", argv: [python, "manage.py", "check"], show: `${python} manage.py check`, asService: true },
-    ...(facts.socket ? [{ kind: "unit" as const, unit: facts.socket, verb: "start" as const }] : []),
+    // A rewritten socket listens anew only once restarted (which stops the service that Requires= it).
+    ...(facts.socket ? [{ kind: "unit" as const, unit: facts.socket, verb: sp?.content ? ("restart" as const) : ("start" as const) }] : []),
     { kind: "unit", unit: id, verb: "start" },
   );
-  return { id, unit, actions, notes, changes: actions.some((a) => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir") };
+  return {
+    id,
+    unit,
+    socket: sp?.content ? sp : undefined,
+    actions,
+    notes,
+    changes: actions.some((a) => a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir"),
+  };
 }
 
 // emergency-reset: render the unit and a permissions baseline from the config, back up what they replace, restart,
@@ -102,7 +122,7 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
   const t = o.transport();
   const ctx = await freshContext(config, t);
   try {
-    const { id, unit, actions, notes } = await planReset(o, t, ctx);
+    const { id, unit, socket, actions, notes } = await planReset(o, t, ctx);
     say(`emergency-reset of ${id} (${unit.loadState}, ${unit.activeState}/${unit.subState}): the plan`);
     for (const [i, a] of actions.entries()) {
       if (a.kind === "unit" && a.verb === "start" && a.unit === id)
@@ -182,7 +202,7 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       }
       if (failed) {
         say("rolling back:");
-        await rollBack(t, id, undo, wasActive, log, config.timeouts.commandMs);
+        await rollBack(t, id, undo, wasActive, log, config.timeouts.commandMs, socket);
         const now = await recheck(config, o.transport, verifies);
         say(`  after the rollback: ${verifies.filter((i) => isRed(now.get(i))).join(", ") || "no service smoke check"} red`);
         result = "rolled back";
@@ -205,9 +225,15 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
 }
 
 // Restores every file (newest change first), reloads systemd, and puts the service back as it was (running or not).
-async function rollBack(t: Transport, id: string, undo: Undo[], wasActive: boolean, log: StepLog, commandMs: number) {
+async function rollBack(t: Transport, id: string, undo: Undo[], wasActive: boolean, log: StepLog, commandMs: number, socket?: SocketPlan) {
   for (const u of [...undo].reverse()) await log.run(u.what, () => u.run());
   await log.run("systemctl daemon-reload", async () => void (await t.run(["systemctl", "daemon-reload"])));
+  // A rewritten socket listens again as restored (a socket that was gone stays stopped).
+  if (socket)
+    await log.run(`${socket.wasActive ? "restart" : "stop"} ${socket.id} as it was`, async () => {
+      const r = await t.run(["systemctl", socket.wasActive ? "restart" : "stop", "--", socket.id], { timeoutMs: commandMs * 3 });
+      return `exit ${r.exitCode}`;
+    });
   await log.run(wasActive ? `restart ${id} as it was` : `stop ${id} (it was not running)`, async () => {
     await t.run(["systemctl", "reset-failed", "--", id]);
     const r = await t.run(["systemctl", wasActive ? "restart" : "stop", "--", id], { timeoutMs: commandMs * 3 });

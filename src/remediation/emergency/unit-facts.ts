@@ -7,6 +7,7 @@ import { argvOptions } from "../../probes/gunicorn.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
 import { socketUnit, unitName, wsgiModule, type Unit } from "../../probes/systemd.ts";
 import { EXIT, RemediateError } from "../errors.ts";
+import { planSocket } from "./socket-unit.ts";
 import { DEFAULT_WORKER_ARGS, type UnitFacts } from "./unit-file.ts";
 
 // Gunicorn's worker options an emergency reset keeps: the flags (first is how the unit writes it).
@@ -59,8 +60,10 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
   if (!(await t.stat(`${config.venvDir}/bin/gunicorn`))?.isFile) throw refuse(`${config.venvDir}/bin/gunicorn does not exist: reinstall the venv first`);
   // The deployment's shape is kept: what the current unit (and the socket that starts it) say, else the config.
   const kept: string[] = [];
-  const sock = await socketUnit(ctx);
   const current = unit?.loadState === "loaded" ? unit : undefined;
+  // Socket activation is kept; its socket unit is rewritten when it is gone, broken or shuts nginx out.
+  const socketPlan = await planSocket(ctx, unit, user, group);
+  const sock = socketPlan ? { id: socketPlan.id, listen: [{ type: "Stream", address: socketPlan.listen }] } : await socketUnit(ctx);
   // A program path mangled by hand (gunicorn-gone, a stale venv) still carries the deployment's Gunicorn options.
   const ran = current?.execStart?.argv;
   const argv = gunicornArgv(ran) ?? (ran && /gunicorn/.test(path.basename(ran[0] ?? "")) ? ["gunicorn", ...ran.slice(1)] : undefined);
@@ -141,6 +144,7 @@ export async function gatherUnitFacts(ctx: ProbeContext, unit: Unit | undefined)
     settingsModule: config.settingsModule,
     bind,
     ...(sock ? { socket: sock.id } : {}),
+    ...(socketPlan?.content ? { socketPlan } : {}),
     type,
     runtimeDirectory,
     accessLog,

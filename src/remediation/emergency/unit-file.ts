@@ -1,3 +1,4 @@
+import type { SocketPlan } from "./socket-unit.ts";
 // What the rendered unit needs to know, all read from the config and the host (never from the unit it replaces,
 // except the WSGI module when nothing else names it).
 export type UnitFacts = {
@@ -14,6 +15,8 @@ export type UnitFacts = {
   bind: string;
   // The .socket unit that starts the service (socket activation), kept: Requires= and After= name it.
   socket?: string;
+  // The socket unit rewritten with the service (gone, broken, or shutting nginx out), when it is.
+  socketPlan?: SocketPlan;
   type: string;
   runtimeDirectory: string[];
   // Gunicorn's log targets as the current unit has them ("-": the journal), else files in logDir.
