@@ -100,6 +100,23 @@ describeE2E("emergency playbooks", () => {
     });
   });
 
+  test("emergency-restart with a stale gunicorn started by hand on the unit's unix socket: it is named like a port holder and stopped", {
+    timeout: 900_000,
+  }, async () => {
+    // unix-socket-nginx-denied: the unit binds unix:/run/projectmeats/gunicorn.sock (its RuntimeDirectory).
+    await withHost("e2e-em-unix", "unix-socket-nginx-denied", async (host) => {
+      const sock = "/run/projectmeats/gunicorn.sock";
+      const byHandUnix = BY_HAND.replace("http://127.0.0.1:$1/health/", "--unix-socket $1 http://localhost/health/").replace("127.0.0.1:$1", "unix:$1");
+      await sh(host, "systemctl stop projectmeats && install -d -o projectmeats -g www-data /run/projectmeats");
+      expect((await sh(host, byHandUnix, sock)).exitCode, "gunicorn by hand on the socket").toBe(0);
+      const stale = (await sh(host, `pgrep -o -f "gunicorn --bind unix:$1 "`, sock)).stdout.trim();
+      const r = await remediate(host, "emergency-restart --yes");
+      expect(r.stdout, r.stdout + r.stderr).toMatch(new RegExp(`free unix socket ${sock}: ok.*Gunicorn of this project started by hand: master pid ${stale}`));
+      expect(await isAlive(host, stale), `stale pid ${stale} is stopped`).toBe(false);
+      expect((await sh(host, "systemctl is-active projectmeats")).stdout.trim()).toBe("active");
+    });
+  });
+
   test("emergency-restart never kills a listener that is not a gunicorn of this project (rogue-listener): it names it and exits 1", {
     timeout: 600_000,
   }, async () => {
