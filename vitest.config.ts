@@ -17,6 +17,8 @@ const reports = process.env.DDV_REPORTS_DIR ?? "reports";
 // clears the previous run's reports before the others open theirs, so every file here is this run's.
 const ours: ReporterEntry[] = [
   ["./src/spec/run-reporter.ts", { dir: reports, id: run.id, argv: args }],
+  // The run history (fingerprint, "changed since the last green run"): before JUnit and Allure, which show its changes.
+  ["./src/spec/history-reporter.ts", { dir: reports, id: run.id }],
   // A run that judged no check exits non-zero (see the file).
   ["./src/spec/judged-reporter.ts", {}],
   ["json", { outputFile: `${reports}/vitest-report.json`, filterMeta: (k: string) => k !== "allureRuntimeMessages" }],

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import path from "node:path";
 import type { ProbeContext } from "./context.ts";
 import { gunicornEndpoint, type Endpoint } from "./endpoint.ts";
@@ -14,7 +15,8 @@ export type Listen = { address?: string; port?: number; unix?: string; defaultSe
 // Where a proxy_pass/uwsgi_pass sends requests: a TCP host and port, or a unix socket path.
 export type Target = { host: string; port: number } | { unix: string };
 
-export type ServerBlock = { at: string; names: string[]; listens: Listen[]; targets: Target[]; unresolved: string[] };
+// digest: of the block's directives (not where they are), so an edit shows even when names and targets stay.
+export type ServerBlock = { at: string; names: string[]; listens: Listen[]; targets: Target[]; unresolved: string[]; digest: string };
 
 export type NginxSites = { servers: ServerBlock[]; source: string };
 
@@ -179,6 +181,9 @@ export function serverBlocks(config: Directive[]): ServerBlock[] {
         listens: listens.length ? listens : [{ port: 80, defaultServer: false }],
         targets: passes.flatMap((p) => parseTarget(p, upstreams) ?? []),
         unresolved: passes.filter((p) => !parseTarget(p, upstreams)),
+        digest: createHash("sha256")
+          .update(JSON.stringify(body, (k, v) => (k === "at" ? undefined : v)))
+          .digest("hex"),
       };
     });
 }

@@ -171,6 +171,14 @@ def write_facts(settings):
     return out
 
 
+def guarded(fn):
+    """fn()'s answer, or {"error": ...}: one part that fails must not lose the others."""
+    try:
+        return fn()
+    except BaseException as e:
+        return {"error": last_line(e)}
+
+
 def secret_key_facts(settings, placeholders):
     from django.core.exceptions import ImproperlyConfigured
 
@@ -208,6 +216,46 @@ def secrets_in_code(secrets):
     return out
 
 
+def migration_files(apps):
+    """Each app's migration modules on disk by app label, found without importing the apps (their packages are
+    looked up on sys.path, then followed as directories): for the run history's "not applied" list."""
+    import importlib.util
+
+    out = {}
+    for entry in apps:
+        parts = str(entry).split(".")
+        try:
+            spec = importlib.util.find_spec(parts[0])
+        except BaseException:
+            continue
+        if not spec or not spec.submodule_search_locations:
+            continue
+        base, label = list(spec.submodule_search_locations)[0], parts[0]
+        for p in parts[1:]:  # "apps.suppliers" or "apps.suppliers.apps.SuppliersConfig": stop where directories end
+            if not os.path.isdir(os.path.join(base, p)):
+                break
+            base, label = os.path.join(base, p), p
+        try:
+            names = os.listdir(os.path.join(base, "migrations"))
+        except OSError:
+            continue
+        out[label] = sorted(n[:-3] for n in names if n.endswith(".py") and n != "__init__.py")
+    return out
+
+
+def package_versions():
+    """Versions of the database drivers the venv holds, from their metadata (nothing imported)."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("psycopg2", "psycopg2-binary", "psycopg"):
+        try:
+            out[name] = metadata.version(name)
+        except BaseException:
+            pass
+    return out
+
+
 def settings_facts(settings, placeholders):
     db = settings.DATABASES.get("default", {})
     names = [n for n in dir(settings._wrapped) if n.startswith("SECURE_") or n in SECURE_EXTRA]
@@ -222,6 +270,9 @@ def settings_facts(settings, placeholders):
             OPTIONS={str(k): str(v) for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, (str, int))},
         ),
         "SECURE": {n: getattr(settings, n) for n in sorted(names)},
+        "INSTALLED_APPS": [str(a) for a in settings.INSTALLED_APPS],
+        "MIDDLEWARE": [str(m) for m in (getattr(settings, "MIDDLEWARE", None) or [])],
+        "migrationFiles": guarded(lambda: migration_files(settings.INSTALLED_APPS)),
         "secretsInCode": secrets_in_code([("SECRET_KEY", getattr(settings, "SECRET_KEY", None)), ("the database password", db.get("PASSWORD"))]),
         **write_facts(settings),
     }
@@ -325,7 +376,7 @@ def main():
     sink = io.StringIO()
     # Nothing the app prints may land between us and our JSON line.
     with redirect_stdout(sink), redirect_stderr(sink):
-        facts = {"python": sys.version.split()[0]}
+        facts = {"python": sys.version.split()[0], "packages": guarded(package_versions)}
         argv = opts.get("gunicornArgv")
         if opts.get("gunicorn", True) or (argv and may_set_environment(argv)):
             facts["gunicorn"] = gunicorn_facts(argv)

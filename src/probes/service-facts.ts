@@ -39,6 +39,11 @@ export type SettingsFacts = {
   // DATABASES['default'] as Django resolved it (PASSWORD is masked by the run's secrets; OPTIONS: its str/int values).
   DATABASE: Record<"ENGINE" | "NAME" | "HOST" | "PORT" | "USER", string> & { PASSWORD?: string; OPTIONS?: Record<string, string> };
   SECURE: Record<string, unknown>;
+  // For the run history (absent in answers of an older service-facts.py): apps, middleware, and each app's migration
+  // files on disk by label.
+  INSTALLED_APPS?: string[];
+  MIDDLEWARE?: string[];
+  migrationFiles?: Record<string, string[]> | { error: string };
   // Project source files holding SECRET_KEY or the database password literally, with a sha256 of each such line.
   secretsInCode?: Array<{ file: string; holds: string[]; lineHashes: string[] }>;
   // What the app writes, as its settings say (paths only; absent in answers of an older service-facts.py). cwd: where
@@ -67,7 +72,10 @@ export type DjangoFacts =
   | { ok: false; error: string };
 
 // What one Python start as the service reported; `as` says whose identity and environment it used.
-export type ServiceFacts = { ran: true; as: string; python: string; gunicorn: GunicornFacts; django: DjangoFacts } | { ran: false; as: string; error: string };
+// packages: versions of the database drivers in the venv (psycopg2...), by distribution name.
+export type ServiceFacts =
+  | { ran: true; as: string; python: string; packages?: Record<string, string>; gunicorn: GunicornFacts; django: DjangoFacts }
+  | { ran: false; as: string; error: string };
 // What one start is asked to answer (django: false for Gunicorn's config alone).
 export type StartOptions = { gunicorn: boolean; django?: boolean; check: boolean; migrations: boolean };
 // A start for Gunicorn's config alone (Django not loaded).

@@ -7,7 +7,7 @@ import path from "node:path";
 export type RunRecord = { id: string; startedAt: string; argv: string[]; state: string };
 
 // The files a run writes in its reports folder (remediation-results is remediate's own and survives a run).
-const RUN_OUTPUTS = ["vitest-report.json", "junit.xml", "allure-results"];
+const RUN_OUTPUTS = ["vitest-report.json", "junit.xml", "allure-results", "changes.json"];
 const runFile = (dir: string) => path.join(dir, "run.json");
 const write = (dir: string, r: RunRecord) => writeFileSync(runFile(dir), `${JSON.stringify(r, null, 2)}\n`);
 

@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
 import type { Task } from "@vitest/runner";
 import type { TestModule } from "vitest/node";
 import { JUnitReporter } from "vitest/reporters";
@@ -14,9 +16,19 @@ export default class CheckJUnitReporter extends JUnitReporter {
   private errors = new Map<string, number>();
   // The testcase being written.
   private current?: Task;
+  // "Changed since the last green run" (a red run's changes.json, written by the history reporter listed before this
+  // one): the first <testsuite>'s <system-out>.
+  private changes?: string;
+  private readonly outputFile: unknown;
+
+  constructor(options: ConstructorParameters<typeof JUnitReporter>[0]) {
+    super(options);
+    this.outputFile = options.outputFile;
+  }
 
   override async onTestRunEnd(modules: ReadonlyArray<TestModule>) {
     [this.errored, this.notes, this.errors] = [new Set(), new Map(), new Map()];
+    this.changes = redChanges(this.outputFile);
     for (const m of modules) {
       const tests = [...m.children.allTests()];
       for (const t of tests) {
@@ -50,8 +62,28 @@ export default class CheckJUnitReporter extends JUnitReporter {
       });
     if (name === "testsuite" || name === "testsuites") {
       const n = name === "testsuite" ? (this.errors.get(attrs.name as string) ?? 0) : [...this.errors.values()].reduce((a, b) => a + b, 0);
-      return super.writeElement(name, { ...attrs, failures: (attrs.failures as number) - n, errors: n }, children);
+      const changes = name === "testsuite" ? this.changes : undefined;
+      if (changes) this.changes = undefined; // once, in the first suite
+      return super.writeElement(name, { ...attrs, failures: (attrs.failures as number) - n, errors: n }, async () => {
+        await children();
+        // vitest's own line writer (private in its types, as the rest of this file relies on its 4.1 internals).
+        const log = (this as unknown as { baseLog: (text: string) => Promise<void> }).baseLog;
+        if (changes) await super.writeElement("system-out", {}, () => log(escapeXml(changes)));
+      });
     }
     return super.writeElement(name, attrs, children);
+  }
+}
+
+const escapeXml = (s: string) => s.replace(/[<>&"']/g, (c) => `&${{ "<": "lt", ">": "gt", "&": "amp", '"': "quot", "'": "apos" }[c]};`);
+
+// The text of changes.json beside the JUnit file, when this run is red and wrote one.
+function redChanges(outputFile: unknown): string | undefined {
+  if (typeof outputFile !== "string") return undefined;
+  try {
+    const c = JSON.parse(readFileSync(path.join(path.dirname(outputFile), "changes.json"), "utf8")) as { verdict?: string; text?: string };
+    return c.verdict === "red" ? c.text : undefined;
+  } catch {
+    return undefined;
   }
 }

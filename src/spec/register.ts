@@ -21,6 +21,7 @@ import { runTargets, runWhere } from "./prefetch.ts";
 import { explainUnjudged } from "./unjudged.ts";
 import { errorAdvice } from "./where.ts";
 import { checkById } from "../checks/index.ts";
+import { handOverFingerprintOnce } from "../history/hand-over.ts";
 
 // A check that ran and found the host wrong; allure shows it as failed (not broken) because of the name.
 class CheckFailure extends Error {
@@ -163,6 +164,12 @@ function registerAll(name: string, checks: Check[], opts: { gate?: boolean } = {
     const err = new Error(why);
     err.stack = `${err.name}: ${why}`;
     throw err;
+  });
+  // The run history's fingerprint of this machine's deployment, once per run, before the session closes its connections
+  // (hooks run last-registered first). Not for a fleet, nor on a machine that cannot be the deployment's host.
+  afterAll(() => {
+    const runId = inject("ddvRun")?.id;
+    if (!targets && runId && !runWhere()) return handOverFingerprintOnce(session().ctx, runId);
   });
   // The report's Environment panel, once per run, after the checks (never competing with their probes and timings;
   // the facts it shares with them are memoised by then).

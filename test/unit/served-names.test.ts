@@ -53,6 +53,7 @@ describe("reading nginx -T", () => {
           { host: "127.0.0.1", port: 8000 },
         ],
         unresolved: [],
+        digest: expect.stringMatching(/^[0-9a-f]{64}$/),
       },
     ]);
   });
@@ -72,6 +73,7 @@ describe("reading nginx -T", () => {
         listens: [{ port: 80, defaultServer: false }],
         targets: [{ unix: "/run/gunicorn.sock" }],
         unresolved: [],
+        digest: expect.stringMatching(/^[0-9a-f]{64}$/),
       },
     ]);
     const files = splitDump(recorded("nginx-T-tutorial.txt"));
