@@ -65,9 +65,11 @@ export async function planSocket(ctx: ProbeContext, service: Unit | undefined, u
   if (loaded && worker) {
     const owner = db.users.get(loaded.socketUser || "root");
     const gid = loaded.socketGroup ? db.groups.get(loaded.socketGroup)?.gid : owner?.gid;
-    if (owner && gid !== undefined && !mayConnect(worker, { uid: owner.uid, gid }, loaded.socketMode ?? 0o666))
+    const mode = loaded.socketMode ?? 0o666;
+    if (owner && gid !== undefined && !mayConnect(worker, { uid: owner.uid, gid }, mode))
       why.push(
-        `nginx's worker cannot connect (SocketUser=${loaded.socketUser || "root"}, SocketGroup=${loaded.socketGroup || "-"}, mode ${(loaded.socketMode ?? 0o666).toString(8).padStart(4, "0")})`,
+        `nginx's worker cannot connect (SocketUser=${loaded.socketUser || "root"}, SocketGroup=${loaded.socketGroup || "-"}, ` +
+          `mode ${mode.toString(8).padStart(4, "0")})`,
       );
   }
   if (!why.length) return base;
