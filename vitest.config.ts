@@ -26,6 +26,10 @@ const ours: ReporterEntry[] = [
   // could not be checked is an <error>, a skip says why (vitest's junit reporter, see the file).
   ["./src/spec/junit-reporter.ts", { outputFile: `${reports}/junit.xml`, suiteName: "django-deploy-validator", classnameTemplate: "{filename}" }],
   [require.resolve("allure-vitest/reporter"), { resultsDir: `${reports}/allure-results`, reportMatchers: false }],
+  // After allure-vitest: the run's point in the report's history (trend), from the results it has just written.
+  ["./src/spec/allure-trend-reporter.ts", { dir: reports, id: run.id }],
+  // node_exporter's textfile (ddv_<scope>.prom) in $DDV_TEXTFILE_DIR or /var/lib/prometheus/node-exporter.
+  ["./src/spec/textfile-reporter.ts", { dir: reports, id: run.id, suites: run.suites, namePattern: run.namePattern }],
 ];
 
 export default defineConfig({

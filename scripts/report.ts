@@ -1,10 +1,11 @@
-// `npm run report`: builds the Allure 3 HTML report of the last validator run, offline, keeping history across
-// builds, and prints the report's path. Reads $DDV_REPORTS_DIR (default reports/), like the validator writes it.
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+// `npm run report`: builds the Allure 3 HTML report of the last validator run, offline, with the history of the runs
+// before it (trend, each check's history), and prints the report's path. Reads $DDV_REPORTS_DIR (default reports/), like the validator writes it.
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseEnvInfo } from "allure-js-commons/sdk/reporter";
 import { execa } from "execa";
 import { allureConfig, reportPaths, stripAnalytics } from "../src/report/allure-config.ts";
+import { appendRunHistory, historyBefore, splitHistory } from "../src/report/allure-history.ts";
 import { reportsDir } from "../src/report/paths.ts";
 import { readRun, staleRunProblem } from "../src/report/run-record.ts";
 
@@ -37,11 +38,16 @@ export function reportedRun(reports = reportsDir()): string | undefined {
 // Builds the report from `reports`; returns the page's absolute path. Throws with a one-line reason.
 export async function buildReport(reports = reportsDir()): Promise<string> {
   const paths = reportPaths(path.resolve(REPO, reports));
-  reportedRun(reports);
+  const id = reportedRun(reports) ?? "unknown";
   // The report is named after the host the results are about.
   const envFile = path.join(paths.results, "environment.properties");
   const host = existsSync(envFile) ? parseEnvInfo(readFileSync(envFile, "utf8"))["Host name"] : undefined;
-  writeFileSync(paths.config, `${JSON.stringify(allureConfig(paths, `Deploy validation${host ? ` of ${host}` : ""}`), null, 2)}\n`);
+  // Each run appends its own point to the history; one that did not (an older validator's) gets it now. The report is
+  // built with the points before it, so the run is not counted twice.
+  if (!splitHistory(paths.history, id).mine.length) await appendRunHistory(paths.results, paths.history, id);
+  const before = path.join(path.dirname(paths.history), ".allure-history.before.jsonl");
+  historyBefore(paths.history, id, before);
+  writeFileSync(paths.config, `${JSON.stringify(allureConfig(paths, `Deploy validation${host ? ` of ${host}` : ""}`, before), null, 2)}\n`);
   // The last remediation's results (written beside, since the validator's next run cleans allure-results).
   const remediation = path.join(path.dirname(paths.results), "remediation-results");
   const dirs = existsSync(remediation) ? [paths.results, remediation] : [paths.results];
@@ -54,6 +60,7 @@ export async function buildReport(reports = reportsDir()): Promise<string> {
     timeout: 300_000,
     env: { NO_COLOR: "1" },
   });
+  rmSync(before, { force: true });
   if (r.exitCode !== 0) throw new Error(`allure generate failed (exit ${r.exitCode}): ${String(r.all).trim().split("\n").slice(-5).join(" | ")}`);
   const page = reportPage(paths.output);
   if (!existsSync(page)) throw new Error(`allure generate wrote no report page (looked for ${page})`);

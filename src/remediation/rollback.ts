@@ -12,7 +12,7 @@ const RUN_DIR = /^\d{8}T\d{6}Z?-[0-9a-f]+$/;
 
 const Identity = z.object({ dev: z.number(), ino: z.number() });
 // manifest.json as BackupFolder writes it; read back to undo an interrupted run.
-const ManifestSchema = z.object({
+export const ManifestSchema = z.object({
   service: z.string().optional(),
   psql: z.object({ socketDir: z.string(), port: z.number() }).optional(),
   rolledBack: z.string().optional(),

@@ -10,21 +10,25 @@ export function reportPaths(reports: string): ReportPaths {
   return {
     results: path.join(root, "allure-results"),
     output: path.join(root, "allure-report"),
-    // Outside the output folder, which each build replaces: one JSON line per build, for trends and a check's history.
+    // Outside the output folder, which each build replaces: one JSON line per run, for trends and a check's history.
     history: path.join(root, "allure-history.jsonl"),
     config: path.join(root, "allurerc.json"),
   };
 }
 
+// About 75 KiB a run for 55 checks: the last 50 runs are plenty for a trend, and the file stays small.
+export const HISTORY_LIMIT = 50;
+
 // The Allure 3 configuration (allurerc) of the report: one self-contained HTML page (opens from file:// with no
-// server and no internet), history kept across builds, failures grouped by cause, tests by suite (or "smoke").
-export function allureConfig(paths: ReportPaths, name: string) {
+// server and no internet), the history of earlier runs (`history`: each run appended its own point, so a build
+// appends none), failures grouped by cause, tests by suite (or "smoke").
+export function allureConfig(paths: ReportPaths, name: string, history = paths.history) {
   return {
     name,
     output: paths.output,
-    historyPath: paths.history,
-    // About 75 KiB a build for 55 checks: the last 50 builds are plenty for a trend, and the file stays small.
-    historyLimit: 50,
+    historyPath: history,
+    appendHistory: false,
+    historyLimit: HISTORY_LIMIT,
     categories: allureCategories(),
     plugins: {
       awesome: { options: { reportName: name, singleFile: true, reportLanguage: "en", groupBy: ["parentSuite"] } },
