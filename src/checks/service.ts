@@ -546,6 +546,7 @@ export const serviceChecks = [
   defineCheck(
     {
       id: "SVC-019",
+      fixId: "merge-env-files",
       title: "No env file shadows the one the operator edits",
       suite: "service",
       severity: "high",

@@ -9,7 +9,8 @@ const ASSIGNMENT = /^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)(.*)$/;
 
 // Masks the values of secret variables in env-file text; a value that differs from `before` says so, so a
 // rotated key still shows as a change. Every known secret value is then redacted wherever it appears.
-export function maskEnvText(text: string, secrets: string[], rules: SecretRules, before?: string): string {
+// `all`: every value is masked, secret-named or not.
+export function maskEnvText(text: string, secrets: string[], rules: SecretRules, before?: string, all = false): string {
   const old = new Map<string, string>();
   for (const l of (before ?? "").split("\n")) {
     const m = l.match(ASSIGNMENT);
@@ -23,7 +24,7 @@ export function maskEnvText(text: string, secrets: string[], rules: SecretRules,
       return "<masked, continued>";
     }
     const m = l.match(ASSIGNMENT);
-    if (!m || !isSecretName(m[2] as string, rules)) return l;
+    if (!m || !(all || isSecretName(m[2] as string, rules))) return l;
     const changed = before !== undefined && old.get(m[2] as string) !== m[4];
     const value = m[4] as string;
     const quote = /^["']/.test(value) ? value[0] : undefined;
@@ -61,8 +62,8 @@ export async function diffWrite(t: Transport, a: Extract<Action, { kind: "write"
   const patch = createTwoFilesPatch(
     st ? a.path : "/dev/null",
     a.path,
-    maskEnvText(before, secrets, rules),
-    maskEnvText(after, secrets, rules, before),
+    maskEnvText(before, secrets, rules, undefined, a.maskValues),
+    maskEnvText(after, secrets, rules, before, a.maskValues),
     "",
     "",
     { context: 2 },

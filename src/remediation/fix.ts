@@ -9,7 +9,18 @@ export type Action =
   // Writes a whole file: a new file with this owner and mode, fsynced and renamed over the old one (never through it).
   // `expect`: the object the plan looked at (device, inode, owner, mode); anything else there is refused.
   // `encoding: "latin1"`: content holds bytes one per character (an edit of a file that may not be UTF-8).
-  | { kind: "write"; path: string; content: string; encoding?: "utf8" | "latin1"; mode: number; owner: string; group: string; expect?: Expect }
+  // `maskValues`: the plan's diff masks every env value, not only secret-named ones (lines copied between env files).
+  | {
+      kind: "write";
+      path: string;
+      content: string;
+      encoding?: "utf8" | "latin1";
+      mode: number;
+      owner: string;
+      group: string;
+      expect?: Expect;
+      maskValues?: boolean;
+    }
   | { kind: "chmod"; path: string; mode: number; expect?: Expect }
   | { kind: "chown"; path: string; owner: string; group: string; expect?: Expect }
   | { kind: "mkdir"; path: string; mode: number; owner: string; group: string }

@@ -7,7 +7,7 @@ const SENTINEL = "DDV_EDIT_SENTINEL_0F3A9C";
 
 // Whether the parser (systemd's rules) is at the start of a line after `text`: not inside a quoted value, a
 // backslash continuation or a comment that swallows the next line.
-function endsClean(text: string): boolean {
+export function endsClean(text: string): boolean {
   const t = text === "" || text.endsWith("\n") ? text : `${text}\n`;
   return parseEnvFile(`${t}${SENTINEL}=1\n`)[SENTINEL] === "1";
 }

@@ -7,6 +7,7 @@ import { serviceUnit } from "../../probes/systemd.ts";
 import { identityOf, pinned, type Read } from "../pinned.ts";
 import { defineFix, type Action, type Fix, type FixEnv, type FixPlan } from "../fix.ts";
 import { generateSecretKey, hostAllowed, hostList, isFalseLike, setEnvValue, weakSecretKey } from "./env-edit.ts";
+import { mergeEnvFiles } from "./env-merge.ts";
 import { restoreEnvFile } from "./env-restore.ts";
 
 // The env files the unit reads (config.envFiles when it names none): what every env fix may touch.
@@ -199,4 +200,4 @@ export const restoreEnvFileFix = defineFix({
 });
 
 // The env fixes, listed in fixes/index.ts.
-export const envFixes: Fix[] = [fixEnvPermissions, rotateSecretKey, setDebugFalse, fixAllowedHosts, restoreEnvFileFix];
+export const envFixes: Fix[] = [fixEnvPermissions, rotateSecretKey, setDebugFalse, fixAllowedHosts, restoreEnvFileFix, mergeEnvFiles];

@@ -1,11 +1,15 @@
 import { gunicornEndpoint } from "../../probes/endpoint.ts";
 import path from "node:path";
+import { appWrites } from "../../probes/app-writes.ts";
+import type { ProbeContext } from "../../probes/context.ts";
+import { accountFor, serviceIds, userDb } from "../../probes/files.ts";
 import { gunicornSettings, isLocalAddress } from "../../probes/gunicorn.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
 import { uvicornArgv } from "../../probes/uvicorn.ts";
 import { serviceUnit, socketUnit, unitBusPath, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { defineFix, type Action, type Fix, type FixEnv } from "../fix.ts";
+import { planHandover, writeRoots, writeTargets } from "./user-paths.ts";
 
 // The one drop-in this fix owns. systemd applies drop-ins in file-name order across all their directories, so "zz-"
 // puts it after the usual names (ddv-scenario.conf, override.conf, 10-foo.conf): what it sets wins.
@@ -140,7 +144,8 @@ export function capabilityLines(text: string): string[] {
     .map((l) => l.trim());
 }
 
-type Cure = { key: BlockKey; lines: string[]; note?: string } | { manual: string };
+// `before`: actions the block needs done first (the paths the new User= writes handed to it).
+type Cure = { key: BlockKey; lines: string[]; note?: string; before?: Action[]; notes?: string[] } | { manual: string };
 
 async function cureRestart(): Promise<Cure> {
   return { key: "restart", lines: ["# ddv:restart (SVC-009): restart the service when it fails", "Restart=on-failure", "RestartSec=5s"] };
@@ -228,6 +233,14 @@ async function cureUser(env: FixEnv, unit: Unit): Promise<Cure> {
     group = id.exitCode === 0 ? id.stdout.trim() : "";
     if (!group || group === "root") return { manual: `${owner}'s primary group is ${group || "unknown"}: set Group= to the service's group by hand` };
   }
+  const db = await userDb(env.ctx);
+  const who = accountFor(db, owner, group);
+  const gid = db.groups.get(group)?.gid;
+  if (!who || gid === undefined) return { manual: `${owner}:${group} is not in /etc/passwd and /etc/group: set User=/Group= by hand` };
+  // What the service wrote as root stays root's: hand every path it writes to the new account, or its first start fails.
+  const from = (await serviceIds(env.ctx)).uid;
+  const writes = await appWrites(env.ctx);
+  const handover = await planHandover(t, writes, env.config.logDir, db, who, { uid: who.uid, gid, takeOwner: true }, from);
   const lines = [`# ddv:user (SEC-008): the owner of ${dir}, not root`, `User=${owner}`, `Group=${group}`];
   // A drop-in that widened the capability bounding set (for root's sake) is undone: back to the unit file's own value.
   const others = unit.dropIns.filter((p) => path.basename(p) !== DROPIN_NAME);
@@ -241,7 +254,13 @@ async function cureUser(env: FixEnv, unit: Unit): Promise<Cure> {
       ...own.filter((l) => l !== "CapabilityBoundingSet="),
     );
   }
-  return { key: "user", lines };
+  return { key: "user", lines, before: handover.actions, notes: handover.notes };
+}
+
+// The paths the user fix may hand over: what the app writes and the log directory (nothing unless SEC-008 is asked).
+async function userRoots(ctx: ProbeContext, ids: string[]): Promise<string[]> {
+  if (!ids.includes("SEC-008")) return [];
+  return writeRoots(writeTargets((await appWrites(ctx)).paths, ctx.config.logDir));
 }
 
 // The unit drop-in: Restart=, SuccessExitStatus= cleared, Gunicorn's timeouts and loopback bind on the command
@@ -251,7 +270,7 @@ export const unitDropIn = defineFix({
   title: "Write the unit drop-in that restores Restart=, SuccessExitStatus=, Gunicorn's timeouts and bind, and a non-root User=",
   rank: 60,
   restartsApp: true,
-  touches: ({ config }) => ({ files: [dropInDir(config.service)], units: [unitName(config.service)] }),
+  touches: async ({ config, ctx, ids }) => ({ files: [dropInDir(config.service), ...(await userRoots(ctx, ids))], units: [unitName(config.service)] }),
   async plan(env) {
     const t = env.transport;
     const unit = await serviceUnit(env.ctx);
@@ -271,7 +290,7 @@ export const unitDropIn = defineFix({
     if (env.ids.includes("SEC-008")) cures.push(await cureUser(env, unit));
     const manual = cures.filter((c): c is { manual: string } => "manual" in c).map((c) => c.manual);
     const blocks = cures.filter((c): c is Exclude<Cure, { manual: string }> => "key" in c);
-    const notes = blocks.flatMap((b) => (b.note ? [b.note] : []));
+    const notes = blocks.flatMap((b) => [...(b.note ? [b.note] : []), ...(b.notes ?? [])]);
     if (!blocks.length) return { manual: manual.join("; ") || `nothing in ${file} cures ${env.ids.join(", ")}` };
 
     const dirStat = await t.stat(dir);
@@ -282,7 +301,7 @@ export const unitDropIn = defineFix({
     if (content === before)
       return { manual: `${file} already says this, yet ${env.ids.join(", ")} fail: another source overrides it (systemctl cat ${unit.id})` };
 
-    const actions: Action[] = [];
+    const actions: Action[] = blocks.flatMap((b) => b.before ?? []);
     if (!dirStat) actions.push({ kind: "mkdir", path: dir, mode: 0o755, owner: "root", group: "root" });
     actions.push({ kind: "write", path: file, content, mode: 0o644, owner: "root", group: "root" });
     actions.push({ kind: "daemon-reload" });
