@@ -93,7 +93,8 @@ async function planMerge(ctx: ProbeContext): Promise<FixPlan> {
   const notes = v.merge.map(
     (m) =>
       `${m.file}: the ${m.same.length} variables ${v.mine} also sets hold the same values; ` +
-      `${m.copy.length ? `${m.copy.join(", ")} copied into ${v.mine} (values masked)` : "nothing to copy"}; no longer read, left in place (delete it when sure)`,
+      `${m.copy.length ? `${m.copy.join(", ")} copied into ${v.mine} (values masked)` : "nothing to copy"}; ` +
+      "no longer read, left in place (delete it when sure)",
   );
   return { actions, notes: [...notes, ...(drop.note ? [drop.note] : [])] };
 }
