@@ -249,9 +249,10 @@ export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
     const service = units.get(ctx.config.service);
     const sock = service?.triggeredBy.find((u) => u.endsWith(".socket"));
     const socket = sock ? units.get(sock) : undefined;
-    if (!service || !socket || service.activeState !== "inactive" || socket.activeState !== "active") return units;
+    // A failed service too: the next visitor's connection starts it again (unless systemd's start limit refuses).
+    if (!service || !socket || !["inactive", "failed"].includes(service.activeState) || socket.activeState !== "active") return units;
     const { wakeThroughSocket } = await import("./wake.ts");
-    const how = await wakeThroughSocket(ctx, socket);
+    const how = await wakeThroughSocket(ctx, socket, service.activeState === "failed" ? `failed (${service.result})` : "idle");
     const again = await readUnits(ctx);
     again.woken = how;
     return again;
