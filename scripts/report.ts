@@ -6,6 +6,7 @@ import { parseEnvInfo } from "allure-js-commons/sdk/reporter";
 import { execa } from "execa";
 import { allureConfig, reportPaths, stripAnalytics } from "../src/report/allure-config.ts";
 import { appendRunHistory, historyBefore, splitHistory } from "../src/report/allure-history.ts";
+import { foldKeptRuns } from "../src/report/allure-runs.ts";
 import { reportsDir } from "../src/report/paths.ts";
 import { readRun, staleRunProblem } from "../src/report/run-record.ts";
 
@@ -42,8 +43,10 @@ export async function buildReport(reports = reportsDir()): Promise<string> {
   // The report is named after the host the results are about.
   const envFile = path.join(paths.results, "environment.properties");
   const host = existsSync(envFile) ? parseEnvInfo(readFileSync(envFile, "utf8"))["Host name"] : undefined;
-  // Each run appends its own point to the history; one that did not (an older validator's) gets it now. The report is
-  // built with the points before it, so the run is not counted twice.
+  // Each run kept its results (reports/allure-runs): they become history points now, oldest first; a run that kept
+  // none (an older validator's) gets its point from its results. The report is built with the points before it, so
+  // the run is not counted twice.
+  await foldKeptRuns(paths.history);
   if (!splitHistory(paths.history, id).mine.length) await appendRunHistory(paths.results, paths.history, id);
   const before = path.join(path.dirname(paths.history), ".allure-history.before.jsonl");
   historyBefore(paths.history, id, before);

@@ -3,13 +3,14 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { HISTORY_LIMIT } from "./allure-config.ts";
 
-// Allure's history holds one point per validator run (not per report build): each run appends its own at its end,
-// so the trend and a check's history show every run, the timer's too, whether or not a report was built.
+// Allure's history holds one point per validator run (not per report build): each run keeps its results
+// (allure-runs.ts) and a build turns every kept run into its point, so the trend and a check's history show every
+// run, the timer's too.
 
 // The name that marks run `id`'s point in the history file (Allure keeps it as the point's name).
 export const pointName = (id: string) => `ddv run ${id}`;
 
-// Starts loading Allure's own history code (about half a second): a run calls it first, so it loads meanwhile.
+// Loads Allure's own history code (about half a second): only a report build does.
 export const loadAllure = () => import("@allurereport/core");
 
 // Appends run `id`'s point, made by Allure itself from the run's results (its reader, ids and history format),

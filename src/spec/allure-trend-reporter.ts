@@ -1,27 +1,23 @@
 import type { Reporter, TestRunEndReason } from "vitest/node";
 import { reportPaths } from "../report/allure-config.ts";
-import { appendRunHistory, loadAllure } from "../report/allure-history.ts";
+import { keepRunResults } from "../report/allure-runs.ts";
 
 export type AllureTrendOptions = { dir: string; id: string };
 
-// Each run appends its point to <reports>/allure-history.jsonl (see report/allure-history.ts), so the report's trend
-// and every check's history show when it went red and came back, timer runs included. After allure-vitest in the
-// reporter list: vitest calls onTestRunEnd in order, and allure-vitest writes its results synchronously there.
+// Each run keeps its Allure results under <reports>/allure-runs/<id> (see report/allure-runs.ts), so the report's trend
+// and every check's history show when it went red and came back, timer runs included: the next `npm run report`
+// turns them into history points. After allure-vitest in the reporter list: vitest calls onTestRunEnd in order, and
+// allure-vitest writes its results synchronously there.
 export default class AllureTrendReporter implements Reporter {
-  private allure?: ReturnType<typeof loadAllure>;
   constructor(private readonly o: AllureTrendOptions) {}
 
-  onInit() {
-    // Loaded while the checks run: the run's end waits only for the append itself.
-    this.allure = loadAllure();
-    this.allure.catch(() => {});
-  }
-
-  async onTestRunEnd(_m: unknown, _e: unknown, reason: TestRunEndReason) {
+  onTestRunEnd(_m: unknown, _e: unknown, reason: TestRunEndReason) {
     if (reason === "interrupted") return;
     const paths = reportPaths(this.o.dir);
-    await appendRunHistory(paths.results, paths.history, this.o.id, this.allure).catch((err: unknown) => {
-      process.stderr.write(`ddv: this run was not added to the report's history (${paths.history}): ${(err as Error).message}\n`);
-    });
+    try {
+      keepRunResults(paths.results, paths.history, this.o.id);
+    } catch (err) {
+      process.stderr.write(`ddv: this run's results were not kept for the report's history: ${(err as Error).message}\n`);
+    }
   }
 }

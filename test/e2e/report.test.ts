@@ -53,6 +53,7 @@ describeE2E("the audit reports of a broken host", () => {
     // The history holds one point per run: start from none, and run HTTP-001 alone before the full run, so the full
     // run's report has exactly one earlier point.
     rmSync(reportPaths(dir).history, { force: true });
+    rmSync(path.join(dir, "allure-runs"), { recursive: true, force: true });
     const early = await hostCli(["run", NAME, "--", "specs/http", "-t", "HTTP-001"], { env: { DDV_REPORTS_DIR: rel, NO_COLOR: "1" }, timeoutMs: 600_000 });
     expect(early.exitCode, early.stderr).toBe(1);
     const v = await hostCli(["run", NAME, "--"], { env: { DDV_REPORTS_DIR: rel, NO_COLOR: "1" }, timeoutMs: 600_000 });

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { appendRunHistory, historyBefore, pointName, splitHistory } from "../../src/report/allure-history.ts";
+import { foldKeptRuns, keepRunResults } from "../../src/report/allure-runs.ts";
 
 // Each run's point in the Allure history, made by Allure's own code (src/report/allure-history.ts).
 const dir = mkdtempSync(path.join(tmpdir(), "ddv-allure-history-"));
@@ -56,5 +57,22 @@ describe("the report's history, one point per run", () => {
     rmSync(results, { recursive: true, force: true });
     expect(await appendRunHistory(results, history, "R3")).toBe(false);
     expect(readFileSync(history, "utf8").trim().split("\n")).toHaveLength(2);
+  });
+});
+
+describe("runs kept cheaply, folded into the history at a report build", () => {
+  test("each run keeps only its result files; a build adds their points oldest first and drops the copies", async () => {
+    const h = path.join(dir, "kept", "allure-history.jsonl");
+    mkdirSync(path.dirname(h));
+    writeRun("failed");
+    expect(keepRunResults(results, h, "K1")).toBe(true);
+    writeRun("passed");
+    expect(keepRunResults(results, h, "K2")).toBe(true);
+    expect(keepRunResults(path.join(dir, "none"), h, "K3")).toBe(false); // a run that stopped before checking
+    expect(await foldKeptRuns(h)).toBe(2);
+    const lines = readFileSync(h, "utf8").trim().split("\n");
+    expect(lines.map((l) => (JSON.parse(l) as { name: string }).name)).toEqual([pointName("K1"), pointName("K2")]);
+    expect(statuses(lines[0] as string)).toEqual(["DB-002 passed", "SVC-001 failed"]);
+    expect(await foldKeptRuns(h)).toBe(0); // folded once
   });
 });
