@@ -94,7 +94,10 @@ describeE2E("the gate on a timer", () => {
     expect(text).toMatch(/^ddv_check_status\{scope="smoke",id="SVC-001",severity="critical",status="fail"\} 0$/m);
     // The history shows when SVC-001 went red: passed in the first runs, failed in the last (the timer stopped, the
     // kept runs folded into points as `npm run report` does).
-    expect((await sh("systemctl stop ddv-gate.timer; while [ \"$(systemctl show -p ActiveState --value ddv-gate.service)\" = activating ]; do sleep 0.2; done")).exitCode).toBe(0);
+    expect(
+      (await sh('systemctl stop ddv-gate.timer; while [ "$(systemctl show -p ActiveState --value ddv-gate.service)" = activating ]; do sleep 0.2; done'))
+        .exitCode,
+    ).toBe(0);
     const fold = `import("./src/report/allure-runs.ts").then((m) => m.foldKeptRuns("${HISTORY}")).then((n) => console.log(n))`;
     const folded = await sh('cd "$1" && node_modules/.bin/tsx -e "$2"', REPO_ROOT, fold);
     expect(Number(folded.stdout.trim()), folded.stderr).toBeGreaterThanOrEqual(3);
