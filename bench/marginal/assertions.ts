@@ -8,7 +8,7 @@ import { type Check, defineCheck, fail, pass } from "../../src/checks/define.ts"
 import { loadConfig } from "../../src/config/load.ts";
 import { ProbeContext } from "../../src/probes/context.ts";
 import { fetchCached } from "../../src/probes/http.ts";
-import { parseShow } from "../../src/probes/systemd.ts";
+import { showProperties } from "../../src/probes/systemctl-show.ts";
 import { Evaluator } from "../../src/runner/evaluate.ts";
 import { createLocalTransport } from "../../src/transport/local.ts";
 
@@ -17,8 +17,7 @@ export type Kind = "file" | "unit" | "http";
 // Every unit's state in one `systemctl show` (the validator's way: one call serves many checks).
 function unitStates(ctx: ProbeContext, units: string[]): Promise<Map<string, string>> {
   return ctx.once("bench:units", async () => {
-    const r = await ctx.transport.run(["systemctl", "show", "--no-pager", "-p", "Id,LoadState", "--", ...units]);
-    return new Map(parseShow(r.stdout).map((m) => [m.get("Id")?.[0] ?? "", m.get("LoadState")?.[0] ?? ""]));
+    return new Map((await showProperties(ctx.transport, units, ["Id", "LoadState"])).map((m) => [m.one("Id"), m.one("LoadState")]));
   });
 }
 

@@ -1,4 +1,4 @@
 // Every database check from the catalogue (src/checks/database.ts).
-import { registerSuite } from "../../src/spec/register.ts";
+import { registerSuite } from "../../src/vitest-adapter/register.ts";
 
 registerSuite("database");

@@ -1,4 +1,4 @@
 // Every http check from the catalogue (src/checks/http.ts).
-import { registerSuite } from "../../src/spec/register.ts";
+import { registerSuite } from "../../src/vitest-adapter/register.ts";
 
 registerSuite("http");

@@ -1,4 +1,4 @@
 // Every security check from the catalogue (src/checks/security.ts).
-import { registerSuite } from "../../src/spec/register.ts";
+import { registerSuite } from "../../src/vitest-adapter/register.ts";
 
 registerSuite("security");

@@ -22,7 +22,7 @@ export const performanceChecks = [
     {
       // Latency seen through an ssh tunnel is the tunnel's, not the app's: a remote run would judge the wrong thing.
       skipIf: (ctx) =>
-        ctx.transport.forward ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined,
+        ctx.transport.kind === "ssh" ? "load is timed on the host itself (through ssh it would time the tunnel): run specs/performance on the host" : undefined,
       async run(ctx) {
         const t = ctx.config.thresholds;
         const paths = [(await healthPlan(ctx)).paths[0] as string, ...(ctx.config.apiPath ? [ctx.config.apiPath] : [])];

@@ -1,5 +1,5 @@
 import path from "node:path";
-import { parseShow } from "../probes/systemd.ts";
+import type { ShownUnit } from "../probes/systemctl-show.ts";
 import { DISCOVER_EXIT, DiscoverError } from "./errors.ts";
 
 // What discovery reads of every unit on the host, in one `systemctl show`.
@@ -51,10 +51,9 @@ export const isDjangoTarget = (target: string) => /(^|\.)[aw]sgi\w*:/.test(targe
 
 // Reads one `systemctl show` of many units: the Django candidates (a loaded service whose ExecStart runs an app
 // server on a Django module), each with the socket that starts it; services running runserver; other app servers.
-export function surveyUnits(showText: string): UnitSurvey {
-  const units = parseShow(showText).map((m) => ({ m, one: (k: string) => m.get(k)?.[0] ?? "" }));
+export function surveyUnits(units: ShownUnit[]): UnitSurvey {
   const socketOf = new Map<string, string>();
-  const running = (u: (typeof units)[number]) => /^(active|activating|reloading)$/.test(u.one("ActiveState")) || u.one("UnitFileState") === "enabled";
+  const running = (u: ShownUnit) => /^(active|activating|reloading)$/.test(u.one("ActiveState")) || u.one("UnitFileState") === "enabled";
   const liveSockets = new Set<string>();
   for (const u of units)
     if (u.one("Id").endsWith(".socket") && u.one("LoadState") === "loaded") {
@@ -65,7 +64,7 @@ export function surveyUnits(showText: string): UnitSurvey {
   for (const u of units) {
     const id = u.one("Id");
     if (!id.endsWith(".service") || u.one("LoadState") !== "loaded") continue;
-    for (const argv of execArgvs(u.m.get("ExecStart") ?? [])) {
+    for (const argv of execArgvs(u.get("ExecStart") ?? [])) {
       const found = appServer(argv);
       if (found === "runserver") out.devServers.push(id);
       else if (found?.target && isDjangoTarget(found.target)) {

@@ -8,7 +8,8 @@ import { healthPlan } from "../probes/health-plan.ts";
 import { fetchCached } from "../probes/http.ts";
 import { nginxSites, reachesEndpoint } from "../probes/nginx-sites.ts";
 import { serviceFacts, type SettingsFacts } from "../probes/service-facts.ts";
-import { serviceUnit, showUnits, systemctlFailed } from "../probes/systemd.ts";
+import { showProperties, systemctlFailed } from "../probes/systemctl-show.ts";
+import { serviceUnit, showUnits } from "../probes/systemd.ts";
 import type { Transport } from "../transport/types.ts";
 import { type Candidate, chooseCandidate, DISCOVERY_PROPS, parseUnitList, surveyUnits, type UnitSurvey } from "./candidates.ts";
 import {
@@ -41,9 +42,7 @@ export async function surveyHost(t: Transport): Promise<UnitSurvey> {
     ask(["systemctl", "list-unit-files", "--type=service,socket", "--no-legend", "--no-pager"]),
   ]);
   const names = [...new Set([...loaded, ...files])];
-  const r = await t.run(["systemctl", "show", "--no-pager", "-p", DISCOVERY_PROPS.join(","), "--", ...names]);
-  if (r.exitCode !== 0) throw systemctlFailed("systemctl show", r);
-  return surveyUnits(r.stdout);
+  return surveyUnits(await showProperties(t, names, DISCOVERY_PROPS));
 }
 
 // Finds the Django service (the only one, or `service`) and derives each config field from the host, asking the

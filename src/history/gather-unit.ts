@@ -1,5 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
-import { parseShow, serviceUnit, unitName } from "../probes/systemd.ts";
+import { ShownUnit, showProperties } from "../probes/systemctl-show.ts";
+import { serviceUnit, unitName } from "../probes/systemd.ts";
+import type { TransportError } from "../transport/types.ts";
 import type { Items } from "./items.ts";
 
 // The unit's sandbox settings, asked of systemd as it applies them (defaults included).
@@ -58,7 +60,11 @@ export async function gatherUnit(ctx: ProbeContext, b: Items): Promise<void> {
   const files = [unit.fragmentPath, ...unit.dropIns].filter(Boolean);
   const [texts, shown] = await Promise.all([
     Promise.all(files.map((f) => ctx.transport.readFile(f).catch((e: Error) => `unreadable: ${e.message}`))),
-    ctx.transport.run(["systemctl", "show", "--no-pager", name, "-p", SANDBOX.join(",")]),
+    // systemctl answering with an error leaves the sandbox out (the unit's own checks say why); a transport error does not.
+    showProperties(ctx.transport, [name], SANDBOX).catch((e: TransportError) => {
+      if (e.code === "ESYSTEMCTL" || e.code === "ENOSYSTEMD") return [];
+      throw e;
+    }),
   ]);
   files.forEach((f, i) => b.add(`unit file ${f}`, texts[i] as string, undefined, unitLines(texts[i] as string)));
   b.add("unit User", unit.user, unit.user || "(root)");
@@ -70,6 +76,6 @@ export async function gatherUnit(ctx: ProbeContext, b: Items): Promise<void> {
   b.add("unit EnvironmentFiles", JSON.stringify(envFiles), undefined, envFiles);
   b.add("unit Restart", unit.restart, unit.restart);
   b.add("unit SuccessExitStatus", JSON.stringify(unit.successExitStatus), [...unit.successExitStatus.statuses, ...unit.successExitStatus.signals].join(" "));
-  const props = shown.exitCode === 0 ? (parseShow(shown.stdout)[0] ?? new Map<string, string[]>()) : new Map<string, string[]>();
+  const props = shown[0] ?? new ShownUnit();
   for (const p of SANDBOX) if (props.has(p)) b.add(`unit ${p}`, props.get(p)?.join(" ") ?? "", props.get(p)?.join(" ") ?? "");
 }

@@ -4,6 +4,7 @@ import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 import { gunicornArgv, gunicornFacts, serviceFacts, type SettingsFacts } from "./service-facts.ts";
 import { uvicornArgv } from "./uvicorn.ts";
+import { parseShow, ShownUnit, showProperties } from "./systemctl-show.ts";
 import { serviceUnit, workingDirectory } from "./systemd.ts";
 
 // How a path is written, which decides what must be writable:
@@ -124,7 +125,12 @@ export type UnitSandbox = { protectSystem: string; readWritePaths: string[]; wri
 
 // Reads `systemctl show -p ProtectSystem,ReadWritePaths,...` output: the paths systemd keeps writable under ProtectSystem.
 export function parseUnitSandbox(text: string): UnitSandbox {
-  const v = (k: string) => text.match(new RegExp(`^${k}=(.*)$`, "m"))?.[1]?.trim() ?? "";
+  return unitSandboxOf(parseShow(text)[0] ?? new ShownUnit());
+}
+
+// The same, from the unit's properties as showProperties answers them.
+function unitSandboxOf(shown: ShownUnit): UnitSandbox {
+  const v = (k: string) => shown.one(k).trim();
   const words = (k: string) => v(k).split(/\s+/).filter(Boolean);
   const readWritePaths = words("ReadWritePaths").map((p) => p.replace(/^[-+]+/, ""));
   const writable = [
@@ -144,10 +150,8 @@ export function parseUnitSandbox(text: string): UnitSandbox {
 // The unit's sandbox settings, asked only when a write is refused or must be modelled (the service is down).
 export function unitSandbox(ctx: ProbeContext): Promise<UnitSandbox> {
   return ctx.once("app-writes:sandbox", async () => {
-    const props = "ProtectSystem,ReadWritePaths,RuntimeDirectory,StateDirectory,CacheDirectory,LogsDirectory,PrivateTmp";
-    const r = await ctx.transport.run(["systemctl", "show", "--no-pager", ctx.config.service, "-p", props]);
-    if (r.exitCode !== 0) throw new Error(`systemctl show -p ${props} exited ${r.exitCode}: ${ctx.clip(r.stderr.trim(), 200)}`);
-    return parseUnitSandbox(r.stdout);
+    const props = ["ProtectSystem", "ReadWritePaths", "RuntimeDirectory", "StateDirectory", "CacheDirectory", "LogsDirectory", "PrivateTmp"];
+    return unitSandboxOf((await showProperties(ctx.transport, [ctx.config.service], props))[0] ?? new ShownUnit());
   });
 }
 

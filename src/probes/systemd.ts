@@ -1,5 +1,6 @@
-import { type CommandResult, TransportError } from "../transport/types.ts";
+import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
+import { type ShownUnit, showProperties } from "./systemctl-show.ts";
 
 // Every property the checks read, fetched for all units in one `systemctl show`.
 const PROPS = [
@@ -92,21 +93,6 @@ export function parseSuccessExitStatus(value: string): { statuses: number[]; sig
   return { statuses: words.filter((w) => /^\d+$/.test(w)).map(Number), signals: words.filter((w) => !/^\d+$/.test(w)) };
 }
 
-// Splits `systemctl show` output (blank line between units) into one property map per unit; repeated keys accumulate.
-export function parseShow(text: string): Array<Map<string, string[]>> {
-  return text
-    .split(/\n\n+/)
-    .filter((b) => b.trim())
-    .map((block) => {
-      const m = new Map<string, string[]>();
-      for (const line of block.split("\n")) {
-        const i = line.indexOf("=");
-        if (i > 0) m.set(line.slice(0, i), [...(m.get(line.slice(0, i)) ?? []), line.slice(i + 1)]);
-      }
-      return m;
-    });
-}
-
 // Splits a systemd Environment= value ("A=1 B=\"x y\"") into a map.
 export function parseEnvironment(value: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -154,8 +140,8 @@ export function unitBusPath(name: string): string {
   return `/org/freedesktop/systemd1/unit/${out || "_"}`;
 }
 
-function toUnit(m: Map<string, string[]>, execStarts: ExecLine[]): Unit {
-  const one = (k: string) => m.get(k)?.[0] ?? "";
+function toUnit(m: ShownUnit, execStarts: ExecLine[]): Unit {
+  const one = (k: string) => m.one(k);
   const quota = parseTimespan(one("CPUQuotaPerSecUSec"));
   return {
     id: one("Id"),
@@ -261,12 +247,7 @@ export function showUnits(ctx: ProbeContext): Promise<UnitMap> {
 
 async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
   const names = unitNames(ctx);
-  const [r, ...execs] = await Promise.all([
-    ctx.transport.run(["systemctl", "show", "--no-pager", ...names, "-p", PROPS.join(",")]),
-    ...names.map((n) => busExecStart(ctx, n)),
-  ]);
-  if (r.exitCode !== 0) throw systemctlFailed("systemctl show", r);
-  const shown = parseShow(r.stdout);
+  const [shown, ...execs] = await Promise.all([showProperties(ctx.transport, names, PROPS), ...names.map((n) => busExecStart(ctx, n))]);
   const units = new UnitMap();
   names.forEach((n, i) => {
     const m = shown[i];
@@ -294,23 +275,13 @@ async function readUnits(ctx: ProbeContext): Promise<UnitMap> {
   const umbrellas = names.filter((n) => n !== service).flatMap((n) => units.get(n)?.consistsOf ?? []);
   const parts = [...new Set([...umbrellas, ...sockets])].filter((p) => !units.has(p));
   if (parts.length) {
-    const p = await ctx.transport.run(["systemctl", "show", "--no-pager", ...parts, "-p", PROPS.join(",")]);
-    if (p.exitCode !== 0) throw systemctlFailed(`systemctl show ${parts.join(" ")}`, p);
     // Keyed by Id; a part systemctl did not describe stays absent, and its check says so.
-    for (const m of parseShow(p.stdout)) {
+    for (const m of await showProperties(ctx.transport, parts, PROPS)) {
       const unit = toUnit(m, []);
       if (parts.includes(unit.id)) units.set(unit.id, unit);
     }
   }
   return units;
-}
-
-// Where systemd is not PID 1, systemctl says so in two lines ("System has not been booted with systemd…", "Failed to
-// connect to bus: Host is down"): one short line instead, with its own code (the run's start explains it once).
-export function systemctlFailed(what: string, r: Pick<CommandResult, "exitCode" | "stderr">): TransportError {
-  if (/has not been booted with systemd|Failed to connect to bus: Host is down/.test(r.stderr))
-    return new TransportError("systemd is not running on this host (PID 1 is not systemd): systemctl cannot answer", "ENOSYSTEMD");
-  return new TransportError(`${what} failed (exit ${r.exitCode}): ${r.stderr.trim().replace(/\s*\n\s*/g, "; ")}`, "ESYSTEMCTL");
 }
 
 // The Django service unit.

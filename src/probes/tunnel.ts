@@ -8,8 +8,9 @@ const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${hos
 // undici's `connect` option for this host: a plain timeout here; on a remote host, each connection goes through
 // the transport's own connection to the address as the host sees it (its loopback), opening no port anywhere.
 export function httpConnect(ctx: ProbeContext, timeout: number): buildConnector.BuildOptions | buildConnector.connector {
-  const forward = ctx.transport.forward?.bind(ctx.transport);
-  if (!forward) return { timeout };
+  const t = ctx.transport;
+  if (t.kind === "local") return { timeout };
+  const forward = t.forward.bind(t);
   return (opts, callback) => {
     const port = Number(opts.port) || (opts.protocol === "https:" ? 443 : 80);
     forward(hostPort(opts.hostname, port)).then(
@@ -22,8 +23,9 @@ export function httpConnect(ctx: ProbeContext, timeout: number): buildConnector.
 // undici's `connect` option for a unix socket on this host (a Gunicorn bind unix:/run/x.sock): the path itself here,
 // forwarded through the transport's connection on a remote host.
 export function unixConnect(ctx: ProbeContext, socketPath: string, timeout: number): buildConnector.BuildOptions | buildConnector.connector {
-  const forward = ctx.transport.forward?.bind(ctx.transport);
-  if (!forward) return { timeout, socketPath };
+  const t = ctx.transport;
+  if (t.kind === "local") return { timeout, socketPath };
+  const forward = t.forward.bind(t);
   return (opts, callback) => {
     forward(socketPath).then(
       (local) => buildConnector({ timeout, socketPath: local })(opts, callback),
@@ -35,9 +37,9 @@ export function unixConnect(ctx: ProbeContext, socketPath: string, timeout: numb
 // Where node-postgres should connect for the service's database: the address itself here; on a remote host a
 // directory holding `.s.PGSQL.<port>`, forwarded to the address (or Unix socket directory) the service uses.
 export async function pgAddress(ctx: ProbeContext, host: string, port: number): Promise<string> {
-  const forward = ctx.transport.forward?.bind(ctx.transport);
-  if (!forward) return host;
+  const t = ctx.transport;
+  if (t.kind === "local") return host;
   const file = `.s.PGSQL.${port}`;
   const remote = host.startsWith("/") ? path.posix.join(host, file) : hostPort(host, port);
-  return path.dirname(await forward(remote, file));
+  return path.dirname(await t.forward(remote, file));
 }

@@ -1,3 +1,4 @@
+import { showProperties } from "../probes/systemctl-show.ts";
 import type { Transport } from "../transport/types.ts";
 import { type BackupFolder, must, undoUnit } from "./backup.ts";
 import { pinned, RefusedError } from "./pinned.ts";
@@ -26,9 +27,8 @@ export type ApplyEnv = {
 };
 
 async function unitState(t: Transport, unit: string): Promise<{ active: string; enabled: string }> {
-  const r = await t.run(["systemctl", "show", "-p", "ActiveState", "-p", "UnitFileState", "--", unit]);
-  const get = (k: string) => r.stdout.match(new RegExp(`^${k}=(.*)$`, "m"))?.[1] ?? "";
-  return { active: get("ActiveState"), enabled: get("UnitFileState") };
+  const [shown] = await showProperties(t, [unit], ["ActiveState", "UnitFileState"]);
+  return { active: shown?.one("ActiveState") ?? "", enabled: shown?.one("UnitFileState") ?? "" };
 }
 
 // Runs a command that must exit 0; a failure names the step and quotes the command's last words.

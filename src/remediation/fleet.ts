@@ -1,8 +1,6 @@
 import { loadConfig } from "../config/load.ts";
 import type { Target } from "../fleet/targets.ts";
-import { createLocalTransport } from "../transport/local.ts";
-import { createSshTransport } from "../transport/ssh.ts";
-import type { Transport } from "../transport/types.ts";
+import { openTransport } from "../transport/open.ts";
 import { EXIT, RemediateError } from "./errors.ts";
 import { type Report, readFleetReport } from "./report.ts";
 import { type RemediateOptions, remediate } from "./run.ts";
@@ -17,7 +15,7 @@ export type FleetOptions = Pick<RemediateOptions, "dryRun" | "forceStale" | "con
 // A host's remediation over its own connection (one master connection for all its steps and re-checks).
 async function remediateHost(o: FleetOptions, target: Target, report: Report): Promise<number> {
   const config = loadConfig(process.env, process.cwd(), target);
-  const t: Transport = target.ssh ? createSshTransport(target.ssh, config.timeouts.commandMs) : createLocalTransport(config.timeouts.commandMs);
+  const t = openTransport(target.ssh, config.timeouts.commandMs);
   // Every line names its host (a plan's diff spans several lines).
   const say = (l: string) =>
     o.say(
@@ -43,7 +41,7 @@ async function remediateHost(o: FleetOptions, target: Target, report: Report): P
     say(`could not remediate: ${(err as Error).message}`);
     return EXIT.partial;
   } finally {
-    t.dispose?.();
+    if (t.kind === "ssh") t.dispose();
   }
 }
 

@@ -1,13 +1,14 @@
 import { EXIT, RemediateError } from "../remediation/errors.ts";
 import { describeRun, readRun } from "../report/run-record.ts";
+import { showProperties } from "../probes/systemctl-show.ts";
 import type { Transport } from "../transport/types.ts";
 import { readRecord } from "./record.ts";
 import { FAILURE_SCRIPT, GATE_REPORTS, UNITS } from "./units.ts";
 
-// systemctl show's KEY=value lines for the given properties of one unit.
+// The given properties of one unit ("" for one systemd did not print).
 async function show(t: Transport, unit: string, props: string[]): Promise<Record<string, string>> {
-  const r = await t.run(["systemctl", "show", ...props.flatMap((p) => ["-p", p]), "--", unit]);
-  return Object.fromEntries(r.stdout.split("\n").flatMap((l) => (l.includes("=") ? [[l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]] : [])));
+  const [shown] = await showProperties(t, [unit], props);
+  return Object.fromEntries(props.map((p) => [p, shown?.one(p) ?? ""]));
 }
 
 // `schedule status`: what is installed, whether the timer runs, when the gate last ran and how it ended.

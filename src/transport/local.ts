@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, statSync } from "node:fs";
 import fs from "node:fs/promises";
 import { holdLocally } from "./lock.ts";
-import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
+import { TransportError, type CommandResult, type FileStat, type RunOptions, type LocalTransport } from "./types.ts";
 
 const MAX_OUTPUT = 16 * 1024 * 1024;
 
@@ -127,9 +127,10 @@ function fsError(verb: string, path: string, err: unknown): TransportError {
 }
 
 // Runs commands and file reads on this machine, with a hard timeout on every command and every file call.
-export function createLocalTransport(defaultTimeoutMs = 10_000): Transport {
+export function createLocalTransport(defaultTimeoutMs = 10_000): LocalTransport {
   const live = new Set<number>(); // process groups still running
   return {
+    kind: "local",
     name: "local",
     run: (argv, opts = {}) => runCommand(argv, opts, defaultTimeoutMs, live),
     lock: (file, owner) => holdLocally(file, owner, defaultTimeoutMs),

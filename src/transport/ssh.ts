@@ -6,7 +6,7 @@ import path from "node:path";
 import { killAll, runCommand } from "./local.ts";
 import { type Helper, type HelperAnswer, type HelperRequest, helperCommand, startHelper } from "./remote-helper.ts";
 import { heldFrom, lockHolderArgv } from "./lock.ts";
-import { TransportError, type CommandResult, type FileStat, type RunOptions, type Transport } from "./types.ts";
+import { TransportError, type CommandResult, type FileStat, type RunOptions, type SshTransport } from "./types.ts";
 
 // Where a host is and how to reach it; `options` are extra ssh arguments (an inventory's ansible_ssh_common_args).
 export type SshTarget = { host: string; user?: string; port?: number; options?: string[]; sudo?: boolean; ssh?: string };
@@ -42,7 +42,7 @@ const lastLine = (text: string) => text.trim().split("\n").at(-1) ?? "";
 // One master connection per host carries every command and forward; ssh's exit 255 is a transport error (the
 // check errors, never passes), and once the master is gone every later call errors at once instead of reconnecting.
 // `parent`: where the private control directory is made (a run's own folder, removed when the run ends).
-export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000, parent = tmpdir()): Transport {
+export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000, parent = tmpdir()): SshTransport {
   const live = new Set<number>();
   const controlDir = mkdtempSync(path.join(parent, "ddv-ssh-"));
   const controlPath = path.join(controlDir, "master");
@@ -201,6 +201,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
   }
 
   return {
+    kind: "ssh",
     name,
     get roundTrips() {
       return trips;

@@ -6,9 +6,32 @@ export type RunOptions = { timeoutMs?: number; cwd?: string; env?: Record<string
 
 export type FileStat = { mode: number; uid: number; gid: number; isDirectory: boolean; isFile: boolean; size: number };
 
-// How the validator reaches a host. `local` runs on this machine; an `ssh` transport implements the same calls.
-// Every call has a timeout (the transport's default): a hung command or NFS mount rejects with code ETIMEDOUT.
-export interface Transport {
+// How the validator reaches a host: `kind` says which, and only an ssh transport has a connection of its own to
+// forward through and to end. Every call has a timeout (the transport's default): a hung command or NFS mount
+// rejects with code ETIMEDOUT.
+export type Transport = LocalTransport | SshTransport;
+
+// Commands and files on this machine.
+export interface LocalTransport extends TransportCalls {
+  readonly kind: "local";
+}
+
+// Commands and files on another host, over one ssh master connection.
+export interface SshTransport extends TransportCalls {
+  readonly kind: "ssh";
+  // A local unix socket that reaches `remote` ("127.0.0.1:8000" or a unix socket path) as the host itself would,
+  // through the transport's own connection. `name` is the socket's file name.
+  forward(remote: string, name?: string): Promise<string>;
+  // Ends the connection itself, at the end of the run (close() keeps it for the next file).
+  dispose(): void;
+  // For the benchmark: round trips so far (ssh sessions opened, plus each time a request went out with none in
+  // flight: requests sent together share one wait), and the requests themselves.
+  readonly roundTrips: number;
+  readonly requests: number;
+}
+
+// What every transport does, local or remote.
+export interface TransportCalls {
   readonly name: string;
   // Runs argv (never a shell string); throws TransportError on timeout or when the command cannot be started.
   run(argv: string[], opts?: RunOptions): Promise<CommandResult>;
@@ -25,15 +48,6 @@ export interface Transport {
   lock?(path: string, owner: string): Promise<HeldLock>;
   // Stops every command still running (a check whose answer was dropped), at the end of a session.
   close(): void;
-  // Remote transports only: a local unix socket that reaches `remote` ("127.0.0.1:8000" or a unix socket path) as
-  // the host itself would, through the transport's own connection. `name` is the socket's file name.
-  forward?(remote: string, name?: string): Promise<string>;
-  // Remote transports only: ends the connection itself, at the end of the run (close() keeps it for the next file).
-  dispose?(): void;
-  // Remote transports only, for the benchmark: round trips so far (ssh sessions opened, plus each time a request
-  // went out with none in flight: requests sent together share one wait), and the requests themselves.
-  readonly roundTrips?: number;
-  readonly requests?: number;
 }
 
 // We could not look: timeout, missing binary, permission, lost connection. Checks report it as an error, never a pass.

@@ -22,6 +22,7 @@ import { configText, writeConfig } from "../../src/discover/output.ts";
 import { runDiscover } from "../../src/discover/run.ts";
 import { parseEndpoint } from "../../src/probes/endpoint.ts";
 import { expandIncludes, reachesEndpoint, serverBlocks, splitDump } from "../../src/probes/nginx-sites.ts";
+import { parseShow } from "../../src/probes/systemctl-show.ts";
 import { recorded } from "./replay.ts";
 
 // The refusal a call throws, as [exit code, message].
@@ -36,7 +37,7 @@ function refusal(fn: () => unknown): [number, string] {
 }
 
 describe("candidates from one recorded `systemctl show`", () => {
-  const survey = surveyUnits(recorded("systemctl-show-discover.txt"));
+  const survey = surveyUnits(parseShow(recorded("systemctl-show-discover.txt")));
 
   test("Django app servers are candidates, each with the socket that starts it; runserver and non-Django apps are not", () => {
     expect(survey.candidates.map((c) => [c.unit, c.server, c.target, c.socket, c.live])).toEqual([

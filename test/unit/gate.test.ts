@@ -3,7 +3,7 @@ import { defineCheck, fail, pass, type Check } from "../../src/checks/define.ts"
 import { catalogue } from "../../src/checks/index.ts";
 import type { ProbeContext } from "../../src/probes/context.ts";
 import { Evaluator } from "../../src/runner/evaluate.ts";
-import { selectRun } from "../../src/spec/run-selection.ts";
+import { selectRun } from "../../src/vitest-adapter/run-selection.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 
 // A site whose ExecStart binary is gone (a root outside the gate) and whose service is therefore down.
@@ -62,7 +62,7 @@ describe("the smoke gate's verdict", () => {
   });
 
   test("the scope matches -t as vitest does: against the test's name, never the suite's", async () => {
-    const { testName } = await import("../../src/spec/scope.ts");
+    const { testName } = await import("../../src/vitest-adapter/scope.ts");
     const svc1 = catalogue.find((c) => c.id === "SVC-001")!;
     expect(testName(svc1)).toBe(`SVC-001 ${svc1.title}`);
     expect(testName(svc1, "web1")).toBe(`SVC-001 [web1] ${svc1.title}`);

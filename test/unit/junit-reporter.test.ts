@@ -30,7 +30,7 @@ beforeAll(async () => {
     path.join(dir, "b.spec.js"),
     spec([`test("SEC-001 errors", (ctx) => { ctx.task.meta.status = "error"; throw end("CheckError", "SEC-001 ERROR (could not check): denied"); })`]),
   );
-  const reporter = path.join(REPO, "src", "spec", "junit-reporter.ts");
+  const reporter = path.join(REPO, "src", "vitest-adapter", "junit-reporter.ts");
   const options = { outputFile: "junit.xml", suiteName: "ddv", classnameTemplate: "{filename}" };
   const config = { test: { include: ["*.spec.js"], globals: true, reporters: [[reporter, options]] } };
   writeFileSync(path.join(dir, "vitest.config.mjs"), `export default ${JSON.stringify(config)};\n`);

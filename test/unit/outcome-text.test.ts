@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { nameService } from "../../src/checks/define.ts";
 import { catalogue, checkById } from "../../src/checks/index.ts";
 import type { Outcome } from "../../src/runner/evaluate.ts";
-import { formatOutcome } from "../../src/spec/outcome-text.ts";
+import { formatOutcome } from "../../src/vitest-adapter/outcome-text.ts";
 
 const outcome = (o: Partial<Outcome>): Outcome => ({ id: "SVC-016", status: "fail", observed: "", durationMs: 1, ...o });
 

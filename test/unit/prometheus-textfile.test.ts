@@ -5,9 +5,9 @@ import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import type { TestModule } from "vitest/node";
 import { renderTextfile, scopeOf } from "../../src/report/prometheus.ts";
-import TextfileReporter, { textfileDir } from "../../src/spec/textfile-reporter.ts";
+import TextfileReporter, { textfileDir } from "../../src/vitest-adapter/textfile-reporter.ts";
 
-// The Prometheus textfile every run writes (src/report/prometheus.ts, src/spec/textfile-reporter.ts).
+// The Prometheus textfile every run writes (src/report/prometheus.ts, src/vitest-adapter/textfile-reporter.ts).
 const dir = mkdtempSync(path.join(tmpdir(), "ddv-textfile-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const REPO = path.join(import.meta.dirname, "..", "..");

@@ -14,6 +14,7 @@ export function replayTransport(commands: Record<string, Reply>, files: Record<s
   const calls: string[][] = [];
   const find = (argv: string[]) => Object.entries(commands).find(([k]) => argv.join(" ").startsWith(k))?.[1];
   return {
+    kind: "local",
     name: "replay",
     calls,
     async run(argv) {

@@ -4,8 +4,8 @@ import path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { readReport } from "../../src/remediation/report.ts";
 import { endRun, newRunId, readRun, startRun, staleRunProblem, stopRun } from "../../src/report/run-record.ts";
-import { keepReporters, type ReporterEntry } from "../../src/spec/keep-reporters.ts";
-import { selectRun } from "../../src/spec/run-selection.ts";
+import { keepReporters, type ReporterEntry } from "../../src/vitest-adapter/keep-reporters.ts";
+import { selectRun } from "../../src/vitest-adapter/run-selection.ts";
 import { allPass, vitestReport, writeVitest } from "./remediation-fixtures.ts";
 
 // reports/run.json and what reads it, without a vitest run (run-reports.test.ts runs the real one).

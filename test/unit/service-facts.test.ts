@@ -6,7 +6,7 @@ import { pendingMigrations } from "../../src/probes/django.ts";
 import { argvOptions, bindPort, gunicornSettings, isLocalAddress, settingsFromArgv } from "../../src/probes/gunicorn.ts";
 import { forgetServiceFacts, gunicornArgv, parseFacts, serviceFacts, startServiceFactsEarly, wanted, wantedForSuites } from "../../src/probes/service-facts.ts";
 import { SUITES } from "../../src/checks/define.ts";
-import { checksOf } from "../../src/spec/scope.ts";
+import { checksOf } from "../../src/vitest-adapter/scope.ts";
 import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 

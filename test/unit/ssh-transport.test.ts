@@ -21,7 +21,7 @@ test("argv, environment, directory and stdin reach the remote command exactly", 
   });
   expect(r).toMatchObject({ exitCode: 0, stdout: `a b|it's $HOME|${dir}|x y;z|from stdin|` });
   expect((await t.run(["sh", "-c", "exit 3"])).exitCode).toBe(3);
-  t.dispose?.();
+  t.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -33,7 +33,7 @@ test("ssh's exit 255 is a transport error naming the host, never a result", asyn
     message: expect.stringMatching(/^ssh to unreachable failed: ssh: connect to host/),
   });
   await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
-  t.dispose?.();
+  t.dispose();
 });
 
 test("files: read, stat (mode, owner, type), list, link; missing is undefined or ENOENT; unreadable is EACCES", async () => {
@@ -60,7 +60,7 @@ test("files: read, stat (mode, owner, type), list, link; missing is undefined or
   expect(await t.readLink(path.join(dir, "link"))).toBe("env file");
   expect(await t.readLink(path.join(dir, "env file"))).toBeUndefined();
   await expect(t.readFile(path.join(dir, "nope"))).rejects.toMatchObject({ code: "ENOENT" });
-  t.dispose?.();
+  t.dispose();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -95,7 +95,7 @@ test("file calls made at the same moment travel on one channel, each with its ow
     expect(readFileSync(log, "utf8").trim().split("\n")).toEqual(["web1 master", "web1"]);
     expect(t.requests).toBe(81);
     expect(t.roundTrips).toBe(2 + 1);
-    t.dispose?.();
+    t.dispose();
   } finally {
     delete process.env.FAKE_SSH_LOG;
     rmSync(dir, { recursive: true, force: true });
@@ -125,7 +125,7 @@ test("a master connection lost mid-run turns every later call into an error at o
     )
     .toMatch(/^ssh to web-lost-\d+: the connection ended during the run \(killed by SIGKILL\)/);
   await expect(t.stat("/etc")).rejects.toMatchObject({ code: "ESSH" });
-  t.dispose?.();
+  t.dispose();
 });
 
 test("the remote helper: many commands at once on one session; a hung command times out and its group is killed; big output is cut and said so", async () => {
@@ -148,7 +148,7 @@ test("the remote helper: many commands at once on one session; a hung command ti
     expect(big.stdout).toHaveLength(1000);
     await expect(t.readFile("/nonexistent/x")).rejects.toMatchObject({ code: "ENOENT" });
     expect((await t.run(["echo", "ok"])).stdout).toBe("ok\n");
-    t.dispose?.();
+    t.dispose();
   } finally {
     delete process.env.FAKE_SSH_LOG;
     rmSync(path.dirname(log), { recursive: true, force: true });

@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, test } from "vitest";
-import { criticalWaiverProblems } from "../../src/spec/waivers.ts";
+import { criticalWaiverProblems } from "../../src/vitest-adapter/waivers.ts";
 import { checkById } from "../../src/checks/index.ts";
 import { ConfigError, loadConfig } from "../../src/config/load.ts";
 import { ConfigSchema } from "../../src/config/schema.ts";
 import type { Outcome } from "../../src/runner/evaluate.ts";
-import { reportOutcome } from "../../src/spec/verdict.ts";
+import { reportOutcome } from "../../src/vitest-adapter/verdict.ts";
 
 const failed = (id: string): Outcome => ({ id, status: "fail", observed: "Server: nginx/1.22.1", durationMs: 1 });
 const config = (c: Record<string, unknown>) => ConfigSchema.parse(c);

@@ -4,8 +4,8 @@ import { checkById } from "../../src/checks/index.ts";
 import { EXIT } from "../../src/remediation/errors.ts";
 import { assertDeployedHere } from "../../src/remediation/run.ts";
 import { Evaluator } from "../../src/runner/evaluate.ts";
-import { explainUnjudged, type Ran } from "../../src/spec/unjudged.ts";
-import { errorAdvice, wrongMachine } from "../../src/spec/where.ts";
+import { explainUnjudged, type Ran } from "../../src/vitest-adapter/unjudged.ts";
+import { errorAdvice, wrongMachine } from "../../src/vitest-adapter/where.ts";
 import { BUS, healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
 

@@ -2,6 +2,7 @@ import { parseEndpoint } from "../../probes/endpoint.ts";
 import type { Config } from "../../config/schema.ts";
 import { argvOptions, bindPort } from "../../probes/gunicorn.ts";
 import { siteUpstreams } from "../../probes/nginx-sites.ts";
+import { showProperties } from "../../probes/systemctl-show.ts";
 import { serviceUnit, socketUnit, unitName, type Unit } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { BackupFolder, must } from "../backup.ts";
@@ -52,9 +53,10 @@ export async function killLeftovers(t: Transport, id: string, cgroup: string): P
   return { detail: `killed ${who.length}: ${who.join(", ")}` };
 }
 
+// One property of one unit ("" when systemd printed none).
 export async function showProp(t: Transport, unit: string, prop: string): Promise<string> {
-  const r = await t.run(["systemctl", "show", "-p", prop, "--value", "--", unit]);
-  return r.stdout.trim();
+  const [shown] = await showProperties(t, [unit], [prop]);
+  return shown?.one(prop).trim() ?? "";
 }
 
 const STEPS = [

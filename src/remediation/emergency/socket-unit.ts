@@ -3,6 +3,7 @@ import { userDb } from "../../probes/files.ts";
 import { argvOptions } from "../../probes/gunicorn.ts";
 import { siteUpstreams } from "../../probes/nginx-sites.ts";
 import { nginxWorker } from "../../probes/nginx-worker.ts";
+import { showProperties } from "../../probes/systemctl-show.ts";
 import { showUnits, unitName, type Unit } from "../../probes/systemd.ts";
 import { directives } from "./unit-why.ts";
 
@@ -45,7 +46,7 @@ export async function planSocket(ctx: ProbeContext, service: Unit | undefined, u
   const sock = units.get(id);
   const loaded = sock?.loadState === "loaded" ? sock : undefined;
   // A socket the service requires but systemd did not list with it: gone, or not loadable.
-  const loadState = sock?.loadState ?? (await ctx.transport.run(["systemctl", "show", "-p", "LoadState", "--value", "--", id])).stdout.trim();
+  const loadState = sock?.loadState ?? (await showProperties(ctx.transport, [id], ["LoadState"]))[0]?.one("LoadState") ?? "";
   const file = loaded?.fragmentPath.startsWith("/etc/systemd/system/") ? loaded.fragmentPath : `/etc/systemd/system/${id}`;
   const current = await ctx.transport.readFile(file).catch(() => undefined);
   const upstream = (await siteUpstreams(ctx)) ?? [];

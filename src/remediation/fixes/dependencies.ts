@@ -1,19 +1,16 @@
 import { appDatabase } from "../../probes/app-database.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { isLocalDatabase } from "../../probes/postgres-server.ts";
+import { showProperties } from "../../probes/systemctl-show.ts";
 import { showUnits, unitName } from "../../probes/systemd.ts";
+import type { Transport } from "../../transport/types.ts";
 import { defineFix, type Action } from "../fix.ts";
 
-// ConsistsOf= and state of a unit, in one systemctl call.
-async function members(t: import("../../transport/types.ts").Transport, unit: string): Promise<Array<{ id: string; active: string }>> {
-  const r = await t.run(["systemctl", "show", "-p", "ConsistsOf", "--value", "--", unit]);
-  const ids = r.stdout.trim().split(/\s+/).filter(Boolean);
-  if (!ids.length) return [];
-  const s = await t.run(["systemctl", "show", "-p", "Id", "-p", "ActiveState", "--", ...ids]);
-  return s.stdout
-    .split("\n\n")
-    .map((b) => ({ id: b.match(/^Id=(.*)$/m)?.[1] ?? "", active: b.match(/^ActiveState=(.*)$/m)?.[1] ?? "" }))
-    .filter((m) => m.id);
+// The units a unit consists of (ConsistsOf=), each with its ActiveState.
+async function members(t: Transport, unit: string): Promise<Array<{ id: string; active: string }>> {
+  const [shown] = await showProperties(t, [unit], ["ConsistsOf"]);
+  const ids = (shown?.one("ConsistsOf") ?? "").split(/\s+/).filter(Boolean);
+  return (await showProperties(t, ids, ["Id", "ActiveState"])).map((m) => ({ id: m.one("Id"), active: m.one("ActiveState") })).filter((m) => m.id);
 }
 
 // Why a unit the deployment names is not one to start here (not installed on this machine), or undefined.

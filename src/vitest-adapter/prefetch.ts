@@ -5,8 +5,7 @@ import { serviceEnv } from "../probes/environment.ts";
 import { learnSecrets } from "../probes/secrets.ts";
 import { startServiceFactsEarly, wantedForSuites } from "../probes/service-facts.ts";
 import { showUnits } from "../probes/systemd.ts";
-import { createLocalTransport } from "../transport/local.ts";
-import { createSshTransport } from "../transport/ssh.ts";
+import { openTransport } from "../transport/open.ts";
 import { inject } from "vitest";
 import type { RunSelection } from "./run-selection.ts";
 import type { WrongMachine } from "./where.ts";
@@ -52,9 +51,7 @@ export function runProbes(target?: Target): RunProbes {
   let p = probes.get(key);
   if (!p) {
     const config = loadConfig(process.env, process.cwd(), target);
-    const transport = target?.ssh
-      ? createSshTransport(target.ssh, config.timeouts.commandMs, inject("ddvSshDir"))
-      : createLocalTransport(config.timeouts.commandMs);
+    const transport = openTransport(target?.ssh, config.timeouts.commandMs, inject("ddvSshDir"));
     const ctx = new ProbeContext(config, transport);
     // Failures surface in the checks that read these facts; nothing is awaited here.
     showUnits(ctx).catch(() => {});

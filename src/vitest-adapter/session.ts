@@ -31,6 +31,13 @@ export async function endSession() {
   if (file)
     writeFileSync(
       file,
-      JSON.stringify(Object.fromEntries(probes.map(({ ctx: { transport: t } }) => [t.name, { roundTrips: t.roundTrips ?? 0, requests: t.requests ?? 0 }]))),
+      JSON.stringify(
+        Object.fromEntries(
+          probes.map(({ ctx: { transport: t } }) => [
+            t.name,
+            t.kind === "ssh" ? { roundTrips: t.roundTrips, requests: t.requests } : { roundTrips: 0, requests: 0 },
+          ]),
+        ),
+      ),
     );
 }

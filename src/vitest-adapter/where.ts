@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
+import { parseShow } from "../probes/systemctl-show.ts";
 import { unitName } from "../probes/systemd.ts";
 
 // Why this machine cannot be the deployment's host. `note` is said once, before the checks; `advice` is the do: line
@@ -13,7 +14,9 @@ const thisMachine: MachineFacts = {
   systemd: () => existsSync("/run/systemd/system"),
   loadState: (unit) => {
     try {
-      return execFileSync("systemctl", ["show", "-p", "LoadState", "--value", "--", unit], { encoding: "utf8", timeout: 5_000 }).trim();
+      // Before any transport exists (the run's start), so systemctl is run here; its answer is read as everywhere.
+      const text = execFileSync("systemctl", ["show", "--no-pager", unit, "-p", "LoadState"], { encoding: "utf8", timeout: 5_000 });
+      return parseShow(text)[0]?.one("LoadState") ?? "";
     } catch {
       return undefined; // the checks will say why systemctl failed
     }
