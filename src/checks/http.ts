@@ -233,7 +233,7 @@ export const httpChecks = [
       expects: "GET the static probe file through nginx: 200 with Cache-Control max-age or Expires",
       recommendation: "In the nginx site: `location /django_static/ { alias <STATIC_ROOT>/; expires 30d; }`, then reload nginx",
       // STATIC_ROOT usually lives under the WorkingDirectory: if nobody can enter that, SVC-004 says so.
-      dependsOn: ["SVC-013", "FS-004", "SVC-004"],
+      dependsOn: ["SVC-013", "FS-004", "SVC-004", "HTTP-010"],
     },
     {
       skipIf: withoutNginx,
@@ -272,6 +272,33 @@ export const httpChecks = [
   ),
   defineCheck(
     {
+      id: "HTTP-010",
+      title: "nginx serves the static probe file (the site's CSS loads)",
+      suite: "http",
+      severity: "critical",
+      smoke: true,
+      expects:
+        "GET staticPath (the static probe file, e.g. the admin's base.css) through nginx with the site's Host: 200, a Content-Type that fits " +
+        "the file (text/css for .css; never an HTML page served in its place)",
+      recommendation:
+        "Let nginx's worker read STATIC_ROOT (every directory on the way needs o+x, or the worker's group: a home directory is 0700 " +
+        "on Debian 12) and point the site's static location at it (`location /static/ { alias <STATIC_ROOT>/; }`), then `nginx -t && systemctl reload nginx`",
+      dependsOn: ["SVC-013", "FS-004", "SVC-004"],
+    },
+    {
+      skipIf: withoutNginx,
+      async run(ctx) {
+        const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
+        const ext = ctx.config.staticPath.split(".").pop()?.toLowerCase() ?? "";
+        if ("error" in r || r.status !== 200) return fail(summarize(ctx, r));
+        const type = (r.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+        if (type === "text/html" && !["html", "htm"].includes(ext)) return fail(`${r.url}: 200 but an HTML page (Content-Type text/html), not the file`);
+        return pass(`${r.url}: 200, ${type || "no Content-Type"}, ${r.bytes} bytes`);
+      },
+    },
+  ),
+  defineCheck(
+    {
       id: "HTTP-008",
       title: "nginx serves every kind of collected static file",
       suite: "http",
@@ -285,7 +312,7 @@ export const httpChecks = [
         "A regex location (location ~* \\.(png|svg|ico)$ ...) wins over the static prefix location: " +
         "mark the static one `location ^~ /django_static/ { alias <STATIC_ROOT>/; }` (^~ stops the regex search), " +
         "then nginx -t && systemctl reload nginx",
-      dependsOn: ["SVC-013", "FS-004", "SVC-004"],
+      dependsOn: ["SVC-013", "FS-004", "SVC-004", "HTTP-010"],
     },
     {
       skipIf: withoutNginx,

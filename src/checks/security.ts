@@ -156,7 +156,7 @@ export const securityChecks = [
       recommendation:
         "add_header X-Content-Type-Options nosniff always; add_header X-Frame-Options DENY always; in the nginx server block, and repeat " +
         "both in every location that has an add_header of its own (/django_static/, /media/): nginx drops the server's add_header lines there",
-      dependsOn: ["SVC-013", "FS-004"],
+      dependsOn: ["SVC-013", "FS-004", "HTTP-010"],
     },
     {
       skipIf: withoutNginx,

@@ -109,6 +109,13 @@ const SHAPES: Shape[] = [
         red: ["HTTP-001"],
       },
       {
+        // The tutorial's own troubleshooting trap: Debian 12 makes homes 0700, and nginx's worker cannot reach ~/myprojectdir/static.
+        name: "the home directory back to 0700: every static file is 403 through nginx, the admin renders without CSS",
+        apply: "chmod 700 /home/sammy",
+        undo: "chmod 755 /home/sammy",
+        red: ["HTTP-010"],
+      },
+      {
         name: "the socket stopped: nothing starts Gunicorn",
         apply: "systemctl stop gunicorn.socket gunicorn.service",
         undo: "systemctl start gunicorn.socket",
