@@ -42,7 +42,8 @@ export default class TextfileReporter implements Reporter {
     const { dir, explicit } = textfileDir();
     if (!dir) return;
     const note = (why: string) => void process.stderr.write(`ddv: no Prometheus textfile written: ${why}\n`);
-    if (!isDir(dir)) return note(`${dir} does not exist (node_exporter's textfile directory; DDV_TEXTFILE_DIR names another)`);
+    // No node_exporter here (its default directory is absent): nothing to write, and nothing to say on every run.
+    if (!isDir(dir)) return;
     if (reason === "interrupted") return note("the run was interrupted");
     if (this.o.namePattern) return note("a run narrowed by -t judged only some checks, and would hide the others");
     const checks: CheckMetric[] = [];
