@@ -203,7 +203,9 @@ export const fsChecks = [
       id: "FS-004",
       title: "Static files are collected",
       suite: "fs-permissions",
-      severity: "high",
+      // In the gate: without them the site renders without its CSS and JS (HTTP-010 stands on this check).
+      severity: "critical",
+      smoke: true,
       expects: "STATIC_ROOT holds the static probe file (collectstatic ran)",
       recommendation: "Run `manage.py collectstatic --noinput` as the service user with the service's environment",
       fixId: "collectstatic",

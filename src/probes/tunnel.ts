@@ -1,9 +1,23 @@
 import path from "node:path";
 import { buildConnector } from "undici";
 import type { ProbeContext } from "./context.ts";
+import type { SshTransport } from "../transport/types.ts";
 
 // "host:port" as ssh's -L reads it (an IPv6 address in brackets).
 const hostPort = (host: string, port: number) => `${host.includes(":") ? `[${host.replace(/^\[|\]$/g, "")}]` : host}:${port}`;
+
+// A connect through a forward that fails because the ssh connection itself died says so (ESSH), not ECONNREFUSED:
+// the check errors as "host lost", never as an answer of the host.
+function blameLostConnection(t: SshTransport, callback: buildConnector.Callback): buildConnector.Callback {
+  return (...args) => {
+    const [err] = args;
+    if (!err) return callback(...args);
+    t.lostConnection().then(
+      (lost) => callback(lost ?? err, null),
+      () => callback(err, null),
+    );
+  };
+}
 
 // undici's `connect` option for this host: a plain timeout here; on a remote host, each connection goes through
 // the transport's own connection to the address as the host sees it (its loopback), opening no port anywhere.
@@ -14,7 +28,7 @@ export function httpConnect(ctx: ProbeContext, timeout: number): buildConnector.
   return (opts, callback) => {
     const port = Number(opts.port) || (opts.protocol === "https:" ? 443 : 80);
     forward(hostPort(opts.hostname, port)).then(
-      (socketPath) => buildConnector({ timeout, socketPath })(opts, callback),
+      (socketPath) => buildConnector({ timeout, socketPath })(opts, blameLostConnection(t, callback)),
       (err: Error) => callback(err, null),
     );
   };
@@ -28,7 +42,7 @@ export function unixConnect(ctx: ProbeContext, socketPath: string, timeout: numb
   const forward = t.forward.bind(t);
   return (opts, callback) => {
     forward(socketPath).then(
-      (local) => buildConnector({ timeout, socketPath: local })(opts, callback),
+      (local) => buildConnector({ timeout, socketPath: local })(opts, blameLostConnection(t, callback)),
       (err: Error) => callback(err, null),
     );
   };

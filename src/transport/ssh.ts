@@ -177,8 +177,19 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
     return a;
   }
 
+  // Whether the master still answers (`ssh -O check`): once it does not, the connection is lost for the whole run.
+  async function lostConnection(): Promise<TransportError | undefined> {
+    if (lost) return ended();
+    if (!master) return undefined;
+    const r = await runCommand([ssh, ...base, "-O", "check", "--", target.host], {}, defaultTimeoutMs, live);
+    if (r.exitCode === 0) return undefined;
+    lost ??= lastLine(r.stderr) || `the master connection does not answer (exit ${r.exitCode})`;
+    return ended();
+  }
+
   // A unix socket in our private directory, forwarded by the master to `remote` as seen from the host.
   function forward(remote: string, file = "sock"): Promise<string> {
+    if (lost) return Promise.reject(ended());
     const key = `${remote} ${file}`;
     let p = forwards.get(key);
     if (!p) {
@@ -211,6 +222,7 @@ export function createSshTransport(target: SshTarget, defaultTimeoutMs = 10_000,
     },
     run,
     forward,
+    lostConnection,
     async lock(file, owner) {
       const key = randomBytes(6).toString("hex");
       const a = await call({ op: "hold", argv: lockHolderArgv(file, owner), key }, defaultTimeoutMs);

@@ -22,6 +22,9 @@ export interface SshTransport extends TransportCalls {
   // A local unix socket that reaches `remote` ("127.0.0.1:8000" or a unix socket path) as the host itself would,
   // through the transport's own connection. `name` is the socket's file name.
   forward(remote: string, name?: string): Promise<string>;
+  // Why the connection is gone (asked when a forwarded socket refuses: the master may have died a moment ago), or
+  // undefined while it still answers.
+  lostConnection(): Promise<TransportError | undefined>;
   // Ends the connection itself, at the end of the run (close() keeps it for the next file).
   dispose(): void;
   // For the benchmark: round trips so far (ssh sessions opened, plus each time a request went out with none in
