@@ -99,11 +99,7 @@ export async function rollbackRun(o: RollbackOptions): Promise<number> {
     await audit(
       t,
       {
-        time: new Date().toISOString(),
-        user: userInfo().username,
-        host: "",
         report: dir,
-        ids: [],
         fix: "rollback",
         result,
         reason: failed.join("; ") || undefined,

@@ -99,8 +99,6 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       audit(
         t,
         {
-          time: new Date().toISOString(),
-          user: userInfo().username,
           host: identity.hostname,
           report: report.file,
           ids: d.step.ids,

@@ -93,11 +93,7 @@ async function apply(t: Transport, g: GateSpec, actions: Action[], say: (l: stri
     audit(
       t,
       {
-        time: new Date().toISOString(),
-        user: userInfo().username,
-        host: "",
         report: FIX,
-        ids: [],
         fix: FIX,
         result,
         reason,

@@ -41,11 +41,7 @@ export async function uninstall(t: Transport, o: { dryRun: boolean; say: (l: str
     await audit(
       t,
       {
-        time: new Date().toISOString(),
-        user: userInfo().username,
-        host: "",
         report: FIX,
-        ids: [],
         fix: FIX,
         result,
         reason: failed.join("; ") || undefined,

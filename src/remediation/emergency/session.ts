@@ -22,8 +22,6 @@ export async function auditPlaybook(ctx: ProbeContext, command: string, ids: str
   await audit(
     ctx.transport,
     {
-      time: new Date().toISOString(),
-      user: userInfo().username,
       host,
       report: command,
       ids,
