@@ -49,6 +49,7 @@ export const databaseChecks = [
   defineCheck(
     {
       id: "DB-002",
+      reads: ["migrations"],
       title: "No unapplied migrations",
       suite: "database",
       severity: "high",
@@ -96,6 +97,7 @@ export const databaseChecks = [
   defineCheck(
     {
       id: "DB-004",
+      reads: ["gunicorn-config"],
       title: "PostgreSQL has connection headroom for every Gunicorn thread",
       suite: "database",
       severity: "medium",

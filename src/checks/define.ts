@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ProbeContext } from "../probes/context.ts";
+import { PYTHON_READS, type ProbeContext, type PythonRead } from "../probes/context.ts";
 
 export const SUITES = ["service", "http", "database", "fs-permissions", "security", "performance"] as const;
 export const CheckId = z.string().regex(/^(SVC|HTTP|DB|FS|SEC|PERF)-\d{3}$/, "must look like SVC-001");
@@ -18,10 +18,29 @@ export const CheckMetaSchema = z
     fixId: z.string().optional(),
     // Checks whose failure makes this one meaningless: it is skipped as "blocked by <ID>".
     dependsOn: z.array(CheckId).default([]),
+    // What the check may read from the Python start beyond Django's settings (each costs start time; see PYTHON_READS).
+    reads: z.array(z.enum(PYTHON_READS)).default([]),
   })
   .strict();
 
 export type CheckMeta = z.infer<typeof CheckMetaSchema>;
+
+// What each suite's checks read from the Python start, known before the checks load so the start can begin while
+// they do (a unit test holds it to the checks' own `reads`). One start asked for more is cheaper than a second one.
+const SUITE_READS: Record<(typeof SUITES)[number] | "smoke", PythonRead[]> = {
+  smoke: ["gunicorn-config"],
+  service: ["gunicorn-config"],
+  http: ["gunicorn-config"],
+  database: ["gunicorn-config", "migrations"],
+  "fs-permissions": ["gunicorn-config"],
+  security: ["gunicorn-config", "check-deploy"],
+  performance: ["gunicorn-config"],
+};
+
+// What a run of these spec suites may read from the Python start (a -t filter only narrows it).
+export function readsOfSuites(suites: string[]): Set<PythonRead> {
+  return new Set(suites.flatMap((s) => SUITE_READS[s as keyof typeof SUITE_READS] ?? []));
+}
 
 // What a check saw. `observed` must say what was actually found, in words an operator understands.
 // `retryInMs`: the verdict may change on its own after that long (a service that has not yet run long enough to

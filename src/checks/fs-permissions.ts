@@ -288,6 +288,7 @@ export const fsChecks = [
   defineCheck(
     {
       id: "FS-007",
+      reads: ["gunicorn-config"],
       title: "Every path the app writes is writable by the service inside its sandbox",
       suite: "fs-permissions",
       severity: "critical",

@@ -156,6 +156,7 @@ export const httpChecks = [
   defineCheck(
     {
       id: "HTTP-002",
+      reads: ["gunicorn-config"],
       title: "Health endpoints answer healthy JSON through nginx",
       suite: "http",
       severity: "critical",
@@ -171,6 +172,7 @@ export const httpChecks = [
   defineCheck(
     {
       id: "HTTP-003",
+      reads: ["gunicorn-config"],
       title: "The Django admin login page renders",
       suite: "http",
       severity: "high",
@@ -190,6 +192,7 @@ export const httpChecks = [
   defineCheck(
     {
       id: "HTTP-004",
+      reads: ["gunicorn-config"],
       title: "The API refuses anonymous requests",
       suite: "http",
       severity: "critical",
@@ -209,6 +212,7 @@ export const httpChecks = [
   defineCheck(
     {
       id: "HTTP-005",
+      reads: ["gunicorn-config"],
       title: "A request with a Host that is not allowed is rejected",
       suite: "http",
       severity: "high",
@@ -249,6 +253,7 @@ export const httpChecks = [
   defineCheck(
     {
       id: "HTTP-007",
+      reads: ["gunicorn-config"],
       title: "nginx reaches Gunicorn (no 502/504)",
       suite: "http",
       severity: "critical",

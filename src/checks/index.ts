@@ -1,3 +1,4 @@
+import type { ProbeContext } from "../probes/context.ts";
 import type { Check } from "./define.ts";
 import { databaseChecks } from "./database.ts";
 import { fsChecks } from "./fs-permissions.ts";
@@ -16,6 +17,12 @@ export function checkById(id: string): Check {
   const c = byId.get(id);
   if (!c) throw new Error(`unknown check ID ${JSON.stringify(id)}`);
   return c;
+}
+
+// Narrows a run to these checks: probes skip what none of them reads (the Python start's costly parts).
+export function narrowTo(ctx: ProbeContext, ids: ReadonlySet<string>) {
+  ctx.scope = ids;
+  ctx.reads = new Set([...ids].flatMap((id) => byId.get(id)?.reads ?? []));
 }
 
 // Catalogue invariants, enforced at import: unique IDs, known dependencies, no cycles, and every critical

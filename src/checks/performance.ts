@@ -9,6 +9,7 @@ export const performanceChecks = [
   defineCheck(
     {
       id: "PERF-001",
+      reads: ["gunicorn-config"],
       title: "Health and API latency and error rate under a short load",
       suite: "performance",
       severity: "medium",
@@ -59,6 +60,7 @@ export const performanceChecks = [
   defineCheck(
     {
       id: "PERF-003",
+      reads: ["gunicorn-config"],
       title: "Gunicorn worker count fits the CPUs",
       suite: "performance",
       severity: "low",

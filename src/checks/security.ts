@@ -177,6 +177,7 @@ export const securityChecks = [
   defineCheck(
     {
       id: "SEC-005",
+      reads: ["gunicorn-config"],
       title: "The Server header does not leak a version",
       suite: "security",
       severity: "low",
@@ -230,6 +231,7 @@ export const securityChecks = [
   defineCheck(
     {
       id: "SEC-007",
+      reads: ["gunicorn-config"],
       fixId: "unit-dropin",
       title: "Gunicorn is bound to loopback or a unix socket",
       suite: "security",
@@ -323,6 +325,7 @@ export const securityChecks = [
   defineCheck(
     {
       id: "SEC-010",
+      reads: ["check-deploy"],
       title: "manage.py check --deploy is clean at the configured level",
       suite: "security",
       severity: "high",

@@ -275,6 +275,7 @@ export const serviceChecks = [
   defineCheck(
     {
       id: "SVC-008",
+      reads: ["gunicorn-config"],
       fixId: "unit-dropin",
       title: "Gunicorn worker and graceful timeouts are set",
       suite: "service",
@@ -423,6 +424,7 @@ export const serviceChecks = [
   defineCheck(
     {
       id: "SVC-015",
+      reads: ["gunicorn-config"],
       title: "The process listening on the Gunicorn address belongs to the unit",
       suite: "service",
       severity: "critical",

@@ -91,7 +91,7 @@ export async function discoverHost(t: Transport, opts: { service?: string } = {}
   // Then Django and Gunicorn as the service runs them: one Python start as its user, with its environment.
   const config = () => ConfigSchema.parse(Object.fromEntries(findings.filter((f) => !f.field.includes(".")).map((f) => [f.field, f.value])));
   const ctx = new ProbeContext(config(), t);
-  ctx.scope = new Set(["FS-007"]); // Gunicorn's loader and Django's settings; no check --deploy, no migrations
+  ctx.reads = new Set(["gunicorn-config"]); // and Django's settings; no check --deploy, no migrations
   const settings = await djangoSettings(ctx, notes);
   if (settings && settings.module !== settingsModule?.value) found("settingsModule", settings.module, "Django's settings as the service loads them");
 

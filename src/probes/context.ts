@@ -2,6 +2,11 @@ import type { Config } from "../config/schema.ts";
 import { redact } from "./redact.ts";
 import type { Transport } from "../transport/types.ts";
 
+// What a Python start as the service answers beyond Django's settings, each at a cost: Gunicorn's effective config
+// (its loader), `manage.py check --deploy`, `showmigrations --plan`. Checks declare the ones they read.
+export const PYTHON_READS = ["gunicorn-config", "check-deploy", "migrations"] as const;
+export type PythonRead = (typeof PYTHON_READS)[number];
+
 // Everything a probe needs, plus the per-run memo that lets one probe call serve many checks.
 export class ProbeContext {
   private readonly memo = new Map<string, Promise<unknown>>();
@@ -12,6 +17,8 @@ export class ProbeContext {
   secrets: string[] = [];
   // IDs of the checks this run reports (undefined: all); lets a probe skip work nobody will read.
   scope?: ReadonlySet<string>;
+  // What those checks read from the Python start (undefined: everything); set with `scope` (checks/index.ts narrowTo).
+  reads?: ReadonlySet<PythonRead>;
   constructor(
     readonly config: Config,
     readonly transport: Transport,

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { TransportError } from "../transport/types.ts";
-import type { ProbeContext } from "./context.ts";
+import type { ProbeContext, PythonRead } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 import { serviceUnit, workingDirectory } from "./systemd.ts";
 
@@ -119,31 +119,17 @@ export function parseFacts(stdout: string): Omit<Extract<ServiceFacts, { ran: tr
   return line ? JSON.parse(line.slice(MARKER.length)) : undefined;
 }
 
-// Checks that read Gunicorn's effective config. A hint only: one left out costs a second Python start
-// (gunicornSettings asks again when the first start skipped the loader), never a wrong answer.
-const READS_GUNICORN = ["SVC-008", "SEC-007", "DB-004", "PERF-003", "FS-007"];
-
-// Who reads `check --deploy` and `showmigrations` (asked for only then: without them, and without Gunicorn's
-// loader, the start reads Django's settings in about a quarter of the time; the smoke gate reads none of them).
-export const READS_CHECK = "SEC-010";
-export const READS_MIGRATIONS = "DB-002";
-
-// What a start must answer when the run reads the checks `reads` says yes to.
-function optionsFor(reads: (id: string) => boolean): StartOptions {
-  return { gunicorn: READS_GUNICORN.some(reads), check: reads(READS_CHECK), migrations: reads(READS_MIGRATIONS) };
+// What a start must answer for a run that reads `reads` (undefined: everything). Without Gunicorn's loader, `check
+// --deploy` and migrations, the start reads Django's settings in about a quarter of the time (the smoke gate's case).
+// A read left out costs one more start (gunicornFacts, serviceFacts' "more"), never a wrong answer.
+export function startOptions(reads: ReadonlySet<PythonRead> | undefined): StartOptions {
+  const has = (r: PythonRead) => !reads || reads.has(r);
+  return { gunicorn: has("gunicorn-config"), check: has("check-deploy"), migrations: has("migrations") };
 }
 
-// What the run's checks need from the start (no scope: everything).
+// What the run's checks need from the start.
 export function wanted(ctx: ProbeContext): StartOptions {
-  return optionsFor((id) => !ctx.scope || ctx.scope.has(id));
-}
-
-// Suites by check-ID prefix, so a run can be judged from its suite list before the checks are loaded.
-const SUITE_OF: Record<string, string> = { SVC: "service", HTTP: "http", DB: "database", FS: "fs-permissions", SEC: "security", PERF: "performance" };
-
-// What a run of these spec suites may need, known before the checks load (a -t filter only narrows it).
-export function wantedForSuites(suites: string[]): StartOptions {
-  return optionsFor((id) => suites.includes(SUITE_OF[id.split("-")[0] as string] as string));
+  return startOptions(ctx.reads);
 }
 
 // What each context's start asked for: a run that turns out to need more starts once more (never answers without).
@@ -168,7 +154,7 @@ export function serviceFacts(ctx: ProbeContext): Promise<ServiceFacts> {
   return ctx.once(key, () => startPython(ctx, enough ? (have ?? need) : need) as Promise<ServiceFacts>);
 }
 
-// A start for Gunicorn's config alone, when the run's one start did not load it (see READS_GUNICORN).
+// A start for Gunicorn's config alone, when the run's one start did not load it (a reader the run did not declare).
 export function gunicornFacts(ctx: ProbeContext): Promise<GunicornStart> {
   return ctx.once("python:gunicorn-facts", async () => {
     const f = await serviceFacts(ctx);

@@ -1,4 +1,4 @@
-import { catalogue } from "../checks/index.ts";
+import { catalogue, narrowTo } from "../checks/index.ts";
 import type { Config } from "../config/schema.ts";
 import { ProbeContext } from "../probes/context.ts";
 import { learnSecrets } from "../probes/secrets.ts";
@@ -13,7 +13,7 @@ export async function recheck(config: Config, makeTransport: () => Transport, id
   forgetServiceFacts();
   const scope = new Set(ids);
   const ctx = new ProbeContext(config, makeTransport());
-  ctx.scope = scope;
+  narrowTo(ctx, scope);
   try {
     await learnSecrets(ctx);
     const ev = new Evaluator(ctx, scope);

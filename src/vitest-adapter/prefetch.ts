@@ -1,9 +1,10 @@
+import { readsOfSuites } from "../checks/define.ts";
 import { loadConfig } from "../config/load.ts";
 import { hostBound, type Target } from "../fleet/targets.ts";
 import { ProbeContext } from "../probes/context.ts";
 import { serviceEnv } from "../probes/environment.ts";
 import { learnSecrets } from "../probes/secrets.ts";
-import { startServiceFactsEarly, wantedForSuites } from "../probes/service-facts.ts";
+import { startOptions, startServiceFactsEarly } from "../probes/service-facts.ts";
 import { showUnits } from "../probes/systemd.ts";
 import { openTransport } from "../transport/open.ts";
 import { inject } from "vitest";
@@ -59,7 +60,7 @@ export function runProbes(target?: Target): RunProbes {
     const secrets = learnSecrets(ctx);
     secrets.catch(() => {});
     const run = inject("ddvRun") as RunSelection | undefined;
-    if (run) startServiceFactsEarly(ctx, wantedForSuites(run.suites));
+    if (run) startServiceFactsEarly(ctx, startOptions(readsOfSuites(run.suites)));
     p = { ctx, secrets };
     probes.set(key, p);
   }

@@ -1,4 +1,5 @@
 import { writeFileSync } from "node:fs";
+import { narrowTo } from "../checks/index.ts";
 import type { Target } from "../fleet/targets.ts";
 import type { ProbeContext } from "../probes/context.ts";
 import { Evaluator } from "../runner/evaluate.ts";
@@ -15,8 +16,9 @@ export function session(target?: Target): Session {
   let s = sessions.get(key);
   if (!s) {
     const { ctx, secrets } = runProbes(target);
-    ctx.scope = runScope(target?.name);
-    s = { ctx, evaluator: new Evaluator(ctx, ctx.scope, undefined, { redOutsideFails: runFiltersNames() }), secrets };
+    const scope = runScope(target?.name);
+    narrowTo(ctx, scope);
+    s = { ctx, evaluator: new Evaluator(ctx, scope, undefined, { redOutsideFails: runFiltersNames() }), secrets };
     sessions.set(key, s);
   }
   return s;

@@ -4,8 +4,9 @@ import { GIT_HEAD, securityChecks } from "../../src/checks/security.ts";
 import { serviceChecks } from "../../src/checks/service.ts";
 import { pendingMigrations } from "../../src/probes/django.ts";
 import { argvOptions, bindPort, gunicornSettings, isLocalAddress, settingsFromArgv } from "../../src/probes/gunicorn.ts";
-import { forgetServiceFacts, gunicornArgv, parseFacts, serviceFacts, startServiceFactsEarly, wanted, wantedForSuites } from "../../src/probes/service-facts.ts";
-import { SUITES } from "../../src/checks/define.ts";
+import { forgetServiceFacts, gunicornArgv, parseFacts, serviceFacts, startOptions, startServiceFactsEarly, wanted } from "../../src/probes/service-facts.ts";
+import { readsOfSuites, SUITES } from "../../src/checks/define.ts";
+import { catalogue, narrowTo } from "../../src/checks/index.ts";
 import { checksOf } from "../../src/vitest-adapter/scope.ts";
 import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
@@ -222,7 +223,7 @@ describe("what a run asks the start for", () => {
   const optionsOf = (call: string[]) => JSON.parse(call.at(-1) as string) as Record<string, unknown>;
   test("the smoke gate asks for settings only; a check that reads Gunicorn's config gets a second start for it", async () => {
     const { t, ctx } = host({ stdout: SMOKE_SCOPE });
-    ctx.scope = new Set(["SEC-001", "SEC-002", "SVC-001"]);
+    narrowTo(ctx, new Set(["SEC-001", "SEC-002", "SVC-001"]));
     expect(await check("SEC-001").run(ctx)).toMatchObject({ pass: true });
     const starts = () => t.calls.filter((c) => c[0] === "setpriv");
     expect(starts().map(optionsOf)).toEqual([expect.objectContaining({ gunicorn: false, check: false, migrations: false })]);
@@ -234,22 +235,64 @@ describe("what a run asks the start for", () => {
   test("the early start (before the checks load) asks each suite for at least what its checks read", () => {
     for (const suite of ["smoke", ...SUITES]) {
       const { ctx } = host({ stdout: HEALTHY });
-      ctx.scope = new Set(checksOf(suite).map((c) => c.id));
+      narrowTo(ctx, new Set(checksOf(suite).map((c) => c.id)));
       const need = wanted(ctx);
-      const early = wantedForSuites([suite]);
-      expect({ suite, check: early.check || !need.check, migrations: early.migrations || !need.migrations }).toEqual({ suite, check: true, migrations: true });
+      const early = startOptions(readsOfSuites([suite]));
+      expect({
+        suite,
+        gunicorn: early.gunicorn || !need.gunicorn,
+        check: early.check || !need.check,
+        migrations: early.migrations || !need.migrations,
+      }).toEqual({
+        suite,
+        gunicorn: true,
+        check: true,
+        migrations: true,
+      });
     }
-    expect(wantedForSuites(["smoke"])).toEqual({ gunicorn: false, check: false, migrations: false });
+    // The gate: Gunicorn's config for FS-007's log files, never `check --deploy` or migrations.
+    expect(startOptions(readsOfSuites(["smoke"]))).toEqual({ gunicorn: true, check: false, migrations: false });
   });
 
   test("an early start that asked too little is followed by one that asks enough; one that asked enough is reused", async () => {
     const { t, ctx } = host({ stdout: HEALTHY });
     startServiceFactsEarly(ctx, { gunicorn: false, check: false, migrations: false });
-    ctx.scope = new Set(["SEC-010"]);
+    narrowTo(ctx, new Set(["SEC-010"]));
     await serviceFacts(ctx);
     await serviceFacts(ctx);
     const starts = t.calls.filter((c) => c[0] === "setpriv").map((c) => JSON.parse(c.at(-1) as string));
     expect(starts).toEqual([expect.objectContaining({ check: false }), expect.objectContaining({ check: true })]);
+  });
+
+  test("every check declares what it reads from the start: run alone, it needs one start and finds nothing unasked", async () => {
+    // The start answers only what it was asked (as src/probes/service-facts.py does): the healthy recording, cut down.
+    const [marker, json] = [HEALTHY.slice(0, HEALTHY.indexOf("{")), HEALTHY.slice(HEALTHY.indexOf("{"))];
+    const answer = (o: Record<string, unknown>) => {
+      const f = JSON.parse(json);
+      if (!o.gunicorn) f.gunicorn = { ok: false, notAsked: true, version: f.gunicorn.version, error: "gunicorn's config was not asked for" };
+      if (!o.check) f.django.check = null;
+      if (!o.migrations) f.django.migrations = null;
+      return `${marker}${JSON.stringify(f)}\n`;
+    };
+    const unasked: string[] = [];
+    for (const c of catalogue) {
+      forgetServiceFacts();
+      const { t, ctx } = host({ stdout: HEALTHY });
+      const run = t.run.bind(t);
+      let starts = 0;
+      t.run = async (argv, opts) => {
+        if (argv[0] !== "setpriv") return run(argv, opts);
+        starts++;
+        return { exitCode: 0, stdout: answer(optionsOf(argv)), stderr: "", durationMs: 1 };
+      };
+      narrowTo(ctx, new Set([c.id]));
+      const seen = await c.run(ctx).then(
+        (v) => v.observed,
+        (e: Error) => e.message,
+      );
+      if (starts > 1 || /not asked/.test(seen)) unasked.push(`${c.id}: ${starts} starts; ${seen.slice(0, 120)}`);
+    }
+    expect(unasked).toEqual([]);
   });
 
   test("a full run asks for everything in one start", async () => {
