@@ -1,19 +1,19 @@
+import type { ProbeContext } from "../../probes/context.ts";
 import { serviceUnit, unitName } from "../../probes/systemd.ts";
 import type { Transport } from "../../transport/types.ts";
 import { applyAction, type Undo } from "../actions.ts";
-import { BackupFolder } from "../backup.ts";
 import { describeAction } from "../describe.ts";
 import { EXIT, RemediateError } from "../errors.ts";
 import type { Action } from "../fix.ts";
 import { gunicornArgv } from "../../probes/service-facts.ts";
-import { SMOKE_IDS, freshContext, isRed, recheck } from "../recheck.ts";
+import { SMOKE_IDS, isRed, recheck } from "../recheck.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 import { baselineActions } from "./baseline.ts";
-import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
-import { StepLog } from "./steps.ts";
+import { type Outcome, runPlaybook, type Session } from "./frame.ts";
+import type { StepLog } from "./steps.ts";
 import { cgroupOfUnit } from "./cgroup.ts";
-import { killLeftovers, showProp } from "./restart.ts";
-import { playbookVerifies, waitSmoke } from "./wait.ts";
+import { killLeftovers, showProp } from "./unit-steps.ts";
+import { playbookVerifies, waitStep } from "./wait.ts";
 import { gatherUnitFacts } from "./unit-facts.ts";
 import { NEUTRAL_DROPIN, renderUnit } from "./unit-file.ts";
 import { explainChanges } from "./unit-why.ts";
@@ -47,7 +47,7 @@ function stepName(a: Action): string {
 }
 
 // The whole reset as actions: permissions baseline, the unit, emptied drop-ins, reload, verify, enable, pre-flight, restart.
-async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnType<typeof freshContext>>) {
+async function planReset(o: EmergencyOptions, t: Transport, ctx: ProbeContext) {
   const { config } = o;
   const id = unitName(config.service);
   const unit = await serviceUnit(ctx);
@@ -119,10 +119,9 @@ async function planReset(o: EmergencyOptions, t: Transport, ctx: Awaited<ReturnT
 export async function emergencyReset(o: EmergencyOptions): Promise<number> {
   const { config, say } = o;
   const verifies = playbookVerifies(config);
-  const t = o.transport();
-  const ctx = await freshContext(config, t);
-  try {
-    const { id, unit, socket, actions, notes } = await planReset(o, t, ctx);
+  return runPlaybook(o, { command: "emergency-reset", ids: SMOKE_IDS, unfinished: "failed" }, async (ctx, t) => {
+    const plan = await planReset(o, t, ctx);
+    const { id, unit, actions, notes } = plan;
     say(`emergency-reset of ${id} (${unit.loadState}, ${unit.activeState}/${unit.subState}): the plan`);
     for (const [i, a] of actions.entries()) {
       if (a.kind === "unit" && a.verb === "start" && a.unit === id)
@@ -142,87 +141,69 @@ export async function emergencyReset(o: EmergencyOptions): Promise<number> {
       say("not applied: nothing was changed");
       return EXIT.partial;
     }
-    const release = await lockFor(t, "emergency-reset");
-    const log = new StepLog(say, () => ctx.secrets);
-    let backup: BackupFolder | undefined;
-    let result = "failed";
-    let reason: string | undefined;
-    try {
-      const wasActive = ["active", "activating", "reloading"].includes(unit.activeState);
-      const before = await recheck(config, o.transport, SMOKE_IDS);
-      backup = await BackupFolder.create(t);
-      await backup.declare("emergency-reset", { files: [...new Set(actions.flatMap((a) => ("path" in a ? [a.path] : [])))], units: [id] });
-      say(`applying (backups in ${backup.dir}):`);
-      const env = await playbookApplyEnv(config, o.transport, t, backup, ctx, "emergency-reset");
-      const undo: Undo[] = [];
-      let failed = false;
-      for (const a of actions) {
-        if (a.kind === "unit" && a.verb === "start" && a.unit === id) {
-          // A clean start: the old processes stopped and nothing of theirs left holding the port.
-          await log.run(`stop ${id}`, async () => void (await t.run(["systemctl", "stop", "--", id], { timeoutMs: config.timeouts.commandMs * 6 })));
-          const cgroup = (await showProp(t, id, "ControlGroup")) || cgroupOfUnit(await showProp(t, id, "Slice"), id);
-          await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
-        }
-        const rec = await log.run(stepName(a), async () => {
-          await applyAction(a, env, (u) => undo.push(u));
-        });
-        if (rec.result === "failed") {
-          failed = true;
-          reason = `${rec.name}: ${rec.detail}`;
-          break;
-        }
-      }
-      if (!failed) {
-        const rec = await log.run(`wait for ${verifies.join(", ")}`, async () => {
-          const w = await waitSmoke(config, o.transport, verifies, config.remediation.restartWaitSeconds);
-          if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
-          throw new Error(
-            `still red after ${w.seconds.toFixed(0)} s: ` +
-              `${w.red.map((r) => `${r.id}: ${r.observed.slice(0, 200)}`).join("; ")}${w.why ? `; crash cause: ${w.why}` : ""}`,
-          );
-        });
-        if (rec.result === "failed") {
-          failed = true;
-          reason = `${rec.name}: ${rec.detail}`;
-        }
-      }
-      if (!failed) {
-        let regressed: string[] = [];
-        await log.run("smoke checks after the reset", async () => {
-          const after = await recheck(config, o.transport, SMOKE_IDS);
-          regressed = SMOKE_IDS.filter((i) => !isRed(before.get(i)) && isRed(after.get(i)));
-          const stillRed = SMOKE_IDS.filter((i) => isRed(after.get(i)));
-          if (regressed.length) throw new Error(`turned red: ${regressed.map((i) => `${i} (${after.get(i)?.observed.slice(0, 160)})`).join("; ")}`);
-          return stillRed.length ? `${stillRed.join(", ")} were red before and still are (not the unit's doing)` : `all ${SMOKE_IDS.length} pass`;
-        });
-        if (regressed.length) {
-          failed = true;
-          reason = `the reset turned ${regressed.join(", ")} red`;
-        }
-      }
-      if (failed) {
-        say("rolling back:");
-        await rollBack(t, id, undo, wasActive, log, config.timeouts.commandMs, socket);
-        const now = await recheck(config, o.transport, verifies);
-        say(`  after the rollback: ${verifies.filter((i) => isRed(now.get(i))).join(", ") || "no service smoke check"} red`);
-        result = "rolled back";
-      } else result = "verified";
-    } finally {
-      await auditPlaybook(ctx, "emergency-reset", SMOKE_IDS, result, log, backup, reason).catch((err: unknown) =>
-        say(`  could not write the audit log: ${(err as Error).message}`),
-      );
-      await release();
-    }
-    say(
-      result === "verified"
-        ? `🔄 emergency reset: ${id} is green; what it replaced is in ${backup?.dir}`
-        : `emergency reset ROLLED BACK: ${reason}; files restored from ${backup?.dir}`,
-    );
-    return result === "verified" ? EXIT.ok : EXIT.partial;
-  } finally {
-    await ctx.close();
-  }
+    return (session) => reset(o, session, plan, verifies);
+  });
 }
+
+// The reset's steps, under the lock: the planned actions, the wait, the smoke checks; a rollback when one fails.
+async function reset(o: EmergencyOptions, s: Session, plan: ResetPlan, verifies: string[]): Promise<Outcome> {
+  const { config, say } = o;
+  const { t, log } = s;
+  const { id, unit, socket, actions } = plan;
+  const wasActive = ["active", "activating", "reloading"].includes(unit.activeState);
+  const before = await recheck(config, o.transport, SMOKE_IDS);
+  const backup = await s.backup();
+  await backup.declare("emergency-reset", { files: [...new Set(actions.flatMap((a) => ("path" in a ? [a.path] : [])))], units: [id] });
+  say(`applying (backups in ${backup.dir}):`);
+  const env = await s.applyEnv();
+  const undo: Undo[] = [];
+  let failed = false;
+  for (const a of actions) {
+    if (a.kind === "unit" && a.verb === "start" && a.unit === id) {
+      // A clean start: the old processes stopped and nothing of theirs left holding the port.
+      await log.run(`stop ${id}`, async () => void (await t.run(["systemctl", "stop", "--", id], { timeoutMs: config.timeouts.commandMs * 6 })));
+      const cgroup = (await showProp(t, id, "ControlGroup")) || cgroupOfUnit(await showProp(t, id, "Slice"), id);
+      await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
+    }
+    const rec = await log.run(stepName(a), async () => {
+      await applyAction(a, env, (u) => undo.push(u));
+    });
+    if (rec.result === "failed") {
+      failed = true;
+      s.reason = `${rec.name}: ${rec.detail}`;
+      break;
+    }
+  }
+  if (!failed) {
+    const rec = await waitStep(log, config, o.transport, verifies);
+    if (rec.result === "failed") {
+      failed = true;
+      s.reason = `${rec.name}: ${rec.detail}`;
+    }
+  }
+  if (!failed) {
+    let regressed: string[] = [];
+    await log.run("smoke checks after the reset", async () => {
+      const after = await recheck(config, o.transport, SMOKE_IDS);
+      regressed = SMOKE_IDS.filter((i) => !isRed(before.get(i)) && isRed(after.get(i)));
+      const stillRed = SMOKE_IDS.filter((i) => isRed(after.get(i)));
+      if (regressed.length) throw new Error(`turned red: ${regressed.map((i) => `${i} (${after.get(i)?.observed.slice(0, 160)})`).join("; ")}`);
+      return stillRed.length ? `${stillRed.join(", ")} were red before and still are (not the unit's doing)` : `all ${SMOKE_IDS.length} pass`;
+    });
+    if (regressed.length) {
+      failed = true;
+      s.reason = `the reset turned ${regressed.join(", ")} red`;
+    }
+  }
+  if (!failed) return { green: true, result: "verified", message: `🔄 emergency reset: ${id} is green; what it replaced is in ${backup.dir}` };
+  say("rolling back:");
+  await rollBack(t, id, undo, wasActive, log, config.timeouts.commandMs, socket);
+  const now = await recheck(config, o.transport, verifies);
+  say(`  after the rollback: ${verifies.filter((i) => isRed(now.get(i))).join(", ") || "no service smoke check"} red`);
+  return { green: false, result: "rolled back", message: `emergency reset ROLLED BACK: ${s.reason}; files restored from ${backup.dir}` };
+}
+
+type ResetPlan = Awaited<ReturnType<typeof planReset>>;
 
 // Restores every file (newest change first), reloads systemd, and puts the service back as it was (running or not).
 async function rollBack(t: Transport, id: string, undo: Undo[], wasActive: boolean, log: StepLog, commandMs: number, socket?: SocketPlan) {

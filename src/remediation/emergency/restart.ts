@@ -2,20 +2,17 @@ import { parseEndpoint } from "../../probes/endpoint.ts";
 import type { Config } from "../../config/schema.ts";
 import { argvOptions, bindPort } from "../../probes/gunicorn.ts";
 import { siteUpstreams } from "../../probes/nginx-sites.ts";
-import { showProperties } from "../../probes/systemctl-show.ts";
 import { serviceUnit, socketUnit, unitName, type Unit } from "../../probes/systemd.ts";
-import type { Transport } from "../../transport/types.ts";
-import { BackupFolder, must } from "../backup.ts";
+import { must } from "../backup.ts";
 import { inspectPaths, pinned, RefusedError } from "../pinned.ts";
 import { EXIT, RemediateError } from "../errors.ts";
-import { freshContext } from "../recheck.ts";
 import { cgroupOfUnit, cgroupPids } from "./cgroup.ts";
+import { type Outcome, runPlaybook, type Session } from "./frame.ts";
 import { ensurePostgresql } from "./postgres.ts";
 import { describeHolder, portHolders, socketHolders, stopStale } from "./port-holders.ts";
-import { describeProc, procInfo, projectGunicorns, waitGone } from "./procs.ts";
-import { auditPlaybook, lockFor, playbookApplyEnv } from "./session.ts";
-import { StepLog, type StepOutcome } from "./steps.ts";
-import { playbookVerifies, waitSmoke } from "./wait.ts";
+import { describeProc, procInfo, projectGunicorns } from "./procs.ts";
+import { killLeftovers, showProp, startUnit } from "./unit-steps.ts";
+import { playbookVerifies, waitStep } from "./wait.ts";
 import type { EmergencyOptions } from "../emergency.ts";
 
 // The TCP ports the service needs: the configured Gunicorn URL's and every --bind of the unit's ExecStart (Gunicorn's
@@ -37,28 +34,6 @@ export function pidFiles(unit: Pick<Unit, "execStart">, pidFileProp: string): st
   return [...new Set([pidFileProp, ...fromArgv].filter(Boolean))];
 }
 
-// Kills what a stopped unit left in its own cgroup (systemd may fail to, e.g. in a container): systemctl kill first,
-// then SIGKILL to each PID the cgroup still lists. Nothing outside the cgroup is touched.
-export async function killLeftovers(t: Transport, id: string, cgroup: string): Promise<StepOutcome> {
-  const left = await cgroupPids(t, cgroup);
-  if (!left.length) return { result: "skipped", detail: "the unit's cgroup is empty" };
-  const who = (await Promise.all(left.map((p) => procInfo(t, p)))).filter((p) => p !== undefined).map(describeProc);
-  await t.run(["systemctl", "kill", "--kill-who=all", "--signal=SIGKILL", "--", id]);
-  let still = await waitGone(t, left, 3000);
-  const listed = new Set(await cgroupPids(t, cgroup));
-  still = still.filter((p) => listed.has(p));
-  if (still.length) await t.run(["kill", "-KILL", ...still.map(String)]);
-  still = (await waitGone(t, still, 3000)).filter((p) => listed.has(p));
-  if (still.length) throw new Error(`pid ${still.join(", ")} of the unit's cgroup survived SIGKILL`);
-  return { detail: `killed ${who.length}: ${who.join(", ")}` };
-}
-
-// One property of one unit ("" when systemd printed none).
-export async function showProp(t: Transport, unit: string, prop: string): Promise<string> {
-  const [shown] = await showProperties(t, [unit], [prop]);
-  return shown?.one(prop).trim() ?? "";
-}
-
 const STEPS = [
   "stop the unit",
   "kill what is left in the unit's own cgroup (nothing outside it)",
@@ -73,10 +48,9 @@ const STEPS = [
 // emergency-restart: stop, clean up what only this unit left behind, bring PostgreSQL up, start, and prove it.
 export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
   const { config, say } = o;
-  const t = o.transport();
-  const ctx = await freshContext(config, t);
   const id = unitName(config.service);
-  try {
+  const verifies = playbookVerifies(config);
+  return runPlaybook(o, { command: "emergency-restart", ids: verifies, unfinished: "not green" }, async (ctx) => {
     const unit = await serviceUnit(ctx);
     if (unit.loadState !== "loaded")
       throw new RemediateError(`${id} is ${unit.loadState || "unknown"}: there is nothing to restart (emergency-reset installs the unit)`, EXIT.partial);
@@ -86,127 +60,100 @@ export async function emergencyRestart(o: EmergencyOptions): Promise<number> {
       say("dry run: nothing was changed");
       return EXIT.ok;
     }
-    const release = await lockFor(t, "emergency-restart");
-    const log = new StepLog(say, () => ctx.secrets);
-    let backup: BackupFolder | undefined;
-    let result = "not green";
-    let reason: string | undefined;
-    const verifies = playbookVerifies(config);
-    try {
-      backup = await BackupFolder.create(t);
-      const applyEnv = await playbookApplyEnv(config, o.transport, t, backup, ctx, "emergency-restart");
-      const cgroup = unit.controlGroup || cgroupOfUnit(await showProp(t, id, "Slice"), id);
-      const pidFileProp = await showProp(t, id, "PIDFile");
-      // The service's ports, and the port nginx sends the site's visitors to (a stray holding it is named too).
-      const upstream = ((await siteUpstreams(ctx)) ?? []).flatMap((t) => ("port" in t ? [t.port] : []));
-      const ports = [...new Set([...servicePorts(config, unit), ...upstream])];
-      // Socket activation: the socket unit holds the listener; it is (re)started before the service.
-      const sock = await socketUnit(ctx);
-      const mine = new Set(await cgroupPids(t, cgroup));
+    return (session) => restart(o, session, unit, verifies);
+  });
+}
 
-      await log.run(`stop ${id}`, async () => {
-        await must(t, ["systemctl", "stop", "--", id]);
-        return `${id} is ${await showProp(t, id, "ActiveState")}`;
-      });
-      await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
-      await log.run("remove a stale pid file", async () => {
-        const files = pidFiles(unit, pidFileProp);
-        const found = [];
-        // The pid file's directory is often the service's own (RuntimeDirectory=): looked at without following links,
-        // and a link there is removed itself (never its target, never read).
-        const seen = await inspectPaths(t, files);
-        for (const f of files) {
-          const i = seen.get(f);
-          if (!i || i.kind === "missing") continue;
-          if (i.kind === "refused") throw new RefusedError(i.why);
-          if (i.kind === "link") {
-            await pinned(t, { op: "remove", path: f, expect: { dev: i.dev, ino: i.ino } });
-            found.push(`${f} (a symbolic link${i.target ? ` to ${i.target}` : ""}, removed itself; its target untouched)`);
-            continue;
-          }
-          const pid = Number((await t.readFile(f).catch(() => "")).trim());
-          const p = pid > 0 ? await procInfo(t, pid) : undefined;
-          const e = await (backup as BackupFolder).save(f, "emergency-restart");
-          await pinned(t, { op: "remove", path: f, expect: { dev: e.dev as number, ino: e.ino as number } });
-          found.push(`${f} (it named ${pid > 0 ? `pid ${pid}, ${p ? `now ${describeProc(p)}` : "which is gone"}` : "no pid"})`);
-        }
-        if (!found.length) return { result: "skipped", detail: files.length ? `none left: ${files.join(", ")}` : "the unit names no pid file" };
-        return `removed ${found.join("; ")}`;
-      });
-      await log.run(ports.length ? `free port ${ports.join(", ")}` : "free TCP ports", async () => {
-        if (!ports.length) return { result: "skipped", detail: "Gunicorn binds no TCP port (unix sockets only)" };
-        const holders = await portHolders(config, t, ports);
-        if (!holders.length) return `nothing else listens on port ${ports.join(", ")}`;
-        const said: string[] = [];
-        let refused = false;
-        for (const h of holders) {
-          if (h.kind === "foreign") {
-            refused = true;
-            said.push(`${describeHolder(h)}; not killed: stop it yourself if it should not run`);
-          } else said.push(`${describeHolder(h)}; ${await stopStale(t, h, 10_000)}`);
-        }
-        return { result: refused ? "refused" : "ok", detail: said.join(" | ") };
-      });
-      // Unix sockets Gunicorn binds itself (under socket activation systemd holds the socket): a Gunicorn started by
-      // hand may still serve an older socket at that path, named (and stopped when it is this project's) like a port holder.
-      const paths = sock ? [] : (argvOptions(unit.execStart?.argv.slice(1) ?? []).bind ?? []).flatMap((b) => (b.startsWith("unix:") ? [b.slice(5)] : []));
-      if (paths.length)
-        await log.run(`free unix socket ${paths.join(", ")}`, async () => {
-          const holders = await socketHolders(config, t, paths);
-          if (!holders.length) return `nothing else listens on ${paths.join(", ")}`;
-          const said: string[] = [];
-          for (const h of holders)
-            said.push(h.kind === "foreign" ? `${describeHolder(h)}; not killed` : `${describeHolder(h)}; ${await stopStale(t, h, 10_000)}`);
-          return { result: holders.some((h) => h.kind === "foreign") ? "refused" : "ok", detail: said.join(" | ") };
-        });
-      await log.run("PostgreSQL is up", () => ensurePostgresql(ctx, config, t, applyEnv));
-      await log.run("systemctl daemon-reload", async () => void (await must(t, ["systemctl", "daemon-reload"])));
-      if (sock)
-        await log.run(`start ${sock.id} (it starts ${id} on a connection)`, async () => {
-          await t.run(["systemctl", "reset-failed", "--", sock.id]);
-          const r = await t.run(["systemctl", "start", "--", sock.id], { timeoutMs: config.timeouts.commandMs * 3 });
-          if (r.exitCode !== 0) throw new Error(`systemctl start exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
-          return `${sock.id} is ${await showProp(t, sock.id, "ActiveState")}`;
-        });
-      await log.run(`start ${id}`, async () => {
-        await t.run(["systemctl", "reset-failed", "--", id]); // a crash loop may have hit the start limit
-        const r = await t.run(["systemctl", "start", "--", id], { timeoutMs: config.timeouts.commandMs * 3 });
-        if (r.exitCode !== 0) throw new Error(`systemctl start exited ${r.exitCode}: ${r.stderr.trim().split("\n").slice(-1)[0] ?? ""}`);
-        return `${id} is ${await showProp(t, id, "ActiveState")}`;
-      });
-      const others = (await projectGunicorns(t, config)).filter((p) => !mine.has(p.pid) && p.unit !== id);
-      const waited = await log.run(`wait for ${verifies.join(", ")}`, async () => {
-        const w = await waitSmoke(config, o.transport, verifies, config.remediation.restartWaitSeconds);
-        if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
-        const red = w.red.map((r) => `${r.id} ${r.status}: ${r.observed.slice(0, 200)}`).join("; ");
-        throw new Error(
-          `still red after ${w.seconds.toFixed(0)} s (limit ${config.remediation.restartWaitSeconds} s): ${red}${w.why ? `; crash cause: ${w.why}` : ""}`,
-        );
-      });
-      const survivors = [];
-      for (const p of others) if (await procInfo(t, p.pid)) survivors.push(p);
-      // By pid: a master before its workers, the same order every run.
-      survivors.sort((a, b) => a.pid - b.pid);
-      if (survivors.length) say(`  left alone (not in ${id}'s cgroup, not holding its ports): ${survivors.map(describeProc).join(", ")}`);
-      result = waited.result === "ok" && !log.troubled ? "green" : "not green";
-      reason =
-        log.steps
-          .filter((s) => s.result === "failed" || s.result === "refused")
-          .map((s) => `${s.name}: ${s.detail}`)
-          .join(" | ") || undefined;
-    } finally {
-      await auditPlaybook(ctx, "emergency-restart", verifies, result, log, backup, reason).catch((err: unknown) =>
-        say(`  could not write the audit log: ${(err as Error).message}`),
-      );
-      await release();
+// The restart's steps, under the lock.
+async function restart(o: EmergencyOptions, s: Session, unit: Unit, verifies: string[]): Promise<Outcome> {
+  const { config, say } = o;
+  const { ctx, t, log } = s;
+  const id = unitName(config.service);
+  const backup = await s.backup();
+  const applyEnv = await s.applyEnv();
+  const cgroup = unit.controlGroup || cgroupOfUnit(await showProp(t, id, "Slice"), id);
+  const pidFileProp = await showProp(t, id, "PIDFile");
+  // The service's ports, and the port nginx sends the site's visitors to (a stray holding it is named too).
+  const upstream = ((await siteUpstreams(ctx)) ?? []).flatMap((t) => ("port" in t ? [t.port] : []));
+  const ports = [...new Set([...servicePorts(config, unit), ...upstream])];
+  // Socket activation: the socket unit holds the listener; it is (re)started before the service.
+  const sock = await socketUnit(ctx);
+  const mine = new Set(await cgroupPids(t, cgroup));
+
+  await log.run(`stop ${id}`, async () => {
+    await must(t, ["systemctl", "stop", "--", id]);
+    return `${id} is ${await showProp(t, id, "ActiveState")}`;
+  });
+  await log.run(`kill what is left in ${cgroup}`, () => killLeftovers(t, id, cgroup));
+  await log.run("remove a stale pid file", async () => {
+    const files = pidFiles(unit, pidFileProp);
+    const found = [];
+    // The pid file's directory is often the service's own (RuntimeDirectory=): looked at without following links,
+    // and a link there is removed itself (never its target, never read).
+    const seen = await inspectPaths(t, files);
+    for (const f of files) {
+      const i = seen.get(f);
+      if (!i || i.kind === "missing") continue;
+      if (i.kind === "refused") throw new RefusedError(i.why);
+      if (i.kind === "link") {
+        await pinned(t, { op: "remove", path: f, expect: { dev: i.dev, ino: i.ino } });
+        found.push(`${f} (a symbolic link${i.target ? ` to ${i.target}` : ""}, removed itself; its target untouched)`);
+        continue;
+      }
+      const pid = Number((await t.readFile(f).catch(() => "")).trim());
+      const p = pid > 0 ? await procInfo(t, pid) : undefined;
+      const e = await backup.save(f, "emergency-restart");
+      await pinned(t, { op: "remove", path: f, expect: { dev: e.dev as number, ino: e.ino as number } });
+      found.push(`${f} (it named ${pid > 0 ? `pid ${pid}, ${p ? `now ${describeProc(p)}` : "which is gone"}` : "no pid"})`);
     }
-    say(
-      result === "green"
-        ? `🚑 emergency restart: ${id} is green (${verifies.join(", ")} pass)`
-        : `emergency restart: ${id} is NOT green: ${reason ?? "see above"}`,
-    );
-    return result === "green" ? EXIT.ok : EXIT.partial;
-  } finally {
-    await ctx.close();
-  }
+    if (!found.length) return { result: "skipped", detail: files.length ? `none left: ${files.join(", ")}` : "the unit names no pid file" };
+    return `removed ${found.join("; ")}`;
+  });
+  await log.run(ports.length ? `free port ${ports.join(", ")}` : "free TCP ports", async () => {
+    if (!ports.length) return { result: "skipped", detail: "Gunicorn binds no TCP port (unix sockets only)" };
+    const holders = await portHolders(config, t, ports);
+    if (!holders.length) return `nothing else listens on port ${ports.join(", ")}`;
+    const said: string[] = [];
+    let refused = false;
+    for (const h of holders) {
+      if (h.kind === "foreign") {
+        refused = true;
+        said.push(`${describeHolder(h)}; not killed: stop it yourself if it should not run`);
+      } else said.push(`${describeHolder(h)}; ${await stopStale(t, h, 10_000)}`);
+    }
+    return { result: refused ? "refused" : "ok", detail: said.join(" | ") };
+  });
+  // Unix sockets Gunicorn binds itself (under socket activation systemd holds the socket): a Gunicorn started by
+  // hand may still serve an older socket at that path, named (and stopped when it is this project's) like a port holder.
+  const paths = sock ? [] : (argvOptions(unit.execStart?.argv.slice(1) ?? []).bind ?? []).flatMap((b) => (b.startsWith("unix:") ? [b.slice(5)] : []));
+  if (paths.length)
+    await log.run(`free unix socket ${paths.join(", ")}`, async () => {
+      const holders = await socketHolders(config, t, paths);
+      if (!holders.length) return `nothing else listens on ${paths.join(", ")}`;
+      const said: string[] = [];
+      for (const h of holders) said.push(h.kind === "foreign" ? `${describeHolder(h)}; not killed` : `${describeHolder(h)}; ${await stopStale(t, h, 10_000)}`);
+      return { result: holders.some((h) => h.kind === "foreign") ? "refused" : "ok", detail: said.join(" | ") };
+    });
+  await log.run("PostgreSQL is up", () => ensurePostgresql(ctx, config, t, applyEnv));
+  await log.run("systemctl daemon-reload", async () => void (await must(t, ["systemctl", "daemon-reload"])));
+  if (sock) await log.run(`start ${sock.id} (it starts ${id} on a connection)`, () => startUnit(t, config, sock.id));
+  await log.run(`start ${id}`, () => startUnit(t, config, id));
+  const others = (await projectGunicorns(t, config)).filter((p) => !mine.has(p.pid) && p.unit !== id);
+  const waited = await waitStep(log, config, o.transport, verifies);
+  const survivors = [];
+  for (const p of others) if (await procInfo(t, p.pid)) survivors.push(p);
+  // By pid: a master before its workers, the same order every run.
+  survivors.sort((a, b) => a.pid - b.pid);
+  if (survivors.length) say(`  left alone (not in ${id}'s cgroup, not holding its ports): ${survivors.map(describeProc).join(", ")}`);
+  const green = waited.result === "ok" && !log.troubled;
+  s.reason =
+    log.steps
+      .filter((r) => r.result === "failed" || r.result === "refused")
+      .map((r) => `${r.name}: ${r.detail}`)
+      .join(" | ") || undefined;
+  return {
+    green,
+    result: green ? "green" : "not green",
+    message: green ? `🚑 emergency restart: ${id} is green (${verifies.join(", ")} pass)` : `emergency restart: ${id} is NOT green: ${s.reason ?? "see above"}`,
+  };
 }

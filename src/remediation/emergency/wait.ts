@@ -5,6 +5,7 @@ import { serviceUnit } from "../../probes/systemd.ts";
 import type { Outcome } from "../../runner/evaluate.ts";
 import type { Transport } from "../../transport/types.ts";
 import { freshContext, isRed, recheck } from "../recheck.ts";
+import type { StepLog, StepRecord } from "./steps.ts";
 
 export type WaitResult = { green: boolean; red: Outcome[]; why?: string; seconds: number };
 
@@ -52,4 +53,16 @@ export async function explain(config: Config, mk: () => Transport): Promise<stri
   } finally {
     t.close();
   }
+}
+
+// The playbooks' "wait for <checks>" step: green within the restart wait, else failed, naming the red checks (with
+// their status), the wait limit and the crash cause.
+export function waitStep(log: StepLog, config: Config, mk: () => Transport, ids: string[]): Promise<StepRecord> {
+  const limit = config.remediation.restartWaitSeconds;
+  return log.run(`wait for ${ids.join(", ")}`, async () => {
+    const w = await waitSmoke(config, mk, ids, limit);
+    if (w.green) return `all pass after ${w.seconds.toFixed(1)} s`;
+    const red = w.red.map((r) => `${r.id} ${r.status}: ${r.observed.slice(0, 200)}`).join("; ");
+    throw new Error(`still red after ${w.seconds.toFixed(0)} s (limit ${limit} s): ${red}${w.why ? `; crash cause: ${w.why}` : ""}`);
+  });
 }
