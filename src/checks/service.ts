@@ -64,9 +64,23 @@ export async function crashLoopNow(ctx: ProbeContext, u: Unit, steadySeconds: nu
   const max = ctx.config.thresholds.maxRestarts;
   if (u.nRestarts <= max) return { steady: true };
   if (u.activeState !== "active" || u.subState !== "running") return { steady: false, note: `${u.nRestarts} automatic restarts, and it is not running` };
-  const age = await processAgeSeconds(ctx, u.mainPid);
+  let age = await processAgeSeconds(ctx, u.mainPid);
   if (age === undefined) return { steady: false, note: `${u.nRestarts} automatic restarts, and its main process (${u.mainPid}) is gone` };
-  const ran = `current run ${Math.floor(age)} s old`;
+  // A young run is watched (bounded) until it has lasted steadySeconds or ends: a loop's runs end sooner.
+  const first = age;
+  const deadline = performance.now() + (Math.min(ctx.config.thresholds.crashWatchSeconds, steadySeconds - age) + 1) * 1000;
+  while (age < steadySeconds && performance.now() < deadline && ctx.config.thresholds.crashWatchSeconds > 0) {
+    const pause = Math.min(1000, Math.max(50, (steadySeconds - age) * 1000));
+    await new Promise((r) => setTimeout(r, pause));
+    const now = await processAgeSeconds(ctx, u.mainPid);
+    if (now === undefined)
+      return {
+        steady: false,
+        note: `${u.nRestarts} automatic restarts, and its main process (${u.mainPid}) ended while watched, after ${Math.floor(age)} s or more of running`,
+      };
+    age = now;
+  }
+  const ran = `current run ${Math.floor(age)} s old${age > first + 0.5 ? `, watched for ${Math.round(age - first)} s` : ""}`;
   if (age >= steadySeconds)
     return { steady: true, note: `${u.nRestarts} automatic restarts since the last manual start, none in the last ${steadySeconds} s (${ran}): recovered` };
   return {
@@ -143,7 +157,8 @@ export const serviceChecks = [
       smoke: true,
       expects:
         "not waiting to be restarted (SubState is not auto-restart); after more than thresholds.maxRestarts automatic restarts, " +
-        "the current run has lasted thresholds.steadySeconds (a crash loop now, not a count since the last manual start; " +
+        "the current run has lasted thresholds.steadySeconds, a younger run being watched until it has or ends " +
+        "(a crash loop now, not a count since the last manual start; " +
         "a failure names the cause found in the journal of the last failed starts and the end of Gunicorn's error log)",
       recommendation:
         "The app dies after start: fix the cause named above " +

@@ -106,6 +106,9 @@ export const ConfigSchema = z
         maxRestarts: z.number().int().nonnegative().default(0),
         // After more than maxRestarts automatic restarts, how long the current run must last to count as recovered.
         steadySeconds: z.number().positive().default(30),
+        // How long SVC-003 watches a younger run before judging it (0: judge at once, as not yet steady): one transient
+        // failure that recovered then passes, and a loop shows itself by ending again.
+        crashWatchSeconds: z.number().nonnegative().default(30),
         securityExposure: z.number().min(0).max(10).default(5.0),
         checkDeployFailLevel: z.enum(["ERROR", "WARNING"]).default("ERROR"),
         checkDeployIgnore: z.array(z.string()).default([]),
