@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type { Task } from "@vitest/runner";
 import type { TestModule } from "vitest/node";
-import { JUnitReporter } from "vitest/reporters";
+import { JUnitReporter } from "vitest/node";
 
 // vitest's JUnit XML, keeping two facts it drops: a check that could not be checked is an <error> (counted in errors=,
 // not failures=), and a skip says why (<skipped message="...">). Works through vitest's own writeTasks and
