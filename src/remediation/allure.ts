@@ -1,7 +1,9 @@
 import { createHash, randomUUID } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { catalogue } from "../checks/index.ts";
 import { redact } from "../probes/redact.ts";
+import { ALLURE_SEVERITY } from "../report/severity.ts";
 import type { Outcome } from "../runner/evaluate.ts";
 import type { ReportedCheck } from "./report.ts";
 
@@ -20,6 +22,14 @@ export type RunRecord = {
 };
 
 const STATUS: Record<string, string> = { verified: "passed", "rolled back": "failed", failed: "failed" };
+const ORDER = ["critical", "high", "medium", "low"] as const;
+const severityOf = new Map(catalogue.map((c) => [c.id, c.severity]));
+
+// The Allure severity of a step: its gravest check's, as the checks' own results carry it (none for unknown IDs).
+function severityLabel(ids: string[]): Array<[string, string]> {
+  const top = ORDER.find((sev) => ids.some((id) => severityOf.get(id) === sev));
+  return top ? [["severity", ALLURE_SEVERITY[top]]] : [];
+}
 
 // Allure results of one remediation run (one result per step, plus one for the manual steps), beside the
 // validator's in the same allure-results folder, so `npm run report` shows what was done about each finding.
@@ -69,7 +79,7 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       stage: "finished",
       start: s.start,
       stop: s.stop,
-      labels: labels([["story", s.fix]]),
+      labels: labels([["story", s.fix], ...severityLabel(s.ids)]),
       parameters: [
         { name: "backup folder", value: r.backup },
         { name: "report", value: r.report },
@@ -104,7 +114,7 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
       stage: "finished",
       start: now,
       stop: now,
-      labels: labels([["story", "manual"]]),
+      labels: labels([["story", "manual"], ...severityLabel(r.manual.map((m) => m.id))]),
       parameters: [],
       attachments: [],
       steps: [],

@@ -51,6 +51,9 @@ test("a remediation run becomes Allure results: one per step with before/after, 
     ["remediation set-debug-false (SEC-001)", "failed"],
     ["remediation: manual steps", "skipped"],
   ]);
+  // Each carries its gravest check's severity in Allure's words (DB-001, SEC-001 and SVC-006 are critical: blocker).
+  const sev = (r: (typeof results)[number]) => r.labels.find((l) => l.name === "severity")?.value;
+  expect(results.map(sev)).toEqual(["blocker", "blocker", "blocker"]);
   expect(results[0]?.steps.map((s) => s.name.split(" (")[0])).toEqual([
     "in the report: DB-001 fail",
     "before: DB-001 fail",
