@@ -6,6 +6,7 @@ import { parseEnvInfo } from "allure-js-commons/sdk/reporter";
 import { execa } from "execa";
 import { allureConfig, reportPaths, stripAnalytics } from "../src/report/allure-config.ts";
 import { appendRunHistory, historyBefore, splitHistory } from "../src/report/allure-history.ts";
+import { remediationFolders } from "../src/remediation/allure.ts";
 import { foldKeptRuns } from "../src/report/allure-runs.ts";
 import { reportsDir } from "../src/report/paths.ts";
 import { readRun, staleRunProblem } from "../src/report/run-record.ts";
@@ -52,8 +53,7 @@ export async function buildReport(reports = reportsDir()): Promise<string> {
   historyBefore(paths.history, id, before);
   writeFileSync(paths.config, `${JSON.stringify(allureConfig(paths, `Deploy validation${host ? ` of ${host}` : ""}`, before), null, 2)}\n`);
   // The last remediation's results (written beside, since the validator's next run cleans allure-results).
-  const remediation = path.join(path.dirname(paths.results), "remediation-results");
-  const dirs = existsSync(remediation) ? [paths.results, remediation] : [paths.results];
+  const dirs = [paths.results, ...remediationFolders(path.join(path.dirname(paths.results), "remediation-results"))];
   const r = await execa("allure", ["generate", "--config", paths.config, "--cwd", REPO, ...dirs], {
     cwd: REPO,
     preferLocal: true,

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { catalogue } from "../checks/index.ts";
 import { redact } from "../probes/redact.ts";
@@ -127,6 +127,18 @@ export function remediationResults(r: RunRecord, secrets: string[]): object[] {
 function codeBlock(text: string): string {
   const fence = "`".repeat(Math.max(3, ...[...text.matchAll(/`+/g)].map((m) => m[0].length + 1)));
   return `${fence}text\n${text}\n${fence}`;
+}
+
+// A fleet host's results folder under remediation-results: its name, made safe as one path component.
+export function resultsFolderOf(target: string): string {
+  return `host-${target.replace(/[^A-Za-z0-9._-]/g, "_")}`;
+}
+
+// The folders `npm run report` reads: remediation-results itself (one host's run) and each fleet host's.
+export function remediationFolders(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const hosts = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory() && e.name.startsWith("host-"));
+  return [dir, ...hosts.map((e) => path.join(dir, e.name))];
 }
 
 // Replaces the last remediation's results in `dir` (<reports>/remediation-results: the validator's next run cleans

@@ -1,5 +1,8 @@
+import { rmSync } from "node:fs";
+import path from "node:path";
 import { loadConfig } from "../config/load.ts";
 import type { Target } from "../fleet/targets.ts";
+import { reportsDir } from "../report/paths.ts";
 import { openTransport } from "../transport/open.ts";
 import { EXIT, RemediateError } from "./errors.ts";
 import { type Report, readFleetReport } from "./report.ts";
@@ -56,6 +59,8 @@ export async function remediateFleet(o: FleetOptions): Promise<number> {
       `report ${o.report} names host(s) ${unknown.join(", ")} that DEPLOY_HOSTS / DEPLOY_INVENTORY (with DEPLOY_LIMIT) does not: use the run's own host list`,
       EXIT.badReport,
     );
+  // The last remediation's results make way for this one's: each host then writes its own folder.
+  if (!o.dryRun) rmSync(path.join(reportsDir(), "remediation-results"), { recursive: true, force: true });
   const queue = [...reports];
   const codes: number[] = [];
   let stopped: string | undefined;

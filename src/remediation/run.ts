@@ -9,7 +9,7 @@ import { catalogueVersion, hostIdentity } from "../runner/identity.ts";
 import type { Transport, TransportError } from "../transport/types.ts";
 import { applyAction, type Undo } from "./actions.ts";
 import { makeApplyEnv } from "./apply-env.ts";
-import { remediationResults, writeRemediationResults } from "./allure.ts";
+import { remediationResults, resultsFolderOf, writeRemediationResults } from "./allure.ts";
 import { reportsDir } from "../report/paths.ts";
 import { audit } from "./audit.ts";
 import { BackupFolder } from "./backup.ts";
@@ -205,7 +205,9 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       result: d.result as string,
       reason: d.error,
     }));
-    const written = writeRemediationResults(path.join(reportsDir(), "remediation-results"), remediationResults({ ...record, steps: steps_ }, secrets()));
+    // A fleet's hosts each keep their own folder (remediateFleet empties the parent once, before the first host).
+    const into = path.join(reportsDir(), "remediation-results", ...(report.target ? [resultsFolderOf(report.target)] : []));
+    const written = writeRemediationResults(into, remediationResults({ ...record, steps: steps_ }, secrets()));
     if (written) say(`  Allure results of this remediation: ${written} (npm run report)`);
     return done.every((d) => d.result === "verified") && !manual.length && !stillRed.length ? EXIT.ok : EXIT.partial;
   } finally {

@@ -5,6 +5,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type Fleet, inventoryLine, makeKey, prepareFleet } from "../../fixtures/fleet.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
+import { resultsFolderOf } from "../../src/remediation/allure.ts";
 import { describeE2E } from "./e2e.ts";
 import { byStatus, validateFleet, watchCommandLines } from "./fleet-helpers.ts";
 import { assertNoProcessWarnings, hostCli } from "./hosts.ts";
@@ -123,6 +124,10 @@ describeE2E("fleets over ssh", () => {
     expect(out).toMatch(new RegExp(`\\[${B}\\]\\s+ok\\s+set-debug-false \\(SEC-001\\): verified`));
     for (const h of [A, C]) expect(out).toContain(`[${h}] report reports/e2e/fleet-smoke/vitest-report.json: 21 checks`.replace("21 checks", ""));
     expect(out).not.toMatch(new RegExp(`\\[(${A}|${C})\\] (plan|applying)`));
+    // Its Allure results in its own folder: another host's remediation in the same run cannot replace them.
+    const mine = path.join(REPO_ROOT, "reports", "remediation-results", resultsFolderOf(B));
+    const names = readdirSync(mine).map((f) => (JSON.parse(readFileSync(path.join(mine, f), "utf8")) as { name: string }).name);
+    expect(names).toContain("remediation set-debug-false (SEC-001)");
     // Backups and the audit log live on the host that was changed, and only there.
     const listed = await Promise.all([A, B].map((h) => shInside(h, `ls ${STATE_DIR} 2>/dev/null | wc -l`)));
     expect(Number(listed[0]?.stdout.trim())).toBe(0);

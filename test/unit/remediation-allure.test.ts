@@ -1,5 +1,8 @@
 import { expect, test } from "vitest";
-import { remediationResults } from "../../src/remediation/allure.ts";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { remediationFolders, remediationResults, resultsFolderOf } from "../../src/remediation/allure.ts";
 import type { Outcome } from "../../src/runner/evaluate.ts";
 
 const o = (id: string, status: Outcome["status"], observed: string): Outcome => ({ id, status, observed, durationMs: 1 });
@@ -76,4 +79,18 @@ test("a remediation run becomes Allure results: one per step with before/after, 
   expect(results.every((r) => !r.labels.some((l) => l.name === "check_id"))).toBe(true);
   expect(JSON.stringify(results)).not.toContain(secret);
   expect(results[2]?.statusDetails.message).toContain("SVC-006: install gunicorn");
+});
+
+test("a fleet's hosts keep their remediation results apart, and the report reads every host's folder", () => {
+  const d = mkdtempSync(path.join(tmpdir(), "ddv-rr-"));
+  try {
+    expect(resultsFolderOf("web-1.example.com")).toBe("host-web-1.example.com");
+    expect(resultsFolderOf("../etc")).toBe("host-.._etc");
+    expect(remediationFolders(path.join(d, "none"))).toEqual([]);
+    for (const h of ["web1", "web2"]) mkdirSync(path.join(d, resultsFolderOf(h)), { recursive: true });
+    mkdirSync(path.join(d, "other"));
+    expect(remediationFolders(d).sort()).toEqual([d, path.join(d, "host-web1"), path.join(d, "host-web2")].sort());
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 });
