@@ -3,12 +3,16 @@ import { type AppPath, appWrites, sandboxReadOnly, unitSandbox } from "../probes
 import type { ProbeContext } from "../probes/context.ts";
 import { type Account, type AccessResult, access, accessBasis, describe, joinDenials, serviceAccount, serviceIds, userDb } from "../probes/files.ts";
 import { TransportError, type FileStat } from "../transport/types.ts";
-import { serviceUnit, wsgiModule } from "../probes/systemd.ts";
+import { serviceUnit } from "../probes/systemd.ts";
+import { startupCodeFiles } from "../probes/code-files.ts";
 import { READ_CAP_BYTES, findReadableEnvFiles, secretAssignments } from "../probes/secret-files.ts";
 import { secretsInCode, type SecretInCode } from "../probes/secrets-in-code.ts";
 import { defineCheck, fail, pass } from "./define.ts";
 
 const FIND_TIMEOUT_MS = 20_000;
+
+// The first `n` items, and how many more.
+const listSome = (items: string[], n: number) => `${items.slice(0, n).join(", ")}${items.length > n ? ` and ${items.length - n} more` : ""}`;
 const FIND_CAP = 200;
 
 // World-writable paths (sticky directories excepted) under `dir` on its own filesystem, from one bounded
@@ -110,7 +114,8 @@ export const fsChecks = [
       severity: "critical",
       smoke: true,
       expects:
-        "manage.py and the WSGI module under WorkingDirectory pass access(2) for read (every ancestor enterable) as the running service's " +
+        "manage.py, the WSGI module, the settings module and each INSTALLED_APPS package of the project (under WorkingDirectory), and a " +
+        "file Django's start was refused, pass access(2) for read (every ancestor enterable) as the running service's " +
         "uid/gid/groups inside its mount namespace; when the service is down, by mode bits for the unit's User/Group from /etc/passwd",
       recommendation: "chown -R <user>:<group> <project dir> and make files 644, directories 755",
       fixId: "fix-permissions",
@@ -118,13 +123,12 @@ export const fsChecks = [
     },
     {
       async run(ctx) {
-        const u = await serviceUnit(ctx);
-        const who = await serviceAccount(ctx);
-        const base = u.workingDirectory || `${ctx.config.projectDir}/backend`;
-        const wsgi = wsgiModule(u) ?? "";
-        const files = [`${base}/manage.py`, ...(wsgi ? [`${base}/${wsgi.replaceAll(".", "/")}.py`] : [])];
+        const [who, files] = await Promise.all([serviceAccount(ctx), startupCodeFiles(ctx)]);
         const results = await Promise.all(files.map((f) => access(ctx, f, who, "r")));
-        return results.some((r) => !r.ok) ? fail(joinDenials(results)) : pass(`${files.join(", ")} readable by ${who.name} (${await accessBasis(ctx)})`);
+        // One closed directory denies everything under it: each obstacle is said once.
+        const bad = results.filter((r) => !r.ok).filter((r, i, all) => all.findIndex((o) => !o.ok && o.obstacle === r.obstacle) === i);
+        const more = bad.length > 5 ? `; and ${bad.length - 5} more` : "";
+        return bad.length ? fail(`${joinDenials(bad.slice(0, 5))}${more}`) : pass(`${listSome(files, 4)} readable by ${who.name} (${await accessBasis(ctx)})`);
       },
     },
   ),
@@ -305,7 +309,7 @@ export const fsChecks = [
         "For each path listed: chown it to the unit's User/Group and make directories 775, files 664; under ProtectSystem=strict " +
         "list the path (or its directory) in the unit's ReadWritePaths= (a drop-in) and restart; or point the setting (MEDIA_ROOT, " +
         "FILE_UPLOAD_TEMP_DIR, the LOGGING handler's filename, --error-logfile/--access-logfile) at a directory the service owns",
-      dependsOn: ["SVC-016", "SVC-003", "SVC-004", "SVC-005", "SVC-006", "SVC-018"],
+      dependsOn: ["SVC-016", "SVC-003", "SVC-004", "SVC-005", "SVC-006", "SVC-018", "FS-001"],
     },
     {
       async run(ctx) {

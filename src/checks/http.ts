@@ -149,7 +149,7 @@ export const httpChecks = [
         "A 400 means the Host header is not in ALLOWED_HOSTS; a 500 means the app fails: " +
         "read journalctl -u <service>. Connection refused: Gunicorn is not bound where configured",
       fixId: "fix-allowed-hosts",
-      dependsOn: ["SVC-015"],
+      dependsOn: ["SVC-015", "FS-001"],
     },
     { run: async (ctx) => healthThrough(ctx, await gunicornBase(ctx)) },
   ),

@@ -40,6 +40,12 @@ async function check(t: Transport, argv: string[], show: string, opts: { cwd?: s
   }
 }
 
+// The object an action must find at its path: the one its plan looked at (an earlier step of the run may have
+// replaced the file the backup recorded, and the step was planned again on what it left), else the backup's.
+function sameObject(a: { expect?: { dev: number; ino: number } }, e: { dev?: number; ino?: number }) {
+  return { dev: (a.expect?.dev ?? e.dev) as number, ino: (a.expect?.ino ?? e.ino) as number };
+}
+
 // Applies one action after backing up what it changes. Its undo is handed to `register` before the action first
 // touches the host, so a step that fails part-way is rolled back too. File changes go through the pinned helper:
 // no link is followed, and an object replaced or changed since the plan (or the backup) is refused.
@@ -58,7 +64,7 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
         mode: a.mode,
         owner: a.owner,
         group: a.group,
-        expect: { dev: e.dev as number, ino: e.ino as number },
+        expect: sameObject(a, e),
       });
       return;
     }
@@ -67,7 +73,7 @@ export async function applyAction(a: Action, env: ApplyEnv, register: (u: Undo) 
       const e = await backup.save(a.path, env.fix, { content: false, expect: a.expect });
       register({ what: `restore owner and mode of ${a.path}`, run: () => backup.restore(e) });
       const change = a.kind === "chmod" ? { mode: a.mode } : { owner: a.owner, group: a.group };
-      await pinned(t, { op: "change", path: a.path, ...change, expect: { dev: e.dev as number, ino: e.ino as number } });
+      await pinned(t, { op: "change", path: a.path, ...change, expect: sameObject(a, e) });
       return;
     }
     case "mkdir": {

@@ -96,6 +96,18 @@ async function planStep(fix: Fix, ids: string[], env: Omit<FixEnv, "ids">): Prom
   return { fix, ids, actions: p.actions, notes: p.notes ?? [], touches: decl, manualIds: p.manualIds ?? {} };
 }
 
+// Plans a step again, as the host is now: a step whose files an earlier step of the run changed composes with that
+// change (its plan was made from the file before it, and is held to the object seen then, now replaced).
+export async function replanStep(step: Step, env: Omit<FixEnv, "ids">): Promise<Step | { why: string }> {
+  const again = await planStep(step.fix, step.ids, env);
+  return "why" in again ? again : { ...step, actions: again.actions };
+}
+
+// The files a step's actions change.
+export function stepFiles(step: Pick<Step, "actions">): string[] {
+  return [...new Set(step.actions.flatMap((a) => (a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir" ? [a.path] : [])))];
+}
+
 // Looks at every path the actions change, links not followed, in one call: a link on the way (or at the path, unless
 // a mkdir replaces nothing) refuses the step; each change is held to the object seen here (device, inode, owner, mode).
 async function pinFiles(t: FixEnv["transport"], actions: Action[]): Promise<string | undefined> {

@@ -15,7 +15,7 @@ import { audit } from "./audit.ts";
 import { BackupFolder } from "./backup.ts";
 import { describeAction, showPath } from "./describe.ts";
 import { takeLock } from "./lock.ts";
-import { buildPlan, redOf, targetIds, type Step } from "./plan.ts";
+import { buildPlan, redOf, replanStep, stepFiles, targetIds, type Step } from "./plan.ts";
 import { SMOKE_IDS, freshContext, isRed, recheck } from "./recheck.ts";
 import { checkReport } from "./freshness.ts";
 import { type Report, readReport } from "./report.ts";
@@ -119,14 +119,30 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     };
     process.on("SIGINT", onSignal).on("SIGTERM", onSignal);
     try {
-      for (const [i, step] of steps.entries()) {
+      for (const [i, planned] of steps.entries()) {
         if (interrupted) break;
         t0 = performance.now();
-        const d: Done = { step, undo: [], start: Date.now(), stop: 0 };
+        const d: Done = { step: planned, undo: [], start: Date.now(), stop: 0 };
         done.push(d);
         try {
-          await backup.declare(step.fix.id, step.touches);
+          await backup.declare(planned.fix.id, planned.touches);
           await auditLine(d, "started");
+          // A file an earlier step changed: this step is planned again on the file as that step left it.
+          const before = done.filter((x) => x !== d && !x.result);
+          const shared = stepFiles(planned).filter((f) => before.some((x) => stepFiles(x.step).includes(f)));
+          if (shared.length) {
+            const fresh = await freshContext(config, o.transport());
+            try {
+              const again = await replanStep(planned, { ctx: fresh, config, transport: t, addSecret: (v) => ctx.secrets.push(v) });
+              if ("why" in again) throw new Error(`planned again on ${shared.join(", ")} as the steps before left it: ${again.why}`);
+              d.step = again;
+              described.set(again, described.get(planned) ?? []);
+              say(`  [${i + 1}/${steps.length}] ${planned.fix.id}: planned again on ${shared.join(", ")} as the steps before left it`);
+            } finally {
+              await fresh.close();
+            }
+          }
+          const step = d.step;
           for (const a of step.actions) {
             if (interrupted) throw new Error(`interrupted by ${interrupted}`);
             await applyAction(a, { ...applyEnv, fix: step.fix.id }, (u) => d.undo.push(u));
@@ -136,8 +152,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
         } catch (err) {
           d.stop = Date.now();
           d.error = redact((err as Error).message, secrets());
-          say(`  [${i + 1}/${steps.length}] ${step.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
-          await undoStep(d, say, secrets(), t);
+          say(`  [${i + 1}/${steps.length}] ${planned.fix.id}: FAILED (${secs(performance.now() - t0)}): ${d.error}`);
+          await undoWith(d, done, say, secrets(), t);
         }
       }
     } finally {
@@ -165,11 +181,11 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     };
     // A step whose own checks stay red is undone; then, while a check that passed before is red, the newest steps go.
     for (const d of [...done].reverse()) {
-      if (d.error) continue;
+      if (d.error || d.result) continue;
       const still = redOf(d.step.ids, after);
       if (!still.length) continue;
       d.error = `still failing after the fix: ${still.map((id) => `${id} (${redact(after.get(id)?.observed ?? "", secrets()).slice(0, 160)})`).join("; ")}`;
-      await undoStep(d, say, secrets(), t);
+      await undoWith(d, done, say, secrets(), t);
     }
     if (done.some((d) => d.result === "rolled back")) after = await settle(config, o.transport, t, scope, done, say);
     for (const d of [...done].reverse()) {
@@ -177,7 +193,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       if (!reg.length) break;
       if (d.result || !d.undo.some((u) => !u.irreversible)) continue;
       d.error = `turned ${reg.join(", ")} red`;
-      await undoStep(d, say, secrets(), t);
+      await undoWith(d, done, say, secrets(), t);
       after = await settle(config, o.transport, t, scope, done, say);
     }
     for (const d of done) d.result ??= d.error ? "failed" : "verified";
@@ -191,7 +207,9 @@ export async function remediate(o: RemediateOptions): Promise<number> {
       await auditLine(d, d.result as string);
     }
     const stillRed = scope.filter((id) => isRed(after.get(id)));
-    for (const m of manual) say(`  todo ${m.id}: ${m.why}`);
+    // A manual step whose check passes now (another step cured it) is done, not a todo.
+    const todo = manual.filter((m) => isRed(after.get(m.id)));
+    for (const m of manual) say(todo.includes(m) ? `  todo ${m.id}: ${m.why}` : `  ${m.id} passes now (cured by the steps above): nothing left to do`);
     say(`  ${stillRed.length ? `still red: ${stillRed.join(", ")}` : "every re-checked check passes"}; backups and manifest in ${backup.dir}`);
     const reported = new Map(report.checks.map((c) => [c.id, c]));
     const record = { host: identity.hostname, report: report.file, backup: backup.dir, manual, reported, before: baseline, after };
@@ -209,7 +227,7 @@ export async function remediate(o: RemediateOptions): Promise<number> {
     const into = path.join(reportsDir(), "remediation-results", ...(report.target ? [resultsFolderOf(report.target)] : []));
     const written = writeRemediationResults(into, remediationResults({ ...record, steps: steps_ }, secrets()));
     if (written) say(`  Allure results of this remediation: ${written} (npm run report)`);
-    return done.every((d) => d.result === "verified") && !manual.length && !stillRed.length ? EXIT.ok : EXIT.partial;
+    return done.every((d) => d.result === "verified") && !todo.length && !stillRed.length ? EXIT.ok : EXIT.partial;
   } finally {
     await release();
     await ctx.close();
@@ -236,6 +254,27 @@ export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshCon
     `${what}: the deployment is not on this host (set DEPLOY_SERVICE or the config's service to its unit); nothing was planned`,
     EXIT.wrongHost,
   );
+}
+
+// Undoes `d` and every other kept step that changed one of its files (newest first): a file's backup is its state
+// before the run's first change to it, so restoring it takes back every step that changed it.
+async function undoWith(d: Done, done: Done[], say: (l: string) => void, secrets: string[], t: Transport) {
+  const group = new Set([d]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const x of done)
+      if (!group.has(x) && !x.result && [...group].some((g) => stepFiles(g.step).some((f) => stepFiles(x.step).includes(f)))) {
+        group.add(x);
+        grew = true;
+      }
+  }
+  for (const x of [...done].reverse().filter((y) => group.has(y))) {
+    if (x !== d) {
+      const file = stepFiles(x.step).find((f) => [...group].some((g) => g !== x && stepFiles(g.step).includes(f)));
+      x.error ??= `rolled back with ${d.step.fix.id} (both changed ${file}): settle ${d.step.ids.join(", ") || d.step.fix.id} first, then remediate again`;
+    }
+    await undoStep(x, say, secrets, t);
+  }
 }
 
 async function undoStep(d: Done, say: (l: string) => void, secrets: string[], t: Transport) {

@@ -1,7 +1,8 @@
 import { findWorldWritable } from "../../checks/fs-permissions.ts";
 import type { ProbeContext } from "../../probes/context.ts";
 import { access, accountFor, modelAccess, serviceIds, userDb, type UserDb } from "../../probes/files.ts";
-import { serviceUnit, wsgiModule, type Unit } from "../../probes/systemd.ts";
+import { serviceUnit, type Unit } from "../../probes/systemd.ts";
+import { startupCodeFiles } from "../../probes/code-files.ts";
 import { defineFix, type Action, type Fix, type FixEnv, type FixPlan } from "../fix.ts";
 import { gunicornLogFiles, parseModeLines, withoutWorldWrite, within, type Fallback, type Who } from "./modes.ts";
 import { PathPlan } from "./path-plan.ts";
@@ -76,11 +77,13 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
   }
 
   if (ids.includes("FS-001")) {
-    const base = u.workingDirectory || `${config.projectDir}/backend`;
-    const wsgi = wsgiModule(u);
-    for (const f of [`${base}/manage.py`, ...(wsgi ? [`${base}/${wsgi.replaceAll(".", "/")}.py`] : [])]) {
+    // What FS-001 judged, and only where the service is denied now (a directory also needs entering).
+    const files = await startupCodeFiles(ctx);
+    const judged = await Promise.all(files.map(async (f) => ({ f, r: await access(ctx, f, accountFor(db, u.user, u.group) ?? who, "r") })));
+    for (const { f } of judged.filter((j) => !j.r.ok)) {
       const planned = pp.changed().length;
-      const why = await pp.clear(f, who, ["r"], code, "FS-001");
+      const dir = (await ctx.transport.stat(f))?.isDirectory;
+      const why = await pp.clear(f, who, dir ? ["r", "x"] : ["r"], code, "FS-001");
       // Nothing to change by mode bits for this file: then the kernel's no is an ACL or the sandbox.
       const denied = why ?? (pp.changed().length === planned ? await kernelStillDenies(ctx, f, "r") : undefined);
       if (denied) cannot.push(`FS-001: ${denied}`);

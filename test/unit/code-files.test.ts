@@ -1,0 +1,12 @@
+import { expect, test } from "vitest";
+import { deniedPath, unimportedModules } from "../../src/probes/code-files.ts";
+
+// Errors recorded from Django starts as the service on reference hosts (settings-unreadable, app-package-unreadable).
+test("what a failed Django start could not read: the path it was refused, the packages it could not import", () => {
+  const refused = "PermissionError: [Errno 13] Permission denied: '/opt/projectmeats/backend/apps/settings/production.py'";
+  expect(deniedPath(refused)).toBe("/opt/projectmeats/backend/apps/settings/production.py");
+  expect(deniedPath("ImproperlyConfigured: SECRET_KEY must not be empty")).toBeUndefined();
+  expect(unimportedModules("ImportError: cannot import name 'dburl' from 'apps.core' (unknown location)")).toEqual(["apps.core"]);
+  expect(unimportedModules("ModuleNotFoundError: No module named 'apps.billing'")).toEqual(["apps.billing"]);
+  expect(unimportedModules(refused)).toEqual([]);
+});
