@@ -64,7 +64,10 @@ export async function buildPlan(red: string[], baseline: Map<string, Outcome>, e
       steps.push({ ...step, ids: step.ids.filter((id) => !(id in step.manualIds)) });
     }
   }
-  if (steps.some((s) => s.fix.restartsApp) && !steps.some((s) => s.fix === restartService)) {
+  // A crash loop whose cause a step may cure (SVC-003 has no fix of its own): the app is restarted after the steps
+  // and watched until it runs steadily, instead of waiting for systemd's next automatic restart.
+  const looping = red.includes("SVC-003") && steps.length > 0;
+  if ((looping || steps.some((s) => s.fix.restartsApp)) && !steps.some((s) => s.fix === restartService)) {
     const r = await planStep(restartService, [], env);
     if ("why" in r) for (const s of steps.filter((x) => x.fix.restartsApp)) s.notes.push(`the app cannot be restarted to load this: ${r.why}`);
     else steps.push(r);

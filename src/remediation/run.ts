@@ -147,6 +147,8 @@ export async function remediate(o: RemediateOptions): Promise<number> {
             if (interrupted) throw new Error(`interrupted by ${interrupted}`);
             await applyAction(a, { ...applyEnv, fix: step.fix.id }, (u) => d.undo.push(u));
           }
+          // A signal during the step's last action: it was still the step under way, so it is rolled back too.
+          if (interrupted) throw new Error(`interrupted by ${interrupted}`);
           d.stop = Date.now();
           say(`  [${i + 1}/${steps.length}] ${step.fix.id}: applied (${secs(performance.now() - t0)})`);
         } catch (err) {

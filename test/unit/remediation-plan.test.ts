@@ -111,6 +111,19 @@ describe("buildPlan", () => {
     ]);
   });
 
+  test("a crash loop with a cause some step cures: the app is restarted after the steps (SVC-003 has no fix of its own)", async () => {
+    fake.clear();
+    const perm = checkById("FS-002").fixId as string;
+    fake.set(perm, mk(perm, 40, { restartsApp: false }));
+    const red = ["FS-002", "SVC-003"];
+    const looping = await buildPlan(red, new Map(red.map((id) => out(id, "fail"))), env);
+    expect(looping.steps.map((s) => s.fix.id)).toEqual([perm, "restart-service"]);
+    expect(looping.manual.map((m) => m.id)).toEqual(["SVC-003"]);
+    // Without the loop, a fix that needs no restart gets none.
+    const steady = await buildPlan(["FS-002"], new Map([out("FS-002", "fail")]), env);
+    expect(steady.steps.map((s) => s.fix.id)).toEqual([perm]);
+  });
+
   test("no fix, a failed precondition, nothing to change, an error: manual steps with the reason, never dropped", async () => {
     fake.clear();
     fake.set(checkById("FS-001").fixId as string, mk("fix-permissions", 40, { plan: async () => ({ manual: "the unit's user does not exist" }) }));
