@@ -1,6 +1,7 @@
 import { Agent, request } from "undici";
 import type { ProbeContext } from "./context.ts";
 import { httpConnect, unixConnect } from "./tunnel.ts";
+import { TransportError } from "../transport/types.ts";
 
 // bytes: the whole body's length in bytes as received (body itself is capped and decoded as text).
 export type HttpResponse = { url: string; status: number; headers: Record<string, string>; body: string; bytes: number; ms: number };
@@ -55,7 +56,8 @@ export function requestUrl(base: string, path: string): { url: string; shown: st
 // it as we sent. Clients send an idempotent request again on a new connection (RFC 9110 9.2.2); so do we, once.
 export const STALE_CONNECTION = new Set(["ECONNRESET", "EPIPE", "UND_ERR_SOCKET"]);
 
-// Sends one request with an explicit Host header; network failures come back as { error }, never thrown.
+// Sends one request with an explicit Host header; network failures come back as { error }; a lost transport (ssh
+// connection ended) is thrown as a TransportError: the check could not look.
 export async function fetchOnce(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string } = {}): Promise<HttpResult> {
   const first = await send(ctx, base, path, opts, httpAgent(ctx, base));
   if (!("error" in first) || !STALE_CONNECTION.has(first.error)) return first;
@@ -89,6 +91,9 @@ async function send(ctx: ProbeContext, base: string, path: string, opts: { metho
     return { url: shown, status: res.statusCode, headers, body: body.slice(0, MAX_BODY), bytes, ms: performance.now() - started };
   } catch (err) {
     const e = err as Error & { code?: string };
+    // The host itself lost (an ssh connection that ended): we could not look, so no check may read it as a refusal.
+    if (err instanceof TransportError) throw err;
+    if (e.code === "ESSH") throw new TransportError(`${shown}: ${e.message}`, "ESSH");
     const why = e.name === "TimeoutError" ? `no answer within ${ctx.config.timeouts.httpMs} ms` : (e.code ?? e.message);
     return { url: shown, error: why, ms: performance.now() - started };
   }
