@@ -1,3 +1,4 @@
+import path from "node:path";
 import type { ProbeContext } from "./context.ts";
 import { serviceEnv } from "./environment.ts";
 import { serviceFacts } from "./service-facts.ts";
@@ -13,6 +14,13 @@ async function moduleFile(ctx: ProbeContext, base: string, module: string): Prom
 // The path a failed Django start was refused, from Python's "PermissionError: [Errno 13] Permission denied: '<path>'".
 export function deniedPath(error: string): string | undefined {
   return error.match(/\[Errno 13\] Permission denied: '(\/[^']+)'/)?.[1];
+}
+
+// The refused path when it is a plain path inside the project: the message comes from the app's own code, so a
+// path with "..", "//" or outside the project is not taken (root would be asked to change it).
+export function refusedInProject(error: string, projectDir: string): string | undefined {
+  const denied = deniedPath(error);
+  return denied && path.posix.normalize(denied) === denied && denied.startsWith(`${projectDir}/`) ? denied : undefined;
 }
 
 // Modules a failed start could not import: a package Python saw only as a directory it could not read ("from 'x'
@@ -47,8 +55,7 @@ export async function startupCodeFiles(ctx: ProbeContext): Promise<string[]> {
   const failed = f.ran && !f.django.ok ? f.django.error : "";
   const modules = [wsgiModule(u), settings?.module ?? env.DJANGO_SETTINGS_MODULE ?? ctx.config.settingsModule, ...apps, ...unimportedModules(failed)];
   const found = await Promise.all(modules.filter((m): m is string => !!m && /^[A-Za-z_][\w.]*$/.test(m)).map((m) => moduleFile(ctx, base, m)));
-  const denied = deniedPath(failed);
-  const refused = denied?.startsWith(`${ctx.config.projectDir}/`) ? denied : undefined;
+  const refused = refusedInProject(failed, ctx.config.projectDir);
   const files = found.filter((p): p is string => !!p);
   // The top-level packages those modules live in (apps/, projectmeats/): every module in them may be imported.
   const tops = [...new Set(files.filter((p) => p.startsWith(`${base}/`)).map((p) => `${base}/${p.slice(base.length + 1).split("/")[0]}`))];

@@ -261,6 +261,8 @@ export async function assertDeployedHere(ctx: Awaited<ReturnType<typeof freshCon
 // Undoes `d` and every other kept step that changed one of its files (newest first): a file's backup is its state
 // before the run's first change to it, so restoring it takes back every step that changed it.
 async function undoWith(d: Done, done: Done[], say: (l: string) => void, secrets: string[], t: Transport) {
+  // A step that changed nothing (it failed before its first action) restores nothing, so it takes no other step back.
+  if (!d.undo.length) return undoStep(d, say, secrets, t);
   const group = new Set([d]);
   for (let grew = true; grew; ) {
     grew = false;
