@@ -3,9 +3,23 @@ import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
 import { healthPlan, type HealthPlan } from "../probes/health-plan.ts";
 import { fetchCached, hostnameOf, originOf, summarize, type HttpResponse, type HttpResult } from "../probes/http.ts";
 import { urlUnder } from "../probes/media.ts";
-import { blockFor, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
+import { blockFor, blocksOn, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
 import { staticAnswerProblem, staticSample, staticUrlPrefix } from "../probes/static-files.ts";
 import { defineCheck, fail, pass, withoutNginx } from "./define.ts";
+
+// Why nginx refuses connections at its URL, when its configuration shows it: no server block listens on that port
+// (a site unlinked from sites-enabled), which no proxy_pass change cures.
+async function refusedHint(ctx: ProbeContext, base: string, rs: HttpResult[]): Promise<string> {
+  if (!rs.some((r) => "error" in r && r.error === "ECONNREFUSED")) return "";
+  const sites = await nginxSites(ctx).catch(() => undefined);
+  if (!sites || blocksOn(sites.servers, base).length) return "";
+  const u = new URL(base);
+  const port = u.port || (u.protocol === "https:" ? "443" : "80");
+  return (
+    `; ${sites.source} shows no server block listening on port ${port}: ` +
+    "is the site linked into /etc/nginx/sites-enabled/? (link it back, nginx -t, systemctl reload nginx)"
+  );
+}
 
 // A health answer is config.health's status with a JSON body whose status is "healthy" (a 200 HTML page is not
 // health), or with a body matching health.bodyMatch, or (json false) the status alone.
@@ -270,7 +284,7 @@ export const httpChecks = [
         const rs = await Promise.all(paths.map((p) => fetchCached(ctx, base, p)));
         const bad = rs.filter((r) => "error" in r || [502, 503, 504].includes(r.status));
         return bad.length
-          ? fail(bad.map((r) => summarize(ctx, r)).join("; "))
+          ? fail(`${bad.map((r) => summarize(ctx, r)).join("; ")}${await refusedHint(ctx, base, bad)}`)
           : pass(rs.map((r) => `${new URL(r.url).pathname} ${"status" in r ? r.status : "?"}`).join(", "));
       },
     },
@@ -295,7 +309,7 @@ export const httpChecks = [
       async run(ctx) {
         const r = await fetchCached(ctx, ctx.config.nginxUrl as string, ctx.config.staticPath);
         const ext = ctx.config.staticPath.split(".").pop()?.toLowerCase() ?? "";
-        if ("error" in r || r.status !== 200) return fail(summarize(ctx, r));
+        if ("error" in r || r.status !== 200) return fail(`${summarize(ctx, r)}${await refusedHint(ctx, ctx.config.nginxUrl as string, [r])}`);
         const type = (r.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
         if (type === "text/html" && !["html", "htm"].includes(ext)) return fail(`${r.url}: 200 but an HTML page (Content-Type text/html), not the file`);
         return pass(`${r.url}: 200, ${type || "no Content-Type"}, ${r.bytes} bytes`);
