@@ -241,7 +241,7 @@ export const securityChecks = [
         "is loopback (127.0.0.0/8, ::1, localhost) or a unix socket, and every TCP listener of the unit's processes on the Gunicorn " +
         "URL's port or a bound port is on a loopback address; a listener on those ports whose owning process cannot be read is an error",
       recommendation: "Use --bind 127.0.0.1:8000 (or unix:/run/<service>.sock) and let nginx face the network",
-      dependsOn: ["SVC-016"],
+      dependsOn: ["SVC-016", "SVC-003"],
     },
     {
       async run(ctx) {
