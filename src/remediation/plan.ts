@@ -108,7 +108,7 @@ export async function replanStep(step: Step, env: Omit<FixEnv, "ids">): Promise<
 
 // The files a step's actions change.
 export function stepFiles(step: Pick<Step, "actions">): string[] {
-  return [...new Set(step.actions.flatMap((a) => (a.kind === "write" || a.kind === "chmod" || a.kind === "chown" || a.kind === "mkdir" ? [a.path] : [])))];
+  return [...new Set(step.actions.flatMap((a) => touched(a).file ?? []))];
 }
 
 // Looks at every path the actions change, links not followed, in one call: a link on the way (or at the path, unless

@@ -1,6 +1,6 @@
 import { findWorldWritable } from "../../checks/fs-permissions.ts";
 import type { ProbeContext } from "../../probes/context.ts";
-import { access, accountFor, modelAccess, serviceIds, userDb, type UserDb } from "../../probes/files.ts";
+import { access, accountFor, modelAccess, serviceAccount, serviceIds, userDb, type UserDb } from "../../probes/files.ts";
 import { serviceUnit, type Unit } from "../../probes/systemd.ts";
 import { startupCodeFiles } from "../../probes/code-files.ts";
 import { defineFix, type Action, type Fix, type FixEnv, type FixPlan } from "../fix.ts";
@@ -78,8 +78,8 @@ async function planPermissions(env: FixEnv): Promise<FixPlan> {
 
   if (ids.includes("FS-001")) {
     // What FS-001 judged, and only where the service is denied now (a directory also needs entering).
-    const files = await startupCodeFiles(ctx);
-    const judged = await Promise.all(files.map(async (f) => ({ f, r: await access(ctx, f, accountFor(db, u.user, u.group) ?? who, "r") })));
+    const [files, account] = await Promise.all([startupCodeFiles(ctx), serviceAccount(ctx)]);
+    const judged = await Promise.all(files.map(async (f) => ({ f, r: await access(ctx, f, account, "r") })));
     for (const { f } of judged.filter((j) => !j.r.ok)) {
       const planned = pp.changed().length;
       const dir = (await ctx.transport.stat(f))?.isDirectory;
