@@ -221,15 +221,18 @@ export function operatorEnvFile(sources: EnvSource[]): EnvSource | undefined {
   return files.find((s) => !s.optional) ?? files[0];
 }
 
-// What we saw of the main process: its stat before and after reading its environ, and the environ (or why not).
-export type ProcessLook = { before?: ProcStat; environ?: string; environError?: TransportError; after?: ProcStat };
+// What we saw of the main process: its stat before and after reading its environ, and the environ (or why not);
+// PID 1's environ when the process's lacks INVOCATION_ID (a child systemd forked but has not exec'd yet holds it).
+export type ProcessLook = { before?: ProcStat; environ?: string; environError?: TransportError; after?: ProcStat; pid1Environ?: string };
 
 export type Steadiness = { steady: true } | { steady: false; reason: string; cannotLook?: boolean };
 
 // Whether an environ read is the environment of a process running steadily, judged on systemd's facts: the unit is
-// active/running, the PID lived through the read with one start time, and its environ is non-empty and holds at
-// least one variable the unit itself defines. Anything else (a crash loop's exiting or reused PID) is not.
-export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "mainPid">, look: ProcessLook, defined: string[]): Steadiness {
+// active/running, the PID lived through the read with one start time, and its environ is non-empty, belongs to the
+// unit's current invocation (INVOCATION_ID, which systemd sets at exec) and holds at least one variable the unit
+// defines. Anything else is not: a crash loop's exiting or reused PID, or a Type=simple child that systemd has
+// forked and counts as running but has not exec'd yet (its environ is still PID 1's).
+export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "mainPid" | "invocationId">, look: ProcessLook, defined: string[]): Steadiness {
   const pid = unit.mainPid;
   const alive = (s: ProcStat | undefined) => s !== undefined && s.state !== "Z" && s.state !== "X";
   if (unit.activeState !== "active" || unit.subState !== "running") return { steady: false, reason: `the unit is ${unit.activeState}/${unit.subState}` };
@@ -246,6 +249,12 @@ export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "m
   const env = parseEnviron(look.environ ?? "");
   const names = Object.keys(env);
   if (!names.length) return { steady: false, reason: `PID ${pid} had an empty environ (exiting)` };
+  const invocation = env.INVOCATION_ID;
+  if (invocation !== undefined && unit.invocationId && invocation !== unit.invocationId)
+    return { steady: false, reason: `PID ${pid}'s environ is of another invocation than the unit's current one (restarted while we looked)` };
+  // Without INVOCATION_ID (a process may clear its environment), PID 1's own environ is the tell of a child not exec'd yet.
+  if (invocation === undefined && look.pid1Environ !== undefined && look.environ === look.pid1Environ)
+    return { steady: false, reason: `PID ${pid} still held systemd's own environ (forked, not started yet)` };
   if (defined.length && !defined.some((k) => k in env))
     return { steady: false, reason: `PID ${pid}'s environ holds none of the unit's variables (${defined.slice(0, 3).join(", ")}...)` };
   return { steady: true };
@@ -271,6 +280,8 @@ export async function lookAtProcess(ctx: ProbeContext, pid: number): Promise<Pro
     look.environError = err;
   }
   look.after = await readStat(ctx, pid);
+  if (look.environ !== undefined && !look.environ.includes("INVOCATION_ID="))
+    look.pid1Environ = await ctx.transport.readFile("/proc/1/environ").catch(() => undefined);
   return look;
 }
 

@@ -13,6 +13,7 @@ const statHealthy = recorded("proc-stat-healthy.txt");
 const statLoop = recorded("proc-stat-crash-loop-running.txt");
 const statZombie = recorded("proc-stat-zombie.txt").replace(/^123 /, "5082 ");
 const environ = recorded("proc-environ-healthy.txt");
+const pid1Environ = recorded("proc-environ-pid1.txt"); // PID 1 of a reference host: PATH, HOME, USER, no INVOCATION_ID
 const ENV_FILE = "/etc/projectmeats/projectmeats.env";
 const envFile = "DEBUG=False\nSECRET_KEY='from-the-env-file-0123456789-0123456789-0123456789'\nALLOWED_HOSTS=localhost,127.0.0.1\n";
 
@@ -67,6 +68,17 @@ describe("a dying process is not an environment", () => {
       /replaced by another process/,
     ],
     [
+      // Type=simple: systemd says active/running from the fork; until exec the child's environ is PID 1's (CI run on 404b6ac).
+      "a child systemd forked but has not exec'd yet (PID 1's environ, PATH among the unit's variables)",
+      { "/proc/5082/stat": statLoop, "/proc/5082/environ": pid1Environ, "/proc/1/environ": pid1Environ },
+      /PID 5082 still held systemd's own environ/,
+    ],
+    [
+      "the environ of another invocation (the unit restarted between systemctl show and the read)",
+      { "/proc/5082/stat": statLoop, "/proc/5082/environ": environ },
+      /another invocation/,
+    ],
+    [
       "an environ with none of the unit's variables",
       { "/proc/5082/stat": statLoop, "/proc/5082/environ": "HOME=/\0TERM=dumb\0" },
       /holds none of the unit's variables/,
@@ -100,12 +112,12 @@ describe("a dying process is not an environment", () => {
 
   test("judgeSteadiness wants systemd's active/running", () => {
     const look = { before: { state: "S", startTime: 1 }, after: { state: "S", startTime: 1 }, environ: "A=1\0" };
-    expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9 }, look, ["A"])).toEqual({ steady: true });
-    expect(judgeSteadiness({ activeState: "deactivating", subState: "stop-sigterm", mainPid: 9 }, look, ["A"])).toEqual({
+    expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9, invocationId: "" }, look, ["A"])).toEqual({ steady: true });
+    expect(judgeSteadiness({ activeState: "deactivating", subState: "stop-sigterm", mainPid: 9, invocationId: "" }, look, ["A"])).toEqual({
       steady: false,
       reason: "the unit is deactivating/stop-sigterm",
     });
-    expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9 }, look, []).steady).toBe(true); // the unit defines nothing
+    expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9, invocationId: "" }, look, []).steady).toBe(true); // the unit defines nothing
   });
 
   test("/proc/<pid>/stat: state and start time (field 22), whatever the command name holds", () => {
