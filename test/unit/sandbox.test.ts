@@ -166,6 +166,17 @@ describe("access inside the service's sandbox, on recorded output", () => {
     });
   });
 
+  test("a child systemd forked but has not exec'd yet (root, half-built sandbox): mode bits, no nsenter as root", async () => {
+    const forked = recorded("sandbox-proc-status-root.txt").replace(/^Name:\tgunicorn$/m, "Name:\t(gunicorn)");
+    const t = host({ files: { "/proc/70/status": forked, "/var/log/projectmeats": dir(0o755, 0, 0) } });
+    const [fs2] = await new Evaluator(replayContext(t)).all(["FS-002"]);
+    expect(nsenterCalls(t)).toHaveLength(0);
+    expect(fs2).toMatchObject({
+      status: "fail",
+      observed: expect.stringContaining("the service's process (pid 70) was still being started by systemd ((gunicorn), not exec'd yet)"),
+    });
+  });
+
   test("nsenter failing while the process lives is an error, never a pass", async () => {
     const t = host({ nsenter: { exitCode: 1, stdout: "", stderr: "nsenter: reassociate to namespace 'ns/mnt' failed: Operation not permitted\n" } });
     const out = await new Evaluator(replayContext(t)).all(["SVC-004", "FS-001", "FS-002"]);
