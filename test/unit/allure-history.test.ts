@@ -9,7 +9,6 @@ import { foldKeptRuns, keepRunResults } from "../../src/report/allure-runs.ts";
 const dir = mkdtempSync(path.join(tmpdir(), "ddv-allure-history-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const results = path.join(dir, "allure-results");
-const history = path.join(dir, "allure-history.jsonl");
 
 // allure-vitest's result files for one run: SVC-001 with `status`, DB-002 passed.
 function writeRun(status: string) {
@@ -33,19 +32,28 @@ const statuses = (line: string) =>
     .map((t) => `${t.name.split(" ")[0]} ${t.status}`)
     .sort();
 
+// A history of two runs, R1 (SVC-001 failed) then R2 (all passed), in its own file: each test stands alone.
+async function twoRuns(name: string): Promise<string> {
+  const file = path.join(dir, name);
+  writeRun("failed");
+  expect(await appendRunHistory(results, file, "R1")).toBe(true);
+  writeRun("passed");
+  expect(await appendRunHistory(results, file, "R2")).toBe(true);
+  return file;
+}
+
 describe("the report's history, one point per run", () => {
   test("each run appends its own point, named after the run, with each check's status", async () => {
-    writeRun("failed");
-    expect(await appendRunHistory(results, history, "R1")).toBe(true);
-    writeRun("passed");
-    expect(await appendRunHistory(results, history, "R2")).toBe(true);
-    const lines = readFileSync(history, "utf8").trim().split("\n");
+    const lines = readFileSync(await twoRuns("appended.jsonl"), "utf8")
+      .trim()
+      .split("\n");
     expect(lines.map((l) => (JSON.parse(l) as { name: string }).name)).toEqual([pointName("R1"), pointName("R2")]);
     expect(statuses(lines[0] as string)).toEqual(["DB-002 passed", "SVC-001 failed"]);
     expect(statuses(lines[1] as string)).toEqual(["DB-002 passed", "SVC-001 passed"]);
   });
 
-  test("a report of a run is built with the points before it, not its own", () => {
+  test("a report of a run is built with the points before it, not its own", async () => {
+    const history = await twoRuns("split.jsonl");
     const { mine, others } = splitHistory(history, "R2");
     expect([mine.length, others.length]).toEqual([1, 1]);
     const to = path.join(dir, "before.jsonl");
@@ -54,6 +62,7 @@ describe("the report's history, one point per run", () => {
   });
 
   test("a run without results (stopped before any check) adds nothing", async () => {
+    const history = await twoRuns("stopped.jsonl");
     rmSync(results, { recursive: true, force: true });
     expect(await appendRunHistory(results, history, "R3")).toBe(false);
     expect(readFileSync(history, "utf8").trim().split("\n")).toHaveLength(2);

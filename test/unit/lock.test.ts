@@ -2,13 +2,14 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { expect, test } from "vitest";
+import { afterAll, expect, test } from "vitest";
 import { describeOwner } from "../../src/remediation/lock.ts";
 import { holdLocally, lockHolderArgv } from "../../src/transport/lock.ts";
 
 // The real holder (python3 flock) on a real file: one holder at a time, freed by release and by its owner's death.
 const dir = mkdtempSync(path.join(tmpdir(), "ddv-lock-"));
 const file = path.join(dir, "remediation.lock");
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const since = new Date(Date.now() - 90_000).toISOString();
 const owner = (pid: number) => JSON.stringify({ pid, user: "root", report: "r.json", host: "ctl1", since });
 
@@ -44,7 +45,6 @@ test("a holder whose owner is SIGKILLed frees the lock with it: never stuck", as
     else await new Promise((r) => setTimeout(r, 100));
   }
   expect(held).toBe(true);
-  rmSync(dir, { recursive: true, force: true });
 });
 
 test("release keeps its process alive until the holder is gone (a CLI awaiting it does not exit early, with code 0)", async () => {

@@ -135,7 +135,8 @@ describe("the plan on files (systemctl show recorded; env files and the file hel
   };
 
   test("equal values: the key only the copy sets goes into the operator's file; the unit file's line is reset by our drop-in", async () => {
-    writeFileSync(op, `SECRET_KEY=${SECRET}\nDEBUG=False\n`, { mode: 0o640 });
+    writeFileSync(op, `SECRET_KEY=${SECRET}\nDEBUG=False\n`);
+    chmodSync(op, 0o640); // writeFileSync's mode counts only for a new file: another test may have written it first
     writeFileSync(shadow, `SECRET_KEY=${SECRET}\nDEBUG=False\nLOG_NOTE="${PLAIN}"\n`);
     const p = await plan();
     if ("manual" in p) throw new Error(p.manual);
