@@ -50,7 +50,9 @@ describeE2E("crash loops under CPU load", () => {
         expect(v.exitCode, story).toBe(1);
       }
     } finally {
-      expect((await hostCli(["down", host])).exitCode).toBe(0);
+      // A failed up removed its host itself: asserting on down then would hide up's own message.
+      const down = await hostCli(["down", host]);
+      if (up.exitCode === 0) expect(down.exitCode).toBe(0);
     }
   });
 });
