@@ -46,7 +46,8 @@ async function withHost(name: string, scenario: string | undefined, body: (host:
 }
 
 describeE2E("emergency playbooks", () => {
-  test("emergency-restart on a crash loop: says why while the app is broken; green once it is fixed; another project gunicorn lives", {
+  // One host per test, two at a time (maxConcurrency).
+  test.concurrent("emergency-restart on a crash loop: says why while the app is broken; green once it is fixed; another project gunicorn lives", {
     timeout: 900_000,
   }, async () => {
     await withHost("e2e-em-loop", "app-import-error", async (host) => {
@@ -75,7 +76,7 @@ describeE2E("emergency playbooks", () => {
     });
   });
 
-  test("emergency-restart with a stale gunicorn started by hand on the port: it is stopped, the unit comes up green, a gunicorn on another port lives", {
+  test.concurrent("emergency-restart with a stale gunicorn started by hand on the port: it is stopped, the unit comes up green, a gunicorn on another port lives", {
     timeout: 900_000,
   }, async () => {
     await withHost("e2e-em-stale", undefined, async (host) => {
@@ -100,7 +101,7 @@ describeE2E("emergency playbooks", () => {
     });
   });
 
-  test("emergency-restart with a stale gunicorn started by hand on the unit's unix socket: it is named like a port holder and stopped", {
+  test.concurrent("emergency-restart with a stale gunicorn started by hand on the unit's unix socket: it is named like a port holder and stopped", {
     timeout: 900_000,
   }, async () => {
     // unix-socket-nginx-denied: the unit binds unix:/run/projectmeats/gunicorn.sock (its RuntimeDirectory).
@@ -110,14 +111,16 @@ describeE2E("emergency playbooks", () => {
       await sh(host, "systemctl stop projectmeats && install -d -o projectmeats -g www-data /run/projectmeats");
       expect((await sh(host, byHandUnix, sock)).exitCode, "gunicorn by hand on the socket").toBe(0);
       const stale = (await sh(host, `pgrep -o -f "gunicorn --bind unix:$1 "`, sock)).stdout.trim();
-      const r = await remediate(host, "emergency-restart --yes");
+      // nginx stays denied the socket (the scenario), so HTTP-007 stays red: a short wait for green is enough.
+      await sh(host, `printf '{"remediation":{"restartWaitSeconds":8}}' > /root/short.json`);
+      const r = await remediate(host, "emergency-restart --yes", "DEPLOY_CONFIG=/root/short.json");
       expect(r.stdout, r.stdout + r.stderr).toMatch(new RegExp(`free unix socket ${sock}: ok.*Gunicorn of this project started by hand: master pid ${stale}`));
       expect(await isAlive(host, stale), `stale pid ${stale} is stopped`).toBe(false);
       expect((await sh(host, "systemctl is-active projectmeats")).stdout.trim()).toBe("active");
     });
   });
 
-  test("emergency-restart never kills a listener that is not a gunicorn of this project (rogue-listener): it names it and exits 1", {
+  test.concurrent("emergency-restart never kills a listener that is not a gunicorn of this project (rogue-listener): it names it and exits 1", {
     timeout: 600_000,
   }, async () => {
     await withHost("e2e-em-rogue", "rogue-listener", async (host) => {
@@ -129,7 +132,9 @@ describeE2E("emergency playbooks", () => {
     });
   });
 
-  test("emergency-reset on a unit whose drop-in disabled Restart=: dry run changes nothing; reset is green with a backup", { timeout: 900_000 }, async () => {
+  test.concurrent("emergency-reset on a unit whose drop-in disabled Restart=: dry run changes nothing; reset is green with a backup", {
+    timeout: 900_000,
+  }, async () => {
     await withHost("e2e-em-reset", "restart-disabled", async (host) => {
       const before = (await sums(host)).stdout;
       const dry = await remediate(host, "emergency-reset --dry-run");

@@ -27,9 +27,12 @@ export async function shInside(host: string, script: string, timeoutMs = 600_000
 const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 // `npx tsx remediate ARGS` inside the host, from this checkout (bind-mounted at the same path), stdin /dev/null.
-// A Node deprecation or unhandled-rejection warning in its output fails the calling test.
-export async function remediateInside(host: string, args: string[]) {
-  const r = await shInside(host, `cd ${q(REPO_ROOT)} && exec npx tsx remediate ${args.map(q).join(" ")} </dev/null`);
+// A Node deprecation or unhandled-rejection warning in its output fails the calling test. `env` is set for it alone.
+export async function remediateInside(host: string, args: string[], env: Record<string, string> = {}) {
+  const vars = Object.entries(env)
+    .map(([k, v]) => `${k}=${q(v)} `)
+    .join("");
+  const r = await shInside(host, `cd ${q(REPO_ROOT)} && ${vars}exec npx tsx remediate ${args.map(q).join(" ")} </dev/null`);
   assertNoProcessWarnings(`${r.stdout}\n${r.stderr}`, `remediate ${args.join(" ")} on ${host}`);
   return r;
 }
