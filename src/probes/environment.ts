@@ -1,5 +1,6 @@
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
+import { isForkedNotExeced, parseProcStat, type ProcStat } from "./proc-stat.ts";
 import { serviceUnit, type Unit } from "./systemd.ts";
 
 export type ServiceEnv = { source: string; env: Record<string, string>; steady?: boolean };
@@ -126,20 +127,6 @@ export function parseEnviron(raw: string): Record<string, string> {
   return env;
 }
 
-export type ProcStat = { state: string; startTime: number };
-
-// The state (field 3) and start time in clock ticks since boot (field 22) from /proc/<pid>/stat.
-export function parseProcStat(text: string): ProcStat | undefined {
-  const close = text.lastIndexOf(")"); // the command name may itself hold spaces and parentheses
-  if (close < 0) return undefined;
-  const f = text
-    .slice(close + 1)
-    .trim()
-    .split(/\s+/);
-  const startTime = Number(f[19]);
-  return f[0] && Number.isInteger(startTime) ? { state: f[0], startTime } : undefined;
-}
-
 export type UnitEnv = {
   // Environment= merged with the env files, files last (they override Environment=, as in systemd).
   env: Record<string, string>;
@@ -221,17 +208,16 @@ export function operatorEnvFile(sources: EnvSource[]): EnvSource | undefined {
   return files.find((s) => !s.optional) ?? files[0];
 }
 
-// What we saw of the main process: its stat before and after reading its environ, and the environ (or why not);
-// PID 1's environ when the process's lacks INVOCATION_ID (a child systemd forked but has not exec'd yet holds it).
-export type ProcessLook = { before?: ProcStat; environ?: string; environError?: TransportError; after?: ProcStat; pid1Environ?: string };
+// What we saw of the main process: its stat before and after reading its environ, and the environ (or why not).
+export type ProcessLook = { before?: ProcStat; environ?: string; environError?: TransportError; after?: ProcStat };
 
 export type Steadiness = { steady: true } | { steady: false; reason: string; cannotLook?: boolean };
 
 // Whether an environ read is the environment of a process running steadily, judged on systemd's facts: the unit is
-// active/running, the PID lived through the read with one start time, and its environ is non-empty, belongs to the
-// unit's current invocation (INVOCATION_ID, which systemd sets at exec) and holds at least one variable the unit
-// defines. Anything else is not: a crash loop's exiting or reused PID, or a Type=simple child that systemd has
-// forked and counts as running but has not exec'd yet (its environ is still PID 1's).
+// active/running, the PID lived through the read with one start time and had exec'd the unit's program (not still
+// systemd's "(name)" child, whose environ is PID 1's), and its environ is non-empty, belongs to the unit's current
+// invocation (INVOCATION_ID, set at exec) and holds at least one variable the unit defines. Anything else is not: a
+// crash loop's exiting or reused PID, or a Type=simple child that systemd counts as running before it execs.
 export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "mainPid" | "invocationId">, look: ProcessLook, defined: string[]): Steadiness {
   const pid = unit.mainPid;
   const alive = (s: ProcStat | undefined) => s !== undefined && s.state !== "Z" && s.state !== "X";
@@ -240,6 +226,8 @@ export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "m
   if (!alive(look.after))
     return { steady: false, reason: look.after ? `PID ${pid} was exiting while we read it (state ${look.after.state})` : `PID ${pid} exited while we read it` };
   if (look.before?.startTime !== look.after?.startTime) return { steady: false, reason: `PID ${pid} was replaced by another process while we read it` };
+  const forked = [look.before, look.after].find((s) => s && isForkedNotExeced(s.comm));
+  if (forked) return { steady: false, reason: `PID ${pid} was still being started by systemd (${forked.comm}, not exec'd yet)` };
   if (look.environError) {
     const code = look.environError.code;
     if (code === "ENOENT" || code === "ESRCH") return { steady: false, reason: `PID ${pid} vanished while we read its environ (${code})` };
@@ -252,9 +240,6 @@ export function judgeSteadiness(unit: Pick<Unit, "activeState" | "subState" | "m
   const invocation = env.INVOCATION_ID;
   if (invocation !== undefined && unit.invocationId && invocation !== unit.invocationId)
     return { steady: false, reason: `PID ${pid}'s environ is of another invocation than the unit's current one (restarted while we looked)` };
-  // Without INVOCATION_ID (a process may clear its environment), PID 1's own environ is the tell of a child not exec'd yet.
-  if (invocation === undefined && look.pid1Environ !== undefined && look.environ === look.pid1Environ)
-    return { steady: false, reason: `PID ${pid} still held systemd's own environ (forked, not started yet)` };
   if (defined.length && !defined.some((k) => k in env))
     return { steady: false, reason: `PID ${pid}'s environ holds none of the unit's variables (${defined.slice(0, 3).join(", ")}...)` };
   return { steady: true };
@@ -280,8 +265,6 @@ export async function lookAtProcess(ctx: ProbeContext, pid: number): Promise<Pro
     look.environError = err;
   }
   look.after = await readStat(ctx, pid);
-  if (look.environ !== undefined && !look.environ.includes("INVOCATION_ID="))
-    look.pid1Environ = await ctx.transport.readFile("/proc/1/environ").catch(() => undefined);
   return look;
 }
 

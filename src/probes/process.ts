@@ -1,4 +1,4 @@
-import { parseProcStat } from "./environment.ts";
+import { parseProcStat } from "./proc-stat.ts";
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
 import type { Transport } from "../transport/types.ts";

@@ -1,5 +1,6 @@
 import { TransportError } from "../transport/types.ts";
 import type { ProbeContext } from "./context.ts";
+import { isForkedNotExeced } from "./proc-stat.ts";
 import { serviceUnit } from "./systemd.ts";
 
 export type Want = "r" | "w" | "x";
@@ -41,9 +42,8 @@ export function serviceProcess(ctx: ProbeContext): Promise<ServiceProcess | Down
         return { down: `the service's process (pid ${u.mainPid}) exited while we looked` };
       throw err;
     }
-    // systemd names the child it forked "(<binary>)" until exec; until then it is root in a half-built sandbox.
     const name = text.match(/^Name:[ \t]*(.*)$/m)?.[1] ?? "";
-    if (/^\(.*\)$/.test(name)) return { down: `the service's process (pid ${u.mainPid}) was still being started by systemd (${name}, not exec'd yet)` };
+    if (isForkedNotExeced(name)) return { down: `the service's process (pid ${u.mainPid}) was still being started by systemd (${name}, not exec'd yet)` };
     return { pid: u.mainPid, ...parseStatus(text) };
   });
 }

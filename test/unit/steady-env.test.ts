@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { judgeSteadiness, parseProcStat, serviceEnv } from "../../src/probes/environment.ts";
+import { judgeSteadiness, serviceEnv } from "../../src/probes/environment.ts";
+import { parseProcStat } from "../../src/probes/proc-stat.ts";
 import { TransportError } from "../../src/transport/types.ts";
 import { healthyCommands } from "./healthy-replay.ts";
 import { recorded, replayContext, replayTransport } from "./replay.ts";
@@ -14,6 +15,8 @@ const statLoop = recorded("proc-stat-crash-loop-running.txt");
 const statZombie = recorded("proc-stat-zombie.txt").replace(/^123 /, "5082 ");
 const environ = recorded("proc-environ-healthy.txt");
 const pid1Environ = recorded("proc-environ-pid1.txt"); // PID 1 of a reference host: PATH, HOME, USER, no INVOCATION_ID
+// The child systemd forked for the unit, renamed "(gunicorn)" until it execs: /proc/<pid>/stat shows "((gunicorn))".
+const statForked = statLoop.replace("(gunicorn)", "((gunicorn))");
 const ENV_FILE = "/etc/projectmeats/projectmeats.env";
 const envFile = "DEBUG=False\nSECRET_KEY='from-the-env-file-0123456789-0123456789-0123456789'\nALLOWED_HOSTS=localhost,127.0.0.1\n";
 
@@ -70,8 +73,13 @@ describe("a dying process is not an environment", () => {
     [
       // Type=simple: systemd says active/running from the fork; until exec the child's environ is PID 1's (CI run on 404b6ac).
       "a child systemd forked but has not exec'd yet (PID 1's environ, PATH among the unit's variables)",
-      { "/proc/5082/stat": statLoop, "/proc/5082/environ": pid1Environ, "/proc/1/environ": pid1Environ },
-      /PID 5082 still held systemd's own environ/,
+      { "/proc/5082/stat": statForked, "/proc/5082/environ": pid1Environ },
+      /PID 5082 was still being started by systemd \(\(gunicorn\), not exec'd yet\)/,
+    ],
+    [
+      "a child that exec'd while we read it (its environ may be either)",
+      { "/proc/5082/stat": [statForked, statLoop], "/proc/5082/environ": pid1Environ },
+      /still being started by systemd/,
     ],
     [
       "the environ of another invocation (the unit restarted between systemctl show and the read)",
@@ -111,7 +119,7 @@ describe("a dying process is not an environment", () => {
   });
 
   test("judgeSteadiness wants systemd's active/running", () => {
-    const look = { before: { state: "S", startTime: 1 }, after: { state: "S", startTime: 1 }, environ: "A=1\0" };
+    const look = { before: { state: "S", startTime: 1, comm: "a" }, after: { state: "S", startTime: 1, comm: "a" }, environ: "A=1\0" };
     expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9, invocationId: "" }, look, ["A"])).toEqual({ steady: true });
     expect(judgeSteadiness({ activeState: "deactivating", subState: "stop-sigterm", mainPid: 9, invocationId: "" }, look, ["A"])).toEqual({
       steady: false,
@@ -120,10 +128,11 @@ describe("a dying process is not an environment", () => {
     expect(judgeSteadiness({ activeState: "active", subState: "running", mainPid: 9, invocationId: "" }, look, []).steady).toBe(true); // the unit defines nothing
   });
 
-  test("/proc/<pid>/stat: state and start time (field 22), whatever the command name holds", () => {
-    expect(parseProcStat(statHealthy)).toEqual({ state: "S", startTime: 38058 });
-    expect(parseProcStat(recorded("proc-stat-zombie.txt"))).toEqual({ state: "Z", startTime: 90258 });
-    expect(parseProcStat(statHealthy.replace("(gunicorn)", "(a) b (c)"))).toEqual({ state: "S", startTime: 38058 });
+  test("/proc/<pid>/stat: name, state and start time (field 22), whatever the command name holds", () => {
+    expect(parseProcStat(statHealthy)).toEqual({ state: "S", startTime: 38058, comm: "gunicorn" });
+    expect(parseProcStat(recorded("proc-stat-zombie.txt"))).toMatchObject({ state: "Z", startTime: 90258 });
+    expect(parseProcStat(statHealthy.replace("(gunicorn)", "(a) b (c)"))).toEqual({ state: "S", startTime: 38058, comm: "a) b (c" });
+    expect(parseProcStat(statForked)?.comm).toBe("(gunicorn)");
     expect(parseProcStat("")).toBeUndefined();
   });
 });
