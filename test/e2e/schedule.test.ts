@@ -4,7 +4,7 @@ import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { describeE2E } from "./e2e.ts";
 import { hostCli } from "./hosts.ts";
 
-// `npm run schedule`: on a reference host the timer runs the gate (twice, every 20 s), each run writes the Prometheus
+// `npm run schedule`: on a reference host the timer runs the gate (twice, every 10 s), each run writes the Prometheus
 // textfile (checked with promtool's own parser) and a point of the report's history, --on-failure fires when the site
 // breaks, and uninstall leaves /etc/systemd/system as it was, byte for byte (names, types, modes, owners, links, content).
 const NAME = "e2e-sched";
@@ -48,9 +48,9 @@ describeE2E("the gate on a timer", () => {
   });
 
   test("install: the timer runs the green gate at least twice; textfile and history follow every run", { timeout: 400_000 }, async () => {
-    const i = await schedule("install", "--every", "20s", "--on-failure", ON_FAILURE);
+    const i = await schedule("install", "--every", "10s", "--on-failure", ON_FAILURE);
     expect(i.exitCode, `${i.stdout}\n${i.stderr}`).toBe(0);
-    expect(i.stdout).toContain("installed: ddv-gate.timer runs the smoke gate every 20s");
+    expect(i.stdout).toContain("installed: ddv-gate.timer runs the smoke gate every 10s");
     await until("two gate runs from the timer", 180, async () => ((await finishedRuns()) >= 2 ? true : undefined));
     const text = await textfile();
     expect(text).toMatch(/^ddv_failures\{scope="smoke"\} 0$/m);
@@ -67,7 +67,7 @@ describeE2E("the gate on a timer", () => {
     expect(Number(kept)).toBeGreaterThanOrEqual(2);
     const st = await schedule("status");
     expect(st.exitCode).toBe(0);
-    expect(st.stdout).toMatch(/every 20s .*on failure: \/var\/lib\/ddv\/schedule\/on-failure\.sh/);
+    expect(st.stdout).toMatch(/every 10s .*on failure: \/var\/lib\/ddv\/schedule\/on-failure\.sh/);
     // The command (it may hold a token) is in root's 0700 script only: no unit, nothing systemctl shows, no output.
     expect((await sh("stat -c '%a %U' /var/lib/ddv/schedule/on-failure.sh")).stdout).toBe("700 root");
     expect((await sh("grep -rl MONITOR_EXIT_STATUS /etc/systemd/system; systemctl show ddv-gate-failed.service | grep -c MONITOR_EXIT")).stdout).toBe("0");
