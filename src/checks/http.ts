@@ -179,7 +179,7 @@ export const httpChecks = [
         'through nginx, GET on every health path: 200 with JSON {"status":"healthy"} (not the SPA\'s index.html); ' +
         "HEAD on the first: 200 (a same-site redirect to a path that answers so counts, with advice)",
       recommendation: "Proxy every health path (/health, /health/, /api/health) to Gunicorn in the nginx site, then nginx -t && systemctl reload nginx",
-      dependsOn: ["HTTP-001", "HTTP-007"],
+      dependsOn: ["HTTP-001", "HTTP-007", "HTTP-011"],
     },
     { skipIf: withoutNginx, run: (ctx) => healthThrough(ctx, ctx.config.nginxUrl as string) },
   ),
@@ -274,7 +274,7 @@ export const httpChecks = [
       smoke: true,
       expects: "health, admin and API paths through nginx answer without 502, 503 or 504",
       recommendation: "nginx cannot reach the upstream: make its proxy_pass/upstream match Gunicorn's --bind, then reload nginx",
-      dependsOn: ["SVC-013", "HTTP-001", "SVC-020"],
+      dependsOn: ["SVC-013", "HTTP-011", "HTTP-001", "SVC-020"],
     },
     {
       skipIf: withoutNginx,
@@ -302,7 +302,7 @@ export const httpChecks = [
       recommendation:
         "Let nginx's worker read STATIC_ROOT (every directory on the way needs o+x, or the worker's group: a home directory is 0700 " +
         "on Debian 12) and point the site's static location at it (`location /static/ { alias <STATIC_ROOT>/; }`), then `nginx -t && systemctl reload nginx`",
-      dependsOn: ["SVC-013", "FS-004", "SVC-004"],
+      dependsOn: ["SVC-013", "HTTP-011", "FS-004", "SVC-004"],
     },
     {
       skipIf: withoutNginx,
@@ -313,6 +313,31 @@ export const httpChecks = [
         const type = (r.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
         if (type === "text/html" && !["html", "htm"].includes(ext)) return fail(`${r.url}: 200 but an HTML page (Content-Type text/html), not the file`);
         return pass(`${r.url}: 200, ${type || "no Content-Type"}, ${r.bytes} bytes`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-011",
+      reads: ["gunicorn-config"],
+      title: "nginx answers at the site's address",
+      suite: "http",
+      severity: "critical",
+      smoke: true,
+      expects: "GET <first health path> at nginxUrl gets an HTTP answer, whatever its status: something listens there and speaks HTTP",
+      recommendation:
+        "Connection refused while nginx runs: no server block listens there (a site unlinked from /etc/nginx/sites-enabled/, a changed " +
+        "listen): link the site back or fix its listen, then nginx -t && systemctl reload nginx",
+      dependsOn: ["SVC-013"],
+    },
+    {
+      skipIf: withoutNginx,
+      // The checks through nginx stand on this one: a site nginx does not serve shows once, here, not as their errors.
+      async run(ctx) {
+        const base = ctx.config.nginxUrl as string;
+        const r = await fetchCached(ctx, base, (await healthPlan(ctx)).paths[0] as string);
+        if ("error" in r) return fail(`${summarize(ctx, r)}${await refusedHint(ctx, base, [r])}`);
+        return pass(`${r.url}: HTTP ${r.status}`);
       },
     },
   ),

@@ -183,7 +183,7 @@ export const securityChecks = [
       severity: "low",
       expects: "the Server header of GET <first health path> through Gunicorn and through nginx contains no version number (digits.digits)",
       recommendation: "server_tokens off; in nginx's http or server block, then reload",
-      dependsOn: ["HTTP-001", "SVC-013"],
+      dependsOn: ["HTTP-001", "SVC-013", "HTTP-011"],
     },
     {
       async run(ctx) {
@@ -211,7 +211,7 @@ export const securityChecks = [
         "through nginx, /.env does not answer 200 with a KEY=value line, " +
         "and /.git/HEAD does not answer 200 with a git HEAD (a `ref: ` line or a bare 40/64-hex commit id of a detached checkout)",
       recommendation: "Add `location ~ /\\. { return 404; }` to the nginx site and remove dotfiles from the web root",
-      dependsOn: ["SVC-013"],
+      dependsOn: ["SVC-013", "HTTP-011"],
     },
     {
       skipIf: withoutNginx,
