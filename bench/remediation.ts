@@ -5,10 +5,17 @@ import { buildImage } from "../fixtures/host/image.ts";
 import { up } from "../fixtures/host/index.ts";
 import { execInside, teardown } from "../fixtures/host/machine.ts";
 import { REPO_ROOT } from "../fixtures/host/paths.ts";
+import { listScenarios } from "../fixtures/host/scenarios.ts";
 
 const scenarios = process.argv.slice(2);
 if (!scenarios.length) {
   process.stderr.write("usage: npx tsx bench/remediation.ts SCENARIO...\n");
+  process.exit(64);
+}
+const known = await listScenarios();
+const unknown = scenarios.filter((s) => !known.includes(s));
+if (unknown.length) {
+  process.stderr.write(`bench/remediation: no such scenario: ${unknown.join(", ")} (see fixtures/scenarios/)\n`);
   process.exit(64);
 }
 
