@@ -136,8 +136,11 @@ export async function remediate(o: RemediateOptions): Promise<number> {
               const again = await replanStep(planned, { ctx: fresh, config, transport: t, addSecret: (v) => ctx.secrets.push(v) });
               if ("why" in again) throw new Error(`planned again on ${shared.join(", ")} as the steps before left it: ${again.why}`);
               d.step = again;
-              described.set(again, described.get(planned) ?? []);
-              say(`  [${i + 1}/${steps.length}] ${planned.fix.id}: planned again on ${shared.join(", ")} as the steps before left it`);
+              // What is applied now is what the operator reads, here and in the step's Allure result.
+              const lines = await Promise.all(again.actions.map((a) => describeAction(t, a, secrets(), config.secrets)));
+              described.set(again, lines);
+              say(`  [${i + 1}/${steps.length}] ${planned.fix.id}: planned again on ${shared.join(", ")} as the steps before left it:`);
+              for (const l of lines) say(`     - ${l}`);
             } finally {
               await fresh.close();
             }
