@@ -1,7 +1,8 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
 import { healthPlan, type HealthPlan } from "../probes/health-plan.ts";
-import { fetchCached, hostnameOf, originOf, summarize, type HttpResponse, type HttpResult } from "../probes/http.ts";
+import { fetchCached, hostnameOf, originOf, summarize, tlsName, type HttpResponse, type HttpResult } from "../probes/http.ts";
+import { lookAtCertificate } from "../probes/tls-cert.ts";
 import { urlUnder } from "../probes/media.ts";
 import { blockFor, blocksOn, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
 import { staticAnswerProblem, staticSample, staticUrlPrefix } from "../probes/static-files.ts";
@@ -19,6 +20,12 @@ async function refusedHint(ctx: ProbeContext, base: string, rs: HttpResult[]): P
     `; ${sites.source} shows no server block listening on port ${port}: ` +
     "is the site linked into /etc/nginx/sites-enabled/? (link it back, nginx -t, systemctl reload nginx)"
   );
+}
+
+// What a TLS verification error of the site's own name means (Node's and OpenSSL's codes), or "".
+function tlsHint(ctx: ProbeContext, error: string): string {
+  if (!/CERT|SELF_SIGNED|UNABLE_TO_|DEPTH_ZERO|ERR_TLS|ERR_SSL/.test(error)) return "";
+  return `; the certificate nginx sends for ${tlsName(ctx.config.hostHeader) ?? ctx.config.hostHeader} does not verify (HTTP-012's fix applies)`;
 }
 
 // A health answer is config.health's status with a JSON body whose status is "healthy" (a 200 HTML page is not
@@ -327,7 +334,8 @@ export const httpChecks = [
       expects: "GET <first health path> at nginxUrl gets an HTTP answer, whatever its status: something listens there and speaks HTTP",
       recommendation:
         "Connection refused while nginx runs: no server block listens there (a site unlinked from /etc/nginx/sites-enabled/, a changed " +
-        "listen): link the site back or fix its listen, then nginx -t && systemctl reload nginx",
+        "listen): link the site back or fix its listen, then nginx -t && systemctl reload nginx. A certificate error over https: renew or " +
+        "reissue it for hostHeader's name (certbot renew), reload nginx; signed by a private CA: run with NODE_EXTRA_CA_CERTS=<ca.pem>",
       dependsOn: ["SVC-013"],
     },
     {
@@ -336,8 +344,52 @@ export const httpChecks = [
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
         const r = await fetchCached(ctx, base, (await healthPlan(ctx)).paths[0] as string);
-        if ("error" in r) return fail(`${summarize(ctx, r)}${await refusedHint(ctx, base, [r])}`);
+        if ("error" in r) return fail(`${summarize(ctx, r)}${await refusedHint(ctx, base, [r])}${tlsHint(ctx, r.error)}`);
         return pass(`${r.url}: HTTP ${r.status}`);
+      },
+    },
+  ),
+  defineCheck(
+    {
+      id: "HTTP-012",
+      reads: ["gunicorn-config"],
+      title: "The TLS certificate nginx serves is valid for every name and for weeks to come",
+      suite: "http",
+      severity: "high",
+      expects:
+        "when nginxUrl is https: for hostHeader and every literal server_name of the site's server blocks there (localhost, IP " +
+        "addresses, wildcards and patterns aside), sent as SNI, a certificate whose chain verifies (Node's CAs plus NODE_EXTRA_CA_CERTS), " +
+        "that covers the name, and that stays valid at least thresholds.certMinDays (14) days",
+      recommendation:
+        "Renew or reissue the certificate for every name the site serves (certbot renew, or certbot --nginx -d <each name>), then " +
+        "systemctl reload nginx; check that the renewal timer runs (systemctl list-timers certbot.timer). A private CA: run with NODE_EXTRA_CA_CERTS=<ca.pem>",
+      dependsOn: ["HTTP-011"],
+    },
+    {
+      skipIf: (ctx) => withoutNginx(ctx) ?? (new URL(ctx.config.nginxUrl as string).protocol === "https:" ? undefined : "nginxUrl is http: no TLS to judge"),
+      async run(ctx) {
+        const base = ctx.config.nginxUrl as string;
+        const [sites, ep] = await Promise.all([nginxSites(ctx), gunicornEndpoint(ctx)]);
+        const { blocks } = siteBlocks(sites, ep, base, ctx.config.hostHeader);
+        const literal = (n: string) => !skippedName(n) && n !== "localhost" && tlsName(n) !== undefined;
+        const names = [...new Set([tlsName(ctx.config.hostHeader), ...blocks.flatMap((b) => b.names).filter(literal)])].filter((n): n is string => !!n);
+        const looks = await Promise.all(names.map((n) => lookAtCertificate(ctx, base, n)));
+        const minDays = ctx.config.thresholds.certMinDays;
+        const problems: string[] = [];
+        const seen: string[] = [];
+        for (const l of looks) {
+          if ("error" in l) problems.push(`${l.name}: no TLS handshake (${l.error})`);
+          else {
+            const days = l.validTo ? Math.floor((l.validTo.getTime() - Date.now()) / 86_400_000) : undefined;
+            const until = l.validTo ? `${l.validTo.toISOString().slice(0, 10)}, ${days} days` : "no end date";
+            if (l.nameError) problems.push(`${l.name}: not covered by the certificate nginx sends for it (it names ${l.names.join(", ") || "nothing"})`);
+            else if (l.chainError) problems.push(`${l.name}: the chain does not verify (${l.chainError}; valid until ${until})`);
+            else if (days === undefined || days < minDays)
+              problems.push(`${l.name}: ${days !== undefined && days < 0 ? "expired" : "expires"} ${until} (at least ${minDays} wanted)`);
+            else seen.push(`${l.name} (until ${until})`);
+          }
+        }
+        return problems.length ? fail(ctx.clip(problems.join("; "), 1500)) : pass(`verified: ${seen.join(", ")}`);
       },
     },
   ),

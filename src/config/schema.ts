@@ -110,6 +110,8 @@ export const ConfigSchema = z
         // failure that recovered then passes, and a loop shows itself by ending again.
         crashWatchSeconds: z.number().nonnegative().default(30),
         securityExposure: z.number().min(0).max(10).default(5.0),
+        // HTTP-012: a certificate nginx serves must stay valid at least this many days (certbot renews at 30 left).
+        certMinDays: z.number().nonnegative().default(14),
         checkDeployFailLevel: z.enum(["ERROR", "WARNING"]).default("ERROR"),
         checkDeployIgnore: z.array(z.string()).default([]),
         minConnectionHeadroom: z.number().int().nonnegative().default(5),

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import path from "node:path";
 import { type Listen, type ServerBlock, skippedName } from "../probes/nginx-sites.ts";
 
@@ -31,11 +32,13 @@ export function allowedHost(allowed: string[], host: string): boolean {
 
 // hostHeader: the Host the checks send. The default (localhost) while the site's server block names it (or no nginx
 // is in front) and Django accepts it; else the first literal server_name of the block that Django accepts; else the
-// block's first literal name; else, without nginx, the first literal ALLOWED_HOSTS entry.
-export function hostHeaderFrom(block: Pick<ServerBlock, "names" | "at"> | undefined, allowed: string[] | undefined, dflt: string) {
-  const literal = (block?.names ?? []).filter((n) => !skippedName(n));
+// block's first literal name; else, without nginx, the first literal ALLOWED_HOSTS entry. Over TLS (`tls`), a name the
+// certificate can hold: not localhost, not an IP address (a certbot certificate names the site's public names).
+export function hostHeaderFrom(block: Pick<ServerBlock, "names" | "at"> | undefined, allowed: string[] | undefined, dflt: string, tls = false) {
+  const local = (n: string) => n === "localhost" || isIP(n.replace(/^\[|\]$/g, "")) !== 0;
+  const literal = (block?.names ?? []).filter((n) => !skippedName(n) && !(tls && local(n)));
   const accepts = (n: string) => allowed === undefined || allowedHost(allowed, n);
-  if ((!block || literal.includes(dflt)) && accepts(dflt)) return { value: dflt, source: "default: Django accepts it" };
+  if ((!block || literal.includes(dflt)) && accepts(dflt) && !(tls && local(dflt))) return { value: dflt, source: "default: Django accepts it" };
   const named = literal.find(accepts) ?? literal[0];
   if (named) return { value: named, source: `server_name of the nginx block at ${block?.at}${accepts(named) ? ", in ALLOWED_HOSTS" : ""}` };
   const first = (allowed ?? []).find((a) => /^[\w-]+(\.[\w-]+)*$/.test(a));
@@ -43,13 +46,15 @@ export function hostHeaderFrom(block: Pick<ServerBlock, "names" | "at"> | undefi
   return { value: dflt, source: "default: no literal name found" };
 }
 
-// nginxUrl: where the checks reach nginx: loopback on the block's first plain (port) listen, http.
+// nginxUrl: where the checks reach nginx: loopback on the block's first TCP listen, https when it speaks TLS
+// (`listen 443 ssl`: a certbot site, whose port-80 block only redirects).
 export function nginxUrlFrom(listens: Listen[]): string | undefined {
   const l = listens.find((x) => x.port !== undefined && !x.unix);
   if (!l) return undefined;
   const wildcard = l.address === undefined || ["*", "0.0.0.0", "[::]"].includes(l.address);
   const host = wildcard ? "127.0.0.1" : (l.address as string);
-  return `http://${host}${l.port === 80 ? "" : `:${l.port}`}`;
+  const scheme = l.ssl ? "https" : "http";
+  return `${scheme}://${host}${l.port === (l.ssl ? 443 : 80) ? "" : `:${l.port}`}`;
 }
 
 // logDir: the directory of Gunicorn's error log (else its access log) when it writes a file; null when both go to

@@ -209,7 +209,7 @@ async function describeNginx(
   const url = nginxUrlFrom(block.listens);
   if (url) found("nginxUrl", url, `listen of the nginx block at ${block.at}`);
   else notes.push(`the nginx block at ${block.at} listens on no TCP port: nginxUrl left at its default`);
-  const h = hostHeaderFrom(block, allowed, DEFAULTS.hostHeader);
+  const h = hostHeaderFrom(block, allowed, DEFAULTS.hostHeader, !!url?.startsWith("https:"));
   found("hostHeader", h.value, h.source);
   info.push({ field: "server_name", value: block.names.join(" ") || "(none)", source: block.at });
 }

@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { Agent, request } from "undici";
 import type { ProbeContext } from "./context.ts";
 import { httpConnect, unixConnect } from "./tunnel.ts";
@@ -77,6 +78,9 @@ async function send(ctx: ProbeContext, base: string, path: string, opts: { metho
     const res = await request(url, {
       method: opts.method ?? "GET",
       headers: { host: opts.host ?? ctx.config.hostHeader, "user-agent": "django-deploy-validator" },
+      // Over https the TLS name is always the site's (hostHeader): a request sent with another Host (HTTP-009's names)
+      // tests nginx's and Django's routing, not the certificate, which HTTP-012 judges name by name.
+      ...(url.startsWith("https:") ? { servername: tlsName(ctx.config.hostHeader) } : {}),
       dispatcher,
       signal: AbortSignal.timeout(ctx.config.timeouts.httpMs),
     });
@@ -97,6 +101,13 @@ async function send(ctx: ProbeContext, base: string, path: string, opts: { metho
     const why = e.name === "TimeoutError" ? `no answer within ${ctx.config.timeouts.httpMs} ms` : (e.code ?? e.message);
     return { url: shown, error: why, ms: performance.now() - started };
   }
+}
+
+// The name a TLS client sends (SNI) and checks the certificate against for a Host header: without its port; an IP
+// address sends none (undefined).
+export function tlsName(host: string): string | undefined {
+  const name = host.replace(/:\d+$/, "").replace(/^\[|\]$/g, "");
+  return isIP(name) ? undefined : name;
 }
 
 // Memoised GET/HEAD so several checks reading the same URL cost one request.

@@ -10,7 +10,8 @@ import { gunicornEndpoint, type Endpoint } from "./endpoint.ts";
 export type Directive = { name: string; args: string[]; block?: Directive[]; at: string };
 
 // How a server block listens: a port (address optional: none means every address) or a unix socket.
-export type Listen = { address?: string; port?: number; unix?: string; defaultServer: boolean };
+// `ssl`: the listen speaks TLS (`listen 443 ssl`).
+export type Listen = { address?: string; port?: number; unix?: string; defaultServer: boolean; ssl?: boolean };
 
 // Where a proxy_pass/uwsgi_pass sends requests: a TCP host and port, or a unix socket path.
 export type Target = { host: string; port: number } | { unix: string };
@@ -136,10 +137,11 @@ export function expandIncludes(files: Map<string, string>, main: string): Direct
 export function parseListen(args: string[]): Listen {
   const [where = "", ...flags] = args;
   const defaultServer = flags.includes("default_server") || flags.includes("default");
-  if (where.startsWith("unix:")) return { unix: where.slice(5), defaultServer };
-  if (/^\d+$/.test(where)) return { port: Number(where), defaultServer };
+  const tls = flags.includes("ssl") ? { ssl: true } : {};
+  if (where.startsWith("unix:")) return { unix: where.slice(5), defaultServer, ...tls };
+  if (/^\d+$/.test(where)) return { port: Number(where), defaultServer, ...tls };
   const m = where.match(/^(\[[^\]]*\]|[^:]*)(?::(\d+))?$/);
-  return { address: m?.[1] || where, port: Number(m?.[2] ?? 80), defaultServer };
+  return { address: m?.[1] || where, port: Number(m?.[2] ?? 80), defaultServer, ...tls };
 }
 
 // A proxy target: `http://host:port/uri`, `http://unix:/path:/uri`, `host:port` or `unix:/path` (uwsgi_pass), or

@@ -21,14 +21,15 @@ function blameLostConnection(t: SshTransport, callback: buildConnector.Callback)
 
 // undici's `connect` option for this host: a plain timeout here; on a remote host, each connection goes through
 // the transport's own connection to the address as the host sees it (its loopback), opening no port anywhere.
-export function httpConnect(ctx: ProbeContext, timeout: number): buildConnector.BuildOptions | buildConnector.connector {
+// `tls`: extra TLS options for an https connection (the certificate probe reads a certificate that does not verify).
+export function httpConnect(ctx: ProbeContext, timeout: number, tls: buildConnector.BuildOptions = {}): buildConnector.BuildOptions | buildConnector.connector {
   const t = ctx.transport;
-  if (t.kind === "local") return { timeout };
+  if (t.kind === "local") return { ...tls, timeout };
   const forward = t.forward.bind(t);
   return (opts, callback) => {
     const port = Number(opts.port) || (opts.protocol === "https:" ? 443 : 80);
     forward(hostPort(opts.hostname, port)).then(
-      (socketPath) => buildConnector({ timeout, socketPath })(opts, blameLostConnection(t, callback)),
+      (socketPath) => buildConnector({ ...tls, timeout, socketPath })(opts, blameLostConnection(t, callback)),
       (err: Error) => callback(err, null),
     );
   };

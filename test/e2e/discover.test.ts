@@ -1,19 +1,15 @@
 import { expect, test } from "vitest";
+import { loadFlavour } from "../../fixtures/flavours/flavour.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 import { describeE2E } from "./e2e.ts";
 import { hostCli, validateInside } from "./hosts.ts";
 
 // Issue 20's "done when": on each deployment shape, `npm run discover` then the validator gives the same verdict for
-// every check as the config written by hand for that shape (the tutorial's /etc/ddv/config.json; zero config for
-// the others), with no hand edit.
-const SHAPES: Array<{ flavour: string; env: Record<string, string> }> = [
-  { flavour: "reference", env: {} },
-  { flavour: "as-shipped", env: {} },
-  { flavour: "pm-socket", env: {} },
-  { flavour: "tutorial", env: { DEPLOY_CONFIG: "/etc/ddv/config.json" } },
-  { flavour: "asgi", env: {} },
-  { flavour: "remote-db", env: {} },
-];
+// every check as the config written by hand for that shape (the tutorial's and the tls host's /etc/ddv/config.json;
+// zero config for the others), with no hand edit.
+const SHAPES = await Promise.all(
+  ["reference", "as-shipped", "pm-socket", "tutorial", "asgi", "remote-db", "tls"].map(async (f) => ({ flavour: f, env: (await loadFlavour(f)).runWith })),
+);
 
 // Where discover writes inside the host (outside the checkout, so hosts side by side never share it).
 const OUTPUT = "/tmp/discovered.config.json";
@@ -31,7 +27,8 @@ describeE2E("discover writes the config a shape needs", () => {
       expect(found.exitCode, `${found.stdout}\n${found.stderr}`).toBe(0);
       expect(found.stdout).toContain(`wrote ${OUTPUT}`);
       const hand = await validateInside(host, [], `disc-${shape.flavour}-hand`, shape.env);
-      const disc = await validateInside(host, [], `disc-${shape.flavour}-discovered`, { DEPLOY_CONFIG: OUTPUT });
+      // The private CA is not discoverable: the operator's NODE_EXTRA_CA_CERTS stays.
+      const disc = await validateInside(host, [], `disc-${shape.flavour}-discovered`, { ...shape.env, DEPLOY_CONFIG: OUTPUT });
       expect(verdicts(disc.results), `discovered:\n${found.stdout}`).toEqual(verdicts(hand.results));
       expect(disc.exitCode).toBe(hand.exitCode);
       // A second run without --force refuses to replace the file it wrote only when it would change it.

@@ -2,6 +2,8 @@ import { expect, test } from "vitest";
 import { describeE2E } from "./e2e.ts";
 import { hostCli, idsWith, validateInside } from "./hosts.ts";
 import { shInside } from "./remediation-helpers.ts";
+import tls from "../../fixtures/flavours/tls.ts";
+import { loadFlavour } from "../../fixtures/flavours/flavour.ts";
 import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 
 // Deployment shapes other than our reference host, each healthy by construction: the smoke gate is green, the full
@@ -10,7 +12,6 @@ import { REPO_ROOT } from "../../fixtures/host/paths.ts";
 type Fault = { name: string; apply: string; undo: string; red: string[] };
 type Shape = {
   flavour: string;
-  env: Record<string, string>;
   findings: string[];
   redFindings: string[];
   faults: Fault[];
@@ -24,7 +25,6 @@ const SHAPES: Shape[] = [
   {
     // Our reference host: nothing fails; here for emergency-reset (healthy, mangled, deleted) like every shape.
     flavour: "reference",
-    env: {},
     service: "projectmeats",
     site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -fsS -o /dev/null http://127.0.0.1:8000/health/",
     kept: /Gunicorn's bind 127\.0\.0\.1:8000/,
@@ -35,7 +35,6 @@ const SHAPES: Shape[] = [
   {
     // ProjectMeats as its repository ships it: its real findings (test/e2e/as-shipped.test.ts says why each).
     flavour: "as-shipped",
-    env: {},
     service: "projectmeats",
     site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -fsS -o /dev/null http://127.0.0.1:8000/health/",
     kept: /Gunicorn's bind 127\.0\.0\.1:8000/,
@@ -47,7 +46,6 @@ const SHAPES: Shape[] = [
     // ProjectMeats' own socket deployment (deployment/systemd/README.md): the real findings of its shipped unit and
     // site remain (HTTP-008 and SVC-017 high; the rest advice).
     flavour: "pm-socket",
-    env: {},
     service: "projectmeats",
     site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -s -o /dev/null -w '%{http_code}' -H 'Host: meatscentral.com' http://127.0.0.1/api/v1/ | grep -qx 403",
     kept: /kept from the deployment: socket activation by projectmeats\.socket/,
@@ -80,7 +78,6 @@ const SHAPES: Shape[] = [
     // The tutorial shape: settings in settings.py, no env file, socket activation with only the socket enabled, no
     // health endpoint, no API. The config an operator writes for it is in the flavour (/etc/ddv/config.json).
     flavour: "tutorial",
-    env: { DEPLOY_CONFIG: "/etc/ddv/config.json" },
     service: "gunicorn",
     site: "curl -fsS -o /dev/null -H 'Host: tutorial.example' http://127.0.0.1/admin/login/",
     kept: /kept from the deployment: socket activation by gunicorn\.socket/,
@@ -126,7 +123,6 @@ const SHAPES: Shape[] = [
   {
     // ASGI: Gunicorn running Uvicorn's worker on projectmeats.asgi:application; otherwise the reference host.
     flavour: "asgi",
-    env: {},
     service: "projectmeats",
     site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -fsS -o /dev/null http://127.0.0.1:8000/health/",
     kept: /uvicorn\.workers\.UvicornWorker/,
@@ -154,7 +150,6 @@ const SHAPES: Shape[] = [
     // PostgreSQL on another host (network namespace dbhost, 10.77.0.2): the local-server checks skip saying so,
     // the app's side is judged through its own connection.
     flavour: "remote-db",
-    env: {},
     service: "projectmeats",
     site: "curl -fsS -o /dev/null -H 'Host: meatscentral.com' http://127.0.0.1/health/ && curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8000/api/v1/suppliers/ | grep -qx 403",
     kept: /Gunicorn's bind 127\.0\.0\.1:8000/,
@@ -174,6 +169,25 @@ const SHAPES: Shape[] = [
           `pw=$(sed -n 's|^DATABASE_URL=postgres://projectmeats_user:\\([^@]*\\)@.*|\\1|p' /etc/projectmeats/projectmeats.env) && ` +
           `runuser -u postgres -- psql -XAtq -c "ALTER ROLE projectmeats_user PASSWORD '$pw'"`,
         red: ["DB-001"],
+      },
+    ],
+  },
+  {
+    // HTTPS as certbot --nginx leaves it (a private CA's 90-day certificate; fixtures/flavours/tls.ts): nothing fails.
+    flavour: "tls",
+    service: "projectmeats",
+    site:
+      "curl -fsS -o /dev/null --cacert /etc/ddv/tls-ca.pem --resolve meatscentral.com:443:127.0.0.1 https://meatscentral.com/health/ && " +
+      "curl -s -o /dev/null -w '%{http_code}' -H 'Host: meatscentral.com' http://127.0.0.1/health/ | grep -qx 301",
+    kept: /Gunicorn's bind 127\.0\.0\.1:8000/,
+    findings: [],
+    redFindings: [],
+    faults: [
+      {
+        name: "the certificate expired (every https visitor gets a certificate error)",
+        apply: `${tls.prelude}\ntls_cert -90 -1`,
+        undo: `${tls.prelude}\ntls_cert 0 90`,
+        red: ["HTTP-011"],
       },
     ],
   },
@@ -197,11 +211,12 @@ describeE2E("every deployment shape", () => {
 // Healthy: the gate is green; the full run fails only the shape's own findings, red only for high ones. Each fault
 // turns the gate red naming it, and undone, the gate is green again.
 async function healthyAndFaults(host: string, shape: Shape) {
-  const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-smoke`, shape.env);
+  const env = (await loadFlavour(shape.flavour)).runWith;
+  const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-smoke`, env);
   expect(idsWith(gate.results, "fail"), gate.output).toEqual([]);
   expect(idsWith(gate.results, "error"), gate.output).toEqual([]);
   expect(gate.exitCode, gate.output).toBe(0);
-  const full = await validateInside(host, [], `shape-${shape.flavour}-full`, shape.env);
+  const full = await validateInside(host, [], `shape-${shape.flavour}-full`, env);
   const failed = full.results.filter((r) => r.status === "fail");
   expect(idsWith(full.results, "error"), full.output).toEqual([]);
   expect(failed.map((r) => r.id).sort(), failed.map((r) => `${r.id}: ${r.observed}`).join("\n")).toEqual(shape.findings);
@@ -209,20 +224,21 @@ async function healthyAndFaults(host: string, shape: Shape) {
 
   for (const f of shape.faults) {
     expect((await shInside(host, f.apply)).exitCode, f.name).toBe(0);
-    const broken = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-${f.red.join("-")}`, shape.env);
+    const broken = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-${f.red.join("-")}`, env);
     const red = [...idsWith(broken.results, "fail"), ...idsWith(broken.results, "error")];
     expect(broken.exitCode, `${f.name}\n${broken.output}`).toBe(1);
     for (const id of f.red) expect(red, `${f.name}: ${id} red\n${broken.output}`).toContain(id);
     expect((await shInside(host, f.undo)).exitCode, `undo: ${f.name}`).toBe(0);
   }
-  const again = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-again`, shape.env);
+  const again = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-again`, env);
   expect(again.exitCode, again.output).toBe(0);
 }
 
 // emergency-reset on the healthy host, then with the unit file deleted: the site answers through nginx both times,
 // and the playbook kept the shape (socket activation, the bind nginx proxies to, the unit's user).
 async function resets(host: string, shape: Shape) {
-  const env = Object.entries(shape.env)
+  const runWith = (await loadFlavour(shape.flavour)).runWith;
+  const env = Object.entries(runWith)
     .map(([k, v]) => `${k}=${v} `)
     .join("");
   const unit = `/etc/systemd/system/${shape.service}.service`;
@@ -254,7 +270,7 @@ async function resets(host: string, shape: Shape) {
     // Only a broken socket unit is rewritten, and the plan says why.
     expect(/write \/etc\/systemd\/system\/\S+\.socket/.test(r.stdout), `${label}\n${r.stdout}`).toBe(label.startsWith("socket"));
     expect((await shInside(host, shape.site)).exitCode, `${label}: the site through nginx`).toBe(0);
-    const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-reset-${label.replace(/ /g, "-")}`, shape.env);
+    const gate = await validateInside(host, ["specs/smoke"], `shape-${shape.flavour}-reset-${label.replace(/ /g, "-")}`, runWith);
     expect(gate.exitCode, `${label}\n${gate.output}`).toBe(0);
   }
   // What the deployment is survives both resets (the deleted unit's shape comes back from its socket and the project).

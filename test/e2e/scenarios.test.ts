@@ -1,4 +1,5 @@
 import { expect, test } from "vitest";
+import { loadFlavour } from "../../fixtures/flavours/flavour.ts";
 import { listScenarios, loadScenario } from "../../fixtures/host/scenarios.ts";
 import { catalogue } from "../../src/checks/index.ts";
 import { describeE2E } from "./e2e.ts";
@@ -9,16 +10,19 @@ const scenarios = await Promise.all((await listScenarios()).map(loadScenario));
 // Every scenario on the reference host, on the as-shipped flavour those that say what must fail there, and on the
 // other flavours (socket deployment, ASGI, remote database, tutorial) those that name every ID that must fail there.
 const cases: Array<readonly [string, string]> = [
-  ...scenarios.map((s) => ["reference", s.name] as const),
+  ...scenarios.filter((s) => !s.onlyOn).map((s) => ["reference", s.name] as const),
+  // A fault that needs one flavour's shape (a certificate) runs there only.
+  ...scenarios.flatMap((s) => (s.onlyOn ? [[s.onlyOn, s.name] as const] : [])),
   ...scenarios.filter((s) => s.asShipped).map((s) => ["as-shipped", s.name] as const),
   ...scenarios.flatMap((s) => Object.entries(s.flavours ?? {}).flatMap(([f, ids]) => (Array.isArray(ids) ? [[f, s.name] as const] : []))),
 ];
 // Host name prefixes: reference hosts keep the scenario's name.
-const PREFIX: Record<string, string> = { reference: "", "as-shipped": "s-", "pm-socket": "ps-", asgi: "ag-", "remote-db": "rd-", tutorial: "tu-" };
-// The tutorial host is validated with the config its operator wrote (fixtures/flavours/tutorial.ts).
-const FLAVOUR_ENV: Record<string, Record<string, string>> = { tutorial: { DEPLOY_CONFIG: "/etc/ddv/config.json" } };
+const PREFIX: Record<string, string> = { reference: "", "as-shipped": "s-", "pm-socket": "ps-", asgi: "ag-", "remote-db": "rd-", tutorial: "tu-", tls: "tl-" };
+// Each host is validated as its operator runs the validator (the tutorial's config file, the tls flavour's private CA).
+const FLAVOUR_ENV = Object.fromEntries(await Promise.all([...new Set(cases.map(([f]) => f))].map(async (f) => [f, (await loadFlavour(f)).runWith] as const)));
 const expectedOn = (s: (typeof scenarios)[number], flavour: string): string[] =>
-  (flavour === "reference" ? s.expectFail : flavour === "as-shipped" ? s.asShipped : (s.flavours?.[flavour] as string[] | undefined)) ?? [];
+  (flavour === "reference" || flavour === s.onlyOn ? s.expectFail : flavour === "as-shipped" ? s.asShipped : (s.flavours?.[flavour] as string[] | undefined)) ??
+  [];
 const critical = new Set(catalogue.filter((c) => c.severity === "critical").map((c) => c.id));
 // failOn's default (high): a finding of these severities turns the full run red; medium and low are advice.
 const turnsRed = new Set(catalogue.filter((c) => c.severity === "critical" || c.severity === "high").map((c) => c.id));

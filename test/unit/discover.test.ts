@@ -125,6 +125,13 @@ describe("each field from what the host says", () => {
     expect(hostHeaderFrom(undefined, ["*"], "localhost").value).toBe("localhost");
     expect(hostHeaderFrom(undefined, [".example.org", "api.example.org"], "localhost").value).toBe("api.example.org");
     expect(nginxUrlFrom(tutorial?.listens ?? [])).toBe("http://127.0.0.1");
+    // A certbot site (recorded on the tls flavour): the block reaching the app listens on 443 ssl, its port-80 twin only
+    // redirects; the checks go over https with a name the certificate holds (not localhost, which Django also accepts).
+    const tls = blockOf("nginx-T-tls.txt", "http://127.0.0.1:8000");
+    expect(tls?.listens).toEqual([{ port: 443, defaultServer: true, ssl: true }]);
+    expect(nginxUrlFrom(tls?.listens ?? [])).toBe("https://127.0.0.1");
+    expect(hostHeaderFrom(tls, ["meatscentral.com", "localhost"], "localhost", true).value).toBe("meatscentral.com");
+    expect(nginxUrlFrom([{ port: 8443, address: "10.0.0.5", defaultServer: false, ssl: true }])).toBe("https://10.0.0.5:8443");
   });
 
   test("ALLOWED_HOSTS matching as Django does it", () => {

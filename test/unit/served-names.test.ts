@@ -133,7 +133,7 @@ describe("reading nginx -T", () => {
 
   test("listen and proxy targets in their usual spellings", () => {
     expect(parseListen(["127.0.0.1:8080"])).toEqual({ address: "127.0.0.1", port: 8080, defaultServer: false });
-    expect(parseListen(["[::]:443", "ssl", "default_server"])).toEqual({ address: "[::]", port: 443, defaultServer: true });
+    expect(parseListen(["[::]:443", "ssl", "default_server"])).toEqual({ address: "[::]", port: 443, defaultServer: true, ssl: true });
     expect(parseListen(["localhost"])).toEqual({ address: "localhost", port: 80, defaultServer: false });
     expect(parseListen(["unix:/run/nginx.sock"])).toEqual({ unix: "/run/nginx.sock", defaultServer: false });
     const none = new Map<string, string[]>();

@@ -68,7 +68,7 @@ describe.skipIf(!noSystemd)("on a machine without systemd", { timeout: 300_000 }
     expect(r.exitCode, r.all).toBe(1);
     const out = r.all ?? "";
     expect(out, out).not.toMatch(/^ ✓ specs\//m);
-    expect(out).toMatch(/nothing in the http suite was checked: its 11 checks were skipped, blocked by SVC-016 \(could not be checked\)/);
+    expect(out).toMatch(/nothing in the http suite was checked: its 12 checks were skipped, blocked by SVC-016 \(could not be checked\)/);
     const meta = results(r.reports);
     expect(meta.find((m) => m.checkId === "FS-004")).toMatchObject({ status: "skip", blockedBy: "SVC-016" });
     expect(meta.find((m) => m.checkId === "SEC-011")?.status).toBe("error");
