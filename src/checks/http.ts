@@ -25,7 +25,9 @@ async function refusedHint(ctx: ProbeContext, base: string, rs: HttpResult[]): P
 // What a TLS verification error of the site's own name means (Node's and OpenSSL's codes), or "".
 function tlsHint(ctx: ProbeContext, error: string): string {
   if (!/CERT|SELF_SIGNED|UNABLE_TO_|DEPTH_ZERO|ERR_TLS|ERR_SSL/.test(error)) return "";
-  return `; the certificate nginx sends for ${tlsName(ctx.config.hostHeader) ?? ctx.config.hostHeader} does not verify (HTTP-012's fix applies)`;
+  const name = tlsName(ctx.config.hostHeader) ?? ctx.config.hostHeader;
+  if (/ALTNAME/.test(error)) return `; the certificate nginx sends does not name ${name}: set hostHeader to a name it holds, or reissue it for ${name}`;
+  return `; the certificate nginx sends for ${name} does not verify (HTTP-012's fix applies)`;
 }
 
 // A health answer is config.health's status with a JSON body whose status is "healthy" (a 200 HTML page is not
