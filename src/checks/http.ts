@@ -2,6 +2,7 @@ import type { ProbeContext } from "../probes/context.ts";
 import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
 import { healthPlan, type HealthPlan } from "../probes/health-plan.ts";
 import { fetchCached, hostnameOf, originOf, summarize, tlsName, type HttpResponse, type HttpResult } from "../probes/http.ts";
+import { connectError } from "../probes/connect.ts";
 import { lookAtCertificate } from "../probes/tls-cert.ts";
 import { urlUnder } from "../probes/media.ts";
 import { blockFor, blocksOn, nginxSites, type ServerBlock, siteBlocks, skippedName } from "../probes/nginx-sites.ts";
@@ -329,11 +330,13 @@ export const httpChecks = [
     {
       id: "HTTP-011",
       reads: ["gunicorn-config"],
-      title: "nginx answers at the site's address",
+      title: "nginx takes connections at the site's address",
       suite: "http",
       severity: "critical",
       smoke: true,
-      expects: "GET <first health path> at nginxUrl gets an HTTP answer, whatever its status: something listens there and speaks HTTP",
+      expects:
+        "GET <first health path> at nginxUrl gets an HTTP answer, whatever its status; or, when no answer comes in time (nginx waiting " +
+        "on its upstream, which HTTP-007 judges), a new connection there is accepted (over https: with a certificate that verifies for hostHeader)",
       recommendation:
         "Connection refused while nginx runs: no server block listens there (a site unlinked from /etc/nginx/sites-enabled/, a changed " +
         "listen): link the site back or fix its listen, then nginx -t && systemctl reload nginx. A certificate error over https: renew or " +
@@ -346,8 +349,12 @@ export const httpChecks = [
       async run(ctx) {
         const base = ctx.config.nginxUrl as string;
         const r = await fetchCached(ctx, base, (await healthPlan(ctx)).paths[0] as string);
-        if ("error" in r) return fail(`${summarize(ctx, r)}${await refusedHint(ctx, base, [r])}${tlsHint(ctx, r.error)}`);
-        return pass(`${r.url}: HTTP ${r.status}`);
+        if (!("error" in r)) return pass(`${r.url}: HTTP ${r.status}`);
+        // No answer in time is not "no nginx": a request proxied to a hung or crash-looping app waits on it.
+        const refused = r.error.startsWith("no answer within") ? await connectError(ctx, base, tlsName(ctx.config.hostHeader)) : r.error;
+        if (!refused) return pass(`${originOf(base)} accepts connections; ${summarize(ctx, r)} (an upstream's wait: HTTP-007's to judge)`);
+        const err = { ...r, error: refused };
+        return fail(`${summarize(ctx, err)}${await refusedHint(ctx, base, [err])}${tlsHint(ctx, refused)}`);
       },
     },
   ),

@@ -1,8 +1,6 @@
 import { checkServerIdentity, type TLSSocket } from "node:tls";
-import { buildConnector } from "undici";
+import { openSocket } from "./connect.ts";
 import type { ProbeContext } from "./context.ts";
-import { httpConnect } from "./tunnel.ts";
-import { TransportError } from "../transport/types.ts";
 
 // What an https server presented for one TLS name: whether the chain verifies (Node's CAs plus NODE_EXTRA_CA_CERTS),
 // whether the certificate covers the name, its names and its end of validity. `error`: no handshake at all.
@@ -14,14 +12,9 @@ export function lookAtCertificate(ctx: ProbeContext, base: string, name: string)
 }
 
 async function handshake(ctx: ProbeContext, base: string, name: string): Promise<CertLook> {
-  const u = new URL(base);
-  const options = httpConnect(ctx, ctx.config.timeouts.httpMs, { rejectUnauthorized: false });
-  const connect = typeof options === "function" ? options : buildConnector(options);
-  const socket = await new Promise<TLSSocket | Error>((resolve) =>
-    connect({ hostname: u.hostname, host: u.host, protocol: "https:", port: u.port || "443", servername: name }, (err, s) => resolve(err ?? (s as TLSSocket))),
-  );
-  if (socket instanceof TransportError) throw socket; // the host itself lost: we could not look
-  if (socket instanceof Error) return { name, error: (socket as Error & { code?: string }).code ?? socket.message };
+  const opened = await openSocket(ctx, base, name, { rejectUnauthorized: false });
+  if (opened instanceof Error) return { name, error: (opened as Error & { code?: string }).code ?? opened.message };
+  const socket = opened as TLSSocket;
   try {
     const cert = socket.getPeerCertificate();
     if (!cert || !Object.keys(cert).length) return { name, error: "the server presented no certificate" };
