@@ -1,7 +1,7 @@
 import type { ProbeContext } from "../probes/context.ts";
 import { gunicornBase, gunicornEndpoint } from "../probes/endpoint.ts";
 import { healthPlan, type HealthPlan } from "../probes/health-plan.ts";
-import { fetchCached, hostnameOf, originOf, summarize, tlsName, type HttpResponse, type HttpResult } from "../probes/http.ts";
+import { certifiableName, fetchCached, hostnameOf, originOf, summarize, tlsName, type HttpResponse, type HttpResult } from "../probes/http.ts";
 import { connectError } from "../probes/connect.ts";
 import { lookAtCertificate } from "../probes/tls-cert.ts";
 import { urlUnder } from "../probes/media.ts";
@@ -380,7 +380,7 @@ export const httpChecks = [
         const base = ctx.config.nginxUrl as string;
         const [sites, ep] = await Promise.all([nginxSites(ctx), gunicornEndpoint(ctx)]);
         const { blocks } = siteBlocks(sites, ep, base, ctx.config.hostHeader);
-        const literal = (n: string) => !skippedName(n) && n !== "localhost" && tlsName(n) !== undefined;
+        const literal = (n: string) => !skippedName(n) && certifiableName(n);
         const names = [...new Set([tlsName(ctx.config.hostHeader), ...blocks.flatMap((b) => b.names).filter(literal)])].filter((n): n is string => !!n);
         const looks = await Promise.all(names.map((n) => lookAtCertificate(ctx, base, n)));
         const minDays = ctx.config.thresholds.certMinDays;

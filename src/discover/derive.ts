@@ -1,5 +1,5 @@
-import { isIP } from "node:net";
 import path from "node:path";
+import { certifiableName } from "../probes/http.ts";
 import { type Listen, type ServerBlock, skippedName } from "../probes/nginx-sites.ts";
 
 // projectDir: the unit's working directory, or its parent when that directory is `backend` (ProjectMeats' layout,
@@ -35,7 +35,7 @@ export function allowedHost(allowed: string[], host: string): boolean {
 // block's first literal name; else, without nginx, the first literal ALLOWED_HOSTS entry. Over TLS (`tls`), a name the
 // certificate can hold: not localhost, not an IP address (a certbot certificate names the site's public names).
 export function hostHeaderFrom(block: Pick<ServerBlock, "names" | "at"> | undefined, allowed: string[] | undefined, dflt: string, tls = false) {
-  const local = (n: string) => n === "localhost" || isIP(n.replace(/^\[|\]$/g, "")) !== 0;
+  const local = (n: string) => !certifiableName(n);
   const literal = (block?.names ?? []).filter((n) => !skippedName(n) && !(tls && local(n)));
   const accepts = (n: string) => allowed === undefined || allowedHost(allowed, n);
   if ((!block || literal.includes(dflt)) && accepts(dflt) && !(tls && local(dflt))) return { value: dflt, source: "default: Django accepts it" };

@@ -26,11 +26,14 @@ export async function openSocket(
   return socket;
 }
 
+// An error as the checks quote it: its code (ECONNREFUSED, CERT_HAS_EXPIRED) when it has one, else its message.
+export const errorCode = (err: Error) => (err as Error & { code?: string }).code ?? err.message;
+
 // Whether `base` accepts a connection (and, over https, completes a verified handshake for `servername`): undefined
 // when it does, else the error's code or message.
 export async function connectError(ctx: ProbeContext, base: string, servername: string | undefined): Promise<string | undefined> {
   const s = await openSocket(ctx, base, servername);
-  if (s instanceof Error) return (s as Error & { code?: string }).code ?? s.message;
+  if (s instanceof Error) return errorCode(s);
   s.destroy();
   return undefined;
 }

@@ -110,6 +110,9 @@ export function tlsName(host: string): string | undefined {
   return isIP(name) ? undefined : name;
 }
 
+// Whether a certificate can name `host`: not localhost, not an IP address (what a public CA such as Let's Encrypt issues).
+export const certifiableName = (host: string) => host !== "localhost" && tlsName(host) !== undefined;
+
 // Memoised GET/HEAD so several checks reading the same URL cost one request.
 export function fetchCached(ctx: ProbeContext, base: string, path: string, opts: { method?: "GET" | "HEAD"; host?: string } = {}): Promise<HttpResult> {
   return ctx.once(`http:${opts.method ?? "GET"}:${opts.host ?? ""}:${base}${path}`, () => fetchOnce(ctx, base, path, opts));

@@ -1,5 +1,5 @@
 import { checkServerIdentity, type TLSSocket } from "node:tls";
-import { openSocket } from "./connect.ts";
+import { errorCode, openSocket } from "./connect.ts";
 import type { ProbeContext } from "./context.ts";
 
 // What an https server presented for one TLS name: whether the chain verifies (Node's CAs plus NODE_EXTRA_CA_CERTS),
@@ -13,7 +13,7 @@ export function lookAtCertificate(ctx: ProbeContext, base: string, name: string)
 
 async function handshake(ctx: ProbeContext, base: string, name: string): Promise<CertLook> {
   const opened = await openSocket(ctx, base, name, { rejectUnauthorized: false });
-  if (opened instanceof Error) return { name, error: (opened as Error & { code?: string }).code ?? opened.message };
+  if (opened instanceof Error) return { name, error: errorCode(opened) };
   const socket = opened as TLSSocket;
   try {
     const cert = socket.getPeerCertificate();
@@ -26,7 +26,7 @@ async function handshake(ctx: ProbeContext, base: string, name: string): Promise
     return {
       name,
       chainError: socket.authorized ? undefined : String(socket.authorizationError ?? "not authorized"),
-      nameError: mismatch ? ((mismatch as Error & { code?: string }).code ?? mismatch.message) : undefined,
+      nameError: mismatch ? errorCode(mismatch) : undefined,
       names: names.length ? names : [cert.subject?.CN].filter((n): n is string => !!n),
       validTo: cert.valid_to ? new Date(cert.valid_to) : undefined,
     };
